@@ -1,0 +1,1 @@
+"""DQN agents that learn to drive in highway-env."""

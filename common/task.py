@@ -1,0 +1,292 @@
+"""The task contract: a config dataclass plus a Keras model with fit/evaluate/predict/save/load/export.
+
+Every domain task (``vision.ImageClassifier``, ...) subclasses ``Task`` and fills in a handful of
+hooks; this base class owns what must behave the same everywhere: config validation and JSON,
+``model.fit`` with callbacks / ``work_dir`` resume / ``tf.distribute`` strategies, the ``.keras``
+round trip that keeps task state, and atomic SavedModel export.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+import os
+import uuid
+import zipfile
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import keras
+import tensorflow as tf
+
+from common import callbacks as callbacks_lib
+from common import export as export_lib
+from common.distribute import resolve_strategy
+
+TASK_FILE = "dlsuite_task.json"
+TASK_PACKAGES = ("common", "vision", "nlp", "speech", "health", "autonomy")
+
+
+@dataclasses.dataclass
+class TaskConfig:
+    """Base of every task's configuration: plain keyword arguments that round-trip through JSON."""
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the bad option; subclasses extend this."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> TaskConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(
+                f"unknown option(s) {', '.join(unknown)} for {cls.__name__}; "
+                f"known options: {', '.join(sorted(known))}"
+            )
+        config = cls(**values)
+        config.validate()
+        return config
+
+    @classmethod
+    def from_json(cls, text: str) -> TaskConfig:
+        return cls.from_dict(json.loads(text))
+
+
+class Task:
+    """Base class: owns ``self.config`` (a ``TaskConfig``) and ``self.model`` (a Keras model)."""
+
+    config_class: ClassVar[type[TaskConfig]] = TaskConfig
+    #: History key used for early stopping / best-weights restore when validation data is given.
+    monitor: ClassVar[str] = "val_loss"
+
+    def __init__(self, **options: Any) -> None:
+        self.config = self.config_class.from_dict(options)
+        self._model: keras.Model | None = None
+        self._strategy: tf.distribute.Strategy | None = None
+        self.history: dict[str, list[float]] = {}
+
+    # ----------------------------------------------------------------- hooks for subclasses
+    def build_model(self) -> keras.Model:
+        """Create the (uncompiled) Keras model from ``self.config``."""
+        raise NotImplementedError
+
+    def compile_model(self, model: keras.Model, total_steps: int) -> None:
+        """Compile ``model`` with the task's loss, metrics and optimizer."""
+        raise NotImplementedError
+
+    def make_dataset(self, data: Any, batch_size: int, training: bool) -> tf.data.Dataset:
+        """Turn what the user passed (arrays, folder, tf.data) into a batched dataset."""
+        raise NotImplementedError
+
+    def serving_endpoints(self) -> dict[str, export_lib.Endpoint]:
+        """``{signature_name: (fn, input_signature)}`` taking raw inputs; must hold serving_default."""
+        raise NotImplementedError
+
+    def warmup_inputs(self) -> dict[str, Any]:
+        """One representative raw request for ``serving_default`` (written as the warmup file)."""
+        raise NotImplementedError
+
+    def get_state(self) -> dict[str, Any]:
+        """Task state beyond the config that a saved file must keep (e.g. vocabularies)."""
+        return {}
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        """Restore what ``get_state`` returned."""
+
+    # ----------------------------------------------------------------- model and training
+    @property
+    def model(self) -> keras.Model:
+        """The Keras model, built on first use (inside the active distribution strategy)."""
+        if self._model is None:
+            self._model = self.build_model()
+        return self._model
+
+    def _model_in_scope(self, strategy: tf.distribute.Strategy) -> keras.Model:
+        """Build (or rebuild, keeping weights) the model so its variables live under ``strategy``."""
+        default = strategy is tf.distribute.get_strategy() and not tf.distribute.has_strategy()
+        if self._model is not None and (self._strategy is strategy or default):
+            return self._model
+        with strategy.scope():
+            rebuilt = self.build_model()
+            if self._model is not None:
+                rebuilt.set_weights(self._model.get_weights())
+        self._model, self._strategy = rebuilt, strategy
+        return rebuilt
+
+    def fit(
+        self,
+        data: Any,
+        validation_data: Any = None,
+        epochs: int = 10,
+        batch_size: int | None = None,
+        callbacks: Sequence[keras.callbacks.Callback] = (),
+        work_dir: str | os.PathLike | None = None,
+        resume: bool = False,
+        strategy: str | tf.distribute.Strategy | None = None,
+        patience: int | None = None,
+        verbose: str | int = "auto",
+    ) -> dict[str, list[float]]:
+        """Train with ``keras.Model.fit``; returns (and keeps in ``self.history``) the History dict.
+
+        ``work_dir`` turns on ``BackupAndRestore``: an interrupted run continues with
+        ``resume=True``. ``strategy`` is "auto", "mirrored", "multi_worker" or a
+        ``tf.distribute.Strategy``; ``batch_size`` is the global batch across replicas.
+        ``patience`` enables early stopping on the validation metric with best-weights restore.
+        """
+        if epochs < 1:
+            raise ValueError(f"epochs must be at least 1, got {epochs}")
+        batch_size = int(batch_size or getattr(self.config, "batch_size", 32))
+        backup_dir = self._check_work_dir(work_dir, resume)
+        strategy = resolve_strategy(strategy)
+        train = self.make_dataset(data, batch_size, training=True)
+        val = None if validation_data is None else self.make_dataset(validation_data, batch_size, False)
+        steps = int(train.cardinality())
+        if steps == 0:
+            raise ValueError("the training data is empty")
+        total_steps = epochs * steps if steps > 0 else None
+        model = self._model_in_scope(strategy)
+        with strategy.scope():
+            self.compile_model(model, total_steps or 10_000)
+        monitor = self.monitor if val is not None else self.monitor.removeprefix("val_")
+        all_callbacks = callbacks_lib.training_callbacks(
+            work_dir=None if backup_dir is None else backup_dir.parent,
+            monitor=monitor,
+            patience=patience,
+            extra=[callbacks_lib.ThroughputMeter(batch_size), *callbacks],
+        )
+        history = model.fit(
+            train, validation_data=val, epochs=epochs, callbacks=all_callbacks, verbose=verbose
+        )
+        self.history = {key: [float(v) for v in values] for key, values in history.history.items()}
+        return self.history
+
+    @staticmethod
+    def _check_work_dir(work_dir: str | os.PathLike | None, resume: bool) -> Path | None:
+        if work_dir is None:
+            if resume:
+                raise ValueError("resume=True needs the work_dir of the interrupted run")
+            return None
+        backup = Path(work_dir) / "backup"
+        if backup.exists() and any(backup.iterdir()) and not resume:
+            raise ValueError(
+                f"{work_dir} holds an interrupted training run; pass resume=True to continue it "
+                "or use an empty work_dir"
+            )
+        Path(work_dir).mkdir(parents=True, exist_ok=True)
+        return backup
+
+    def evaluate(self, data: Any, **kwargs: Any) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def predict(self, inputs: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+    # ----------------------------------------------------------------- persistence
+    @classmethod
+    def qualified_name(cls) -> str:
+        return f"{cls.__module__}.{cls.__qualname__}"
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write a ``.keras`` file holding the model plus this task's config and state.
+
+        The file is written beside the target and renamed over it only when complete, so an
+        existing file is never left half-written.
+        """
+        path = Path(path)
+        if path.suffix != ".keras":
+            raise ValueError(f"task files use the .keras extension, got {path.name!r}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staging = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.keras")
+        payload = {
+            "task": self.qualified_name(),
+            "config": self.config.to_dict(),
+            "state": self.get_state(),
+            "format": 1,
+        }
+        try:
+            self.model.save(staging)
+            with zipfile.ZipFile(staging, "a") as archive:
+                archive.writestr(TASK_FILE, json.dumps(payload))
+            os.replace(staging, path)
+        finally:
+            staging.unlink(missing_ok=True)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Task:
+        """Load a file written by ``save``; the stored task must be this class (or a subclass)."""
+        payload = read_task_file(path)
+        if payload["task"] != cls.qualified_name() and cls is not Task:
+            raise ValueError(f"{path} holds a {payload['task']}, not a {cls.qualified_name()}")
+        task_cls = cls if cls is not Task else _import_task_class(payload["task"])
+        task = task_cls.__new__(task_cls)
+        task.config = task_cls.config_class.from_dict(payload["config"])
+        task._strategy = None
+        task.history = {}
+        task.set_state(payload.get("state", {}))
+        task._model = keras.saving.load_model(path, safe_mode=True)
+        return task
+
+    def export(self, base_dir: str | os.PathLike, version: int | None = None) -> Path:
+        """Export a SavedModel with raw-input signatures to ``base_dir/<version>/`` atomically."""
+        return export_lib.export_saved_model(
+            base_dir,
+            self.model,
+            self.serving_endpoints(),
+            warmup_inputs=self.warmup_inputs(),
+            version=version,
+        )
+
+    def __repr__(self) -> str:
+        options = ", ".join(f"{k}={v!r}" for k, v in self.config.to_dict().items())
+        return f"{type(self).__name__}({options})"
+
+
+def read_task_file(path: str | os.PathLike) -> dict[str, Any]:
+    """Read the task header of a ``.keras`` file, with clear errors for the wrong kind of file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"no such task file: {path}")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if TASK_FILE not in archive.namelist():
+                raise ValueError(f"{path} is a Keras file but not a dlsuite task (no {TASK_FILE})")
+            return json.loads(archive.read(TASK_FILE))
+    except zipfile.BadZipFile as error:
+        raise ValueError(f"{path} is not a .keras file (not a zip archive)") from error
+
+
+def _import_task_class(qualified: str) -> type[Task]:
+    module_name, _, class_name = qualified.rpartition(".")
+    if module_name.split(".")[0] not in TASK_PACKAGES:
+        raise ValueError(f"refusing to import task class {qualified!r} outside dlsuite packages")
+    task_cls = getattr(importlib.import_module(module_name), class_name, None)
+    if not (isinstance(task_cls, type) and issubclass(task_cls, Task)):
+        raise ValueError(f"{qualified!r} is not a dlsuite task class")
+    return task_cls
+
+
+def load_task(path: str | os.PathLike) -> Task:
+    """Load any dlsuite task file, whichever task class wrote it."""
+    return Task.load(path)
+
+
+def as_list(inputs: Any) -> list[Any]:
+    """Normalise "one thing or a list of things" for ``predict``; empty input is a ValueError."""
+    if isinstance(inputs, (list, tuple)):
+        items = list(inputs)
+    elif isinstance(inputs, Iterable) and not isinstance(inputs, (str, bytes, os.PathLike, Mapping)):
+        items = list(inputs)
+    else:
+        items = [inputs]
+    if not items:
+        raise ValueError("predict needs at least one input, got an empty list")
+    return items

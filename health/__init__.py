@@ -1,0 +1,1 @@
+"""Medical imaging: DICOM / NIfTI classification and segmentation."""

@@ -1,0 +1,1 @@
+"""Natural-language processing tasks (text classification, translation, NER, QA)."""

@@ -1,0 +1,292 @@
+"""``vision.ImageClassifier``: images in (paths, bytes, PIL, arrays), top-k labels with scores out.
+
+Backbones: a small ResNet built from ``common.layers`` (default, fast on CPU) or
+``keras.applications`` MobileNetV3Small / EfficientNetV2B0 (random init or a local weights
+file). Augmentation lives inside the model and is only active while training; rescaling too, so
+the model takes float images in [0, 255] and the exported graph takes encoded image bytes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from common import data as data_lib
+from common.layers import ImageAugmentation, build_small_resnet
+from common.losses import LabelSmoothedCrossEntropy
+from common.metrics import classification_report
+from common.optimizers import make_optimizer
+from common.task import Task, TaskConfig
+from vision import images as images_lib
+from vision.data import load_image_folder
+
+BACKBONES = ("small_resnet", "mobilenet_v3_small", "efficientnet_v2_b0")
+FLIPS = (None, "horizontal", "vertical", "horizontal_and_vertical")
+
+
+@dataclasses.dataclass
+class ImageClassifierConfig(TaskConfig):
+    """Options of ``ImageClassifier``; every field is a keyword argument of the constructor."""
+
+    classes: list[str] = dataclasses.field(default_factory=list)
+    image_size: int = 64
+    backbone: str = "small_resnet"
+    backbone_weights: str | None = None
+    widths: list[int] = dataclasses.field(default_factory=lambda: [32, 64, 128])
+    blocks_per_stage: int = 1
+    se_ratio: float = 0.0
+    dropout: float = 0.2
+    weight_decay: float = 1e-4
+    learning_rate: float = 3e-3
+    warmup_fraction: float = 0.05
+    label_smoothing: float = 0.05
+    augment: bool = True
+    flip: str | None = "horizontal"
+    rotation: float = 0.05
+    zoom: float = 0.1
+    translation: float = 0.1
+    contrast: float = 0.1
+    batch_size: int = 32
+    top_k: int = 5
+    seed: int = 0
+
+    def validate(self) -> None:
+        self.classes = [str(c) for c in self.classes]
+        self.widths = [int(w) for w in self.widths]
+        if len(self.classes) < 2:
+            raise ValueError("ImageClassifier needs at least two classes, e.g. classes=['cat', 'dog']")
+        if len(set(self.classes)) != len(self.classes):
+            raise ValueError(f"class names must be unique, got {self.classes}")
+        if self.image_size < 16:
+            raise ValueError(f"image_size must be at least 16 pixels, got {self.image_size}")
+        if self.backbone not in BACKBONES:
+            raise ValueError(f"unknown backbone {self.backbone!r}; choose one of {', '.join(BACKBONES)}")
+        if self.backbone_weights is not None and not Path(self.backbone_weights).is_file():
+            raise ValueError(f"backbone weights file not found: {self.backbone_weights}")
+        if self.flip not in FLIPS:
+            raise ValueError(f"flip must be one of {FLIPS}, got {self.flip!r}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.top_k < 1:
+            raise ValueError(f"top_k must be at least 1, got {self.top_k}")
+
+
+class ImageClassifier(Task):
+    """Image classification task following the dlsuite task contract (see DESIGN.md)."""
+
+    config_class = ImageClassifierConfig
+    monitor = "val_accuracy"
+    config: ImageClassifierConfig
+
+    @property
+    def classes(self) -> list[str]:
+        return self.config.classes
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.config.classes)
+
+    # ------------------------------------------------------------------ model
+    def _backbone(self, size: int) -> keras.Model:
+        c = self.config
+        shape = (size, size, 3)
+        if c.backbone == "small_resnet":
+            return build_small_resnet(
+                shape, widths=tuple(c.widths), blocks_per_stage=c.blocks_per_stage, se_ratio=c.se_ratio
+            )
+        factory = {
+            "mobilenet_v3_small": keras.applications.MobileNetV3Small,
+            "efficientnet_v2_b0": keras.applications.EfficientNetV2B0,
+        }[c.backbone]
+        # keras.applications models rescale [0, 255] inputs themselves (include_preprocessing).
+        return factory(input_shape=shape, include_top=False, weights=c.backbone_weights)
+
+    def build_model(self) -> keras.Model:
+        c = self.config
+        keras.utils.set_random_seed(c.seed)
+        inputs = keras.Input((c.image_size, c.image_size, 3), name="image")
+        x = inputs
+        if c.augment:
+            x = ImageAugmentation(
+                flip=c.flip,
+                rotation=c.rotation,
+                zoom=c.zoom,
+                translation=c.translation,
+                contrast=c.contrast,
+                seed=c.seed,
+                name="augmentation",
+            )(x)
+        if c.backbone == "small_resnet":
+            x = keras.layers.Rescaling(1.0 / 255.0, name="rescale")(x)
+        x = self._backbone(c.image_size)(x)
+        x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+        if c.dropout:
+            x = keras.layers.Dropout(c.dropout, name="dropout")(x)
+        outputs = keras.layers.Dense(
+            self.num_classes, activation="softmax", dtype="float32", name="probabilities"
+        )(x)
+        return keras.Model(inputs, outputs, name="image_classifier")
+
+    def compile_model(self, model: keras.Model, total_steps: int) -> None:
+        c = self.config
+        k = min(c.top_k, self.num_classes)
+        model.compile(
+            optimizer=make_optimizer(
+                learning_rate=c.learning_rate,
+                weight_decay=c.weight_decay,
+                total_steps=total_steps,
+                warmup_steps=int(c.warmup_fraction * total_steps),
+            ),
+            loss=LabelSmoothedCrossEntropy(label_smoothing=c.label_smoothing, sparse=True),
+            metrics=[
+                keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
+                keras.metrics.SparseTopKCategoricalAccuracy(k=k, name=f"top_{k}_accuracy"),
+            ],
+        )
+
+    # ------------------------------------------------------------------ data
+    def _label_indices(self, labels: Any) -> np.ndarray:
+        labels = np.asarray(labels)
+        if labels.ndim != 1:
+            raise ValueError(f"labels must be a 1-D sequence, got shape {labels.shape}")
+        if labels.dtype.kind in "USO":
+            index = {name: i for i, name in enumerate(self.classes)}
+            unknown = sorted({str(v) for v in labels} - set(index))
+            if unknown:
+                raise ValueError(f"unknown labels {unknown[:5]}; the model's classes are {self.classes}")
+            return np.array([index[str(v)] for v in labels], np.int32)
+        if labels.size and (labels.min() < 0 or labels.max() >= self.num_classes):
+            raise ValueError(
+                f"label indices must be in [0, {self.num_classes - 1}], "
+                f"got values from {labels.min()} to {labels.max()}"
+            )
+        return labels.astype(np.int32)
+
+    def _arrays_dataset(self, images: Any, labels: Any) -> tf.data.Dataset:
+        images = np.asarray(images)
+        if images.ndim == 3:
+            images = images[..., np.newaxis]
+        if images.ndim != 4 or images.shape[-1] not in (1, 3, 4):
+            raise ValueError(
+                "expected images of shape (N, H, W), (N, H, W, 1), (N, H, W, 3) or (N, H, W, 4), "
+                f"got {images.shape}"
+            )
+        labels = self._label_indices(labels)
+        if len(images) != len(labels):
+            raise ValueError(f"got {len(images)} images but {len(labels)} labels")
+        if len(images) == 0:
+            raise ValueError("the dataset is empty")
+        return tf.data.Dataset.from_tensor_slices((images, labels))
+
+    def to_dataset(self, data: Any) -> tf.data.Dataset:
+        """Unbatched (image, label) dataset from a folder path, (images, labels) arrays or tf.data."""
+        if isinstance(data, (str, os.PathLike)):
+            dataset, _ = load_image_folder(data, self.config.image_size, class_names=self.classes)
+            return dataset
+        if isinstance(data, tf.data.Dataset):
+            return data.unbatch() if data_lib.is_batched(data) else data
+        if hasattr(data, "images") and hasattr(data, "labels"):
+            return self._arrays_dataset(data.images, data.labels)
+        if isinstance(data, (tuple, list)) and len(data) == 2:
+            return self._arrays_dataset(*data)
+        raise ValueError(
+            "data must be an image folder path, an (images, labels) pair of arrays or a "
+            f"tf.data.Dataset of (image, label), got {type(data).__name__}"
+        )
+
+    def make_dataset(self, data: Any, batch_size: int, training: bool) -> tf.data.Dataset:
+        size = self.config.image_size
+
+        def preprocess(image: tf.Tensor, label: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+            return images_lib.to_model_input(image, size), tf.cast(label, tf.int32)
+
+        return data_lib.prepare(
+            self.to_dataset(data), batch_size, training, preprocess, seed=self.config.seed
+        )
+
+    # ------------------------------------------------------------------ evaluation
+    def evaluate(
+        self, data: Any, batch_size: int | None = None, report_dir: str | os.PathLike | None = None
+    ) -> dict[str, Any]:
+        """Accuracy, top-k, macro and per-class P/R/F1, confusion matrix (PNG in ``report_dir``)."""
+        dataset = self.make_dataset(data, batch_size or self.config.batch_size, training=False)
+        probabilities, labels = [], []
+        for images, y in dataset:
+            probabilities.append(self.model(images, training=False).numpy())
+            labels.append(y.numpy())
+        if not labels:
+            raise ValueError("the evaluation data is empty")
+        report = classification_report(
+            np.concatenate(labels), np.concatenate(probabilities), self.classes, top_k=self.config.top_k
+        )
+        if report_dir is not None:
+            from common.plots import plot_confusion_matrix
+
+            path = plot_confusion_matrix(
+                np.array(report["confusion_matrix"]), self.classes, Path(report_dir) / "confusion_matrix.png"
+            )
+            report["confusion_matrix_png"] = str(path)
+        return report
+
+    # ------------------------------------------------------------------ inference
+    def _batch_from_inputs(self, inputs: Any) -> tf.Tensor:
+        items = images_lib.split_batch(inputs)
+        if not items:
+            raise ValueError("predict needs at least one image, got an empty list")
+        size = self.config.image_size
+        prepared = []
+        for item in items:
+            if isinstance(item, (str, os.PathLike, bytes)):
+                data = images_lib.read_image_bytes(item)
+                images_lib.decode_image(data, str(item) if not isinstance(item, bytes) else "<bytes>")
+                prepared.append(images_lib.decode_to_model_input(tf.constant(data), size))
+            else:
+                prepared.append(images_lib.to_model_input(images_lib.as_image_array(item), size))
+        return tf.stack(prepared)
+
+    def predict_proba(self, inputs: Any, batch_size: int = 64) -> np.ndarray:
+        """Class probabilities (N, C) for the given images."""
+        batch = self._batch_from_inputs(inputs)
+        outputs = [
+            self.model(batch[i : i + batch_size], training=False).numpy()
+            for i in range(0, int(batch.shape[0]), batch_size)
+        ]
+        return np.concatenate(outputs)
+
+    def predict(self, inputs: Any, top_k: int | None = None) -> list[dict[str, Any]]:
+        """Images -> for each: ``label``, ``score`` and the ``top_k`` list of {label, score}."""
+        k = min(top_k or self.config.top_k, self.num_classes)
+        results = []
+        for row in self.predict_proba(inputs):
+            order = np.argsort(-row, kind="stable")[:k]
+            top = [{"label": self.classes[i], "score": float(row[i])} for i in order]
+            results.append({"label": top[0]["label"], "score": top[0]["score"], "top_k": top})
+        return results
+
+    # ------------------------------------------------------------------ export
+    def serving_endpoints(self) -> dict[str, Any]:
+        size, k, model = self.config.image_size, min(self.config.top_k, self.num_classes), self.model
+        class_names = tf.constant(self.classes)
+
+        def serve(image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
+            probabilities = model(images_lib.decode_batch(image_bytes, size), training=False)
+            top = tf.math.top_k(probabilities, k=k)
+            return {
+                "scores": top.values,
+                "classes": tf.gather(class_names, top.indices),
+                "probabilities": probabilities,
+            }
+
+        signature = [tf.TensorSpec([None], tf.string, name="image_bytes")]
+        return {"serving_default": (serve, signature)}
+
+    def warmup_inputs(self) -> dict[str, Any]:
+        size = self.config.image_size
+        gradient = np.linspace(0, 255, size * size * 3).reshape(size, size, 3).astype(np.uint8)
+        return {"image_bytes": np.array([images_lib.encode_png(gradient)], dtype=object)}
