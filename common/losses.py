@@ -1,0 +1,250 @@
+"""Losses Keras lacks or only half-provides: focal (binary / multi-class), soft Dice for
+segmentation, and label-smoothed cross-entropy that also takes sparse integer labels.
+
+All take probabilities by default (``from_logits=False``), return one value per example and
+are registered under the ``dlsuite`` package so compiled `.keras` files load in safe mode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+from keras import ops
+
+
+def _one_hot_labels(y_true, num_classes: int, pred_rank: int):
+    """Turn integer labels shaped like y_pred without (or with a size-1) class axis to one-hot."""
+    labels = ops.convert_to_tensor(y_true)
+    if len(labels.shape) == pred_rank:
+        labels = ops.squeeze(labels, axis=-1)
+    return ops.one_hot(ops.cast(labels, "int32"), num_classes)
+
+
+def _num_classes(y_pred) -> int:
+    num_classes = y_pred.shape[-1]
+    if num_classes is None:
+        raise ValueError("The class (last) dimension of y_pred must be known.")
+    return int(num_classes)
+
+
+def _log_probs(y_pred, from_logits: bool):
+    """Return (probabilities, log-probabilities) over the last axis, clipped when from probs."""
+    if from_logits:
+        log_p = ops.log_softmax(y_pred, axis=-1)
+        return ops.exp(log_p), log_p
+    eps = keras.config.epsilon()
+    probs = y_pred / ops.sum(y_pred, axis=-1, keepdims=True)
+    probs = ops.clip(probs, eps, 1.0 - eps)
+    return probs, ops.log(probs)
+
+
+class _DlsuiteLoss(keras.losses.Loss):
+    """Shared constructor defaults: per-example values reduced with "sum_over_batch_size"."""
+
+    def __init__(self, name: str, reduction: str = "sum_over_batch_size", dtype=None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+
+
+@keras.saving.register_keras_serializable(package="dlsuite")
+class BinaryFocalLoss(_DlsuiteLoss):
+    """Focal loss (Lin et al., 2017) for binary / multi-label targets.
+
+    ``-alpha_t * (1 - p_t) ** gamma * log(p_t)`` averaged over the last axis; down-weights easy
+    examples so rare positives dominate the gradient. ``alpha=None`` disables class weighting.
+    """
+
+    def __init__(
+        self,
+        gamma: float = 2.0,
+        alpha: float | None = 0.25,
+        from_logits: bool = False,
+        reduction: str = "sum_over_batch_size",
+        name: str = "binary_focal_loss",
+        dtype=None,
+    ):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        if gamma < 0:
+            raise ValueError(f"gamma must be >= 0, got {gamma!r}.")
+        if alpha is not None and not 0.0 <= alpha <= 1.0:
+            raise ValueError(f"alpha must be in [0, 1] or None, got {alpha!r}.")
+        self.gamma = float(gamma)
+        self.alpha = None if alpha is None else float(alpha)
+        self.from_logits = bool(from_logits)
+
+    def call(self, y_true, y_pred):
+        y_pred = ops.convert_to_tensor(y_pred)
+        y_true = ops.cast(y_true, y_pred.dtype)
+        probs = ops.sigmoid(y_pred) if self.from_logits else y_pred
+        bce = ops.binary_crossentropy(y_true, y_pred, from_logits=self.from_logits)
+        p_t = y_true * probs + (1.0 - y_true) * (1.0 - probs)
+        loss = ops.power(1.0 - p_t, self.gamma) * bce
+        if self.alpha is not None:
+            loss = (y_true * self.alpha + (1.0 - y_true) * (1.0 - self.alpha)) * loss
+        return ops.mean(loss, axis=-1)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update(gamma=self.gamma, alpha=self.alpha, from_logits=self.from_logits)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="dlsuite")
+class CategoricalFocalLoss(_DlsuiteLoss):
+    """Multi-class focal loss: ``-sum_c alpha_c * y_c * (1 - p_c) ** gamma * log(p_c)``.
+
+    ``alpha`` is None (no weighting), one float, or one weight per class; ``sparse=True``
+    takes integer labels. With ``gamma=0, alpha=None`` it is plain categorical cross-entropy.
+    """
+
+    def __init__(
+        self,
+        gamma: float = 2.0,
+        alpha: float | Sequence[float] | None = None,
+        from_logits: bool = False,
+        sparse: bool = False,
+        reduction: str = "sum_over_batch_size",
+        name: str = "categorical_focal_loss",
+        dtype=None,
+    ):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        if gamma < 0:
+            raise ValueError(f"gamma must be >= 0, got {gamma!r}.")
+        self.gamma = float(gamma)
+        if alpha is None or isinstance(alpha, (int, float)):
+            self.alpha = None if alpha is None else float(alpha)
+        else:
+            self.alpha = [float(a) for a in alpha]
+        self.from_logits = bool(from_logits)
+        self.sparse = bool(sparse)
+
+    def call(self, y_true, y_pred):
+        y_pred = ops.convert_to_tensor(y_pred)
+        num_classes = _num_classes(y_pred)
+        if self.sparse:
+            y_true = _one_hot_labels(y_true, num_classes, len(y_pred.shape))
+        y_true = ops.cast(y_true, y_pred.dtype)
+        if isinstance(self.alpha, list) and len(self.alpha) != num_classes:
+            raise ValueError(
+                f"alpha has {len(self.alpha)} weights but y_pred has {num_classes} classes."
+            )
+        probs, log_p = _log_probs(y_pred, self.from_logits)
+        loss = -y_true * ops.power(1.0 - probs, self.gamma) * log_p
+        if self.alpha is not None:
+            loss = ops.convert_to_tensor(self.alpha, dtype=y_pred.dtype) * loss
+        return ops.sum(loss, axis=-1)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update(
+            gamma=self.gamma, alpha=self.alpha, from_logits=self.from_logits, sparse=self.sparse
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package="dlsuite")
+class DiceLoss(_DlsuiteLoss):
+    """Soft Dice loss for channels-last segmentation (2-D or 3-D), one value per example.
+
+    Per class ``(2 * sum(y * p) + smooth) / (sum(y) + sum(p) + smooth)`` over the spatial axes,
+    averaged over classes, subtracted from 1; robust to class imbalance where CE is not.
+    ``sparse=True`` takes integer label maps; ``exclude_background`` drops class 0.
+    """
+
+    def __init__(
+        self,
+        smooth: float = 1e-6,
+        from_logits: bool = False,
+        sparse: bool = False,
+        num_classes: int | None = None,
+        exclude_background: bool = False,
+        reduction: str = "sum_over_batch_size",
+        name: str = "dice_loss",
+        dtype=None,
+    ):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        if smooth < 0:
+            raise ValueError(f"smooth must be >= 0, got {smooth!r}.")
+        self.smooth = float(smooth)
+        self.from_logits = bool(from_logits)
+        self.sparse = bool(sparse)
+        self.num_classes = None if num_classes is None else int(num_classes)
+        self.exclude_background = bool(exclude_background)
+
+    def call(self, y_true, y_pred):
+        y_pred = ops.convert_to_tensor(y_pred)
+        rank = len(y_pred.shape)
+        if rank < 3:
+            raise ValueError(
+                f"DiceLoss expects (batch, *spatial, classes) predictions, got rank {rank}."
+            )
+        num_classes = self.num_classes or _num_classes(y_pred)
+        if self.from_logits:
+            y_pred = ops.sigmoid(y_pred) if num_classes == 1 else ops.softmax(y_pred, axis=-1)
+        if self.sparse:
+            y_true = _one_hot_labels(y_true, num_classes, rank)
+        y_true = ops.cast(y_true, y_pred.dtype)
+        if self.exclude_background:
+            if num_classes < 2:
+                raise ValueError("exclude_background needs at least two classes.")
+            y_true, y_pred = y_true[..., 1:], y_pred[..., 1:]
+        spatial_axes = tuple(range(1, rank - 1))
+        intersection = ops.sum(y_true * y_pred, axis=spatial_axes)
+        denominator = ops.sum(y_true, axis=spatial_axes) + ops.sum(y_pred, axis=spatial_axes)
+        dice = (2.0 * intersection + self.smooth) / (denominator + self.smooth)
+        return 1.0 - ops.mean(dice, axis=-1)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update(
+            smooth=self.smooth,
+            from_logits=self.from_logits,
+            sparse=self.sparse,
+            num_classes=self.num_classes,
+            exclude_background=self.exclude_background,
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package="dlsuite")
+class LabelSmoothedCrossEntropy(_DlsuiteLoss):
+    """Cross-entropy against ``(1 - s) * one_hot + s / C`` that also accepts sparse labels.
+
+    Exists because Keras' SparseCategoricalCrossentropy has no ``label_smoothing``.
+    """
+
+    def __init__(
+        self,
+        label_smoothing: float = 0.1,
+        from_logits: bool = False,
+        sparse: bool = True,
+        reduction: str = "sum_over_batch_size",
+        name: str = "label_smoothed_cross_entropy",
+        dtype=None,
+    ):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        if not 0.0 <= label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}.")
+        self.label_smoothing = float(label_smoothing)
+        self.from_logits = bool(from_logits)
+        self.sparse = bool(sparse)
+
+    def call(self, y_true, y_pred):
+        y_pred = ops.convert_to_tensor(y_pred)
+        num_classes = _num_classes(y_pred)
+        if self.sparse:
+            y_true = _one_hot_labels(y_true, num_classes, len(y_pred.shape))
+        y_true = ops.cast(y_true, y_pred.dtype)
+        if self.label_smoothing:
+            y_true = y_true * (1.0 - self.label_smoothing) + self.label_smoothing / num_classes
+        _, log_p = _log_probs(y_pred, self.from_logits)
+        return -ops.sum(y_true * log_p, axis=-1)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update(
+            label_smoothing=self.label_smoothing,
+            from_logits=self.from_logits,
+            sparse=self.sparse,
+        )
+        return config
