@@ -59,7 +59,7 @@ class ConvBNAct(keras.layers.Layer):
         self.rank = _check_rank(rank)
         self.dilation_rate = dilation_rate
         self.conv = _conv(self.rank, self.filters, kernel_size, strides, dilation_rate, "conv")
-        self.bn = keras.layers.BatchNormalization(name="bn")
+        self.bn = keras.layers.BatchNormalization(momentum=0.9, name="bn")
         self.act = keras.layers.Activation(activation, name="act") if activation else None
 
     def build(self, input_shape):

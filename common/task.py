@@ -163,7 +163,12 @@ class Task:
             extra=[callbacks_lib.ThroughputMeter(batch_size), *callbacks],
         )
         history = model.fit(
-            train, validation_data=val, epochs=epochs, callbacks=all_callbacks, verbose=verbose
+            train,
+            validation_data=val,
+            epochs=epochs,
+            callbacks=all_callbacks,
+            verbose=verbose,
+            shuffle=False,  # the tf.data pipeline already shuffles
         )
         self.history = {key: [float(v) for v in values] for key, values in history.history.items()}
         return self.history

@@ -1,0 +1,69 @@
+"""Shared fixtures: a small trained digits classifier (trained once per session) and helpers."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+FRESH_TF_PRELUDE = """
+import sys
+for name in ("keras", "keras_hub", "tensorflow_text"):
+    sys.modules[name] = None
+import tensorflow as tf
+"""
+
+
+def run_fresh_tensorflow(code: str, timeout: float = 240) -> str:
+    """Run ``code`` in a new interpreter where only tensorflow (no keras & co.) can be imported."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run(
+        [sys.executable, "-c", FRESH_TF_PRELUDE + textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+@pytest.fixture(scope="session")
+def digits_split():
+    from common.data import train_val_split
+    from vision.data import load_digits
+
+    digits = load_digits()
+    (x_train, y_train), (x_test, y_test) = train_val_split(digits.images, digits.labels, 0.2, seed=0)
+    return digits.class_names, (x_train, y_train), (x_test, y_test)
+
+
+@pytest.fixture(scope="session")
+def trained_digits(digits_split):
+    """A small ResNet trained briefly on digits; shared by every test that needs a real model."""
+    from vision import ImageClassifier
+
+    classes, train, test = digits_split
+    classifier = ImageClassifier(
+        classes=classes,
+        image_size=32,
+        widths=[16, 32, 64],
+        flip=None,
+        contrast=0.0,
+        batch_size=64,
+        top_k=3,
+    )
+    classifier.fit(train, validation_data=test, epochs=8, verbose=0)
+    return classifier
+
+
+@pytest.fixture()
+def rgb_image():
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 255, size=(40, 30, 3), dtype=np.uint8)
