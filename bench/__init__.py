@@ -1,0 +1,1 @@
+"""Benchmarks: quality on real data and speed as ratios; never run by the test suite."""
