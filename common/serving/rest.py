@@ -203,6 +203,17 @@ def create_app(registry: ModelRegistry, max_body_bytes: int = DEFAULT_MAX_BODY_B
     async def post_label_predict(request: Request, name: str, label: str) -> Response:
         return await predict(request, name, label=label)
 
+    @app.api_route("/v1/models/{rest:path}", methods=["GET", "POST"], include_in_schema=False)
+    async def other(request: Request, rest: str) -> Response:
+        """Anything else under /v1/models is malformed (400, as TF Serving answers)."""
+        verb = rest.rpartition(":")[2] if ":" in rest else ""
+        hint = (f"the '{verb}' API needs Example-based signatures and real TF Serving; "
+                if verb in ("classify", "regress") else "")
+        raise InvalidArgument(
+            f"Malformed request: {request.method} {request.url.path[:200]} ({hint}see "
+            "/openapi.json for the endpoints)"
+        )
+
     return app
 
 
