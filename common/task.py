@@ -23,7 +23,8 @@ import tensorflow as tf
 
 from common import callbacks as callbacks_lib
 from common import export as export_lib
-from common.distribute import resolve_strategy
+from common.checkpoint import TrainingCheckpoint, list_checkpoints
+from common.distribute import is_chief, resolve_strategy
 
 TASK_FILE = "dlsuite_task.json"
 TASK_PACKAGES = ("common", "vision", "nlp", "speech", "health", "autonomy")
@@ -132,46 +133,79 @@ class Task:
         resume: bool = False,
         strategy: str | tf.distribute.Strategy | None = None,
         patience: int | None = None,
+        checkpoint_every: int | None = None,
         verbose: str | int = "auto",
     ) -> dict[str, list[float]]:
         """Train with ``keras.Model.fit``; returns (and keeps in ``self.history``) the History dict.
 
-        ``work_dir`` turns on ``BackupAndRestore``: an interrupted run continues with
-        ``resume=True``. ``strategy`` is "auto", "mirrored", "multi_worker" or a
+        ``work_dir`` turns on atomic checkpoints (each epoch, and every ``checkpoint_every``
+        steps): after a crash or ``kill -9``, the same call with ``resume=True`` continues from
+        the last saved step. ``strategy`` is "auto", "mirrored", "multi_worker" or a
         ``tf.distribute.Strategy``; ``batch_size`` is the global batch across replicas.
         ``patience`` enables early stopping on the validation metric with best-weights restore.
         """
         if epochs < 1:
             raise ValueError(f"epochs must be at least 1, got {epochs}")
         batch_size = int(batch_size or getattr(self.config, "batch_size", 32))
-        backup_dir = self._check_work_dir(work_dir, resume)
+        checkpoint_dir = self._check_work_dir(work_dir, resume)
         strategy = resolve_strategy(strategy)
         train = self.make_dataset(data, batch_size, training=True)
         val = None if validation_data is None else self.make_dataset(validation_data, batch_size, False)
         steps = int(train.cardinality())
         if steps == 0:
             raise ValueError("the training data is empty")
-        total_steps = epochs * steps if steps > 0 else None
         model = self._model_in_scope(strategy)
         with strategy.scope():
-            self.compile_model(model, total_steps or 10_000)
+            self.compile_model(model, epochs * steps if steps > 0 else 10_000)
+
+        checkpoint, start_epoch, skip = None, 0, 0
+        if checkpoint_dir is not None:
+            if steps < 0:
+                raise ValueError("resumable training (work_dir) needs a dataset of known length")
+            checkpoint = TrainingCheckpoint(
+                checkpoint_dir,
+                steps_per_epoch=steps,
+                every_steps=checkpoint_every,
+                task_state={"config": self.config.to_dict(), "state": self.get_state()},
+                write=is_chief(strategy),
+            )
+            position = checkpoint.restore(model) if resume else None
+            if position is not None:
+                start_epoch, skip = position["epoch"], position["step_in_epoch"]
         monitor = self.monitor if val is not None else self.monitor.removeprefix("val_")
         all_callbacks = callbacks_lib.training_callbacks(
-            work_dir=None if backup_dir is None else backup_dir.parent,
             monitor=monitor,
             patience=patience,
-            extra=[callbacks_lib.ThroughputMeter(batch_size), *callbacks],
+            extra=[
+                callbacks_lib.ThroughputMeter(batch_size),
+                *([checkpoint] if checkpoint is not None else []),
+                *callbacks,
+            ],
         )
-        history = model.fit(
-            train,
-            validation_data=val,
-            epochs=epochs,
-            callbacks=all_callbacks,
-            verbose=verbose,
-            shuffle=False,  # the tf.data pipeline already shuffles
-        )
-        self.history = {key: [float(v) for v in values] for key, values in history.history.items()}
-        return self.history
+        history: dict[str, list[float]] = {}
+
+        def run(dataset: tf.data.Dataset, first: int, last: int) -> None:
+            result = model.fit(
+                dataset,
+                validation_data=val,
+                initial_epoch=first,
+                epochs=last,
+                callbacks=all_callbacks,
+                verbose=verbose,
+                shuffle=False,  # the tf.data pipeline already shuffles
+            )
+            for key, values in result.history.items():
+                history.setdefault(key, []).extend(float(v) for v in values)
+
+        if skip and start_epoch < epochs:  # finish the interrupted epoch from its saved step
+            run(train.skip(skip), start_epoch, start_epoch + 1)
+            start_epoch += 1
+        if start_epoch < epochs:
+            run(train, start_epoch, epochs)
+        if checkpoint is not None:
+            checkpoint.clear()
+        self.history = history
+        return history
 
     @staticmethod
     def _check_work_dir(work_dir: str | os.PathLike | None, resume: bool) -> Path | None:
@@ -179,14 +213,14 @@ class Task:
             if resume:
                 raise ValueError("resume=True needs the work_dir of the interrupted run")
             return None
-        backup = Path(work_dir) / "backup"
-        if backup.exists() and any(backup.iterdir()) and not resume:
+        checkpoints = Path(work_dir) / "checkpoints"
+        if list_checkpoints(checkpoints) and not resume:
             raise ValueError(
                 f"{work_dir} holds an interrupted training run; pass resume=True to continue it "
                 "or use an empty work_dir"
             )
         Path(work_dir).mkdir(parents=True, exist_ok=True)
-        return backup
+        return checkpoints
 
     def evaluate(self, data: Any, **kwargs: Any) -> dict[str, Any]:
         raise NotImplementedError
