@@ -1,0 +1,56 @@
+"""Word- and character-level vectorisers built on ``keras.layers.TextVectorization`` (core ops).
+
+Used where a full WordPiece model is more than needed: bag-of-words baselines and the character
+features of the entity tagger. Their vocabularies are plain lists, stored in task state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import keras
+import tensorflow as tf
+
+
+def word_vectorizer(
+    texts: Iterable[str] | None = None,
+    max_tokens: int = 20000,
+    sequence_length: int | None = 64,
+    vocabulary: Sequence[str] | None = None,
+) -> keras.layers.TextVectorization:
+    """Lower-cased, punctuation-stripped word ids; adapted on ``texts`` or given a ``vocabulary``."""
+    layer = keras.layers.TextVectorization(
+        max_tokens=max_tokens,
+        standardize="lower_and_strip_punctuation",
+        split="whitespace",
+        output_mode="int",
+        output_sequence_length=sequence_length,
+        vocabulary=list(vocabulary) if vocabulary is not None else None,
+    )
+    if vocabulary is None:
+        if texts is None:
+            raise ValueError("word_vectorizer needs texts to adapt on or a vocabulary")
+        layer.adapt(tf.constant([str(t) for t in texts]))
+    return layer
+
+
+def char_vectorizer(
+    words: Iterable[str] | None = None,
+    max_chars: int = 16,
+    max_tokens: int = 300,
+    vocabulary: Sequence[str] | None = None,
+) -> keras.layers.TextVectorization:
+    """Case-preserving character ids of single words, padded/truncated to ``max_chars``."""
+    layer = keras.layers.TextVectorization(
+        max_tokens=max_tokens,
+        standardize=None,
+        split="character",
+        output_mode="int",
+        output_sequence_length=max_chars,
+        vocabulary=list(vocabulary) if vocabulary is not None else None,
+    )
+    if vocabulary is None:
+        if words is None:
+            raise ValueError("char_vectorizer needs words to adapt on or a vocabulary")
+        layer.adapt(tf.constant([str(w) for w in words]))
+    return layer
