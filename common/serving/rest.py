@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -39,6 +39,14 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
 _DRAIN_FACTOR = 4  # read (and drop) bodies up to 4x the limit so the client gets the 413
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+ModelName = Annotated[str, Path(pattern=NAME_PATTERN, max_length=255,
+                                description="Model name (no '/' or '..')")]
+Version = Annotated[str, Path(pattern=r"^[0-9]+$", max_length=19,
+                              description="Integer model version")]
+Label = Annotated[str, Path(pattern=NAME_PATTERN, max_length=255,
+                            description="Version label from models.config")]
 
 _ERROR_SCHEMA = {
     "type": "object",
@@ -144,17 +152,17 @@ def create_app(registry: ModelRegistry, max_body_bytes: int = DEFAULT_MAX_BODY_B
                         media_type="application/json")
 
     @app.get("/v1/models/{name}", responses=_ERRORS, summary="Model status (all versions)")
-    def get_status(name: str) -> Response:
+    def get_status(name: ModelName) -> Response:
         return status(name)
 
     @app.get("/v1/models/{name}/versions/{version}", responses=_ERRORS,
              summary="Status of one version")
-    def get_version_status(name: str, version: str) -> Response:
+    def get_version_status(name: ModelName, version: Version) -> Response:
         return status(name, version=version)
 
     @app.get("/v1/models/{name}/labels/{label}", responses=_ERRORS,
              summary="Status of the version a label points to")
-    def get_label_status(name: str, label: str) -> Response:
+    def get_label_status(name: ModelName, label: Label) -> Response:
         return status(name, label=label)
 
     # ------------------------------------------------------------------ metadata
@@ -165,17 +173,17 @@ def create_app(registry: ModelRegistry, max_body_bytes: int = DEFAULT_MAX_BODY_B
         return Response(_json_bytes(body), media_type="application/json")
 
     @app.get("/v1/models/{name}/metadata", responses=_ERRORS, summary="Signature metadata")
-    def get_metadata(name: str) -> Response:
+    def get_metadata(name: ModelName) -> Response:
         return metadata(name)
 
     @app.get("/v1/models/{name}/versions/{version}/metadata", responses=_ERRORS,
              summary="Signature metadata of one version")
-    def get_version_metadata(name: str, version: str) -> Response:
+    def get_version_metadata(name: ModelName, version: Version) -> Response:
         return metadata(name, version=version)
 
     @app.get("/v1/models/{name}/labels/{label}/metadata", responses=_ERRORS,
              summary="Signature metadata of a labelled version")
-    def get_label_metadata(name: str, label: str) -> Response:
+    def get_label_metadata(name: ModelName, label: Label) -> Response:
         return metadata(name, label=label)
 
     # ------------------------------------------------------------------ predict
@@ -190,17 +198,17 @@ def create_app(registry: ModelRegistry, max_body_bytes: int = DEFAULT_MAX_BODY_B
 
     @app.post("/v1/models/{name}:predict", responses=_PREDICT_ERRORS,
               openapi_extra=_PREDICT_OPENAPI, summary="Predict with the latest version")
-    async def post_predict(request: Request, name: str) -> Response:
+    async def post_predict(request: Request, name: ModelName) -> Response:
         return await predict(request, name)
 
     @app.post("/v1/models/{name}/versions/{version}:predict", responses=_PREDICT_ERRORS,
               openapi_extra=_PREDICT_OPENAPI, summary="Predict with one version")
-    async def post_version_predict(request: Request, name: str, version: str) -> Response:
+    async def post_version_predict(request: Request, name: ModelName, version: Version) -> Response:
         return await predict(request, name, version=version)
 
     @app.post("/v1/models/{name}/labels/{label}:predict", responses=_PREDICT_ERRORS,
               openapi_extra=_PREDICT_OPENAPI, summary="Predict with a labelled version")
-    async def post_label_predict(request: Request, name: str, label: str) -> Response:
+    async def post_label_predict(request: Request, name: ModelName, label: Label) -> Response:
         return await predict(request, name, label=label)
 
     @app.api_route("/v1/models/{rest:path}", methods=["GET", "POST"], include_in_schema=False)
@@ -235,7 +243,11 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"error": f"Malformed request: {exc.errors()[:3]}"}, status_code=400)
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err.get('loc', ())[1:]) or 'request'}: {err.get('msg')}"
+            for err in exc.errors()[:3]
+        )
+        return JSONResponse({"error": f"Malformed request: {problems}"}, status_code=400)
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> JSONResponse:
