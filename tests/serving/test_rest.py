@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import time
 
 import httpx
 import numpy as np
@@ -178,3 +179,14 @@ def test_openapi_document(http):
     spec = http.get("/openapi.json").json()
     assert "/v1/models/{name}:predict" in spec["paths"]
     assert "/v1/models/{name}/labels/{label}/metadata" in spec["paths"]
+
+
+def test_no_nagle_delay(http):
+    """Responses must not wait for delayed ACKs (~40 ms each) - TCP_NODELAY is on."""
+    http.get("/v1/models/tabular")
+    timings = []
+    for _ in range(15):
+        start = time.perf_counter()
+        http.post("/v1/models/tabular:predict", json={"inputs": FEATURES})
+        timings.append(time.perf_counter() - start)
+    assert sorted(timings)[len(timings) // 2] < 0.030, timings
