@@ -1,0 +1,103 @@
+"""The DeepSpeech2-style acoustic model: 2-D conv front end, bidirectional RNN stack, CTC logits.
+
+Inputs are normalised features ``[batch, frames, bins]`` plus each utterance's frame count; the
+conv front end pads explicitly (so an utterance's outputs do not depend on how much padding its
+batch has), the RNNs are masked, and frames past the end are forced to the CTC blank.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers, ops
+
+from common.ctc import CTCFrameMask
+from speech.features import SpecAugment
+
+MAX_TIME_STRIDE_BLOCKS = 2  # the first two conv blocks halve the frame rate: 10 ms -> 40 ms
+
+
+def time_stride(num_conv_blocks: int) -> int:
+    """How many 10 ms feature frames one output frame spans (2 per stride-2 conv block)."""
+    return 2 ** min(num_conv_blocks, MAX_TIME_STRIDE_BLOCKS)
+RNN_TYPES = ("gru", "lstm")
+
+
+@keras.saving.register_keras_serializable(package="dlsuite")
+class DownsampledLengths(layers.Layer):
+    """Frame counts -> output-frame counts after a ``stride`` time downsampling: ceil(n / stride)."""
+
+    def __init__(self, stride: int = 4, **kwargs):
+        super().__init__(**kwargs)
+        self.stride = int(stride)
+
+    def call(self, frames):
+        frames = ops.cast(frames, "int32")
+        return (frames + self.stride - 1) // self.stride
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "stride": self.stride}
+
+
+@keras.saving.register_keras_serializable(package="dlsuite")
+class LengthMask(layers.Layer):
+    """``(sequence [batch, T, ...], lengths [batch]) -> bool mask [batch, T]`` for masked RNNs."""
+
+    def call(self, sequence, lengths):
+        steps = ops.arange(ops.shape(sequence)[1])
+        return steps[None, :] < ops.expand_dims(ops.cast(lengths, "int32"), 1)
+
+    def compute_output_shape(self, sequence_shape, lengths_shape=None):
+        return tuple(sequence_shape[:2])
+
+
+def _conv_block(x, filters: int, kernel: tuple[int, int], strides: tuple[int, int], name: str):
+    pad_t, pad_f = kernel[0] // 2, kernel[1] // 2
+    x = layers.ZeroPadding2D(((pad_t, pad_t), (pad_f, pad_f)), name=f"{name}_pad")(x)
+    x = layers.Conv2D(filters, kernel, strides=strides, use_bias=False, name=f"{name}_conv")(x)
+    x = layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)
+    return layers.ReLU(name=f"{name}_relu")(x)
+
+
+def build_acoustic_model(
+    num_bins: int,
+    num_symbols: int,
+    conv_filters: tuple[int, ...] = (32, 32),
+    rnn_type: str = "gru",
+    rnn_units: int = 128,
+    rnn_layers: int = 2,
+    dropout: float = 0.1,
+    spec_augment: bool = True,
+    seed: int = 0,
+) -> keras.Model:
+    """``{"features", "frames"} -> logits [batch, ceil(frames / stride), num_symbols + 1]``, blank last.
+
+    ``stride`` is ``time_stride(len(conv_filters))`` (4 for two or more conv blocks).
+    """
+    if rnn_type not in RNN_TYPES:
+        raise ValueError(f"rnn_type must be one of {RNN_TYPES}, got {rnn_type!r}")
+    features = keras.Input((None, num_bins), name="features")
+    frames = keras.Input((), dtype="int32", name="frames")
+    x = SpecAugment(seed=seed, name="spec_augment")(features) if spec_augment else features
+    x = layers.Reshape((-1, num_bins, 1), name="add_channel")(x)
+    bins = num_bins
+    for i, filters in enumerate(conv_filters):
+        # DeepSpeech2: wide kernels, stride 2 in frequency every block and in time in the first two.
+        strides = (2 if i < MAX_TIME_STRIDE_BLOCKS else 1, 2)
+        x = _conv_block(x, filters, (5, 11), strides, name=f"conv{i + 1}")
+        bins = (bins + 1) // 2
+    x = layers.Reshape((-1, bins * conv_filters[-1]), name="flatten_bins")(x)
+    lengths = DownsampledLengths(time_stride(len(conv_filters)), name="output_frames")(frames)
+    mask = LengthMask(name="frame_mask")(x, lengths)
+    cell = {"gru": layers.GRU, "lstm": layers.LSTM}[rnn_type]
+    for i in range(rnn_layers):
+        x = layers.Bidirectional(cell(rnn_units, return_sequences=True), name=f"bi{rnn_type}{i + 1}")(
+            x, mask=mask
+        )
+        if dropout:
+            x = layers.Dropout(dropout, name=f"dropout{i + 1}")(x)
+    logits = layers.Dense(num_symbols + 1, dtype="float32", name="logits")(x)
+    logits = CTCFrameMask(name="blank_padding")(logits, lengths)
+    return keras.Model({"features": features, "frames": frames}, logits, name="speech_recognizer")
