@@ -25,9 +25,10 @@ def roundtrip(
 ) -> list[dict[str, Any]]:
     """Serve ``models_base`` briefly and send each model one REST and one gRPC request.
 
-    Returns rows ``{"model", "protocol" ("rest" | "grpc"), "latency_ms", "outputs"}`` where
-    ``outputs`` maps output names to NumPy arrays. The server is always stopped, also when a
-    request fails (the error propagates).
+    Returns rows ``{"model", "protocol" ("rest" | "grpc"), "latency_ms", "outputs",
+    "summary"}`` where ``outputs`` maps output names to NumPy arrays and ``summary`` is a short
+    one-line rendering of them. The server is always stopped, also when a request fails (the
+    error propagates).
     """
     rows: list[dict[str, Any]] = []
     with ModelServer(models_base, rest_port=0, grpc_port=0, poll_interval=0) as server:
@@ -38,7 +39,8 @@ def roundtrip(
                     outputs = client.predict(model, dict(inputs))
                     latency_ms = (time.perf_counter() - start) * 1000
                     rows.append({"model": model, "protocol": protocol,
-                                 "latency_ms": round(latency_ms, 2), "outputs": outputs})
+                                 "latency_ms": round(latency_ms, 2), "outputs": outputs,
+                                 "summary": summarize(outputs)})
     return rows
 
 
@@ -51,10 +53,15 @@ def _short(value: np.ndarray, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def summarize(outputs: Mapping[str, np.ndarray], limit: int = 60) -> str:
+    """``name=value; ...`` with each value shortened to about ``limit`` characters."""
+    return "; ".join(f"{k}={_short(np.asarray(v), limit)}" for k, v in outputs.items())
+
+
 def format_rows(rows: list[dict[str, Any]]) -> str:
     """A plain-text table of :func:`roundtrip` rows."""
     lines = [f"{'model':<16} {'protocol':<8} {'ms':>8}  outputs"]
     for row in rows:
-        outputs = "; ".join(f"{k}={_short(v)}" for k, v in row["outputs"].items())
+        outputs = summarize(row["outputs"])
         lines.append(f"{row['model']:<16} {row['protocol']:<8} {row['latency_ms']:>8.1f}  {outputs}")
     return "\n".join(lines)
