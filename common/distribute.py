@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import tensorflow as tf
 
 STRATEGY_NAMES = ("auto", "default", "mirrored", "multi_worker")
@@ -40,3 +43,58 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
     if "chief" in spec:
         return task_type == "chief"
     return task_type in (None, "worker") and (task_id or 0) == 0
+
+
+@contextlib.contextmanager
+def keras_multi_worker_fix(strategy: tf.distribute.Strategy) -> Iterator[None]:
+    """Work around Keras 3 failing ``fit`` under MultiWorkerMirroredStrategy (keras#20585).
+
+    Two spots in Keras' TensorFlow trainer break with the collective strategy: (1) before the
+    first step it builds the model from one batch obtained by ``strategy.reduce`` over the whole
+    nested batch, which that strategy cannot reduce; building needs only shapes, so the first
+    local replica's values are used; (2) step outputs (scalar losses/metrics) are reduced with
+    ``axis=0``, invalid for scalars; they are averaged with ``axis=None`` instead. Patched only
+    while this context is active and only for that strategy.
+    """
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        yield
+        return
+    from keras.src.backend.tensorflow import trainer as tf_trainer
+
+    original = tf_trainer.TensorFlowTrainer._maybe_symbolic_build
+
+    def symbolic_build(self, iterator=None, data_batch=None):
+        if iterator is not None and data_batch is None:
+            for _, _, batches in iterator:
+                batch = next(batches)
+                data_batch = tf.nest.map_structure(
+                    lambda value: strategy.experimental_local_results(value)[0]
+                    if isinstance(value, tf.distribute.DistributedValues)
+                    else value,
+                    batch,
+                )
+                break
+        with self.distribute_strategy.scope():
+            self._symbolic_build(data_batch=data_batch)
+
+    original_reduce = tf_trainer.reduce_per_replica
+
+    def reduce_per_replica(values, strategy, reduction):
+        if reduction not in ("auto", "mean"):
+            return original_reduce(values, strategy, reduction)
+
+        def mean(value):
+            if not isinstance(value, tf.distribute.DistributedValues):
+                return value
+            rank = strategy.experimental_local_results(value)[0].shape.rank
+            return strategy.reduce("MEAN", value, axis=0 if rank else None)
+
+        return tf.nest.map_structure(mean, values)
+
+    tf_trainer.TensorFlowTrainer._maybe_symbolic_build = symbolic_build
+    tf_trainer.reduce_per_replica = reduce_per_replica
+    try:
+        yield
+    finally:
+        tf_trainer.TensorFlowTrainer._maybe_symbolic_build = original
+        tf_trainer.reduce_per_replica = original_reduce

@@ -12,6 +12,8 @@ import dataclasses
 import importlib
 import json
 import os
+import shutil
+import tempfile
 import uuid
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
@@ -24,7 +26,7 @@ import tensorflow as tf
 from common import callbacks as callbacks_lib
 from common import export as export_lib
 from common.checkpoint import TrainingCheckpoint, list_checkpoints
-from common.distribute import is_chief, resolve_strategy
+from common.distribute import is_chief, keras_multi_worker_fix, resolve_strategy
 
 TASK_FILE = "dlsuite_task.json"
 TASK_PACKAGES = ("common", "vision", "nlp", "speech", "health", "autonomy")
@@ -185,15 +187,16 @@ class Task:
         history: dict[str, list[float]] = {}
 
         def run(dataset: tf.data.Dataset, first: int, last: int) -> None:
-            result = model.fit(
-                dataset,
-                validation_data=val,
-                initial_epoch=first,
-                epochs=last,
-                callbacks=all_callbacks,
-                verbose=verbose,
-                shuffle=False,  # the tf.data pipeline already shuffles
-            )
+            with keras_multi_worker_fix(strategy):
+                result = model.fit(
+                    dataset,
+                    validation_data=val,
+                    initial_epoch=first,
+                    epochs=last,
+                    callbacks=all_callbacks,
+                    verbose=verbose,
+                    shuffle=False,  # the tf.data pipeline already shuffles
+                )
             for key, values in result.history.items():
                 history.setdefault(key, []).extend(float(v) for v in values)
 
@@ -274,15 +277,26 @@ class Task:
         task._model = keras.saving.load_model(path, safe_mode=True)
         return task
 
-    def export(self, base_dir: str | os.PathLike, version: int | None = None) -> Path:
-        """Export a SavedModel with raw-input signatures to ``base_dir/<version>/`` atomically."""
-        return export_lib.export_saved_model(
-            base_dir,
-            self.model,
-            self.serving_endpoints(),
-            warmup_inputs=self.warmup_inputs(),
-            version=version,
-        )
+    def export(self, base_dir: str | os.PathLike, version: int | None = None) -> Path | None:
+        """Export a SavedModel with raw-input signatures to ``base_dir/<version>/`` atomically.
+
+        In a multi-worker run every worker must take part in writing, but only the chief's
+        export is kept; the other workers write to a temporary folder and return None.
+        """
+        chief = self._strategy is None or is_chief(self._strategy)
+        target = Path(base_dir) if chief else Path(tempfile.mkdtemp(prefix="dlsuite-export-"))
+        try:
+            path = export_lib.export_saved_model(
+                target,
+                self.model,
+                self.serving_endpoints(),
+                warmup_inputs=self.warmup_inputs(),
+                version=version,
+            )
+        finally:
+            if not chief:
+                shutil.rmtree(target, ignore_errors=True)
+        return path if chief else None
 
     def __repr__(self) -> str:
         options = ", ".join(f"{k}={v!r}" for k, v in self.config.to_dict().items())

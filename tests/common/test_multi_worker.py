@@ -1,0 +1,72 @@
+"""Two MultiWorkerMirroredStrategy workers on loopback train one ImageClassifier together."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+
+def train_worker(index: int, out_dir: str) -> None:
+    """One worker of the cluster described by TF_CONFIG (run in a child process)."""
+    from common.data import train_val_split
+    from vision import ImageClassifier, load_digits
+
+    digits = load_digits()
+    (x, y), _ = train_val_split(digits.images, digits.labels, 0.2, seed=0)
+    task = ImageClassifier(classes=digits.class_names, image_size=16, widths=[8, 16], flip=None,
+                           augment=False, batch_size=64, seed=0)
+    history = task.fit((x[:256], y[:256]), epochs=2, strategy="multi_worker", verbose=0)
+    weights = [w.tolist() for w in task.model.get_weights()]
+    exported = task.export(Path(out_dir) / "models" / "digits")
+    result = {"weights": weights, "loss": history["loss"], "exported": str(exported) if exported else None}
+    (Path(out_dir) / f"worker{index}.json").write_text(json.dumps(result))
+
+
+def _free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+@pytest.mark.timeout(600)
+def test_two_workers_end_with_identical_weights_and_the_chief_exports(tmp_path):
+    ports = _free_ports(2)
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+    workers = []
+    for index in range(2):
+        env = dict(
+            os.environ,
+            TF_CPP_MIN_LOG_LEVEL="3",
+            PYTHONPATH=str(Path.cwd()),
+            TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}),
+        )
+        code = (f"from tests.common.test_multi_worker import train_worker; "
+                f"train_worker({index}, {str(tmp_path)!r})")
+        workers.append(subprocess.Popen([sys.executable, "-c", code], env=env,
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    try:
+        errors = [worker.communicate(timeout=420)[1] for worker in workers]
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+    for worker, err in zip(workers, errors, strict=True):
+        assert worker.returncode == 0, err[-3000:]
+    chief, other = (json.loads((tmp_path / f"worker{i}.json").read_text()) for i in range(2))
+    for a, b in zip(chief["weights"], other["weights"], strict=True):
+        np.testing.assert_allclose(np.array(a), np.array(b), atol=1e-6)
+    assert chief["loss"] == pytest.approx(other["loss"])
+    assert chief["exported"] and (Path(chief["exported"]) / "saved_model.pb").is_file()
+    assert other["exported"] is None
+    assert [p.name for p in (tmp_path / "models" / "digits").iterdir()] == ["1"]
