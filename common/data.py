@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -68,13 +70,18 @@ def prepare(
 
 
 def is_batched(dataset: tf.data.Dataset) -> bool:
-    """Heuristic used to accept both batched and unbatched user datasets: a leading None dim."""
-    spec = dataset.element_spec
-    first = spec[0] if isinstance(spec, tuple) else spec
-    if isinstance(first, dict):
-        first = next(iter(first.values()))
-    shape = getattr(first, "shape", None)
-    return shape is not None and shape.rank is not None and shape.rank > 0 and shape[0] is None
+    """Heuristic to accept batched and unbatched user datasets: every part has a leading None.
+
+    Scalar labels make (image, label) datasets unambiguous even when images vary in size.
+    """
+    leaves = tf.nest.flatten(dataset.element_spec)
+    return bool(leaves) and all(
+        getattr(leaf, "shape", None) is not None
+        and leaf.shape.rank is not None
+        and leaf.shape.rank > 0
+        and leaf.shape[0] is None
+        for leaf in leaves
+    )
 
 
 def load_tfds(
@@ -107,3 +114,105 @@ def load_tfds(
             f"run `tfds build {name} --data_dir DIR` on a machine with network access, copy DIR "
             "here and pass data_dir=DIR"
         ) from error
+
+
+# ------------------------------------------------------------------ TFRecord shards
+SPEC_FILE_SUFFIX = ".spec.json"
+
+
+def _spec_to_json(spec: Any) -> Any:
+    flat = tf.nest.flatten(spec)
+    return {
+        "structure": tf.nest.map_structure(lambda _: None, spec) if not isinstance(spec, tf.TensorSpec) else None,
+        "leaves": [{"dtype": s.dtype.name, "shape": s.shape.as_list()} for s in flat],
+    }
+
+
+def write_tfrecords(
+    dataset: tf.data.Dataset,
+    prefix: str | os.PathLike,
+    num_shards: int = 4,
+) -> list[str]:
+    """Write an unbatched dataset as ``prefix-0000i-of-0000N.tfrecord`` shards plus a spec file.
+
+    Every element (any nest of tensors: images + labels, token ids, waveforms, strings) is
+    stored with ``tf.io.serialize_tensor``, so one format serves every task; the element spec
+    goes to ``prefix.spec.json`` so ``read_tfrecords(prefix)`` needs nothing else. Each shard is
+    written to a temporary name and renamed when complete.
+    """
+    if num_shards < 1:
+        raise ValueError(f"num_shards must be at least 1, got {num_shards}")
+    spec = dataset.element_spec
+    flat_spec = tf.nest.flatten(spec)
+    if any(not isinstance(s, tf.TensorSpec) for s in flat_spec):
+        raise ValueError("write_tfrecords takes datasets of dense tensors (no ragged/sparse parts)")
+    if is_batched(dataset):
+        raise ValueError("write_tfrecords takes an unbatched dataset; call dataset.unbatch() first")
+    prefix = Path(prefix)
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    paths = [f"{prefix}-{i:05d}-of-{num_shards:05d}.tfrecord" for i in range(num_shards)]
+    staging = [f"{p}.tmp" for p in paths]
+    writers = [tf.io.TFRecordWriter(p) for p in staging]
+    count = 0
+    try:
+        for index, element in enumerate(dataset):
+            count += 1
+            features = {
+                f"t{j}": tf.train.Feature(
+                    bytes_list=tf.train.BytesList(value=[tf.io.serialize_tensor(t).numpy()])
+                )
+                for j, t in enumerate(tf.nest.flatten(element))
+            }
+            example = tf.train.Example(features=tf.train.Features(feature=features))
+            writers[index % num_shards].write(example.SerializeToString())
+    finally:
+        for writer in writers:
+            writer.close()
+    for tmp, final in zip(staging, paths, strict=True):
+        os.replace(tmp, final)
+    Path(f"{prefix}{SPEC_FILE_SUFFIX}").write_text(json.dumps(_spec_to_json(spec) | {"count": count}))
+    return paths
+
+
+def read_tfrecords(
+    prefix: str | os.PathLike,
+    cycle_length: int | None = None,
+    deterministic: bool = True,
+) -> tf.data.Dataset:
+    """Stream shards written by ``write_tfrecords`` with parallel interleave (larger than memory).
+
+    Shards are listed as files, so under a multi-worker strategy TF's FILE auto-sharding hands
+    each worker its own shards.
+    """
+    spec_path = Path(f"{prefix}{SPEC_FILE_SUFFIX}")
+    if not spec_path.is_file():
+        raise ValueError(f"no TFRecord spec file {spec_path}; was the data written by write_tfrecords?")
+    spec = json.loads(spec_path.read_text())
+    leaves = [tf.TensorSpec(leaf["shape"], tf.as_dtype(leaf["dtype"])) for leaf in spec["leaves"]]
+    files = sorted(str(p) for p in Path(prefix).parent.glob(f"{Path(prefix).name}-*-of-*.tfrecord"))
+    if not files:
+        raise ValueError(f"no TFRecord shards found for {prefix}")
+    description = {f"t{j}": tf.io.FixedLenFeature([], tf.string) for j in range(len(leaves))}
+    structure = spec["structure"]
+
+    def parse(record: tf.Tensor) -> Any:
+        parsed = tf.io.parse_single_example(record, description)
+        tensors = []
+        for j, leaf in enumerate(leaves):
+            tensor = tf.io.parse_tensor(parsed[f"t{j}"], leaf.dtype)
+            tensor.set_shape(leaf.shape)
+            tensors.append(tensor)
+        return tensors[0] if structure is None else tf.nest.pack_sequence_as(structure, tensors)
+
+    dataset = (
+        tf.data.Dataset.from_tensor_slices(files)
+        .interleave(
+            tf.data.TFRecordDataset,
+            cycle_length=cycle_length or min(len(files), 8),
+            num_parallel_calls=AUTOTUNE,
+            deterministic=deterministic,
+        )
+        .map(parse, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
+    )
+    # The example count is known from writing: keep it so fit() knows the epoch length.
+    return dataset.apply(tf.data.experimental.assert_cardinality(spec["count"]))

@@ -48,3 +48,45 @@ def test_load_tfds_names_tfds_build_when_data_is_missing(tmp_path):
         data_lib.load_tfds("mnist", data_dir=tmp_path)
     with pytest.raises(ValueError, match="no dataset named"):
         data_lib.load_tfds("surely_not_a_dataset_name", data_dir=tmp_path)
+
+
+def test_is_batched_is_not_fooled_by_variable_size_images():
+    images = tf.data.Dataset.from_generator(
+        lambda: iter([(np.zeros((3, 4, 3)), 1), (np.zeros((5, 2, 3)), 0)]),
+        output_signature=(tf.TensorSpec((None, None, 3), tf.float64), tf.TensorSpec((), tf.int64)),
+    )
+    assert not data_lib.is_batched(images)
+    assert data_lib.is_batched(images.padded_batch(2))
+
+
+def test_tfrecord_shards_round_trip_every_example(tmp_path):
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 255, (10, 6, 5, 3)).astype(np.uint8)
+    labels = np.arange(10, dtype=np.int32)
+    source = tf.data.Dataset.from_tensor_slices((images, labels))
+    paths = data_lib.write_tfrecords(source, tmp_path / "train", num_shards=3)
+    assert len(paths) == 3 and not list(tmp_path.glob("*.tmp"))
+    assert int(data_lib.read_tfrecords(tmp_path / "train").cardinality()) == 10
+    restored = sorted(data_lib.read_tfrecords(tmp_path / "train").as_numpy_iterator(), key=lambda e: e[1])
+    assert [int(y) for _, y in restored] == list(range(10))
+    for (image, _), original in zip(restored, images, strict=True):
+        np.testing.assert_array_equal(image, original)
+    # dict examples with strings, as text tasks have
+    texts = tf.data.Dataset.from_tensor_slices({"text": ["héllo", "wörld"], "label": [1, 0]})
+    data_lib.write_tfrecords(texts, tmp_path / "text", num_shards=1)
+    rows = list(data_lib.read_tfrecords(tmp_path / "text").as_numpy_iterator())
+    assert rows == [{"text": "héllo".encode(), "label": 1}, {"text": "wörld".encode(), "label": 0}]
+    with pytest.raises(ValueError, match="unbatched"):
+        data_lib.write_tfrecords(source.batch(2), tmp_path / "batched")
+    with pytest.raises(ValueError, match="no TFRecord spec"):
+        data_lib.read_tfrecords(tmp_path / "missing")
+
+
+def test_classifier_trains_from_tfrecord_shards(tmp_path, digits_split):
+    from vision import ImageClassifier
+
+    classes, (x, y), _ = digits_split
+    data_lib.write_tfrecords(tf.data.Dataset.from_tensor_slices((x[:64], y[:64])), tmp_path / "d", 2)
+    task = ImageClassifier(classes=classes, image_size=16, widths=[8], batch_size=32)
+    history = task.fit(data_lib.read_tfrecords(tmp_path / "d"), epochs=1, verbose=0)
+    assert np.isfinite(history["loss"][0])
