@@ -1,1 +1,35 @@
-"""DQN agents that learn to drive in highway-env."""
+"""DQN agents that learn to drive in highway-env (Double / dueling / n-step / prioritised DQN).
+
+Names are imported lazily so that environment worker processes (which import ``autonomy.env``)
+do not pay for importing TensorFlow.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "AgentCallback": "autonomy.callbacks",
+    "Checkpoint": "autonomy.callbacks",
+    "ProgressBar": "autonomy.callbacks",
+    "StopAfter": "autonomy.callbacks",
+    "TensorBoard": "autonomy.callbacks",
+    "DQNAgent": "autonomy.dqn",
+    "DQNConfig": "autonomy.dqn",
+    "IdleAgent": "autonomy.baselines",
+    "RandomAgent": "autonomy.baselines",
+    "HIGHWAY_ENVS": "autonomy.env",
+    "known_envs": "autonomy.env",
+    "make_env": "autonomy.env",
+    "make_vector_env": "autonomy.env",
+    "register_env": "autonomy.env",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'autonomy' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

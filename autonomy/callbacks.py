@@ -1,0 +1,131 @@
+"""Callbacks for ``DQNAgent.learn``: progress bar, TensorBoard scalars and periodic checkpoints.
+
+An RL loop is not ``model.fit``, so these follow SB3's shape: hooks receive the agent and a dict
+of logs, and ``on_step`` may return ``False`` to stop training early.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+
+class AgentCallback:
+    """Base class: override any hook; ``on_step`` returning ``False`` stops ``learn``."""
+
+    def on_learn_begin(self, agent: Any, total_steps: int) -> None:
+        pass
+
+    def on_step(self, agent: Any, logs: dict[str, float]) -> bool | None:
+        return None
+
+    def on_episode_end(self, agent: Any, logs: dict[str, float]) -> None:
+        pass
+
+    def on_learn_end(self, agent: Any) -> None:
+        pass
+
+
+class ProgressBar(AgentCallback):
+    """A tqdm bar over env steps showing epsilon, loss and the recent mean episode return."""
+
+    def __init__(self, every: int = 100):
+        self.every = max(1, int(every))
+        self.bar = None
+        self._last = 0
+
+    def on_learn_begin(self, agent, total_steps):
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=total_steps, unit="step", desc=agent.config.env_name)
+        self._last = agent.num_timesteps
+
+    def on_step(self, agent, logs):
+        if self.bar is not None and agent.num_timesteps - self._last >= self.every:
+            self.bar.update(agent.num_timesteps - self._last)
+            self._last = agent.num_timesteps
+            self.bar.set_postfix(
+                eps=f"{logs['epsilon']:.2f}",
+                loss=f"{logs.get('loss', float('nan')):.3f}",
+                ret=f"{logs.get('mean_return', float('nan')):.1f}",
+            )
+        return None
+
+    def on_learn_end(self, agent):
+        if self.bar is not None:
+            self.bar.update(agent.num_timesteps - self._last)
+            self.bar.close()
+
+
+class TensorBoard(AgentCallback):
+    """Writes loss / epsilon / steps-per-second and episode return / length / crash to ``log_dir``."""
+
+    def __init__(self, log_dir: str | os.PathLike, every: int = 100):
+        self.log_dir = Path(log_dir)
+        self.every = max(1, int(every))
+        self.writer = None
+
+    def on_learn_begin(self, agent, total_steps):
+        import tensorflow as tf
+
+        self.writer = tf.summary.create_file_writer(str(self.log_dir))
+
+    def _write(self, prefix: str, step: int, logs: dict[str, float]) -> None:
+        import tensorflow as tf
+        from tensorflow.core.framework import summary_pb2
+
+        # ``tf.summary.write`` with the scalars-plugin tag is what ``tf.summary.scalar`` does,
+        # minus its hard dependency on the tensorboard package.
+        metadata = summary_pb2.SummaryMetadata(
+            plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars")
+        )
+        with self.writer.as_default(step=step):
+            for key, value in logs.items():
+                tensor = tf.constant(float(value), tf.float32)
+                tf.summary.write(f"{prefix}/{key}", tensor, metadata=metadata)
+
+    def on_step(self, agent, logs):
+        if self.writer is not None and agent.num_timesteps % self.every < agent.config.num_envs:
+            self._write("train", agent.num_timesteps, logs)
+        return None
+
+    def on_episode_end(self, agent, logs):
+        if self.writer is not None:
+            self._write("episode", agent.num_timesteps, logs)
+
+    def on_learn_end(self, agent):
+        if self.writer is not None:
+            self.writer.flush()
+
+
+class Checkpoint(AgentCallback):
+    """Saves the agent to ``path`` every ``every`` env steps and at the end (optionally its buffer)."""
+
+    def __init__(self, path: str | os.PathLike, every: int = 5000, include_buffer: bool = False):
+        self.path = Path(path)
+        self.every = max(1, int(every))
+        self.include_buffer = include_buffer
+        self._last = 0
+
+    def on_learn_begin(self, agent, total_steps):
+        self._last = agent.num_timesteps
+
+    def on_step(self, agent, logs):
+        if agent.num_timesteps - self._last >= self.every:
+            agent.save(self.path, include_buffer=self.include_buffer)
+            self._last = agent.num_timesteps
+        return None
+
+    def on_learn_end(self, agent):
+        agent.save(self.path, include_buffer=self.include_buffer)
+
+
+class StopAfter(AgentCallback):
+    """Stops ``learn`` once the agent's global step counter reaches ``steps`` (simulates a crash)."""
+
+    def __init__(self, steps: int):
+        self.steps = int(steps)
+
+    def on_step(self, agent, logs):
+        return agent.num_timesteps < self.steps

@@ -1,0 +1,142 @@
+"""Driving environments: highway-env scenes with Kinematics observations and meta-actions.
+
+``make_env`` builds one seeded environment whose observations are flat float32 vectors
+(highway-env already scales Kinematics features to about [-1, 1]; we flatten, clip and reject
+NaNs). ``make_vector_env`` runs several of them in worker processes with
+``gymnasium.vector.AsyncVectorEnv`` so every core collects experience. Other small gymnasium
+environments can be added with ``register_env`` (tests use a tiny deterministic one).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+HIGHWAY_ENVS = ("highway-fast-v0", "highway-v0", "merge-v0", "roundabout-v0", "intersection-v0")
+DEFAULT_ENV = "highway-fast-v0"
+
+_EXTRA_ENVS: dict[str, Callable[..., gym.Env]] = {}
+
+
+def register_env(name: str, factory: Callable[..., gym.Env]) -> None:
+    """Make ``name`` known to ``make_env``; ``factory(render_mode=..., **config)`` builds the env."""
+    if name in HIGHWAY_ENVS:
+        raise ValueError(f"{name!r} is a built-in highway-env scene and cannot be re-registered")
+    _EXTRA_ENVS[name] = factory
+
+
+def known_envs() -> list[str]:
+    """Names ``make_env`` accepts: the highway-env scenes, CartPole-v1 and registered ones."""
+    return [*HIGHWAY_ENVS, "CartPole-v1", *sorted(_EXTRA_ENVS)]
+
+
+def check_env_name(name: str) -> str:
+    """Return ``name`` if ``make_env`` knows it, else raise ``ValueError`` listing the known ones."""
+    if name not in known_envs():
+        raise ValueError(f"unknown environment {name!r}; known environments: {', '.join(known_envs())}")
+    return name
+
+
+class FlatObservation(gym.ObservationWrapper):
+    """Flatten observations to float32 vectors, clipped to ``[-clip, clip]``; NaNs raise."""
+
+    def __init__(self, env: gym.Env, clip: float = 5.0):
+        super().__init__(env)
+        self.clip = float(clip)
+        size = int(np.prod(env.observation_space.shape))
+        self.observation_space = gym.spaces.Box(-self.clip, self.clip, (size,), np.float32)
+
+    def observation(self, observation):
+        flat = np.asarray(observation, np.float32).reshape(-1)
+        if not np.all(np.isfinite(flat)):
+            raise ValueError("the environment returned a NaN or infinite observation")
+        return np.clip(flat, -self.clip, self.clip)
+
+
+def _highway_config(name: str, config: Mapping[str, Any]) -> dict[str, Any]:
+    """Kinematics observations, normalised and relative to the ego car; discrete meta-actions."""
+    import highway_env  # noqa: F401  (registers the highway-env scenes with gymnasium)
+
+    defaults = gym.make(name).unwrapped.config
+    observation = dict(defaults["observation"])
+    observation.update(type="Kinematics", normalize=True)
+    observation.update(config.get("observation", {}))
+    action = dict(defaults["action"])
+    action.update(type="DiscreteMetaAction")
+    action.update(config.get("action", {}))
+    merged = {k: v for k, v in config.items() if k not in ("observation", "action")}
+    merged.update(observation=observation, action=action)
+    if observation["type"] != "Kinematics" or action["type"] != "DiscreteMetaAction":
+        raise ValueError("autonomy agents use Kinematics observations and DiscreteMetaAction actions")
+    return merged
+
+
+def make_env(
+    name: str = DEFAULT_ENV,
+    seed: int | None = None,
+    render_mode: str | None = None,
+    **config: Any,
+) -> gym.Env:
+    """One environment with flat float32 observations; ``config`` overrides highway-env's config."""
+    check_env_name(name)
+    if render_mode == "rgb_array" and os.environ.get("SDL_VIDEODRIVER", "dummy") == "dummy":
+        # Headless rendering: SDL's "offscreen" driver needs no display. Not "dummy": highway-env
+        # skips all drawing under SDL_VIDEODRIVER=dummy and would return black frames.
+        os.environ["SDL_VIDEODRIVER"] = "offscreen"
+    if name in HIGHWAY_ENVS:
+        merged = _highway_config(name, config)
+        if render_mode == "rgb_array":
+            merged.setdefault("offscreen_rendering", True)
+        env = gym.make(name, render_mode=render_mode, config=merged)
+    elif name in _EXTRA_ENVS:
+        env = _EXTRA_ENVS[name](render_mode=render_mode, **config)
+    else:
+        env = gym.make(name, render_mode=render_mode, **config)
+    if not isinstance(env.action_space, gym.spaces.Discrete):
+        raise ValueError(f"{name} has a {type(env.action_space).__name__} action space; DQN needs Discrete")
+    env = FlatObservation(env)
+    if seed is not None:
+        env.reset(seed=int(seed))
+        env.action_space.seed(int(seed))
+    return env
+
+
+class _EnvFactory:
+    """Picklable constructor for vector-env workers (lambdas do not survive ``spawn``)."""
+
+    def __init__(self, name: str, config: Mapping[str, Any]):
+        self.name, self.config = name, dict(config)
+
+    def __call__(self) -> gym.Env:
+        return make_env(self.name, **self.config)
+
+
+def make_vector_env(
+    name: str = DEFAULT_ENV, num_envs: int = 2, asynchronous: bool = True, **config: Any
+) -> gym.vector.VectorEnv:
+    """``num_envs`` copies, stepped in worker processes when ``asynchronous`` (one per core).
+
+    Episodes reset in the same step they end (``AutoresetMode.SAME_STEP``); the true last
+    observation is in ``info["final_obs"]``.
+    """
+    check_env_name(name)
+    if int(num_envs) < 1:
+        raise ValueError(f"num_envs must be >= 1, got {num_envs!r}")
+    fns = [_EnvFactory(name, config) for _ in range(int(num_envs))]
+    mode = gym.vector.AutoresetMode.SAME_STEP
+    if asynchronous and num_envs > 1 and name not in _EXTRA_ENVS:
+        return gym.vector.AsyncVectorEnv(fns, autoreset_mode=mode, context="spawn")
+    return gym.vector.SyncVectorEnv(fns, autoreset_mode=mode)
+
+
+def action_names(env: gym.Env) -> list[str]:
+    """Human names of the discrete actions (highway meta-actions), or their indices."""
+    action_type = getattr(env.unwrapped, "action_type", None)
+    names = getattr(action_type, "actions", None)
+    if isinstance(names, Mapping):
+        return [str(names[i]) for i in sorted(names)]
+    return [str(i) for i in range(int(env.action_space.n))]

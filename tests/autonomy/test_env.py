@@ -1,0 +1,57 @@
+"""highway-env construction: flat float32 Kinematics observations, seeding, vector envs, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from autonomy.env import HIGHWAY_ENVS, action_names, make_env, make_vector_env
+
+
+def test_highway_fast_gives_flat_normalised_observations_and_meta_actions():
+    env = make_env("highway-fast-v0", seed=3)
+    obs, _ = env.reset(seed=3)
+    assert obs.shape == (25,) and obs.dtype == np.float32
+    assert np.all(np.abs(obs) <= 5.0)
+    assert action_names(env) == ["LANE_LEFT", "IDLE", "LANE_RIGHT", "FASTER", "SLOWER"]
+    again, _ = make_env("highway-fast-v0").reset(seed=3)
+    np.testing.assert_array_equal(obs, again)  # same seed, same scene
+    env.close()
+
+
+def test_config_overrides_reach_highway_env():
+    env = make_env("highway-fast-v0", observation={"vehicles_count": 3}, lanes_count=2)
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (15,)
+    assert env.unwrapped.config["lanes_count"] == 2
+
+
+def test_intersection_uses_its_own_kinematics_layout():
+    obs, _ = make_env("intersection-v0").reset(seed=0)
+    assert obs.shape == (15 * 7,)
+
+
+def test_unknown_env_name_lists_the_known_ones():
+    with pytest.raises(ValueError, match="unknown environment 'racetrack-v0'.*highway-fast-v0"):
+        make_env("racetrack-v0")
+    assert "merge-v0" in HIGHWAY_ENVS and "roundabout-v0" in HIGHWAY_ENVS
+
+
+def test_async_vector_env_steps_two_workers_and_autoresets():
+    envs = make_vector_env("highway-fast-v0", num_envs=2, asynchronous=True)
+    try:
+        obs, _ = envs.reset(seed=[0, 1])
+        assert obs.shape == (2, 25)
+        assert not np.array_equal(obs[0], obs[1])
+        finished = False
+        for _ in range(40):  # IDLE crashes or the 30 s episode ends well before 40 steps
+            obs, rewards, terminated, truncated, infos = envs.step(np.array([1, 1]))
+            assert obs.shape == (2, 25) and rewards.shape == (2,)
+            if np.any(terminated | truncated):
+                index = int(np.flatnonzero(terminated | truncated)[0])
+                assert infos["final_obs"][index].shape == (25,)
+                finished = True
+                break
+        assert finished
+    finally:
+        envs.close()
