@@ -8,9 +8,9 @@
 
 ``inputs`` is a mapping ``input name -> value``, or a bare value for a one-input signature.
 Values may be NumPy arrays, (nested) lists, ``bytes`` (sent as base64 for you), ``str`` or
-numbers. ``predict`` returns ``{output name: np.ndarray}`` with the signature's dtypes;
-strings come back as object arrays of ``bytes`` - exactly what calling the SavedModel's
-signature in-process gives after ``.numpy()``. Errors raise :mod:`common.serving.errors`
+numbers. ``predict`` returns ``{output name: np.ndarray}`` (sorted by name) with the
+signature's dtypes; strings come back as object arrays of ``bytes`` - exactly what calling
+the SavedModel's signature in-process gives after ``.numpy()``. Errors raise :mod:`common.serving.errors`
 classes (``InvalidArgument`` is a ``ValueError``, ``NotFound`` a ``LookupError``).
 """
 
@@ -143,7 +143,7 @@ class Client:
             outputs = {next(iter(output_specs)): outputs}
         return {
             name: json_to_array(value, output_specs.get(name) or TensorSpec(name, "DT_DOUBLE", None))
-            for name, value in outputs.items()
+            for name, value in sorted(outputs.items())
         }
 
     def close(self) -> None:
@@ -237,7 +237,7 @@ class GrpcClient:
             array = _as_array(value, spec)
             request.inputs[name].CopyFrom(tf.make_tensor_proto(array))
         response = self._call(self._predict_stub.Predict, request)
-        return {name: tf.make_ndarray(proto) for name, proto in response.outputs.items()}
+        return {name: tf.make_ndarray(proto) for name, proto in sorted(response.outputs.items())}
 
     def close(self) -> None:
         """Close the channel."""

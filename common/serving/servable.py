@@ -179,7 +179,7 @@ class Servable:
             raise _error_for(exc) from None
         except (TypeError, ValueError) as exc:
             raise InvalidArgument(f"Inputs do not fit signature '{sig.name}': {exc}") from None
-        names = wanted or list(sig.outputs)
+        names = wanted or sorted(sig.outputs)
         return {name: result[name].numpy() for name in names}
 
     # ------------------------------------------------------------------ warmup

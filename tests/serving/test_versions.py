@@ -65,7 +65,7 @@ def test_hot_reload_without_failed_requests(live, model_library, expected):
     failures: list[str] = []
     stop = threading.Event()
 
-    def send(protocol: str) -> None:
+    def send(protocol: str, worker: str) -> None:
         client = Client(server.rest_url) if protocol == "rest" else GrpcClient(server.grpc_target)
         with client:
             deadline = time.monotonic() + 60
@@ -76,13 +76,14 @@ def test_hot_reload_without_failed_requests(live, model_library, expected):
                     failures.append(f"{protocol}: {exc!r}")
                     continue
                 if np.array_equal(scores, expected[1]):
-                    results.append((protocol, "v1"))
+                    results.append((worker, "v1"))
                 elif np.array_equal(scores, expected[2]):
-                    results.append((protocol, "v2"))
+                    results.append((worker, "v2"))
                 else:
                     failures.append(f"{protocol}: unexpected scores {scores}")
 
-    threads = [threading.Thread(target=send, args=(p,)) for p in ("rest", "rest", "grpc")]
+    workers = {"rest-0": "rest", "rest-1": "rest", "grpc-0": "grpc"}
+    threads = [threading.Thread(target=send, args=(p, w)) for w, p in workers.items()]
     for thread in threads:
         thread.start()
     try:
@@ -99,13 +100,13 @@ def test_hot_reload_without_failed_requests(live, model_library, expected):
         for thread in threads:
             thread.join(30)
     assert not failures, failures[:5]
-    assert {p for p, _ in results} == {"rest", "grpc"}
+    assert {w for w, _ in results} == set(workers)
     assert results[0][1] == "v1" and results[-1][1] == "v2"
     assert picked_up_s < 20
-    # Once v2 answered, v1 never answers again (the old version is retired after the switch).
-    for protocol in ("rest", "grpc"):
-        seq = [v for p, v in results if p == protocol]
-        assert seq == sorted(seq), protocol
+    # For each client, once v2 answered v1 never answers again (v1 is retired after the switch).
+    for worker in workers:
+        seq = [v for w, v in results if w == worker]
+        assert seq == sorted(seq), worker
 
 
 def test_corrupt_new_version_keeps_old_one_served(live, model_library, expected):
