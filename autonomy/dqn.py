@@ -281,7 +281,7 @@ class DQNAgent:
                     episode_return[i], episode_length[i] = 0.0, 0
                     for callback in callbacks:
                         callback.on_episode_end(self, logs)
-                if self.num_timesteps >= c.learning_starts and vector_steps % c.train_freq == 0:
+                if self._ready_to_train() and vector_steps % c.train_freq == 0:
                     for _ in range(c.gradient_steps):
                         losses.append(self._gradient_step())
                 if self.num_timesteps % c.target_update_interval < c.num_envs:
@@ -311,6 +311,12 @@ class DQNAgent:
         for callback in callbacks:
             callback.on_learn_end(self)
         return self.history
+
+    def _ready_to_train(self) -> bool:
+        """Past ``learning_starts``, with enough replay (a resume without buffer refills first)."""
+        c = self.config
+        needed = max(c.batch_size, min(c.learning_starts, c.buffer_size))
+        return self.num_timesteps >= c.learning_starts and len(self.replay) >= needed
 
     def _gradient_step(self) -> float:
         c = self.config

@@ -25,6 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUT = ROOT / "bench" / "results" / "autonomy_dqn.json"
+METHODS = ("random", "idle", "dlsuite", "sb3")
 # highway-env's own SB3 DQN recipe (scripts/sb3_highway_dqn.py), shared by both DQNs.
 RECIPE = dict(
     hidden_units=[256, 256],
@@ -62,6 +63,7 @@ def run_dlsuite(env_name: str, seed: int, steps: int, episodes: int, num_envs: i
     return {
         "method": f"dlsuite DQN ({num_envs} envs)",
         "seed": seed,
+        "steps": steps,
         **report,
         "train_s": round(agent.train_seconds, 1),
         "env_steps_per_s": agent.train_steps_per_second,
@@ -107,6 +109,7 @@ def run_sb3(env_name: str, seed: int, steps: int, episodes: int) -> dict:
     return {
         "method": "SB3 DQN (1 env)",
         "seed": seed,
+        "steps": steps,
         **report,
         "train_s": round(train_s, 1),
         "env_steps_per_s": steps / train_s,
@@ -115,13 +118,13 @@ def run_sb3(env_name: str, seed: int, steps: int, episodes: int) -> dict:
 
 
 def summarise(runs: list[dict]) -> list[dict]:
-    """Mean (and std across seeds) of each method's metrics."""
+    """Mean (and std across seeds) of each method's metrics, per training budget."""
     import numpy as np
 
     rows = []
-    for method in dict.fromkeys(run["method"] for run in runs):
-        mine = [run for run in runs if run["method"] == method]
-        row = {"method": method, "seeds": len(mine)}
+    for method, steps in dict.fromkeys((run["method"], run.get("steps")) for run in runs):
+        mine = [run for run in runs if run["method"] == method and run.get("steps") == steps]
+        row = {"method": method, "steps": steps or "", "seeds": len(mine)}
         for key in ("mean_return", "crash_rate", "mean_speed", "mean_length", "train_s", "env_steps_per_s"):
             values = [run[key] for run in mine if key in run]
             if values:
@@ -133,33 +136,36 @@ def summarise(runs: list[dict]) -> list[dict]:
 
 
 def print_table(rows: list[dict]) -> None:
-    columns = ["method", "seeds", "mean_return", "return_std_over_seeds", "crash_rate",
+    columns = ["method", "steps", "seeds", "mean_return", "return_std_over_seeds", "crash_rate",
                "mean_speed", "train_s", "env_steps_per_s"]
-    print(" | ".join(f"{c:>22}" for c in columns))
+    print(" | ".join(f"{c:>21}" for c in columns))
     for row in rows:
         cells = []
         for column in columns:
             value = row.get(column, "")
-            cells.append(f"{value:>22.3f}" if isinstance(value, float) else f"{value!s:>22}")
+            cells.append(f"{value:>21.3f}" if isinstance(value, float) else f"{value!s:>21}")
         print(" | ".join(cells))
 
 
 def write(output: Path, args: argparse.Namespace, runs: list[dict], started: float) -> dict:
     rows = summarise(runs)
-    speeds = {row["method"]: row.get("env_steps_per_s") for row in rows}
-    ours = next((v for k, v in speeds.items() if k.startswith("dlsuite")), None)
-    theirs = speeds.get("SB3 DQN (1 env)")
+    ratios = {}  # dlsuite / SB3 training env-steps/s, for each budget both were run with
+    for row in rows:
+        if row["method"].startswith("dlsuite"):
+            sb3 = [r for r in rows if r["method"].startswith("SB3") and r["steps"] == row["steps"]]
+            if sb3:
+                ratios[str(row["steps"])] = row["env_steps_per_s"] / sb3[0]["env_steps_per_s"]
     result = {
         "env": args.env,
-        "steps": args.steps,
-        "seeds": args.seeds,
+        "steps": sorted({run["steps"] for run in runs if "steps" in run}),
+        "seeds": sorted({run["seed"] for run in runs}),
         "eval_episodes": args.episodes,
         "num_envs": args.num_envs,
         "recipe": RECIPE,
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs "
         "(shared with other jobs: timings taken on a loaded machine)",
         "summary": rows,
-        "speed_ratio_dlsuite_vs_sb3": (ours / theirs) if ours and theirs else None,
+        "speed_ratio_dlsuite_vs_sb3": ratios,
         "runs": runs,
         "wall_s": round(time.perf_counter() - started, 1),
     }
@@ -199,6 +205,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--episodes", type=int, default=10, help="evaluation episodes per run")
     parser.add_argument("--num-envs", type=int, default=2, help="dlsuite AsyncVectorEnv workers")
     parser.add_argument("--skip-sb3", action="store_true")
+    parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
+    parser.add_argument("--append", action="store_true",
+                        help="keep the runs already in --output (e.g. another step budget)")
     parser.add_argument("--output", default=str(DEFAULT_OUTPUT))
     parser.add_argument("--single", nargs=3, metavar=("KIND", "SEED", "JSON"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -217,14 +226,19 @@ def main(argv: list[str] | None = None) -> None:
         print("stable-baselines3 not installed: SB3 rows skipped")
 
     output, started, runs = Path(args.output), time.perf_counter(), []
+    if args.append and output.exists():
+        previous = json.loads(output.read_text())
+        runs = previous["runs"]
+        for run in runs:  # files from before per-run budgets were recorded
+            if not run["method"].startswith(("random", "idle")) and isinstance(previous["steps"], int):
+                run.setdefault("steps", previous["steps"])
+    wanted = set(args.methods) - (set() if have_sb3 else {"sb3"})
     plan = [("random", s) for s in args.seeds] + [("idle", s) for s in args.seeds]
     # One paired seed first, so a benchmark cut short still compares like with like.
-    plan.append(("dlsuite", args.seeds[0]))
-    if have_sb3:
-        plan.append(("sb3", args.seeds[0]))
+    plan += [("dlsuite", args.seeds[0]), ("sb3", args.seeds[0])]
     plan += [("dlsuite", seed) for seed in args.seeds[1:]]
-    if have_sb3:
-        plan += [("sb3", seed) for seed in args.seeds[1:]]
+    plan += [("sb3", seed) for seed in args.seeds[1:]]
+    plan = [(kind, seed) for kind, seed in plan if kind in wanted]
     for kind, seed in plan:
         print(f"--- {kind} seed {seed} ({time.perf_counter() - started:.0f} s elapsed)", flush=True)
         run = run_isolated(kind, seed, args)
@@ -233,8 +247,10 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(run), flush=True)
         runs.append(run)
         result = write(output, args, runs, started)
+    result = write(output, args, runs, started)
     print_table(result["summary"])
-    print(f"training env-steps/s, dlsuite / SB3: {result['speed_ratio_dlsuite_vs_sb3']}")
+    print(f"training env-steps/s, dlsuite / SB3 (per step budget): "
+          f"{result['speed_ratio_dlsuite_vs_sb3']}")
     print(f"wrote {output}")
 
 
