@@ -63,12 +63,16 @@ def _fail(message: str) -> int:
 
 
 def _setup_logging(level: str) -> None:
-    logger = logging.getLogger("common.serving")
-    logger.setLevel(level)
-    if not logger.handlers and not logging.getLogger().handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-        logger.addHandler(handler)
+    """Show model loading (and, with --access-log, request) messages on stderr."""
+    logging.getLogger("common.serving").setLevel(level)
+    if logging.getLogger().handlers:
+        return  # the host application configured logging; leave it alone
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    for name in ("common.serving", "uvicorn"):
+        logger = logging.getLogger(name)
+        if not logger.handlers:
+            logger.addHandler(handler)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -160,7 +160,10 @@ class ModelServer:
         app = create_app(self.registry, self.max_body_bytes)
         config = uvicorn.Config(
             app,
-            log_level="warning",
+            # log_config=None: uvicorn's default dictConfig would close every logging
+            # handler already installed in this process (the host app's, pytest's).
+            log_config=None,
+            log_level="info" if self.access_log else "warning",
             access_log=self.access_log,
             lifespan="off",
             timeout_graceful_shutdown=5,

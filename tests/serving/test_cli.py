@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
-import selectors
 import signal
 import socket
-import subprocess
-import sys
+import threading
 import time
 
 import httpx
@@ -72,42 +69,45 @@ def test_broken_models_config(tmp_path, capsys):
     assert_one_sentence(capsys, "Cannot read model config")
 
 
-def read_until(proc: subprocess.Popen, pattern: str, timeout: float) -> re.Match:
-    """Read the child's stdout until ``pattern`` matches (bounded by ``timeout``)."""
-    selector = selectors.DefaultSelector()
-    selector.register(proc.stdout, selectors.EVENT_READ)
-    seen = ""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if selector.select(timeout=0.5):
-            line = proc.stdout.readline()
-            if not line and proc.poll() is not None:
-                break
-            seen += line
-            match = re.search(pattern, seen)
-            if match:
-                return match
-        elif proc.poll() is not None:
-            break
-    raise AssertionError(f"no {pattern!r} in output: {seen[-2000:]}")
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
-def test_foreground_run_serves_and_stops_on_sigterm(served_base):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "common.serving", str(served_base), "--port", "0",
-         "--grpc-port", "0", "--poll-interval", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-    )
-    try:
-        match = read_until(proc, r"REST\s+(http://127\.0\.0\.1:\d+)", timeout=120)
-        status = httpx.get(f"{match.group(1)}/v1/models/images", timeout=30)
-        assert status.status_code == 200
-        assert status.json()["model_version_status"][0]["state"] == "AVAILABLE"
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=60) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
-        proc.stdout.close()
+def test_foreground_run_serves_and_stops_on_sigterm(served_base, capsys):
+    """run() in this (main) thread; a helper checks the server, then sends SIGTERM."""
+    port = free_port()
+    original = signal.getsignal(signal.SIGTERM)
+    seen: dict[str, object] = {}
+
+    def probe() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            # Only signal once run() has installed its handler (never kill the test process).
+            if signal.getsignal(signal.SIGTERM) is not original:
+                try:
+                    seen["status"] = httpx.get(
+                        f"http://127.0.0.1:{port}/v1/models/images", timeout=30).json()
+                finally:
+                    os.kill(os.getpid(), signal.SIGTERM)
+                return
+            time.sleep(0.05)
+
+    helper = threading.Thread(target=probe, daemon=True)
+    helper.start()
+    code = run(parse(str(served_base), "--port", str(port), "--grpc-port", "0",
+                     "--poll-interval", "0"))
+    helper.join(30)
+    assert code == 0
+    assert signal.getsignal(signal.SIGTERM) is original
+    assert seen["status"]["model_version_status"][0]["state"] == "AVAILABLE"
+    out = capsys.readouterr().out
+    assert f"REST  http://127.0.0.1:{port}" in out and "Server stopped." in out
+
+
+def test_module_entry_point(tmp_path, capsys):
+    from common.serving.__main__ import main
+
+    assert main([str(tmp_path / "missing")]) == 2
+    assert_one_sentence(capsys, "does not exist")
