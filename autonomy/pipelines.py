@@ -25,14 +25,23 @@ def highway(
     models_dir: str | Path = "models",
     reports_dir: str | Path = "reports",
     env_name: str = "highway-fast-v0",
+    steps: int | None = None,
+    episodes: int | None = None,
 ) -> dict[str, Any]:
-    """Learn to drive on highway-fast-v0 with DQN; compare with random and IDLE drivers."""
+    """Learn to drive on highway-fast-v0 with DQN; compare with random and IDLE drivers.
+
+    ``quick`` trains 3,000 steps and evaluates 3 episodes (20,000 and 10 otherwise);
+    ``steps`` / ``episodes`` override those budgets.
+    """
     models_dir, reports_dir = Path(models_dir), Path(reports_dir) / "autonomy_highway"
-    steps, episodes = (3_000, 3) if quick else (20_000, 10)
+    steps = steps or (3_000 if quick else 20_000)
+    episodes = episodes or (3 if quick else 10)
 
     # 1. Agent: Double + dueling + 3-step DQN on flattened Kinematics observations; two
     #    environment worker processes collect experience in parallel.
-    agent = DQNAgent(env_name=env_name, num_envs=2, exploration_steps=steps // 10, seed=0)
+    agent = DQNAgent(
+        env_name=env_name, num_envs=2, exploration_steps=steps // 10, learning_starts=min(200, steps // 2), seed=0
+    )
 
     # 2. Learn, logging to TensorBoard (``tensorboard --logdir reports/autonomy_highway``).
     agent.learn(steps, callbacks=[TensorBoard(reports_dir / "tensorboard")], log_every=1000)
