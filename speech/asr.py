@@ -4,6 +4,13 @@ A DeepSpeech2-style model (``speech.model``) on normalised log-mel (or MFCC) fea
 character alphabet comes from the training transcripts unless given. Decoding (greedy, beam
 search, a closed phrase grammar or a word list) runs in the graph, so the exported SavedModel
 takes WAV bytes or float waveforms and answers exactly what ``predict`` answers.
+
+Bad input, Python API (``ValueError`` naming the problem) / exported graph (an op error, i.e.
+HTTP 400 from TF Serving): bytes that are not audio, empty audio and NaN/Inf samples are
+rejected; stereo is downmixed; any sample rate is resampled to ``sample_rate``; samples beyond
+[-1, 1] are clipped; audio longer than ``chunk_seconds`` (e.g. 10 minutes) is processed in
+overlapping chunks, one at a time, so the model's memory does not grow with the length.
+The graph reads 16-bit PCM WAV; the Python side also reads FLAC/OGG/24-bit WAV via soundfile.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from common.task import Task, TaskConfig, as_list
 from speech import data as data_lib
 from speech import decoding
 from speech.features import FEATURE_TYPES, encode_wav, read_audio, waveform_to_features
-from speech.model import RNN_TYPES, build_acoustic_model, time_stride
+from speech.model import RNN_TYPES, TIME_STRIDES, build_acoustic_model
 
 
 @dataclasses.dataclass
@@ -48,7 +55,10 @@ class SpeechRecognizerConfig(TaskConfig):
     rnn_units: int = 128
     rnn_layers: int = 2
     dropout: float = 0.1
+    time_stride: int = 4
     spec_augment: bool = True
+    time_mask_width: int = 10
+    freq_mask_width: int = 8
     decoder: str = "greedy"
     beam_width: int = 8
     phrases: list[str] = dataclasses.field(default_factory=list)
@@ -75,6 +85,13 @@ class SpeechRecognizerConfig(TaskConfig):
             raise ValueError(f"num_bins must be at least 8, got {self.num_bins}")
         if not self.conv_filters or min(self.conv_filters) < 1:
             raise ValueError(f"conv_filters needs at least one positive width, got {self.conv_filters}")
+        if self.time_stride not in TIME_STRIDES or 2 ** len(self.conv_filters) < self.time_stride:
+            raise ValueError(
+                f"time_stride must be one of {TIME_STRIDES} and at most 2 ** len(conv_filters), "
+                f"got {self.time_stride}"
+            )
+        if self.time_mask_width < 0 or self.freq_mask_width < 0:
+            raise ValueError("time_mask_width and freq_mask_width must not be negative")
         if self.rnn_type not in RNN_TYPES:
             raise ValueError(f"rnn_type must be one of {RNN_TYPES}, got {self.rnn_type!r}")
         if self.rnn_units < 1 or self.rnn_layers < 1:
@@ -130,6 +147,9 @@ class SpeechRecognizer(Task):
             rnn_layers=c.rnn_layers,
             dropout=c.dropout,
             spec_augment=c.spec_augment,
+            time_mask_width=c.time_mask_width,
+            freq_mask_width=c.freq_mask_width,
+            time_stride=c.time_stride,
             seed=c.seed,
         )
 
@@ -147,9 +167,12 @@ class SpeechRecognizer(Task):
 
     # ------------------------------------------------------------------ data
     def to_utterances(self, data: Any) -> data_lib.Utterances:
-        """Folder / manifest path, ``Utterances``, ``(audio_items, transcripts)`` -> ``Utterances``."""
+        """Folder / manifest path, ``Utterances``, ``(audio_items, transcripts)`` or an unbatched
+        ``tf.data.Dataset`` of ``(waveform[, sample_rate], transcript)`` -> ``Utterances``."""
         if isinstance(data, data_lib.Utterances):
             return data
+        if isinstance(data, tf.data.Dataset):
+            return data_lib.utterances_from_dataset(data, self.config.sample_rate)
         if isinstance(data, (str, os.PathLike)):
             path = Path(data)
             return data_lib.load_manifest(path) if path.is_file() else data_lib.load_audio_folder(path)
@@ -160,7 +183,8 @@ class SpeechRecognizer(Task):
             return data_lib.Utterances(audio, transcripts, rates)
         raise ValueError(
             "data must be a folder (manifest.csv or LibriSpeech layout), a manifest CSV, "
-            f"speech.Utterances or an (audio_items, transcripts) pair, got {type(data).__name__}"
+            "speech.Utterances, an (audio_items, transcripts) pair or a tf.data.Dataset, "
+            f"got {type(data).__name__}"
         )
 
     def _normalized(self, utterances: data_lib.Utterances, training: bool) -> list[str]:
@@ -225,7 +249,7 @@ class SpeechRecognizer(Task):
     def decode_settings(self) -> decoding.DecodeSettings:
         c = self.config
         frames_per_second = 100  # 10 ms feature hop
-        stride = time_stride(len(c.conv_filters))  # windows and context are whole output frames
+        stride = c.time_stride  # windows and context are whole output frames
         context = stride * int(round(c.chunk_overlap_seconds * frames_per_second / stride))
         window = stride * int(round(c.chunk_seconds * frames_per_second / stride))
         return decoding.DecodeSettings(
@@ -250,6 +274,7 @@ class SpeechRecognizer(Task):
             model = self.model
 
             @tf.function(
+                autograph=False,  # explicit tf.cond / map_fn; nothing for AutoGraph to convert
                 input_signature=[
                     tf.RaggedTensorSpec([None, None], tf.float32, ragged_rank=1),
                     tf.TensorSpec([None], tf.int32),
@@ -280,7 +305,9 @@ class SpeechRecognizer(Task):
         run, results = self._graph(), []
         for start in range(0, len(items), batch_size):
             chunk = items[start : start + batch_size]
-            waveforms = tf.ragged.constant([w for w, _ in chunk], dtype=tf.float32, ragged_rank=1)
+            waveforms = tf.RaggedTensor.from_row_lengths(
+                np.concatenate([w for w, _ in chunk]), [len(w) for w, _ in chunk]
+            )
             out = run(waveforms, tf.constant([r for _, r in chunk], tf.int32))
             for text, score in zip(out["transcript"].numpy(), out["score"].numpy(), strict=True):
                 results.append({"transcript": text.decode("utf-8"), "score": float(score)})
@@ -290,7 +317,8 @@ class SpeechRecognizer(Task):
     def evaluate(self, data: Any, batch_size: int | None = None, examples: int = 5) -> dict[str, Any]:
         """WER and CER (jiwer) against the normalised references, plus the real-time factor.
 
-        RTF = seconds spent recognising (features, model and decoding) / seconds of audio.
+        RTF = seconds spent recognising (features, model and decoding, batched as ``batch_size``;
+        graph tracing excluded) / seconds of audio.
         """
         import jiwer
 
@@ -298,6 +326,7 @@ class SpeechRecognizer(Task):
         references = self._normalized(utterances, training=False)
         items = [(w, r) for w, r, _ in data_lib.iter_examples(utterances, self.config.sample_rate)]
         audio_seconds = sum(len(w) / r for w, r in items)
+        self._transcribe_arrays(items[:1], 1)  # trace the graph first: RTF is the steady state
         started = time.perf_counter()
         results = self._transcribe_arrays(items, batch_size or self.config.batch_size)
         seconds = time.perf_counter() - started

@@ -225,6 +225,23 @@ def make_utterances(
     return Utterances(audio, transcripts, [sample_rate] * count)
 
 
+def utterances_from_dataset(dataset: Any, default_rate: int) -> Utterances:
+    """An unbatched ``tf.data.Dataset`` of ``(waveform, transcript)`` (at ``default_rate``) or
+    ``(waveform, sample_rate, transcript)`` -> ``Utterances`` held in memory."""
+    audio, transcripts, rates = [], [], []
+    for element in dataset.as_numpy_iterator():
+        if not isinstance(element, tuple) or len(element) not in (2, 3):
+            raise ValueError(
+                "a speech tf.data.Dataset must yield (waveform, transcript) or "
+                "(waveform, sample_rate, transcript) for single utterances (unbatched)"
+            )
+        waveform, rate, text = element if len(element) == 3 else (element[0], default_rate, element[1])
+        audio.append(np.asarray(waveform))
+        rates.append(int(rate))
+        transcripts.append(text.decode("utf-8") if isinstance(text, bytes) else str(text))
+    return Utterances(audio, transcripts, rates)
+
+
 def iter_examples(utterances: Utterances, default_rate: int) -> Iterator[tuple[np.ndarray, int, str]]:
     """Yield ``(mono float32 waveform, sample rate, transcript)``, reading files as it goes."""
     from speech.features import read_audio

@@ -13,12 +13,7 @@ from keras import layers, ops
 from common.ctc import CTCFrameMask
 from speech.features import SpecAugment
 
-MAX_TIME_STRIDE_BLOCKS = 2  # the first two conv blocks halve the frame rate: 10 ms -> 40 ms
-
-
-def time_stride(num_conv_blocks: int) -> int:
-    """How many 10 ms feature frames one output frame spans (2 per stride-2 conv block)."""
-    return 2 ** min(num_conv_blocks, MAX_TIME_STRIDE_BLOCKS)
+TIME_STRIDES = (1, 2, 4)  # 10 ms feature frames per output frame (one stride-2 conv per factor 2)
 RNN_TYPES = ("gru", "lstm")
 
 
@@ -70,26 +65,39 @@ def build_acoustic_model(
     rnn_layers: int = 2,
     dropout: float = 0.1,
     spec_augment: bool = True,
+    time_mask_width: int = 10,
+    freq_mask_width: int = 8,
+    time_stride: int = 4,
     seed: int = 0,
 ) -> keras.Model:
     """``{"features", "frames"} -> logits [batch, ceil(frames / stride), num_symbols + 1]``, blank last.
 
-    ``stride`` is ``time_stride(len(conv_filters))`` (4 for two or more conv blocks).
+    ``stride`` is ``time_stride``: 4 (40 ms per output) is fast; 2 suits fast, short speech
+    whose characters can be shorter than 40 ms.
     """
+    strided_blocks = {1: 0, 2: 1, 4: 2}.get(time_stride)
+    if strided_blocks is None or strided_blocks > len(conv_filters):
+        raise ValueError(
+            f"time_stride must be one of {TIME_STRIDES} and at most 2 ** len(conv_filters), got {time_stride}"
+        )
     if rnn_type not in RNN_TYPES:
         raise ValueError(f"rnn_type must be one of {RNN_TYPES}, got {rnn_type!r}")
     features = keras.Input((None, num_bins), name="features")
     frames = keras.Input((), dtype="int32", name="frames")
-    x = SpecAugment(seed=seed, name="spec_augment")(features) if spec_augment else features
+    if spec_augment:
+        augment = SpecAugment(freq_width=freq_mask_width, time_width=time_mask_width, seed=seed, name="spec_augment")
+        x = augment(features)
+    else:
+        x = features
     x = layers.Reshape((-1, num_bins, 1), name="add_channel")(x)
     bins = num_bins
     for i, filters in enumerate(conv_filters):
-        # DeepSpeech2: wide kernels, stride 2 in frequency every block and in time in the first two.
-        strides = (2 if i < MAX_TIME_STRIDE_BLOCKS else 1, 2)
+        # DeepSpeech2: wide kernels, stride 2 in frequency every block, in time as time_stride asks.
+        strides = (2 if i < strided_blocks else 1, 2)
         x = _conv_block(x, filters, (5, 11), strides, name=f"conv{i + 1}")
         bins = (bins + 1) // 2
     x = layers.Reshape((-1, bins * conv_filters[-1]), name="flatten_bins")(x)
-    lengths = DownsampledLengths(time_stride(len(conv_filters)), name="output_frames")(frames)
+    lengths = DownsampledLengths(time_stride, name="output_frames")(frames)
     mask = LengthMask(name="frame_mask")(x, lengths)
     cell = {"gru": layers.GRU, "lstm": layers.LSTM}[rnn_type]
     for i in range(rnn_layers):

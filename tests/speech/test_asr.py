@@ -122,29 +122,43 @@ def test_save_load_round_trip(trained_asr, synthetic_split, tmp_path):
 def test_export_matches_predict_in_a_process_without_keras(trained_asr, synthetic_split, tmp_path):
     _, val = synthetic_split
     payload = [encode_wav(a, SAMPLE_RATE) for a in val.audio[:6]]
+    stereo = encode_wav(np.stack([val.audio[0], val.audio[0]], axis=1), SAMPLE_RATE)
+    at_16k = encode_wav(scipy.signal.resample_poly(val.audio[1], 2, 1), 16000)
     flac = io.BytesIO()
     soundfile.write(flac, val.audio[0], SAMPLE_RATE, format="FLAC")
     version_dir = trained_asr.export(tmp_path / "asr")
     expected = trained_asr.predict(payload)
     python_features = trained_asr.extract_features([flac.getvalue()])[0]  # soundfile path
 
-    (tmp_path / "payload.json").write_text(json.dumps([p.hex() for p in payload]))
+    (tmp_path / "payload.json").write_text(json.dumps([p.hex() for p in payload + [stereo, at_16k]]))
     out = run_fresh_tensorflow(f"""
         import json
         import numpy as np
         payload = [bytes.fromhex(h) for h in json.load(open({str(tmp_path / 'payload.json')!r}))]
         model = tf.saved_model.load({str(version_dir)!r})
-        result = model.signatures["serving_default"](audio_bytes=tf.constant(payload))
+        result = model.signatures["serving_default"](audio_bytes=tf.constant(payload[:6]))
         features = model.signatures["features"](audio_bytes=tf.constant(payload[:1]))
         np.save({str(tmp_path / 'features.npy')!r}, features["features"].numpy()[0])
         waveform, rate = tf.audio.decode_wav(payload[0])
         by_waveform = model.signatures["waveform"](waveform=tf.transpose(waveform), sample_rate=rate)
+        stereo_16k = model.signatures["serving_default"](audio_bytes=tf.constant(payload[-2:]))
+        errors = []
+        for bad in (b"not a wav file", tf.audio.encode_wav(tf.zeros([0, 1]), 8000).numpy()):
+            try:
+                model.signatures["serving_default"](audio_bytes=tf.constant([bad]))
+            except tf.errors.InvalidArgumentError as error:
+                errors.append(error.message)
         print(json.dumps({{"transcript": [t.decode() for t in result["transcript"].numpy()],
+                          "stereo_16k": [t.decode() for t in stereo_16k["transcript"].numpy()],
+                          "errors": errors,
                           "score": result["score"].numpy().tolist(),
                           "waveform": by_waveform["transcript"].numpy()[0].decode()}}))
     """)
     served = json.loads(out.strip().splitlines()[-1])
     assert served["transcript"] == [r["transcript"] for r in expected]
+    assert served["stereo_16k"] == [r["transcript"] for r in trained_asr.predict([stereo, at_16k])]
+    assert len(served["errors"]) == 2
+    assert "Header mismatch" in served["errors"][0] and "audio is empty" in served["errors"][1]
     np.testing.assert_allclose(served["score"], [r["score"] for r in expected], atol=1e-4)
     assert served["waveform"] == expected[0]["transcript"]
     np.testing.assert_allclose(np.load(tmp_path / "features.npy"), python_features, atol=1e-4)

@@ -8,6 +8,7 @@ import io
 import numpy as np
 import pytest
 import soundfile
+import tensorflow as tf
 
 from speech import SpeechRecognizer, Utterances, load_audio_folder, load_manifest, make_utterances
 from speech import cli as speech_cli
@@ -46,12 +47,30 @@ def test_manifest_and_librispeech_folders(tmp_path):
     inputs, labels = next(iter(dataset))
     assert inputs["features"].shape[0] == 2 and inputs["features"].shape[2] == 40
     assert labels.shape[0] == 2 and int(labels.numpy().min()) >= -1
+    as_tf_data = tf.data.Dataset.from_generator(
+        lambda: ((a, 8000, t) for a, t in zip(utterances.audio, utterances.transcripts, strict=True)),
+        output_signature=(tf.TensorSpec([None], tf.float32), tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.string)),
+    )
+    task = SpeechRecognizer(sample_rate=SAMPLE_RATE, num_bins=40)
+    assert task.to_utterances(as_tf_data).transcripts == utterances.transcripts
+    with pytest.raises(ValueError, match="unbatched"):
+        task.to_utterances(tf.data.Dataset.from_tensor_slices(np.zeros((2, 3))))
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="manifest.csv"):
         load_audio_folder(tmp_path / "empty")
     (tmp_path / "bad.csv").write_text("file,text\na.wav,hi\n")
     with pytest.raises(ValueError, match="'path' and 'transcript'"):
         load_manifest(tmp_path / "bad.csv")
+
+
+def test_tfds_speech_names_are_checked_and_missing_data_is_explained(tmp_path):
+    from common.data import DatasetNotOnDiskError
+    from speech import load_tfds_speech
+
+    with pytest.raises(ValueError, match="librispeech and speech_commands"):
+        load_tfds_speech("mnist")
+    with pytest.raises(DatasetNotOnDiskError, match="tfds build"):
+        load_tfds_speech("speech_commands", data_dir=tmp_path)
 
 
 def _parser() -> argparse.ArgumentParser:

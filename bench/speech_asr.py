@@ -1,0 +1,198 @@
+"""Speech benchmark: SpeechRecognizer on the Free Spoken Digit Dataset (FSDD).
+
+Train on recordings 5-49 of every digit and speaker, score recordings 0-4 (the dataset's own
+test convention) as digit-level WER and CER, with open-vocabulary greedy decoding and with the
+ten digit words as a phrase grammar. Reports training time and the real-time factor (RTF) of
+the exported SavedModel answering one WAV per request on 2 CPU threads, against the Python
+``predict`` path measured in the same run. A pocketsphinx row is added only if it is installed.
+
+    python bench/speech_asr.py [--data ../shared/data/fsdd] [--epochs 30] [--max-minutes 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+
+RTF_PROBE = """
+import json, sys, time
+import tensorflow as tf
+tf.config.threading.set_intra_op_parallelism_threads(2)
+tf.config.threading.set_inter_op_parallelism_threads(2)
+version_dir, files = sys.argv[1], json.loads(sys.stdin.read())
+fn = tf.saved_model.load(version_dir).signatures["serving_default"]
+payload = [open(f, "rb").read() for f in files]
+fn(audio_bytes=tf.constant(payload[:1]))  # warm up (TF Serving replays the warmup request)
+started = time.perf_counter()
+transcripts = [fn(audio_bytes=tf.constant([p]))["transcript"].numpy()[0].decode() for p in payload]
+print(json.dumps({"seconds": time.perf_counter() - started, "transcripts": transcripts}))
+"""
+
+
+def load_fsdd(folder: Path):
+    """(train, test) Utterances of FSDD: index 0-4 of each digit and speaker is the test split."""
+    from speech import Utterances
+
+    files = sorted((folder / "recordings").glob("*.wav"))
+    if not files:
+        raise SystemExit(f"no FSDD recordings in {folder / 'recordings'}")
+    split = {"train": ([], []), "test": ([], [])}
+    for path in files:
+        digit, _speaker, index = path.stem.split("_")
+        part = "test" if int(index) < 5 else "train"
+        split[part][0].append(str(path))
+        split[part][1].append(DIGITS[int(digit)])
+    return tuple(Utterances(a, t, [None] * len(a)) for a, t in (split["train"], split["test"]))
+
+
+class TimeBudget:
+    """Keras callback: stop training once ``minutes`` of wall-clock time are spent."""
+
+    def __new__(cls, minutes: float):
+        import keras
+
+        class _Budget(keras.callbacks.Callback):
+            def on_train_begin(self, logs=None):
+                self.started = time.perf_counter()
+
+            def on_epoch_end(self, epoch, logs=None):
+                if time.perf_counter() - self.started > minutes * 60:
+                    print(f"time budget of {minutes} minutes reached after epoch {epoch + 1}")
+                    self.model.stop_training = True
+
+        return _Budget()
+
+
+def pocketsphinx_row(test) -> dict | None:
+    """The same test audio through pocketsphinx's default English model, when it is installed."""
+    try:
+        from pocketsphinx import Decoder
+    except ImportError:
+        return None
+    import jiwer
+    import numpy as np
+
+    from speech.features import read_audio, resample
+
+    decoder = Decoder(samprate=16000)
+    hypotheses, started, audio_seconds = [], time.perf_counter(), 0.0
+    for path in test.audio:
+        waveform, rate = read_audio(path, 8000)
+        audio_seconds += len(waveform) / rate
+        pcm = (np.clip(resample(waveform, rate, 16000).numpy(), -1, 1) * 32767).astype(np.int16)
+        decoder.start_utt()
+        decoder.process_raw(pcm.tobytes(), full_utt=True)
+        decoder.end_utt()
+        hyp = decoder.hyp()
+        hypotheses.append(hyp.hypstr.lower().strip() if hyp else "")
+    seconds = time.perf_counter() - started
+    return {
+        "system": "pocketsphinx (default en-us model, no training)",
+        "wer": jiwer.wer(test.transcripts, hypotheses),
+        "cer": jiwer.cer(test.transcripts, hypotheses),
+        "rtf": seconds / audio_seconds,
+    }
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=str(REPO / ".." / "shared" / "data" / "fsdd"))
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--max-minutes", type=float, default=20.0, help="training wall-clock budget")
+    parser.add_argument("--rnn-units", type=int, default=96)
+    parser.add_argument("--output", default=str(REPO / "bench" / "results" / "speech_asr.json"))
+    args = parser.parse_args(argv)
+
+    from speech import SpeechRecognizer
+
+    train, test = load_fsdd(Path(args.data))
+    print(f"FSDD: {len(train)} training and {len(test)} test recordings")
+    recognizer = SpeechRecognizer(
+        sample_rate=8000,
+        num_bins=40,
+        conv_filters=[16, 32],
+        rnn_units=args.rnn_units,
+        rnn_layers=2,
+        dropout=0.2,
+        learning_rate=3e-3,
+        batch_size=32,
+    )
+    started = time.perf_counter()
+    history = recognizer.fit(train, epochs=args.epochs, callbacks=[TimeBudget(args.max_minutes)], verbose=2)
+    train_seconds = time.perf_counter() - started
+    epochs_run = len(history["loss"])
+
+    rows = []
+    greedy = recognizer.evaluate(test)
+    rows.append({"system": "SpeechRecognizer, greedy (open vocabulary)", **_scores(greedy)})
+    recognizer.configure_decoder(phrases=list(DIGITS))
+    grammar = recognizer.evaluate(test)
+    rows.append({"system": "SpeechRecognizer, digit grammar", **_scores(grammar)})
+
+    with tempfile.TemporaryDirectory() as tmp:
+        version_dir = recognizer.export(Path(tmp) / "fsdd")
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+        probe = subprocess.run(
+            [sys.executable, "-c", RTF_PROBE, str(version_dir)],
+            input=json.dumps(test.audio), capture_output=True, text=True, env=env, check=True,
+        )
+    served = json.loads(probe.stdout.strip().splitlines()[-1])
+    export_rtf = served["seconds"] / grammar["audio_seconds"]
+    agree = sum(a == b for a, b in zip(served["transcripts"], [e for e in _grammar_hyps(recognizer, test)], strict=True))
+    rows.append({
+        "system": "exported SavedModel (digit grammar, 1 WAV per request, 2 threads)",
+        "wer": None, "cer": None, "rtf": export_rtf,
+    })
+    reference = pocketsphinx_row(test)
+    if reference is not None:
+        rows.append(reference)
+
+    print(f"\ntraining: {train_seconds / 60:.1f} min, {epochs_run} epochs, "
+          f"{recognizer.model.count_params():,} parameters (loaded shared 2-core machine)")
+    print(f"{'system':<70} {'WER':>7} {'CER':>7} {'RTF':>8}")
+    for row in rows:
+        wer = "-" if row["wer"] is None else f"{row['wer']:.4f}"
+        cer = "-" if row["cer"] is None else f"{row['cer']:.4f}"
+        print(f"{row['system']:<70} {wer:>7} {cer:>7} {row['rtf']:>8.4f}")
+    print(f"exported RTF / Python predict RTF: {export_rtf / grammar['rtf']:.2f}; "
+          f"export agrees with predict on {agree}/{len(test)} recordings")
+    result = {
+        "dataset": "FSDD (5 speakers); train index 5-49, test index 0-4",
+        "train_recordings": len(train),
+        "test_recordings": len(test),
+        "train_seconds": train_seconds,
+        "epochs": epochs_run,
+        "parameters": recognizer.model.count_params(),
+        "config": recognizer.config.to_dict(),
+        "rows": rows,
+        "export_rtf_over_python_rtf": export_rtf / grammar["rtf"],
+        "export_agrees_with_predict": agree / len(test),
+        "note": "timings on a shared, loaded 2-core CPU machine",
+    }
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.output).write_text(json.dumps(result, indent=2))
+    print(f"wrote {args.output}")
+    return result
+
+
+def _scores(report: dict) -> dict:
+    return {"wer": report["wer"], "cer": report["cer"], "rtf": report["rtf"]}
+
+
+def _grammar_hyps(recognizer, test) -> list[str]:
+    return [r["transcript"] for r in recognizer.predict(test.audio)]
+
+
+if __name__ == "__main__":
+    main()
