@@ -1,0 +1,137 @@
+"""NLP example pipelines, readable top to bottom: data -> model -> train -> evaluate -> export.
+
+Run one with ``python -m nlp.pipelines classification|ner [--quick]``; ``dlsuite demo`` runs the
+quick versions on the built-in template sentences (synthetic: they show the plumbing, not
+quality; see ``bench/nlp_*.py`` for SST-2 and CoNLL-2003).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+import tensorflow as tf
+
+from common.demo import DemoResult
+from common.plots import plot_history
+from nlp.data import make_ner, make_sentiment
+from nlp.ner import EntityTagger
+from nlp.text_classification import TextClassifier
+
+
+def classification(
+    quick: bool = False, models_dir: str | Path = "models", reports_dir: str | Path = "reports"
+) -> dict[str, Any]:
+    """Sentiment of template review sentences with a small transformer trained from scratch."""
+    models_dir, reports_dir = Path(models_dir), Path(reports_dir) / "nlp_classification"
+
+    # 1. Data: synthetic positive / negative sentences (train seed 0, validation seed 1).
+    train, val = make_sentiment(400 if quick else 2000, seed=0), make_sentiment(100, seed=1)
+
+    # 2. Model: WordPiece vocabulary learned from the training texts + a 1-2 layer transformer.
+    classifier = TextClassifier(
+        classes=train.class_names,
+        vocabulary_size=300 if quick else 2000,
+        sequence_length=24,
+        embed_dim=32 if quick else 64,
+        num_layers=1 if quick else 2,
+        num_heads=2,
+        intermediate_dim=64 if quick else 128,
+        learning_rate=5e-3,
+        batch_size=16,
+    )
+
+    # 3. Train.
+    started = time.perf_counter()
+    history = classifier.fit(train, validation_data=val, epochs=6 if quick else 10, verbose=2)
+    train_seconds = time.perf_counter() - started
+    plot_history(history, reports_dir / "training_curves.png")
+
+    # 4. Evaluate: accuracy, macro-F1, per-class report, confusion matrix PNG.
+    report = classifier.evaluate(val, report_dir=reports_dir)
+
+    # 5. Export (raw text in) and check the export answers like the Python model.
+    version_dir = classifier.export(models_dir / "sentiment")
+    served = tf.saved_model.load(str(version_dir)).signatures["serving_default"]
+    sample = val.texts[:8]
+    served_labels = [c[0].decode() for c in served(text=tf.constant(sample))["classes"].numpy()]
+    python_labels = [r["label"] for r in classifier.predict(sample)]
+    agree = sum(a == b for a, b in zip(served_labels, python_labels, strict=True)) / len(sample)
+    return {
+        "task": "nlp/classification (template sentiment)",
+        "accuracy": report["accuracy"],
+        "macro_f1": report["macro_f1"],
+        "train_s": round(train_seconds, 1),
+        "export": str(version_dir),
+        "export_agrees": agree,
+        "request": {"text": ["What a wonderful film!"]},
+    }
+
+
+def ner(quick: bool = False, models_dir: str | Path = "models", reports_dir: str | Path = "reports") -> dict[str, Any]:
+    """People, places and organisations in template sentences with a BiLSTM-CNN-CRF tagger."""
+    models_dir = Path(models_dir)
+
+    # 1. Data: synthetic IOB2-tagged sentences.
+    train, val = make_ner(400 if quick else 2000, seed=0), make_ner(100, seed=1)
+
+    # 2. Model: word embeddings + character CNN -> BiLSTM -> CRF.
+    tagger = EntityTagger(
+        entity_types=train.entity_types, max_words=24, word_dim=32, char_dim=16, char_filters=32,
+        lstm_units=32 if quick else 64, learning_rate=1e-2, batch_size=16,
+    )
+
+    # 3. Train.
+    started = time.perf_counter()
+    history = tagger.fit(train, validation_data=val, epochs=8 if quick else 12, verbose=2)
+    train_seconds = time.perf_counter() - started
+    plot_history(history, Path(reports_dir) / "nlp_ner" / "training_curves.png")
+
+    # 4. Evaluate: entity-level P / R / F1 per type (seqeval).
+    report = tagger.evaluate(val)
+
+    # 5. Export and compare with predict on a raw sentence (character offsets into the input).
+    version_dir = tagger.export(models_dir / "entities")
+    text = "Angela Merkel visited Paris with Marie Curie ."
+    served = tf.saved_model.load(str(version_dir)).signatures["serving_default"](text=tf.constant([text]))
+    served_texts = [t.decode() for t in served["entity_texts"].numpy()[0][: int(served["num_entities"][0])]]
+    python_texts = [e["text"] for e in tagger.predict(text)]
+    return {
+        "task": "nlp/ner (template sentences)",
+        "entity_f1": report["f1"],
+        "train_s": round(train_seconds, 1),
+        "export": str(version_dir),
+        "export_agrees": float(served_texts == python_texts),
+        "entities": ", ".join(python_texts),
+        "request": {"text": [text]},
+    }
+
+
+def demo(models_dir: str | Path = "models", reports_dir: str | Path = "reports") -> DemoResult:
+    """What ``dlsuite demo`` runs for NLP: the quick classification and NER pipelines."""
+    rows, requests = [], {}
+    for name, pipeline in (("sentiment", classification), ("entities", ner)):
+        summary = pipeline(quick=True, models_dir=models_dir, reports_dir=reports_dir)
+        requests[name] = summary.pop("request")
+        rows.append(summary)
+    return DemoResult(rows=rows, requests=requests)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("pipeline", choices=["classification", "ner"])
+    parser.add_argument("--quick", action="store_true", help="small model, few epochs")
+    parser.add_argument("--models-dir", default="models")
+    parser.add_argument("--reports-dir", default="reports")
+    args = parser.parse_args(argv)
+    pipeline = classification if args.pipeline == "classification" else ner
+    result = pipeline(args.quick, args.models_dir, args.reports_dir)
+    result.pop("request")
+    for key, value in result.items():
+        print(f"{key:>15}: {value}")
+
+
+if __name__ == "__main__":
+    main()

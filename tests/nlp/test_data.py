@@ -1,0 +1,93 @@
+"""Readers (CSV/TSV, folders, CoNLL with scheme conversion) and the synthetic sets."""
+
+from __future__ import annotations
+
+import gzip
+
+import pytest
+
+from nlp.data import (
+    detect_scheme,
+    load_text_csv,
+    load_text_folder,
+    make_ner,
+    make_sentiment,
+    make_topics,
+    read_conll,
+    to_iob2,
+)
+
+
+def test_csv_tsv_and_gzip(tmp_path):
+    (tmp_path / "a.csv").write_text('body,tag\n"hello, world",greeting\nbye,farewell\n')
+    data = load_text_csv(tmp_path / "a.csv", text_column="body", label_column="tag")
+    assert data.texts == ["hello, world", "bye"] and data.class_names == ["farewell", "greeting"]
+    with gzip.open(tmp_path / "b.tsv.gz", "wt") as handle:
+        handle.write("label\tsentence\n1\tit's \"great\"\n0\tbad\n")
+    data = load_text_csv(tmp_path / "b.tsv.gz", text_column="sentence")
+    assert data.texts[0] == 'it\'s "great"' and data.labels == ["1", "0"]
+    (tmp_path / "m.csv").write_text("text,label\nx,a|b\ny,b\n")
+    assert load_text_csv(tmp_path / "m.csv", label_separator="|").labels == [["a", "b"], ["b"]]
+    with pytest.raises(ValueError, match="no column 'text'"):
+        load_text_csv(tmp_path / "a.csv")
+    with pytest.raises(ValueError, match="no such file"):
+        load_text_csv(tmp_path / "missing.csv")
+
+
+def test_folder_per_class(tmp_path):
+    for name in ("neg", "pos"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "x.txt").write_text(f"a {name} text")
+    data = load_text_folder(tmp_path)
+    assert data.labels == ["neg", "pos"] and data.class_names == ["neg", "pos"]
+    with pytest.raises(ValueError, match="at least two class"):
+        load_text_folder(tmp_path / "neg")
+
+
+CONLL = """-DOCSTART- -X- -X- O
+
+EU NNP B-NP I-ORG
+rejects VBZ B-VP O
+German JJ B-NP I-MISC
+call NN I-NP O
+. . O O
+
+Peter NNP B-NP I-PER
+Blackburn NNP B-NP I-PER
+"""
+
+
+def test_conll_iob1_converted_to_iob2(tmp_path):
+    path = tmp_path / "train.txt"
+    path.write_text(CONLL)
+    data = read_conll(path)
+    assert data.tokens[0] == ["EU", "rejects", "German", "call", "."]
+    assert data.tags == [["B-ORG", "O", "B-MISC", "O", "O"], ["B-PER", "I-PER"]]
+    assert data.entity_types == ["MISC", "ORG", "PER"]
+
+
+def test_scheme_detection_and_conversion():
+    assert detect_scheme([["B-PER", "I-PER", "O"]]) == "iob2"
+    assert detect_scheme([["I-PER", "I-PER", "B-PER"]]) == "iob1"
+    assert detect_scheme([["S-LOC", "B-PER", "E-PER"]]) == "bioes"
+    assert to_iob2(["S-LOC", "B-PER", "I-PER", "E-PER"], "bioes") == ["B-LOC", "B-PER", "I-PER", "I-PER"]
+    assert to_iob2(["I-PER", "B-PER", "I-LOC"], "iob1") == ["B-PER", "B-PER", "B-LOC"]
+
+
+def test_malformed_conll_names_the_line():
+    with pytest.raises(ValueError, match="line 3: expected a token and a tag"):
+        read_conll(["Bob B-PER", "", "oops"])
+    with pytest.raises(ValueError, match="line 2: 'X-PER' is not"):
+        read_conll(["Bob B-PER", "Smith X-PER"])
+    with pytest.raises(ValueError, match="holds no sentences"):
+        read_conll(["", "-DOCSTART- O"])
+
+
+def test_synthetic_sets_are_deterministic_and_balanced():
+    a, b = make_sentiment(50, seed=3), make_sentiment(50, seed=3)
+    assert a.texts == b.texts and a.labels.count("positive") == 25
+    topics = make_topics(40, multi_label=True)
+    assert all(isinstance(labels, list) and labels for labels in topics.labels)
+    ner = make_ner(30)
+    assert all(len(t) == len(g) for t, g in zip(ner.tokens, ner.tags, strict=True))
+    assert ner.entity_types == ["LOC", "ORG", "PER"]

@@ -1,0 +1,102 @@
+"""EntityTagger: learns on synthetic data, character offsets, bad input, save/load, export parity."""
+
+from __future__ import annotations
+
+import pytest
+
+from nlp import EntityTagger
+from tests.nlp.parity import minilm_or_skip, serve_in_fresh_process
+
+TEXTS = [
+    "Angela Merkel visited Paris last week .",
+    "Yesterday   José  Álvarez met Li Wei in São Paulo .",
+    "😀 Søren Kierkegaard works for Nokia in Zürich .",
+    "",
+    "nothing to see here",
+]
+
+
+def test_learns_entities(trained_tagger, ner_data):
+    _, val = ner_data
+    report = trained_tagger.evaluate(val)
+    assert report["f1"] >= 0.9
+    assert set(report["per_type"]) == {"LOC", "ORG", "PER"}
+    assert report["per_type"]["PER"]["support"] > 0
+
+
+def test_predict_offsets_slice_the_original_text(trained_tagger):
+    results = trained_tagger.predict(TEXTS)
+    assert len(results) == len(TEXTS)
+    for text, entities in zip(TEXTS, results, strict=True):
+        for entity in entities:
+            assert text[entity["start"] : entity["end"]] == entity["text"]
+            assert entity["label"] in {"PER", "LOC", "ORG"} and 0.0 < entity["score"] <= 1.0
+    first = {(e["text"], e["label"]) for e in results[0]}
+    assert ("Angela Merkel", "PER") in first and ("Paris", "LOC") in first
+    assert results[0][0]["start"] == 0 and results[0][0]["end"] == 13
+    assert ("José  Álvarez", "PER") in {(e["text"], e["label"]) for e in results[1]}
+    assert results[3] == []
+    single = trained_tagger.predict("Angela Merkel visited Paris.")
+    assert isinstance(single, list) and single[0]["text"] == "Angela Merkel"
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (None, "not a string|list of strings"),
+        ([None], "text 0 is NoneType"),
+        ([7], "text 0 is int"),
+        (["a" * 1_048_576], "over the limit"),
+    ],
+)
+def test_bad_predict_inputs(trained_tagger, bad, message):
+    with pytest.raises(ValueError, match=message):
+        trained_tagger.predict(bad)
+
+
+def test_bad_evaluation_data(trained_tagger, tmp_path):
+    with pytest.raises(ValueError, match="unknown tags"):
+        trained_tagger.evaluate(([["Bob", "ran"]], [["B-ANIMAL", "O"]]))
+    with pytest.raises(ValueError, match="2 tokens but 1 tags"):
+        trained_tagger.evaluate(([["Bob", "ran"]], [["B-PER"]]))
+    bad = tmp_path / "bad.conll"
+    bad.write_text("Bob B-PER\nran O\n\nhello\n")
+    with pytest.raises(ValueError, match="line 4"):
+        trained_tagger.evaluate(bad)
+    with pytest.raises(ValueError, match="entity_types"):
+        EntityTagger(entity_types=[])
+
+
+def test_save_load_round_trip(trained_tagger, tmp_path):
+    loaded = EntityTagger.load(trained_tagger.save(tmp_path / "ner.keras"))
+    assert loaded.predict(TEXTS) == trained_tagger.predict(TEXTS)
+
+
+def _check_parity(tagger, version_dir):
+    served, missing = serve_in_fresh_process(version_dir, TEXTS)
+    assert missing == []
+    expected = tagger.predict(TEXTS)
+    assert served["num_entities"] == [len(e) for e in expected]
+    for row, entities in enumerate(expected):
+        for j, entity in enumerate(entities):
+            assert served["entity_texts"][row][j] == entity["text"]
+            assert served["entity_labels"][row][j] == entity["label"]
+            assert served["entity_starts"][row][j] == entity["start"]
+            assert served["entity_ends"][row][j] == entity["end"]
+            assert served["entity_scores"][row][j] == pytest.approx(entity["score"], abs=1e-5)
+        padding = len(served["entity_texts"][row]) - len(entities)
+        assert served["entity_starts"][row][len(entities):] == [-1] * padding
+
+
+def test_export_matches_predict_in_fresh_process(trained_tagger, tmp_path):
+    _check_parity(trained_tagger, trained_tagger.export(tmp_path / "ner"))
+
+
+@pytest.mark.parametrize("which", ["tiny", "minilm"])
+def test_pretrained_tagger_export_parity(which, tiny_preset, ner_data, tmp_path):
+    preset = tiny_preset if which == "tiny" else minilm_or_skip()
+    train, _ = ner_data
+    tagger = EntityTagger(entity_types=train.entity_types, preset=preset, max_words=20, sequence_length=32,
+                          learning_rate=1e-4)
+    tagger.fit((train.tokens[:32], train.tags[:32]), epochs=1, batch_size=16, verbose=0)
+    _check_parity(tagger, tagger.export(tmp_path / "ner_pretrained"))
