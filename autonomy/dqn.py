@@ -117,7 +117,8 @@ def linear_epsilon(step: int, start: float, end: float, steps: int) -> float:
 
 
 class DQNAgent:
-    """A DQN agent for discrete-action envs with flat observations (highway-env Kinematics)."""
+    """A DQN agent for discrete-action envs: flat observations (highway-env Kinematics) get an
+    MLP Q-network, grayscale image stacks ``(H, W, stack)`` a Nature-DQN CNN."""
 
     config_class = DQNConfig
 
@@ -125,7 +126,9 @@ class DQNAgent:
         self.config: DQNConfig = DQNConfig.from_dict(options)
         probe = make_env(self.config.env_name, **self.config.env_config)
         self.obs_shape = tuple(int(d) for d in probe.observation_space.shape)
-        self.raw_obs_shape = tuple(int(d) for d in probe.unwrapped.observation_space.shape)
+        raw_shape = tuple(int(d) for d in probe.unwrapped.observation_space.shape)
+        # raw (unflattened) observations are accepted for flat inputs; images must be (H, W, C)
+        self.raw_obs_shape = raw_shape if len(self.obs_shape) == 1 else self.obs_shape
         self.num_actions = int(probe.action_space.n)
         probe.close()
         keras.utils.set_random_seed(self.config.seed)
@@ -193,14 +196,13 @@ class DQNAgent:
 
     # ------------------------------------------------------------------ acting
     def _check_observations(self, observation: Any) -> tuple[np.ndarray, bool]:
-        """Observations as a float32 batch ``[N, D]``; raw (unflattened) env shapes are accepted."""
+        """Observations as a float32 batch ``[N, *obs_shape]``; raw Kinematics shapes are accepted."""
         array = np.asarray(observation, dtype=np.float32)
-        flat = int(np.prod(self.obs_shape))
         shapes = {self.obs_shape, self.raw_obs_shape}
         if array.shape in shapes:
-            batch, single = array.reshape(1, flat), True
+            batch, single = array.reshape(1, *self.obs_shape), True
         elif array.ndim >= 2 and array.shape[1:] in shapes:
-            batch, single = array.reshape(len(array), flat), False
+            batch, single = array.reshape(len(array), *self.obs_shape), False
         else:
             raise ValueError(
                 f"observation has shape {array.shape}; {self.config.env_name} observations have "

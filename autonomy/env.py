@@ -2,7 +2,8 @@
 
 ``make_env`` builds one seeded environment whose observations are flat float32 vectors
 (highway-env already scales Kinematics features to about [-1, 1]; we flatten, clip and reject
-NaNs). ``make_vector_env`` runs several of them in worker processes with
+NaNs), or, with ``observation={"type": "GrayscaleObservation"}``, ``(H, W, stack)`` images in
+[0, 1] for a CNN Q-network. ``make_vector_env`` runs several of them in worker processes with
 ``gymnasium.vector.AsyncVectorEnv`` so every core collects experience. Other small gymnasium
 environments can be added with ``register_env`` (tests use a tiny deterministic one).
 """
@@ -41,6 +42,21 @@ def check_env_name(name: str) -> str:
     return name
 
 
+class ImageStackObservation(gym.ObservationWrapper):
+    """highway-env grayscale stacks ``(stack, W, H)`` uint8 -> ``(H, W, stack)`` float32 in [0, 1]."""
+
+    def __init__(self, env: gym.Env):
+        super().__init__(env)
+        stack, width, height = env.observation_space.shape
+        self.observation_space = gym.spaces.Box(0.0, 1.0, (height, width, stack), np.float32)
+
+    def observation(self, observation):
+        image = np.transpose(np.asarray(observation, np.float32), (2, 1, 0)) / 255.0
+        if not np.all(np.isfinite(image)):
+            raise ValueError("the environment returned a NaN or infinite observation")
+        return image
+
+
 class FlatObservation(gym.ObservationWrapper):
     """Flatten observations to float32 vectors, clipped to ``[-clip, clip]``; NaNs raise."""
 
@@ -57,22 +73,47 @@ class FlatObservation(gym.ObservationWrapper):
         return np.clip(flat, -self.clip, self.clip)
 
 
+IMAGE_OBSERVATION = "GrayscaleObservation"
+
+
 def _highway_config(name: str, config: Mapping[str, Any]) -> dict[str, Any]:
-    """Kinematics observations, normalised and relative to the ego car; discrete meta-actions."""
+    """Kinematics observations (normalised, ego-relative) unless a grayscale stack is asked for;
+    discrete meta-actions."""
     import highway_env  # noqa: F401  (registers the highway-env scenes with gymnasium)
 
-    defaults = gym.make(name).unwrapped.config
-    observation = dict(defaults["observation"])
-    observation.update(type="Kinematics", normalize=True)
-    observation.update(config.get("observation", {}))
+    probe = gym.make(name)
+    defaults = probe.unwrapped.config
+    probe.close()
+    requested = dict(config.get("observation", {}))
+    if requested.get("type", "Kinematics") == IMAGE_OBSERVATION:
+        observation = {"observation_shape": (128, 64), "stack_size": 4,
+                       "weights": [0.2989, 0.5870, 0.1140], "scaling": 1.75}
+    else:
+        observation = dict(defaults["observation"])
+        observation.update(type="Kinematics", normalize=True)
+    observation.update(requested)
+    if "observation_shape" in observation:  # JSON configs hold lists; highway-env needs a tuple
+        observation["observation_shape"] = tuple(int(v) for v in observation["observation_shape"])
     action = dict(defaults["action"])
     action.update(type="DiscreteMetaAction")
     action.update(config.get("action", {}))
     merged = {k: v for k, v in config.items() if k not in ("observation", "action")}
     merged.update(observation=observation, action=action)
-    if observation["type"] != "Kinematics" or action["type"] != "DiscreteMetaAction":
-        raise ValueError("autonomy agents use Kinematics observations and DiscreteMetaAction actions")
+    if observation["type"] not in ("Kinematics", IMAGE_OBSERVATION):
+        raise ValueError(
+            f"observation type {observation['type']!r} is not supported; use Kinematics or "
+            f"{IMAGE_OBSERVATION}"
+        )
+    if action["type"] != "DiscreteMetaAction":
+        raise ValueError("autonomy agents use DiscreteMetaAction actions (DQN needs discrete ones)")
     return merged
+
+
+def _use_offscreen_sdl() -> None:
+    """Headless rendering: SDL's "offscreen" driver needs no display. Not "dummy": highway-env
+    skips all drawing under SDL_VIDEODRIVER=dummy and would return black frames."""
+    if os.environ.get("SDL_VIDEODRIVER", "dummy") == "dummy":
+        os.environ["SDL_VIDEODRIVER"] = "offscreen"
 
 
 def make_env(
@@ -83,13 +124,12 @@ def make_env(
 ) -> gym.Env:
     """One environment with flat float32 observations; ``config`` overrides highway-env's config."""
     check_env_name(name)
-    if render_mode == "rgb_array" and os.environ.get("SDL_VIDEODRIVER", "dummy") == "dummy":
-        # Headless rendering: SDL's "offscreen" driver needs no display. Not "dummy": highway-env
-        # skips all drawing under SDL_VIDEODRIVER=dummy and would return black frames.
-        os.environ["SDL_VIDEODRIVER"] = "offscreen"
+    images = False
     if name in HIGHWAY_ENVS:
         merged = _highway_config(name, config)
-        if render_mode == "rgb_array":
+        images = merged["observation"]["type"] == IMAGE_OBSERVATION
+        if render_mode == "rgb_array" or images:
+            _use_offscreen_sdl()
             merged.setdefault("offscreen_rendering", True)
         env = gym.make(name, render_mode=render_mode, config=merged)
     elif name in _EXTRA_ENVS:
@@ -98,7 +138,9 @@ def make_env(
         env = gym.make(name, render_mode=render_mode, **config)
     if not isinstance(env.action_space, gym.spaces.Discrete):
         raise ValueError(f"{name} has a {type(env.action_space).__name__} action space; DQN needs Discrete")
-    env = FlatObservation(env)
+    if render_mode == "rgb_array":
+        _use_offscreen_sdl()
+    env = ImageStackObservation(env) if images else FlatObservation(env)
     if seed is not None:
         env.reset(seed=int(seed))
         env.action_space.seed(int(seed))

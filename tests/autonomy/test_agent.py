@@ -151,3 +151,17 @@ def test_highway_agent_and_baselines_report_driving_metrics(tmp_path):
     with Image.open(tmp_path / "idle.gif") as gif:
         frame = np.asarray(gif.convert("RGB"))
     assert frame.shape == (150, 600, 3) and frame.std() > 5  # a drawn road, not a black frame
+
+
+def test_grayscale_observations_get_a_cnn_q_network():
+    import keras
+
+    config = {"observation": {"type": "GrayscaleObservation", "observation_shape": [64, 32],
+                              "stack_size": 2}}
+    agent = DQNAgent(env_name="highway-fast-v0", env_config=config, hidden_units=[16])
+    assert agent.obs_shape == (32, 64, 2)
+    assert any(isinstance(layer, keras.layers.Conv2D) for layer in agent.q_network.layers)
+    obs, _ = make_env("highway-fast-v0", **config).reset(seed=0)
+    assert 0 <= agent.act(obs) < 5 and agent.act(np.stack([obs, obs])).shape == (2,)
+    with pytest.raises(ValueError, match="shape"):
+        agent.act(np.transpose(obs))

@@ -55,3 +55,15 @@ def test_async_vector_env_steps_two_workers_and_autoresets():
         assert finished
     finally:
         envs.close()
+
+
+def test_grayscale_stacks_are_drawn_images_for_a_cnn():
+    config = {"observation": {"type": "GrayscaleObservation", "observation_shape": [64, 32],
+                              "stack_size": 2}}
+    env = make_env("highway-fast-v0", **config)
+    obs, _ = env.reset(seed=0)
+    obs, *_ = env.step(1)
+    assert obs.shape == (32, 64, 2) and obs.dtype == np.float32
+    assert 0.0 <= obs.min() and obs.max() <= 1.0 and obs.std() > 0.01  # not a blank frame
+    with pytest.raises(ValueError, match="observation type 'OccupancyGrid'"):
+        make_env("highway-fast-v0", observation={"type": "OccupancyGrid"})
