@@ -21,7 +21,7 @@ def __getattr__(name: str) -> Any:
 
         return MedicalSegmenter
     if name == "explain":
-        from health.explain import explain
+        from health.gradcam import explain
 
         return explain
     raise AttributeError(f"module 'health' has no attribute {name!r}")

@@ -1,4 +1,5 @@
-"""Grad-CAM (Selvaraju et al., 2017) for ``MedicalImageClassifier``: which regions of the image
+"""Grad-CAM (Selvaraju et al., 2017) for ``MedicalImageClassifier`` (``health.explain``; the module
+is not named explain so that the package attribute stays the function): which regions of the image
 drove a score, as a heatmap and an overlay PNG on the windowed image (clinicians ask why)."""
 
 from __future__ import annotations
