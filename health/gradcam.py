@@ -25,14 +25,16 @@ def grad_cam(task, image: Any, class_index: int | str | None = None) -> tuple[np
         if class_index not in task.classes:
             raise ValueError(f"unknown class {class_index!r}; classes are {task.classes}")
         class_index = task.classes.index(class_index)
-    with tf.GradientTape() as tape:
-        h, features = x, None
-        for layer in model.layers[1:]:  # the classifier is a chain: input -> ... -> scores
-            h = layer(h, training=False)
-            if layer is backbone:
-                features = h
-                tape.watch(features)
-        scores = h
+    layers = model.layers[1:]  # the classifier is a chain: input -> ... -> backbone -> head
+    split = layers.index(backbone) + 1
+    features = x
+    for layer in layers[:split]:  # outside the tape: no gradients through the backbone needed
+        features = layer(features, training=False)
+    with tf.GradientTape(watch_accessed_variables=False) as tape:
+        tape.watch(features)
+        scores = features
+        for layer in layers[split:]:
+            scores = layer(scores, training=False)
         if class_index is None:
             class_index = int(tf.argmax(scores[0]))
         if not 0 <= int(class_index) < scores.shape[-1]:

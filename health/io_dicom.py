@@ -301,7 +301,7 @@ def deidentify(ds: pydicom.Dataset, salt: str = "", replace_uids: bool = True) -
         if getattr(ds, "file_meta", None) is not None and "SOPInstanceUID" in ds:
             ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
     ds.PatientIdentityRemoved = "YES"
-    ds.DeidentificationMethod = "dlsuite.health basic profile (identifiers and private tags removed)"
+    ds.DeidentificationMethod = "dlsuite basic profile: identifiers, private tags removed"
     return ds
 
 
