@@ -3,7 +3,7 @@ retinal-vessel segmentation on DRIVE (k-fold cross-validation, Dice and pixel RO
 field of view), the real CT / MR slices pydicom ships (I/O and windowing), and speed as same-run
 ratios (whole-image vs sliding-window inference, SavedModel vs Keras).
 
-    python -m bench.health_imaging --drive ../shared/data/drive [--quick] [--skip-drive]
+    python -m bench.health_imaging --drive ../shared/data/drive [--quick] [--sections seg3d,drive --update]
 
 Timings are wall-clock on whatever machine runs it (shared CPUs: see the JSON's ``machine``).
 """
@@ -31,6 +31,7 @@ from health.phantoms import make_phantoms  # noqa: E402
 
 DEFAULT_DRIVE = REPO_ROOT.parent / "shared" / "data" / "drive"
 RESULTS = REPO_ROOT / "bench" / "results"
+SECTIONS = ("dicom", "seg2d", "seg3d", "classify", "drive")
 
 
 def timed(fn, *args, **kwargs) -> tuple[Any, float]:
@@ -66,10 +67,9 @@ def bench_dicom_files() -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- phantoms
-def bench_phantom_segmentation(quick: bool) -> dict[str, Any]:
+def bench_phantom_segmentation_2d(quick: bool) -> dict[str, Any]:
     from health.segmentation import MedicalSegmenter
 
-    out: dict[str, Any] = {}
     train = make_phantoms(64 if quick else 160, (64, 64), seed=0, lesion_fraction=0.7)
     test = make_phantoms(40, (64, 64), seed=100, lesion_fraction=0.7)
     seg = MedicalSegmenter(classes=train.class_names, patch_size=[64, 64], widths=[16, 32, 64],
@@ -91,7 +91,7 @@ def bench_phantom_segmentation(quick: bool) -> dict[str, Any]:
         served(image=batch)
         _, served_s = timed(lambda: served(image=batch)["mask"].numpy())
         _, keras_s = timed(lambda: seg._pad_and_predict(batch).numpy())
-    out["2d"] = {
+    return {
         "train_images": len(train), "test_images": len(test), "train_s": round(train_s, 1),
         "mean_dice": report["mean_dice"], "mean_hd95_mm": report["mean_hd95_mm"],
         "per_class": report["per_class"],
@@ -100,23 +100,27 @@ def bench_phantom_segmentation(quick: bool) -> dict[str, Any]:
         "savedmodel_batch_over_keras_batch_time": round(served_s / keras_s, 2),
     }
 
+
+def bench_phantom_segmentation_3d(quick: bool) -> dict[str, Any]:
+    from health.segmentation import MedicalSegmenter
+
     train3 = make_phantoms(12 if quick else 32, (16, 48, 48), seed=1, lesion_fraction=0.7)
     test3 = make_phantoms(8, (16, 48, 48), seed=101, lesion_fraction=0.7)
     seg3 = MedicalSegmenter(classes=train3.class_names, patch_size=[16, 32, 32], widths=[8, 16, 32],
-                            patches_per_epoch=64 if quick else 128, batch_size=4, learning_rate=5e-3)
-    _, train3_s = timed(seg3.fit, train3, epochs=3 if quick else 10, verbose=0)
+                            patches_per_epoch=64 if quick else 128, batch_size=4, learning_rate=5e-3,
+                            foreground_fraction=0.5)
+    _, train3_s = timed(seg3.fit, train3, epochs=3 if quick else 30, verbose=0)
     report3 = seg3.evaluate(test3)
     big = make_phantoms(1, (32, 96, 96), seed=7).images[0]
     _, volume_s = timed(seg3.predict_probabilities, big, mode="sliding_window")
     _, whole3_s = timed(seg3.predict_probabilities, big, mode="whole")
-    out["3d"] = {
+    return {
         "train_volumes": len(train3), "test_volumes": len(test3), "train_s": round(train3_s, 1),
         "mean_dice": report3["mean_dice"], "mean_hd95_mm": report3["mean_hd95_mm"],
         "per_class": report3["per_class"],
         "volume_32x96x96_sliding_window_s": round(volume_s, 2),
         "sliding_window_over_whole_time": round(volume_s / whole3_s, 2),
     }
-    return out
 
 
 def bench_phantom_classification(quick: bool) -> dict[str, Any]:
@@ -200,31 +204,44 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--drive", default=str(DEFAULT_DRIVE), help="DRIVE folder (holds training/)")
     parser.add_argument("--folds", type=int, default=4)
     parser.add_argument("--run-folds", type=int, help="run only the first N folds (budget)")
-    parser.add_argument("--drive-epochs", type=int, default=10)
+    parser.add_argument("--drive-epochs", type=int, default=16)
     parser.add_argument("--drive-patches", type=int, default=512, help="training patches per epoch")
     parser.add_argument("--quick", action="store_true", help="small phantom runs (minutes)")
-    parser.add_argument("--skip-drive", action="store_true")
-    parser.add_argument("--skip-phantoms", action="store_true")
+    parser.add_argument("--sections", default=",".join(SECTIONS),
+                        help=f"comma-separated subset of {','.join(SECTIONS)}")
+    parser.add_argument("--update", action="store_true",
+                        help="keep the other sections of an existing JSON (re-run only --sections)")
     parser.add_argument("--output", default=None, help="JSON path (default bench/results/health_imaging[.quick].json)")
     args = parser.parse_args(argv)
 
-    results: dict[str, Any] = {
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
-                    "note": "shared, loaded CPU machine; timings are indicative, ratios are same-run"},
-        "dicom_files": bench_dicom_files(),
-    }
-    started = time.perf_counter()
-    if not args.skip_phantoms:
-        results["phantom_segmentation"] = bench_phantom_segmentation(args.quick)
-        results["phantom_classification"] = bench_phantom_classification(args.quick)
-    if not args.skip_drive:
-        results["drive"] = bench_drive(Path(args.drive), args.folds, args.drive_epochs, args.drive_patches,
-                                       args.run_folds)
-    results["total_s"] = round(time.perf_counter() - started, 1)
+    sections = [x for x in args.sections.split(",") if x]
+    unknown = sorted(set(sections) - set(SECTIONS))
+    if unknown:
+        parser.error(f"unknown section(s) {unknown}; choose from {SECTIONS}")
+    output = Path(args.output) if args.output else RESULTS / ("health_imaging.quick.json" if args.quick else "health_imaging.json")
+    results: dict[str, Any] = json.loads(output.read_text()) if args.update and output.exists() else {}
+    results["machine"] = {"platform": platform.platform(), "cpus": os.cpu_count(),
+                          "note": "shared, loaded CPU machine; timings are indicative, ratios are same-run"}
+    results.setdefault("phantom_segmentation", {})
+    seconds = results.setdefault("section_seconds", {})
+    for section in sections:
+        started = time.perf_counter()
+        if section == "dicom":
+            results["dicom_files"] = bench_dicom_files()
+        elif section == "seg2d":
+            results["phantom_segmentation"]["2d"] = bench_phantom_segmentation_2d(args.quick)
+        elif section == "seg3d":
+            results["phantom_segmentation"]["3d"] = bench_phantom_segmentation_3d(args.quick)
+        elif section == "classify":
+            results["phantom_classification"] = bench_phantom_classification(args.quick)
+        elif section == "drive":
+            results["drive"] = bench_drive(Path(args.drive), args.folds, args.drive_epochs, args.drive_patches,
+                                           args.run_folds)
+        seconds[section] = round(time.perf_counter() - started, 1)
 
     print(f"\n{'benchmark':<34}{'metric':<28}{'value':>10}  target")
     rows = []
-    if "phantom_segmentation" in results:
+    if {"2d", "3d"} <= set(results.get("phantom_segmentation", {})) and "phantom_classification" in results:
         for dim in ("2d", "3d"):
             r = results["phantom_segmentation"][dim]
             rows += [(f"phantom seg {dim}", "mean Dice", r["mean_dice"], ">= 0.90"),
@@ -244,13 +261,12 @@ def main(argv: list[str] | None = None) -> int:
         rows += [(f"DRIVE {args.folds}-fold CV", "Dice (FOV)", d["dice"], ">= 0.80"),
                  (f"DRIVE {args.folds}-fold CV", "pixel ROC-AUC (FOV)", d["roc_auc"], ">= 0.97"),
                  (f"DRIVE {args.folds}-fold CV", "train s / fold", d["train_s_per_fold"], "<= 1800")]
-    ct = results["dicom_files"]["CT_small.dcm"]
+    ct = results.get("dicom_files", {}).get("CT_small.dcm", {"rescale_matches_hand": "-", "min": 0, "max": 0})
     rows += [("pydicom CT_small", "HU rescale == hand", ct["rescale_matches_hand"], "True"),
              ("pydicom CT_small", "HU range", f"{ct['min']:.0f}..{ct['max']:.0f}", "")]
     for bench, metric, value, target in rows:
         shown = f"{value:.4f}" if isinstance(value, float) else str(value)
         print(f"{bench:<34}{metric:<28}{shown:>10}  {target}")
-    output = Path(args.output) if args.output else RESULTS / ("health_imaging.quick.json" if args.quick else "health_imaging.json")
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(results, indent=2, default=float))
     print(f"wrote {output}")
