@@ -67,12 +67,12 @@ def segmentation(quick: bool = False, models_dir: str | Path = "models",
     # 4. Evaluate: Dice / IoU per structure and HD95 in mm (sliding-window inference).
     report = segmenter.evaluate(test)
     prediction = segmenter.predict(test.images[0])[0]["mask"]
-    _overlay_png(test.images[0][..., 0], prediction, reports_dir / "prediction.png")
+    _overlay_png(test.images[0], prediction, reports_dir / "prediction.png")
 
     # 5. Export for TF Serving (float32 HU slices in, mask out) and check it against predict.
     version_dir = segmenter.export(models_dir / "health_segmentation")
     served = tf.saved_model.load(str(version_dir)).signatures["serving_default"]
-    slices = np.stack([x[..., 0] for x in test.images[:4]])
+    slices = np.stack(test.images[:4])
     served_masks = served(image=tf.constant(slices))["mask"].numpy()
     python_masks = np.stack([r["mask"] for r in segmenter.predict(list(slices), mode="whole")])
     return {

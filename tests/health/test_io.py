@@ -166,3 +166,25 @@ def test_png_xray_and_phantom_cases(tmp_path):
     cases = hio.write_phantom_cases(hio.make_phantoms(1, (8, 16, 16), seed=0), tmp_path / "cases")
     assert hio.read(cases[0] / "dicom").shape == (8, 16, 16)
     assert hio.read(cases[0] / "mask.nii.gz").array.max() >= 1
+
+
+def test_health_io_does_not_import_tensorflow():
+    import subprocess
+    import sys
+
+    code = "import sys, health.io; print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
+
+
+def test_label_csv_errors(tmp_path):
+    from health.data import read_label_csv
+
+    (tmp_path / "bad.csv").write_text("path,finding\na.png,x\n")
+    with pytest.raises(ValueError, match="'image' and 'label' columns"):
+        read_label_csv(tmp_path / "bad.csv")
+    (tmp_path / "ok.csv").write_text("image,label\na.png,nodule|effusion\nb.png,\n")
+    paths, labels, classes = read_label_csv(tmp_path / "ok.csv")
+    assert classes == ["effusion", "nodule"] and paths[0] == tmp_path / "a.png" and labels[1] == ""
+    with pytest.raises(ValueError, match=r"labels \['nodule'\] that are not among"):
+        read_label_csv(tmp_path / "ok.csv", classes=["effusion"])
