@@ -140,20 +140,25 @@ def load_bccd_split(root: Path, size: int) -> Split:
 
 
 # ---------------------------------------------------------------------- speed helpers
-def matmul_peak_flops(n: int = 2048, repeats: int = 8) -> float:
-    """Best-of-``repeats`` float32 ``tf.matmul`` FLOP/s on an n x n product (the machine's peak).
+def matmul_peak_flops(sizes: tuple[int, ...] = (512, 1024, 2048), seconds: float = 3.0) -> float:
+    """Best float32 ``tf.matmul`` FLOP/s over square products of several sizes (the machine's peak).
 
-    Eager calls on fresh operands, so no graph optimisation can fold or share the products.
+    Eager calls on fixed operands, timed one by one, for about ``seconds`` per size. On a shared
+    machine the best short call is the one that ran while the cores were free, so many short
+    calls estimate the idle peak far better than a few long ones.
     """
-    a = tf.random.stateless_normal((n, n), seed=(1, 2))
-    b = tf.random.stateless_normal((n, n), seed=(3, 4))
-    tf.reduce_sum(tf.matmul(a, b)).numpy()  # warm up the kernel
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        tf.reduce_sum(tf.matmul(a, b)).numpy()
-        best = min(best, time.perf_counter() - start)
-    return 2.0 * n**3 / best
+    best_rate = 0.0
+    for n in sizes:
+        a = tf.random.stateless_normal((n, n), seed=(1, 2))
+        b = tf.random.stateless_normal((n, n), seed=(3, 4))
+        tf.reduce_sum(tf.matmul(a, b)).numpy()  # warm up the kernel
+        best, deadline, calls = float("inf"), time.perf_counter() + seconds, 0
+        while calls < 3 or time.perf_counter() < deadline:
+            start = time.perf_counter()
+            tf.reduce_sum(tf.matmul(a, b)).numpy()
+            best, calls = min(best, time.perf_counter() - start), calls + 1
+        best_rate = max(best_rate, 2.0 * n**3 / best)
+    return best_rate
 
 
 def forward_flops(model: keras.Model, image_size: int) -> int:
