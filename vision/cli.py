@@ -9,6 +9,7 @@ from typing import Any
 
 from common.data import train_val_split
 from common.task import load_task
+from vision import detection_cli, segmentation_cli
 from vision.classification import BACKBONES, ImageClassifier
 from vision.data import ImageArrays, load_digits, load_image_folder, load_tfds_images, make_shapes
 
@@ -112,8 +113,8 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    """Add ``vision`` with its ``classify`` sub-commands to the top-level parser."""
-    vision = commands.add_parser("vision", help="image classification")
+    """Add ``vision`` with its ``classify``, ``detect`` and ``segment`` sub-commands."""
+    vision = commands.add_parser("vision", help="image classification, object detection, segmentation")
     tasks = vision.add_subparsers(dest="vision_task", metavar="TASK", required=True)
     classify = tasks.add_parser("classify", help="image classification")
     actions = classify.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -159,3 +160,6 @@ def register(commands: argparse._SubParsersAction) -> None:
     export.add_argument("--output", required=True, help="model base folder, e.g. models/digits")
     export.add_argument("--version", type=int, help="version number (default: next free)")
     export.set_defaults(func=_export)
+
+    detection_cli.register(tasks)
+    segmentation_cli.register(tasks)

@@ -95,6 +95,14 @@ class DetectionSet:
                     f"image {i}: label indices must be in [0, {len(self.class_names) - 1}] "
                     f"for classes {self.class_names}, got {v.tolist()}"
                 )
+        # In-memory images have a known size: clip / drop their boxes as the loaders do.
+        report = BoxReport()
+        for i, image in enumerate(self.images):
+            if not isinstance(image, (str, os.PathLike)):
+                height, width = np.shape(image)[:2]
+                self.boxes[i], keep = clean_boxes(self.boxes[i], height, width, f"image {i}", report)
+                self.labels[i] = self.labels[i][keep]
+        report.warn("DetectionSet")
 
     def __len__(self) -> int:
         return len(self.images)
@@ -137,13 +145,15 @@ class DetectionSet:
             images = tf.data.Dataset.from_generator(
                 lambda: iter(arrays), output_signature=tf.TensorSpec((None, None, 3), tf.uint8)
             )
-        return tf.data.Dataset.zip(images, annotations).map(
+        dataset = tf.data.Dataset.zip(images, annotations).map(
             lambda image, ann: {
                 "image": image,
                 "boxes": _dense(ann[0], [-1, 4], tf.float32),
                 "labels": _dense(ann[1], [-1], tf.int32),
             }
         )
+        # A known length lets fit() size its learning-rate schedule (generators hide it).
+        return dataset.apply(tf.data.experimental.assert_cardinality(len(self)))
 
 
 def _dense(value: Any, shape: list[int], dtype: tf.DType) -> tf.Tensor:

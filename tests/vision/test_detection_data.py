@@ -106,13 +106,14 @@ def test_voc_loader_reads_splits_boxes_and_rejects_unknown_classes(tmp_path):
         load_voc(tmp_path, split=None)
 
 
-def test_tfds_voc_loader_with_mock_data():
+@pytest.mark.parametrize(("name", "num_classes"), [("voc/2007", 20), ("coco/2017", 80)])
+def test_tfds_detection_loader_with_mock_data(name, num_classes):
     import tensorflow_datasets as tfds
 
     with tfds.testing.mock_data(num_examples=3):
-        dataset, names = load_tfds_detection("voc/2007", split="train")
+        dataset, names = load_tfds_detection(name, split="train")
         examples = list(dataset.take(3))
-    assert "person" in names and len(names) == 20
+    assert len(names) == num_classes
     assert len(examples) == 3
     for example in examples:
         height, width = example["image"].shape[:2]
@@ -136,3 +137,12 @@ def test_detection_set_validation_and_synthetic_scenes():
         assert set(np.unique(mask)) - {0} <= {int(v) + 1 for v in labels}
     train, val = scenes.split(0.5)
     assert len(train) == 3 and len(val) == 3
+
+
+def test_in_memory_sets_clip_and_drop_boxes_with_a_warning():
+    with pytest.warns(UserWarning, match=r"1 box\(es\) reaching outside.*1 box\(es\) with zero area"):
+        data = DetectionSet([np.zeros((20, 30, 3), np.uint8)], [[[5, 5, 25, 40], [3, 3, 3, 9]]], [[0, 1]], ["a", "b"])
+    np.testing.assert_array_equal(data.boxes[0], [[5, 5, 20, 30]])
+    assert data.labels[0].tolist() == [0]
+    with pytest.raises(ValueError, match="max < min"):
+        DetectionSet([np.zeros((20, 30, 3))], [[[9, 5, 2, 8]]], [[0]], ["a"])

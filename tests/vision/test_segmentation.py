@@ -89,7 +89,7 @@ def test_unet_and_loss_options_build_and_train_a_step():
     data = make_shape_masks(8, 32, seed=4, max_objects=1)
     for architecture, loss in (("unet", "dice"), ("unet", "focal"), ("deeplabv3plus", "cross_entropy")):
         segmenter = ImageSegmenter(classes=data.class_names, image_size=32, architecture=architecture,
-                                   widths=[8, 8, 8], aspp_filters=8, loss=loss, batch_size=8)
+                                   widths=[16, 16, 16], aspp_filters=16, loss=loss, batch_size=8)
         history = segmenter.fit(data, epochs=1, verbose=0)
         assert np.isfinite(history["loss"][0])
 
@@ -107,3 +107,19 @@ def test_bad_masks_and_options_give_clear_errors(segmenter_and_val):
         ImageSegmenter(classes=["a", "b"], image_size=60, widths=[8, 16, 32, 64])
     with pytest.raises(ValueError, match="empty"):
         segmenter.predict([])
+
+
+def test_common_unet_blocks_work_in_3d_and_reload_in_safe_mode(tmp_path):
+    import keras
+
+    from common.unet import build_deeplabv3plus, build_unet
+
+    volume = np.random.default_rng(0).random((1, 16, 16, 16, 1)).astype("float32")
+    for build in (build_unet, build_deeplabv3plus):
+        model = build((16, 16, 16, 1), 2, widths=(16, 16, 16))
+        assert model(volume).shape == (1, 16, 16, 16, 2)
+        model.save(tmp_path / "m.keras")
+        reloaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
+        np.testing.assert_allclose(reloaded(volume), model(volume), atol=1e-6)
+    with pytest.raises(ValueError, match="divisible by 4"):
+        build_unet((30, 30, 1), 2, widths=(16, 16, 16))

@@ -1,0 +1,197 @@
+"""Object-detection benchmark: COCO mAP on synthetic shapes and on BCCD blood cells, plus speed.
+
+Quality (pycocotools COCOeval): a fixed-seed synthetic shapes test set (train seed 1, test seed
+2), and the real BCCD set in ``<data>`` (Pascal VOC; trained on ``ImageSets/Main/train.txt``,
+scored on ``val.txt``) when the folder exists. Each training has a wall-clock budget.
+
+Speed, as ratios measured in the same process on the trained BCCD (or shapes) detector:
+training images/s; batch-1 latency (p50) of the exported SavedModel on JPEG/PNG bytes and of
+``task.predict`` over the raw ``keras.Model.predict`` call (no decode, no NMS) on one image;
+exported-model images/s at batch 16 over ``model.predict`` images/s.
+
+    python -m bench.vision_detection --data ../shared/data/bccd
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from vision import ObjectDetector, load_voc, make_shape_scenes
+from vision.images import encode_png
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "bccd"
+RESULTS_PATH = REPO_ROOT / "bench" / "results" / "vision_detection.json"
+BCCD_CLASSES = ["Platelets", "RBC", "WBC"]
+
+SETTINGS: dict[str, dict[str, Any]] = {
+    "shapes": {
+        "epochs": 40, "budget_min": 8.0,
+        "data": dict(count=600, image_size=128, max_objects=4, min_size=0.15, max_size=0.5),
+        "config": dict(image_size=128, widths=[16, 32, 48, 64, 96], fpn_width=48, head_convs=2,
+                       learning_rate=5e-3, batch_size=16, flip="horizontal"),
+    },
+    "bccd": {
+        "epochs": 40, "budget_min": 25.0,
+        "config": dict(image_size=256, widths=[16, 24, 48, 64, 96], fpn_width=48, head_convs=2,
+                       learning_rate=4e-3, batch_size=8, flip="horizontal_and_vertical",
+                       max_detections=100),
+    },
+}  # fmt: skip
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stop training at the end of the first epoch that finishes past ``seconds``."""
+
+    def __init__(self, seconds: float):
+        super().__init__()
+        self.seconds = seconds
+        self.epochs_run = 0
+
+    def on_train_begin(self, logs=None):
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epochs_run = epoch + 1
+        if time.perf_counter() - self.started > self.seconds:
+            self.model.stop_training = True
+
+
+def _p50(fn: Any, calls: int) -> float:
+    fn()  # warm up (tracing)
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def speed(task: ObjectDetector, images: list[np.ndarray], calls: int) -> dict[str, Any]:
+    """Batch-1 latency and batch-16 throughput: export and task.predict vs keras model.predict."""
+    size = task.config.image_size
+    payload = [encode_png(image) for image in images[:16]]
+    batch = np.stack([tf.image.resize(image, (size, size)).numpy() for image in images[:16]])
+    with tempfile.TemporaryDirectory() as folder:
+        serve = tf.saved_model.load(str(task.export(Path(folder) / "det"))).signatures["serving_default"]
+        one = tf.constant(payload[:1])
+        many = tf.constant(payload)
+        keras_1 = _p50(lambda: task.model.predict(batch[:1], verbose=0), calls)
+        export_1 = _p50(lambda: serve(image_bytes=one), calls)
+        task_1 = _p50(lambda: task.predict(payload[:1]), calls)
+        keras_16 = _p50(lambda: task.model.predict(batch, verbose=0), max(3, calls // 4))
+        export_16 = _p50(lambda: serve(image_bytes=many), max(3, calls // 4))
+    return {
+        "keras_predict_batch1_ms": 1000 * keras_1,
+        "export_batch1_ms": 1000 * export_1,
+        "task_predict_batch1_ms": 1000 * task_1,
+        "export_latency_ratio": export_1 / keras_1,
+        "task_predict_latency_ratio": task_1 / keras_1,
+        "keras_predict_images_per_s": len(payload) / keras_16,
+        "export_images_per_s": len(payload) / export_16,
+        "export_throughput_ratio": keras_16 / export_16,
+    }
+
+
+def run(name: str, train: Any, test: Any, classes: list[str], settings: dict[str, Any],
+        calls: int, epochs: int | None, budget_min: float | None) -> dict[str, Any]:
+    task = ObjectDetector(classes=classes, **settings["config"])
+    budget = TimeBudget(60 * (budget_min or settings["budget_min"]))
+    started = time.perf_counter()
+    task.fit(train, epochs=epochs or settings["epochs"], callbacks=[budget], verbose=2)
+    train_s = time.perf_counter() - started
+    report = task.evaluate(test)
+    images = [image if not isinstance(image, str) else tf.io.decode_image(tf.io.read_file(image)).numpy()
+              for image in test.images[:16]]
+    row = {
+        "dataset": name,
+        "train_images": len(train),
+        "test_images": len(test),
+        "epochs": budget.epochs_run,
+        "train_s": round(train_s, 1),
+        "train_images_per_s": len(train) * budget.epochs_run / train_s,
+        "mAP": report["mAP"],
+        "mAP_50": report["mAP_50"],
+        "mAP_75": report["mAP_75"],
+        "per_class_AP_50": {k: v["AP_50"] for k, v in report["per_class"].items()},
+        "config": settings["config"],
+    }
+    row.update(speed(task, images, calls))
+    return row
+
+
+def format_table(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        f"{'dataset':<8} {'epochs':>6} {'train s':>8} {'train img/s':>11} {'mAP':>6} {'mAP50':>6} "
+        f"{'mAP75':>6} {'export b1 / keras b1':>20} {'export img/s (b16) / keras':>27}",
+    ]
+    for r in rows:
+        lines.append(
+            f"{r['dataset']:<8} {r['epochs']:>6} {r['train_s']:>8.0f} {r['train_images_per_s']:>11.1f} "
+            f"{r['mAP']:>6.3f} {r['mAP_50']:>6.3f} {r['mAP_75']:>6.3f} "
+            f"{r['export_batch1_ms']:>7.1f}/{r['keras_predict_batch1_ms']:.1f} ms x{r['export_latency_ratio']:.2f} "
+            f"{r['export_images_per_s']:>10.1f}/{r['keras_predict_images_per_s']:.1f} x{r['export_throughput_ratio']:.2f}"
+        )
+        lines.append(f"         per-class AP50: {json.dumps({k: round(v, 3) for k, v in r['per_class_AP_50'].items()})}")
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=str(DEFAULT_DATA), help="BCCD Pascal VOC folder")
+    parser.add_argument("--datasets", default="shapes,bccd", help="comma-separated: shapes, bccd")
+    parser.add_argument("--epochs", type=int, help="override the epochs of every dataset")
+    parser.add_argument("--budget-min", type=float, help="override each training's wall-clock budget")
+    parser.add_argument("--calls", type=int, default=20, help="timed calls per latency measurement")
+    parser.add_argument("--output", default=str(RESULTS_PATH))
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = parse_args(argv)
+    rows = []
+    names = [n.strip() for n in args.datasets.split(",") if n.strip()]
+    if "shapes" in names:
+        s = SETTINGS["shapes"]["data"]
+        train = make_shape_scenes(seed=1, **s)
+        test = make_shape_scenes(**{**s, "count": 200}, seed=2)
+        rows.append(run("shapes", train, test, train.class_names, SETTINGS["shapes"], args.calls,
+                        args.epochs, args.budget_min))
+    if "bccd" in names:
+        folder = Path(args.data)
+        if (folder / "Annotations").is_dir():
+            train = load_voc(folder, "train", class_names=BCCD_CLASSES)
+            test = load_voc(folder, "val", class_names=BCCD_CLASSES)
+            rows.append(run("bccd", train, test, BCCD_CLASSES, SETTINGS["bccd"], args.calls,
+                            args.epochs, args.budget_min))
+        else:
+            print(f"BCCD folder not found at {folder}; skipped")
+    print(format_table(rows))
+    result = {
+        "benchmark": "vision_detection",
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
+                    "note": "2 shared CPU cores, other engineers' jobs running: timings are from a loaded machine"},
+        "targets": {"shapes_mAP_50": 0.95, "bccd_mAP_50": 0.80},
+        "rows": rows,
+    }
+    output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(result, indent=2))
+    print(f"wrote {output}")
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,202 @@
+"""Semantic-segmentation benchmark: mIoU on synthetic shapes and on DRIVE retinal vessels, plus speed.
+
+Quality: a fixed-seed synthetic shapes test set (train seed 1, test seed 2; background, circle,
+square, triangle) and, when ``<drive>`` exists, the real DRIVE training images (21-36 train,
+37-40 validation, vessel vs background, scored on the full image at its own size). Reported:
+mean IoU, per-class IoU, pixel accuracy, mean Dice. Each training has a wall-clock budget.
+
+Speed, as ratios measured in the same process: training images/s; batch-1 latency (p50) of the
+exported SavedModel on PNG bytes and of ``task.predict`` over the raw ``keras.Model.predict``
+call on one image; exported images/s at batch 8 over ``model.predict`` images/s.
+
+    python -m bench.vision_segmentation --drive ../shared/data/drive
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from vision import ImageSegmenter, SegmentationSet, make_shape_masks
+from vision.images import encode_png
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DRIVE = REPO_ROOT.parent / "shared" / "data" / "drive"
+RESULTS_PATH = REPO_ROOT / "bench" / "results" / "vision_segmentation.json"
+
+SETTINGS: dict[str, dict[str, Any]] = {
+    "shapes": {
+        "epochs": 40, "budget_min": 6.0,
+        "data": dict(count=600, image_size=128, max_objects=4, min_size=0.15, max_size=0.5),
+        "config": dict(image_size=128, architecture="deeplabv3plus", widths=[16, 32, 48, 64],
+                       aspp_filters=48, learning_rate=1e-2, batch_size=16),
+    },
+    "drive": {
+        "epochs": 200, "budget_min": 6.0,
+        "config": dict(image_size=384, architecture="unet", widths=[16, 32, 48, 64], dropout=0.1,
+                       learning_rate=1e-2, batch_size=4, flip="horizontal_and_vertical"),
+    },
+}  # fmt: skip
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stop training at the end of the first epoch that finishes past ``seconds``."""
+
+    def __init__(self, seconds: float):
+        super().__init__()
+        self.seconds = seconds
+        self.epochs_run = 0
+
+    def on_train_begin(self, logs=None):
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epochs_run = epoch + 1
+        if time.perf_counter() - self.started > self.seconds:
+            self.model.stop_training = True
+
+
+def load_drive(folder: Path) -> tuple[SegmentationSet, SegmentationSet]:
+    """DRIVE training split: images 21-36 for training, 37-40 for validation (vessel = class 1)."""
+    from PIL import Image
+
+    images, masks = [], []
+    for number in range(21, 41):
+        with Image.open(folder / "training" / "images" / f"{number}_training.tif") as picture:
+            images.append(np.asarray(picture.convert("RGB")))
+        with Image.open(folder / "training" / "1st_manual" / f"{number}_manual1.gif") as picture:
+            masks.append((np.asarray(picture.convert("L")) > 127).astype(np.int32))
+    data = SegmentationSet(images, masks, ["background", "vessel"])
+    return data.subset(range(16)), data.subset(range(16, 20))
+
+
+def _p50(fn: Any, calls: int) -> float:
+    fn()
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def speed(task: ImageSegmenter, images: list[np.ndarray], calls: int) -> dict[str, Any]:
+    size = task.config.image_size
+    payload = [encode_png(image) for image in images[:8]]
+    batch = np.stack([tf.image.resize(image, (size, size)).numpy() for image in images[:8]])
+    with tempfile.TemporaryDirectory() as folder:
+        serve = tf.saved_model.load(str(task.export(Path(folder) / "seg"))).signatures["serving_default"]
+        one, many = tf.constant(payload[:1]), tf.constant(payload)
+        keras_1 = _p50(lambda: task.model.predict(batch[:1], verbose=0), calls)
+        export_1 = _p50(lambda: serve(image_bytes=one), calls)
+        task_1 = _p50(lambda: task.predict(payload[:1]), calls)
+        keras_8 = _p50(lambda: task.model.predict(batch, verbose=0), max(3, calls // 4))
+        export_8 = _p50(lambda: serve(image_bytes=many), max(3, calls // 4))
+    return {
+        "keras_predict_batch1_ms": 1000 * keras_1,
+        "export_batch1_ms": 1000 * export_1,
+        "task_predict_batch1_ms": 1000 * task_1,
+        "export_latency_ratio": export_1 / keras_1,
+        "task_predict_latency_ratio": task_1 / keras_1,
+        "keras_predict_images_per_s": len(payload) / keras_8,
+        "export_images_per_s": len(payload) / export_8,
+        "export_throughput_ratio": keras_8 / export_8,
+    }
+
+
+def run(name: str, train: SegmentationSet, test: SegmentationSet, settings: dict[str, Any], calls: int,
+        epochs: int | None, budget_min: float | None) -> dict[str, Any]:
+    task = ImageSegmenter(classes=train.class_names, **settings["config"])
+    budget = TimeBudget(60 * (budget_min or settings["budget_min"]))
+    started = time.perf_counter()
+    task.fit(train, epochs=epochs or settings["epochs"], callbacks=[budget], verbose=2)
+    train_s = time.perf_counter() - started
+    report = task.evaluate(test)
+    row = {
+        "dataset": name,
+        "train_images": len(train),
+        "test_images": len(test),
+        "epochs": budget.epochs_run,
+        "train_s": round(train_s, 1),
+        "train_images_per_s": len(train) * budget.epochs_run / train_s,
+        "mean_iou": report["mean_iou"],
+        "pixel_accuracy": report["pixel_accuracy"],
+        "mean_dice": report["mean_dice"],
+        "per_class_iou": {k: v["iou"] for k, v in report["per_class"].items()},
+        "config": settings["config"],
+    }
+    row.update(speed(task, list(test.images), calls))
+    return row
+
+
+def format_table(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        f"{'dataset':<7} {'epochs':>6} {'train s':>8} {'train img/s':>11} {'mIoU':>6} {'pix acc':>7} "
+        f"{'Dice':>6} {'export b1 / keras b1':>22} {'export img/s (b8) / keras':>26}"
+    ]
+    for r in rows:
+        lines.append(
+            f"{r['dataset']:<7} {r['epochs']:>6} {r['train_s']:>8.0f} {r['train_images_per_s']:>11.1f} "
+            f"{r['mean_iou']:>6.3f} {r['pixel_accuracy']:>7.3f} {r['mean_dice']:>6.3f} "
+            f"{r['export_batch1_ms']:>7.1f}/{r['keras_predict_batch1_ms']:.1f} ms x{r['export_latency_ratio']:.2f} "
+            f"{r['export_images_per_s']:>10.1f}/{r['keras_predict_images_per_s']:.1f} x{r['export_throughput_ratio']:.2f}"
+        )
+        lines.append(f"        per-class IoU: {json.dumps({k: round(v, 3) for k, v in r['per_class_iou'].items()})}")
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--drive", default=str(DEFAULT_DRIVE), help="DRIVE folder (with training/)")
+    parser.add_argument("--datasets", default="shapes,drive", help="comma-separated: shapes, drive")
+    parser.add_argument("--epochs", type=int, help="override the epochs of every dataset")
+    parser.add_argument("--budget-min", type=float, help="override each training's wall-clock budget")
+    parser.add_argument("--calls", type=int, default=20, help="timed calls per latency measurement")
+    parser.add_argument("--output", default=str(RESULTS_PATH))
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = parse_args(argv)
+    names = [n.strip() for n in args.datasets.split(",") if n.strip()]
+    rows = []
+    if "shapes" in names:
+        s = SETTINGS["shapes"]["data"]
+        train = make_shape_masks(seed=1, **s)
+        test = make_shape_masks(**{**s, "count": 200}, seed=2)
+        rows.append(run("shapes", train, test, SETTINGS["shapes"], args.calls, args.epochs, args.budget_min))
+    if "drive" in names:
+        folder = Path(args.drive)
+        if (folder / "training" / "images").is_dir():
+            train, test = load_drive(folder)
+            rows.append(run("drive", train, test, SETTINGS["drive"], args.calls, args.epochs, args.budget_min))
+        else:
+            print(f"DRIVE folder not found at {folder}; skipped")
+    print(format_table(rows))
+    result = {
+        "benchmark": "vision_segmentation",
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
+                    "note": "2 shared CPU cores, other engineers' jobs running: timings are from a loaded machine"},
+        "targets": {"shapes_mean_iou": 0.90},
+        "rows": rows,
+    }
+    output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(result, indent=2))
+    print(f"wrote {output}")
+    return result
+
+
+if __name__ == "__main__":
+    main()

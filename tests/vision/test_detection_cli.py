@@ -1,0 +1,57 @@
+"""``dlsuite vision detect ...``: train on a VOC folder, evaluate, predict with drawings, export."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+import pytest
+
+from vision import cli
+from vision.images import encode_png
+
+
+def _run(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="dlsuite")
+    cli.register(parser.add_subparsers(dest="domain", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+def _voc_folder(root, count=4):
+    (root / "Annotations").mkdir(parents=True)
+    (root / "JPEGImages").mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(count):
+        image = np.full((64, 64, 3), 30, np.uint8)
+        y, x = rng.integers(4, 30, size=2)
+        image[y : y + 24, x : x + 24] = 220
+        (root / "JPEGImages" / f"im{i}.png").write_bytes(encode_png(image))
+        (root / "Annotations" / f"im{i}.xml").write_text(
+            f"<annotation><filename>im{i}.png</filename><object><name>block</name><bndbox>"
+            f"<xmin>{x}</xmin><ymin>{y}</ymin><xmax>{x + 24}</xmax><ymax>{y + 24}</ymax>"
+            "</bndbox></object></annotation>"
+        )
+    return root
+
+
+def test_detect_train_evaluate_predict_export(tmp_path, capsys):
+    data = _voc_folder(tmp_path / "voc")
+    model = tmp_path / "det.keras"
+    assert _run(["vision", "detect", "train", "--data", str(data), "--val-data", str(data), "--image-size", "64",
+                 "--epochs", "1", "--batch-size", "4", "--output", str(model)]) == 0
+    assert model.is_file() and "validation mAP" in capsys.readouterr().out
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        _run(["vision", "detect", "train", "--data", str(data), "--output", str(model)])
+    assert _run(["vision", "detect", "evaluate", "--model", str(model), "--data", str(data)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert {"mAP", "mAP_50", "mAP_75", "per_class"} <= set(report) and report["num_objects"] == 4
+    image = str(data / "JPEGImages" / "im0.png")
+    assert _run(["vision", "detect", "predict", "--model", str(model), "--score-threshold", "0",
+                 "--draw-dir", str(tmp_path / "drawn"), image]) == 0
+    assert image in capsys.readouterr().out and (tmp_path / "drawn" / "im0.png").is_file()
+    assert _run(["vision", "detect", "export", "--model", str(model), "--output", str(tmp_path / "models")]) == 0
+    assert (tmp_path / "models" / "1" / "saved_model.pb").is_file()
+    with pytest.raises(ValueError, match="not a COCO .json file"):
+        _run(["vision", "detect", "evaluate", "--model", str(model), "--data", str(tmp_path / "nothing")])
