@@ -153,17 +153,13 @@ class Task:
         strategy = resolve_strategy(strategy)
         train = self.make_dataset(data, batch_size, training=True)
         val = None if validation_data is None else self.make_dataset(validation_data, batch_size, False)
-        steps = int(train.cardinality())
-        if steps == 0:
-            raise ValueError("the training data is empty")
+        steps = _epoch_length(train)
         model = self._model_in_scope(strategy)
         with strategy.scope():
-            self.compile_model(model, epochs * steps if steps > 0 else 10_000)
+            self.compile_model(model, epochs * steps)
 
         checkpoint, start_epoch, skip = None, 0, 0
         if checkpoint_dir is not None:
-            if steps < 0:
-                raise ValueError("resumable training (work_dir) needs a dataset of known length")
             checkpoint = TrainingCheckpoint(
                 checkpoint_dir,
                 steps_per_epoch=steps,
@@ -301,6 +297,21 @@ class Task:
     def __repr__(self) -> str:
         options = ", ".join(f"{k}={v!r}" for k, v in self.config.to_dict().items())
         return f"{type(self).__name__}({options})"
+
+
+def _epoch_length(dataset: tf.data.Dataset) -> int:
+    """Batches per epoch; counted once when tf.data cannot tell (e.g. generator sources).
+
+    The learning-rate schedule and resumable checkpoints both need the true epoch length.
+    """
+    steps = int(dataset.cardinality())
+    if steps == int(tf.data.INFINITE_CARDINALITY):
+        raise ValueError("the training data is an infinite dataset; pass one epoch of data")
+    if steps == int(tf.data.UNKNOWN_CARDINALITY):
+        steps = int(dataset.reduce(0, lambda count, _: count + 1))
+    if steps == 0:
+        raise ValueError("the training data is empty")
+    return steps
 
 
 def read_task_file(path: str | os.PathLike) -> dict[str, Any]:
