@@ -60,7 +60,7 @@ def segmentation(quick: bool = False, models_dir: str | Path = "models",
 
     # 3. Train.
     started = time.perf_counter()
-    history = segmenter.fit(train, epochs=5 if quick else 20, verbose=2)
+    history = segmenter.fit(train, epochs=8 if quick else 20, verbose=2)
     train_seconds = time.perf_counter() - started
     plot_history(history, reports_dir / "training_curves.png")
 
