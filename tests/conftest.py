@@ -8,6 +8,10 @@ import sys
 import textwrap
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# TF 2.21's oneDNN kernels corrupt the heap when training 8-channel convolutions on 16x16
+# inputs (malloc "invalid chunk size" / segfault, reproducible; fine with Eigen kernels). Tests
+# use tiny models, so run them on the Eigen kernels; child processes inherit the setting.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
