@@ -109,7 +109,7 @@ def bench_phantom_segmentation_3d(quick: bool) -> dict[str, Any]:
     seg3 = MedicalSegmenter(classes=train3.class_names, patch_size=[16, 32, 32], widths=[8, 16, 32],
                             patches_per_epoch=64 if quick else 128, batch_size=4, learning_rate=5e-3,
                             foreground_fraction=0.5)
-    _, train3_s = timed(seg3.fit, train3, epochs=3 if quick else 30, verbose=0)
+    _, train3_s = timed(seg3.fit, train3, epochs=3 if quick else 60, verbose=0)
     report3 = seg3.evaluate(test3)
     big = make_phantoms(1, (32, 96, 96), seed=7).images[0]
     _, volume_s = timed(seg3.predict_probabilities, big, mode="sliding_window")
