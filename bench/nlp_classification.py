@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
             step = max(1, len(train) // args.pretrained_train_limit)
             subset = TextData(train.texts[::step][: args.pretrained_train_limit],
                               train.labels[::step][: args.pretrained_train_limit], CLASSES)
-            rows.append(run("MiniLM-L6 (fine-tuned)", dict(preset="minilm", sequence_length=48, learning_rate=5e-5,
+            rows.append(run("MiniLM-L6 (fine-tuned)", dict(preset="minilm", sequence_length=48, learning_rate=1e-4,
                                                          dropout=0.1), subset, dev, args.pretrained_epochs, 32))
             _write(args, rows)
     _write(args, rows)
