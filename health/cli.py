@@ -91,7 +91,8 @@ def _segment_train(args: argparse.Namespace) -> int:
         patch_size=patch, widths=[int(w) for w in args.widths.split(",")], window=_window(args.window),
         patches_per_epoch=args.patches_per_epoch, batch_size=args.batch_size, learning_rate=args.learning_rate,
     )
-    task.fit(data, epochs=args.epochs, work_dir=args.work_dir, resume=args.resume, verbose=2)
+    task.fit(data, epochs=args.epochs, work_dir=args.work_dir, resume=args.resume,
+             strategy=args.strategy, verbose=2)
     task.save(output)
     print(f"saved {output}")
     if val is not None:
@@ -145,7 +146,8 @@ def _classify_train(args: argparse.Namespace) -> int:
         loss=args.loss, batch_size=args.batch_size, learning_rate=args.learning_rate,
         widths=[int(w) for w in args.widths.split(",")],
     )
-    task.fit(data, validation_data=val, epochs=args.epochs, work_dir=args.work_dir, resume=args.resume, verbose=2)
+    task.fit(data, validation_data=val, epochs=args.epochs, work_dir=args.work_dir, resume=args.resume,
+             strategy=args.strategy, verbose=2)
     task.save(output)
     print(f"saved {output}")
     if val is not None:
@@ -220,6 +222,8 @@ def _common_train(parser: argparse.ArgumentParser, help_text: str) -> None:
     parser.add_argument("--learning-rate", type=float, default=3e-3)
     parser.add_argument("--work-dir", help="checkpoint folder; an interrupted run resumes with --resume")
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--strategy", default="auto", choices=["auto", "mirrored", "multi_worker"],
+                        help="tf.distribute strategy (multi_worker reads TF_CONFIG)")
     parser.add_argument("--output", required=True, help="where to save the .keras file")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --output")
 

@@ -61,7 +61,7 @@ def _check_output(args: argparse.Namespace) -> Path:
 
 def _fit(task: Any, data: Any, val: Any, args: argparse.Namespace) -> None:
     task.fit(data, validation_data=val, epochs=args.epochs, work_dir=args.work_dir, resume=args.resume,
-             patience=args.patience, verbose=2)
+             patience=args.patience, strategy=args.strategy, verbose=2)
 
 
 def _classify_train(args: argparse.Namespace) -> int:
@@ -158,6 +158,8 @@ def _common_train_options(parser: argparse.ArgumentParser, help_text: str) -> No
     parser.add_argument("--patience", type=int, help="early stopping patience in epochs")
     parser.add_argument("--work-dir", help="checkpoint folder; an interrupted run resumes with --resume")
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--strategy", default="auto", choices=["auto", "mirrored", "multi_worker"],
+                        help="tf.distribute strategy (multi_worker reads TF_CONFIG)")
     parser.add_argument("--output", required=True, help="where to save the .keras file")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --output")
 

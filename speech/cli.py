@@ -76,6 +76,7 @@ def _train(args: argparse.Namespace) -> int:
         work_dir=args.work_dir,
         resume=args.resume,
         patience=args.patience,
+        strategy=args.strategy,
         verbose=2,
     )
     task.save(output)
@@ -158,6 +159,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--patience", type=int, help="early stopping patience in epochs")
     train.add_argument("--work-dir", help="checkpoint folder; an interrupted run resumes with --resume")
     train.add_argument("--resume", action="store_true")
+    train.add_argument("--strategy", default="auto", choices=["auto", "mirrored", "multi_worker"],
+                       help="tf.distribute strategy (multi_worker reads TF_CONFIG)")
     train.add_argument("--output", required=True, help="where to save the .keras file")
     train.add_argument("--overwrite", action="store_true", help="replace an existing --output")
     train.set_defaults(func=_train)
