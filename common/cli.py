@@ -67,8 +67,8 @@ def run_demo(args: argparse.Namespace) -> int:
     for plugin in demos:
         print(f"\n=== dlsuite demo: {plugin.name} ===", flush=True)
         results.append(plugin.load()(models_dir=models_dir, reports_dir=reports_dir))
-    rows = [row for result in results for row in result.rows]
-    print_table("dlsuite demo results", rows)
+    for plugin, result in zip(demos, results, strict=True):  # one table per domain: own columns
+        print_table(f"dlsuite demo results: {plugin.name}", result.rows)
     requests = {name: inputs for result in results for name, inputs in result.requests.items()}
     if requests and not args.no_serve:
         try:

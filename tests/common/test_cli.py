@@ -51,3 +51,13 @@ def test_train_evaluate_predict_export_cycle(tmp_path, capsys):
     assert main(["vision", "classify", "export", "--model", str(model), "--output",
                  str(tmp_path / "models" / "shapes")]) == 0
     assert (tmp_path / "models" / "shapes" / "1" / "saved_model.pb").is_file()
+
+
+def test_demo_rejects_unknown_domains_and_tables_print_every_column(capsys):
+    from common.demo import print_table
+
+    assert main(["demo", "--only", "astrology"]) == 2
+    assert "known demos: autonomy, health, nlp, speech, vision" in capsys.readouterr().err
+    print_table("results", [{"task": "a", "accuracy": 0.98765}, {"task": "b", "mIoU": 0.5}])
+    out = capsys.readouterr().out
+    assert all(word in out for word in ("task", "accuracy", "mIoU", "0.9877", "0.5"))
