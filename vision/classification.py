@@ -236,19 +236,7 @@ class ImageClassifier(Task):
 
     # ------------------------------------------------------------------ inference
     def _batch_from_inputs(self, inputs: Any) -> tf.Tensor:
-        items = images_lib.split_batch(inputs)
-        if not items:
-            raise ValueError("predict needs at least one image, got an empty list")
-        size = self.config.image_size
-        prepared = []
-        for item in items:
-            if isinstance(item, (str, os.PathLike, bytes)):
-                data = images_lib.read_image_bytes(item)
-                images_lib.decode_image(data, str(item) if not isinstance(item, bytes) else "<bytes>")
-                prepared.append(images_lib.decode_to_model_input(tf.constant(data), size))
-            else:
-                prepared.append(images_lib.to_model_input(images_lib.as_image_array(item), size))
-        return tf.stack(prepared)
+        return images_lib.prepare_batch(inputs, self.config.image_size)[0]
 
     def predict_proba(self, inputs: Any, batch_size: int = 64) -> np.ndarray:
         """Class probabilities (N, C) for the given images."""

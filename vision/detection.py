@@ -278,22 +278,8 @@ class ObjectDetector(Task):
         )
 
     def _inputs(self, inputs: Any) -> tuple[tf.Tensor, np.ndarray]:
-        items = images_lib.split_batch(inputs)
-        if not items:
-            raise ValueError("predict needs at least one image, got an empty list")
-        size = self.config.image_size
-        prepared, sizes = [], []
-        for item in items:
-            if isinstance(item, (str, os.PathLike, bytes)):
-                data = images_lib.read_image_bytes(item)
-                name = "<bytes>" if isinstance(item, bytes) else str(item)
-                sizes.append(images_lib.decode_image(data, name).shape[:2])
-                prepared.append(images_lib.decode_to_model_input(tf.constant(data), size))
-            else:
-                array = images_lib.as_image_array(item)
-                sizes.append(array.shape[:2])
-                prepared.append(images_lib.to_model_input(array, size))
-        return tf.stack(prepared), np.array(sizes, np.float32)
+        batch, sizes = images_lib.prepare_batch(inputs, self.config.image_size)
+        return batch, np.array(sizes, np.float32)
 
     def predict(
         self, inputs: Any, score_threshold: float | None = None, batch_size: int = 32

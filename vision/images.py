@@ -121,3 +121,25 @@ def encode_png(image: np.ndarray) -> bytes:
     if array.ndim == 2:
         array = array[..., np.newaxis]
     return tf.io.encode_png(tf.convert_to_tensor(array.astype(np.uint8))).numpy()
+
+
+def prepare_batch(inputs: Any, image_size: int) -> tuple[tf.Tensor, list[tuple[int, int]]]:
+    """Whatever ``predict`` was given -> (model-ready batch, each image's original (H, W)).
+
+    Encoded files and bytes go through the same decode ops as the serving graph, so Python
+    predictions equal the export's.
+    """
+    items = split_batch(inputs)
+    if not items:
+        raise ValueError("predict needs at least one image, got an empty list")
+    prepared, sizes = [], []
+    for item in items:
+        if isinstance(item, (str, os.PathLike, bytes)):
+            data = read_image_bytes(item)
+            sizes.append(tuple(decode_image(data, _describe(item)).shape[:2]))
+            prepared.append(decode_to_model_input(tf.constant(data), image_size))
+        else:
+            array = as_image_array(item)
+            sizes.append(tuple(array.shape[:2]))
+            prepared.append(to_model_input(array, image_size))
+    return tf.stack(prepared), sizes

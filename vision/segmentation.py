@@ -8,7 +8,6 @@ masks always come back at the size of the image that was sent.
 from __future__ import annotations
 
 import dataclasses
-import os
 from typing import Any
 
 import keras
@@ -180,22 +179,7 @@ class ImageSegmenter(Task):
         return tf.image.resize(probabilities, size, method="bilinear")
 
     def _inputs(self, inputs: Any) -> tuple[tf.Tensor, list[tuple[int, int]]]:
-        items = images_lib.split_batch(inputs)
-        if not items:
-            raise ValueError("predict needs at least one image, got an empty list")
-        size = self.config.image_size
-        prepared, sizes = [], []
-        for item in items:
-            if isinstance(item, (str, os.PathLike, bytes)):
-                data = images_lib.read_image_bytes(item)
-                name = "<bytes>" if isinstance(item, bytes) else str(item)
-                sizes.append(images_lib.decode_image(data, name).shape[:2])
-                prepared.append(images_lib.decode_to_model_input(tf.constant(data), size))
-            else:
-                array = images_lib.as_image_array(item)
-                sizes.append(array.shape[:2])
-                prepared.append(images_lib.to_model_input(array, size))
-        return tf.stack(prepared), sizes
+        return images_lib.prepare_batch(inputs, self.config.image_size)
 
     def predict(
         self, inputs: Any, return_probabilities: bool = False, batch_size: int = 16
