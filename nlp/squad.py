@@ -253,7 +253,7 @@ def make_synthetic_qa(n: int = 400, seed: int = 0, unanswerable: float = 0.0, pe
                 sentences.append((statement.format(p=person, v=value), person, kind, value, question))
         rng.shuffle(sentences)
         context = ""
-        for sentence, person, kind, value, question in sentences:
+        for sentence, person, _kind, value, question in sentences:
             context += ("" if not context else " ") + sentence
             start = context.rindex(value)
             facts.append((question.format(p=person), value, start))
