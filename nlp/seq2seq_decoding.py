@@ -1,0 +1,157 @@
+"""In-graph greedy and beam search (``tf.while_loop``, core ops only) for sequence-to-sequence models.
+
+Both searches drive a ``step_fn(prefix_ids [N, t]) -> log_probs [N, V]`` for the next token,
+run batched, stop when every row has produced the end-of-sequence id or after ``max_length``
+tokens, and return ``(ids [B, T], scores [B], lengths [B])``. ``ids`` exclude the start token,
+include the end token when one was produced and are padded with ``pad_id`` after it.
+
+Score convention (shared by both, so they are comparable): the sum of token log-probabilities
+(end token included) divided by the GNMT length penalty ``((5 + length) / 6) ** alpha``;
+``alpha = 0`` gives the plain sum of log-probabilities.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import tensorflow as tf
+
+StepFn = Callable[[tf.Tensor], tf.Tensor]
+NEG_INF = -1e9  # finite, so sums of masked scores never turn into NaN
+
+
+class Decoded(NamedTuple):
+    """Best sequence per input row: ``ids [B, T]``, ``scores [B]``, ``lengths [B]``."""
+
+    ids: tf.Tensor
+    scores: tf.Tensor
+    lengths: tf.Tensor
+
+
+def length_penalty(lengths: tf.Tensor, alpha: float) -> tf.Tensor:
+    """GNMT length normaliser ``((5 + length) / 6) ** alpha`` (1 when ``alpha == 0``)."""
+    return tf.pow((5.0 + tf.cast(lengths, tf.float32)) / 6.0, float(alpha))
+
+
+def _check(max_length: int, beam_size: int = 1) -> None:
+    if max_length < 1:
+        raise ValueError(f"max_length must be at least 1, got {max_length}")
+    if beam_size < 1:
+        raise ValueError(f"beam_size must be at least 1, got {beam_size}")
+
+
+def greedy_search(
+    step_fn: StepFn,
+    batch_size: tf.Tensor | int,
+    bos_id: int,
+    eos_id: int,
+    max_length: int,
+    alpha: float = 0.0,
+    pad_id: int = 0,
+) -> Decoded:
+    """Pick the most likely next token at every step; finished rows emit ``pad_id`` at no cost."""
+    _check(max_length)
+    ids = tf.fill(tf.stack([batch_size, 1]), tf.constant(bos_id, tf.int32))
+    log_prob = tf.zeros([batch_size], tf.float32)
+    finished = tf.zeros([batch_size], tf.bool)
+    lengths = tf.zeros([batch_size], tf.int32)
+
+    def body(ids, log_prob, finished, lengths):
+        step_log_probs = tf.cast(step_fn(ids), tf.float32)
+        token = tf.argmax(step_log_probs, axis=-1, output_type=tf.int32)
+        token_log_prob = tf.reduce_max(step_log_probs, axis=-1)
+        token = tf.where(finished, pad_id, token)
+        log_prob += tf.where(finished, 0.0, token_log_prob)
+        lengths += tf.cast(tf.logical_not(finished), tf.int32)
+        finished |= tf.equal(token, eos_id)
+        return tf.concat([ids, token[:, tf.newaxis]], axis=1), log_prob, finished, lengths
+
+    ids, log_prob, _, lengths = tf.while_loop(
+        lambda ids, log_prob, finished, lengths: tf.logical_not(tf.reduce_all(finished)),
+        body,
+        [ids, log_prob, finished, lengths],
+        shape_invariants=[tf.TensorShape([None, None]), *[tf.TensorShape([None])] * 3],
+        maximum_iterations=max_length,
+    )
+    return Decoded(ids[:, 1:], log_prob / length_penalty(lengths, alpha), lengths)
+
+
+def beam_search(
+    step_fn: StepFn,
+    batch_size: tf.Tensor | int,
+    beam_size: int,
+    bos_id: int,
+    eos_id: int,
+    max_length: int,
+    alpha: float = 0.6,
+    pad_id: int = 0,
+) -> Decoded:
+    """Keep the ``beam_size`` best hypotheses (by length-normalised score) per row.
+
+    ``step_fn`` sees ``batch_size * beam_size`` rows, batch-major (row ``b * K + k`` is beam
+    ``k`` of input ``b``): tile per-input state such as encoder outputs with
+    ``tf.repeat(x, beam_size, axis=0)``. A finished hypothesis stays in the beam with a frozen
+    score and competes with the live ones; the search ends when all are finished.
+    """
+    _check(max_length, beam_size)
+    k = beam_size
+    ids = tf.fill(tf.stack([batch_size, k, 1]), tf.constant(bos_id, tf.int32))
+    # Only beam 0 is live at the start, so the first step does not pick K copies of one token.
+    log_prob = tf.tile(tf.concat([[0.0], tf.fill([k - 1], NEG_INF)], 0)[tf.newaxis], tf.stack([batch_size, 1]))
+    finished = tf.zeros(tf.stack([batch_size, k]), tf.bool)
+    lengths = tf.zeros(tf.stack([batch_size, k]), tf.int32)
+
+    def body(ids, log_prob, finished, lengths):
+        steps = tf.shape(ids)[2]
+        step_log_probs = tf.cast(step_fn(tf.reshape(ids, [-1, steps])), tf.float32)
+        vocabulary = tf.shape(step_log_probs)[-1]
+        step_log_probs = tf.reshape(step_log_probs, tf.stack([batch_size, k, vocabulary]))
+        pad_only = tf.where(tf.equal(tf.range(vocabulary), pad_id), 0.0, NEG_INF)
+        step_log_probs = tf.where(finished[..., tf.newaxis], pad_only, step_log_probs)
+        candidate_log_prob = log_prob[..., tf.newaxis] + step_log_probs  # [B, K, V]
+        candidate_length = lengths + tf.cast(tf.logical_not(finished), tf.int32)  # [B, K]
+        normalised = candidate_log_prob / length_penalty(candidate_length, alpha)[..., tf.newaxis]
+        _, best = tf.math.top_k(tf.reshape(normalised, tf.stack([batch_size, k * vocabulary])), k=k)
+        beam, token = best // vocabulary, best % vocabulary
+        log_prob = tf.gather(tf.reshape(candidate_log_prob, tf.stack([batch_size, k * vocabulary])), best, batch_dims=1)
+        lengths = tf.gather(candidate_length, beam, batch_dims=1)
+        finished = tf.gather(finished, beam, batch_dims=1) | tf.equal(token, eos_id)
+        ids = tf.concat([tf.gather(ids, beam, batch_dims=1), token[..., tf.newaxis]], axis=2)
+        return ids, log_prob, finished, lengths
+
+    ids, log_prob, _, lengths = tf.while_loop(
+        lambda ids, log_prob, finished, lengths: tf.logical_not(tf.reduce_all(finished)),
+        body,
+        [ids, log_prob, finished, lengths],
+        shape_invariants=[tf.TensorShape([None, k, None]), *[tf.TensorShape([None, k])] * 3],
+        maximum_iterations=max_length,
+    )
+    scores = log_prob / length_penalty(lengths, alpha)
+    best = tf.argmax(scores, axis=1, output_type=tf.int32)
+    return Decoded(
+        tf.gather(ids, best, batch_dims=1)[:, 1:],
+        tf.gather(scores, best, batch_dims=1),
+        tf.gather(lengths, best, batch_dims=1),
+    )
+
+
+def pad_to_same_width(a: tf.Tensor, b: tf.Tensor, pad_id: int = 0) -> tuple[tf.Tensor, tf.Tensor]:
+    """Right-pad two ``[B, T]`` id matrices with ``pad_id`` to the wider of the two."""
+    width = tf.maximum(tf.shape(a)[1], tf.shape(b)[1])
+
+    def pad(x: tf.Tensor) -> tf.Tensor:
+        return tf.pad(x, [[0, 0], [0, width - tf.shape(x)[1]]], constant_values=pad_id)
+
+    return pad(a), pad(b)
+
+
+def best_of(first: Decoded, second: Decoded, pad_id: int = 0) -> Decoded:
+    """Row-wise the higher-scoring of two decodings (ties keep ``first``)."""
+    first_ids, second_ids = pad_to_same_width(first.ids, second.ids, pad_id)
+    take_second = second.scores > first.scores
+    return Decoded(
+        tf.where(take_second[:, tf.newaxis], second_ids, first_ids),
+        tf.where(take_second, second.scores, first.scores),
+        tf.where(take_second, second.lengths, first.lengths),
+    )
