@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import keras
 import numpy as np
 import tensorflow as tf
@@ -247,6 +248,7 @@ class DQNAgent:
         nstep = NStepAccumulator(c.n_step, c.gamma, c.num_envs)
         seed = c.seed + 1000 * self.num_episodes + self.num_timesteps
         obs, _ = envs.reset(seed=[seed + i for i in range(c.num_envs)])
+        overlap = isinstance(envs, gym.vector.AsyncVectorEnv)
         episode_return = np.zeros(c.num_envs)
         episode_length = np.zeros(c.num_envs, np.int64)
         recent = deque(maxlen=20)
@@ -257,7 +259,12 @@ class DQNAgent:
         try:
             while self.num_timesteps < end:
                 actions = self.act(obs, epsilon=self.epsilon)
-                next_obs, rewards, terminated, truncated, infos = envs.step(actions)
+                if overlap:  # workers simulate while this process runs the gradient steps
+                    envs.step_async(actions)
+                    self._train_if_due(vector_steps + 1, losses)
+                    next_obs, rewards, terminated, truncated, infos = envs.step_wait()
+                else:
+                    next_obs, rewards, terminated, truncated, infos = envs.step(actions)
                 final_obs = np.array(next_obs, np.float32)
                 done = np.logical_or(terminated, truncated)
                 for i in np.flatnonzero(done):
@@ -283,9 +290,8 @@ class DQNAgent:
                     episode_return[i], episode_length[i] = 0.0, 0
                     for callback in callbacks:
                         callback.on_episode_end(self, logs)
-                if self._ready_to_train() and vector_steps % c.train_freq == 0:
-                    for _ in range(c.gradient_steps):
-                        losses.append(self._gradient_step())
+                if not overlap:
+                    self._train_if_due(vector_steps, losses)
                 if self.num_timesteps % c.target_update_interval < c.num_envs:
                     self._sync_target(tf.constant(c.tau, tf.float32))
                 elapsed = time.perf_counter() - started
@@ -313,6 +319,16 @@ class DQNAgent:
         for callback in callbacks:
             callback.on_learn_end(self)
         return self.history
+
+    def _train_if_due(self, vector_steps: int, losses: deque) -> None:
+        """``gradient_steps`` updates every ``train_freq`` vector steps once replay is ready.
+
+        With worker processes this runs while they simulate the next step, so an update sees
+        replay up to the previous step (a one-step lag) and costs no wall time of its own.
+        """
+        if self._ready_to_train() and vector_steps % self.config.train_freq == 0:
+            for _ in range(self.config.gradient_steps):
+                losses.append(self._gradient_step())
 
     def _ready_to_train(self) -> bool:
         """Past ``learning_starts``, with enough replay (a resume without buffer refills first)."""
