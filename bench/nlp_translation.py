@@ -79,7 +79,7 @@ def make_task(work_dir: Path, train: ParallelText, epochs: int) -> Translator:
         task.set_state(json.loads(state_file.read_text()))
     else:
         started = time.perf_counter()
-        task.make_dataset(train.take(1), 1, training=False)  # trains the shared vocabulary
+        task.build_vocabularies(train)
         work_dir.mkdir(parents=True, exist_ok=True)
         state_file.write_text(json.dumps(task.get_state()))
         print(f"vocabulary: {len(task.source_vocabulary)} pieces in {time.perf_counter() - started:.0f} s")

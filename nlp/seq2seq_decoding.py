@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
+import numpy as np
 import tensorflow as tf
 
 StepFn = Callable[[tf.Tensor], tf.Tensor]
@@ -65,7 +66,7 @@ def greedy_search(
         log_prob += tf.where(finished, 0.0, token_log_prob)
         lengths += tf.cast(tf.logical_not(finished), tf.int32)
         finished |= tf.equal(token, eos_id)
-        return tf.concat([ids, token[:, tf.newaxis]], axis=1), log_prob, finished, lengths
+        return [tf.concat([ids, token[:, tf.newaxis]], axis=1), log_prob, finished, lengths]
 
     ids, log_prob, _, lengths = tf.while_loop(
         lambda ids, log_prob, finished, lengths: tf.logical_not(tf.reduce_all(finished)),
@@ -92,7 +93,8 @@ def beam_search(
     ``step_fn`` sees ``batch_size * beam_size`` rows, batch-major (row ``b * K + k`` is beam
     ``k`` of input ``b``): tile per-input state such as encoder outputs with
     ``tf.repeat(x, beam_size, axis=0)``. A finished hypothesis stays in the beam with a frozen
-    score and competes with the live ones; the search ends when all are finished.
+    score and competes with the live ones; a row is done when its best finished hypothesis
+    scores above anything a live one could still reach.
     """
     _check(max_length, beam_size)
     k = beam_size
@@ -118,17 +120,30 @@ def beam_search(
         lengths = tf.gather(candidate_length, beam, batch_dims=1)
         finished = tf.gather(finished, beam, batch_dims=1) | tf.equal(token, eos_id)
         ids = tf.concat([tf.gather(ids, beam, batch_dims=1), token[..., tf.newaxis]], axis=2)
-        return ids, log_prob, finished, lengths
+        return [ids, log_prob, finished, lengths]
 
-    ids, log_prob, _, lengths = tf.while_loop(
-        lambda ids, log_prob, finished, lengths: tf.logical_not(tf.reduce_all(finished)),
+    best_possible_penalty = length_penalty(max_length, alpha)
+
+    def undecided(ids, log_prob, finished, lengths):
+        # A row is decided once its best finished hypothesis beats the best score any live one
+        # could still reach: log-probs only fall, and the length penalty grows to at most
+        # ``length_penalty(max_length)``.
+        finished_best = tf.reduce_max(tf.where(finished, log_prob / length_penalty(lengths, alpha), -np.inf), 1)
+        alive_bound = tf.reduce_max(tf.where(finished, -np.inf, log_prob / best_possible_penalty), 1)
+        return tf.reduce_any(finished_best < alive_bound)
+
+    ids, log_prob, finished, lengths = tf.while_loop(
+        undecided,
         body,
         [ids, log_prob, finished, lengths],
         shape_invariants=[tf.TensorShape([None, k, None]), *[tf.TensorShape([None, k])] * 3],
         maximum_iterations=max_length,
     )
     scores = log_prob / length_penalty(lengths, alpha)
-    best = tf.argmax(scores, axis=1, output_type=tf.int32)
+    # Finished hypotheses win over live ones; rows cut at max_length have only live ones.
+    any_finished = tf.reduce_any(finished, axis=1, keepdims=True)
+    ranked = tf.where(finished | tf.logical_not(any_finished), scores, -np.inf)
+    best = tf.argmax(ranked, axis=1, output_type=tf.int32)
     return Decoded(
         tf.gather(ids, best, batch_dims=1)[:, 1:],
         tf.gather(scores, best, batch_dims=1),

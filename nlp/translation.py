@@ -92,7 +92,8 @@ class Translator(Task):
         self._translate_fns: dict[tuple, Any] = {}
 
     # ------------------------------------------------------------------ vocabularies and text
-    def _ensure_vocabularies(self, data: ParallelText | None) -> None:
+    def build_vocabularies(self, data: ParallelText | None) -> None:
+        """Learn the WordPiece vocabularies from ``data`` (``fit`` does this on first use)."""
         if self.source_vocabulary is not None:
             return
         if data is None:
@@ -110,7 +111,7 @@ class Translator(Task):
     def text(self) -> TranslationText:
         """The in-graph tokenisers (built from the vocabularies on first use)."""
         if self._text is None:
-            self._ensure_vocabularies(None)
+            self.build_vocabularies(None)
             c = self.config
             self._text = TranslationText(
                 self.source_vocabulary, self.target_vocabulary, c.max_source_length, c.max_target_length, c.max_chars
@@ -205,7 +206,7 @@ class Translator(Task):
         if isinstance(data, tf.data.Dataset):
             raise ValueError("pass ParallelText, (sources, targets) or a TSV path; not a tf.data.Dataset")
         data = self.as_parallel(data)
-        self._ensure_vocabularies(data)
+        self.build_vocabularies(data)
         text = self.text
 
         def encode(sources: tf.Tensor, targets: tf.Tensor):
