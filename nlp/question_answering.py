@@ -253,8 +253,18 @@ class QuestionAnswerer(Task):
             .cache()
         )
         if training:
+            # Shuffle, then batch windows of similar length together: trimmed batches of short
+            # contexts cost a fraction of full-length ones (most SQuAD windows are short).
+            length = self.config.sequence_length
+            boundaries = sorted({max(2, length * k // 8) for k in range(1, 8)})
             dataset = dataset.shuffle(20000, seed=self.config.seed, reshuffle_each_iteration=True)
-        dataset = dataset.batch(batch_size)
+            dataset = dataset.bucket_by_sequence_length(
+                lambda inputs, _: tf.reduce_sum(inputs["padding_mask"]),
+                bucket_boundaries=[b + 1 for b in boundaries],
+                bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
+            )
+        else:
+            dataset = dataset.batch(batch_size)
 
         def trim(inputs, labels):
             length = tf.reduce_max(tf.reduce_sum(inputs["padding_mask"], axis=1))

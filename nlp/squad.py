@@ -223,7 +223,7 @@ _PEOPLE = ["Ada Lovelace", "Zoë Müller", "José Ortega", "Mei Tanaka", "Omar H
            "Lars Berg", "Priya Nair", "Tomás Novák", "Amara Obi", "Hugo Lefèvre", "Sofia Rossi"]
 _CITIES = ["São Paulo", "Kraków", "Reykjavík", "Nairobi", "Osaka", "Lyon", "Quito", "Tallinn",
            "Perth", "Málaga", "Hanoi", "Zürich"]
-_JOBS = ["chemist", "pilot", "architect", "violinist", "geologist", "surgeon", "baker", "lawyer"]
+_JOBS = ["chemist", "pilot", "carpenter", "violinist", "geologist", "surgeon", "baker", "lawyer"]
 _ORGS = ["Acme Labs", "the Royal Museum", "Nordic Air", "Helix Bank", "the City Theatre", "Orbit Systems"]
 _FACTS = [
     ("city", "{p} was born in {v}.", "Where was {p} born?"),
@@ -236,8 +236,8 @@ _FACTS = [
 def make_synthetic_qa(n: int = 400, seed: int = 0, unanswerable: float = 0.0, people: int = 2) -> SquadData:
     """SYNTHETIC QA pairs from templates: a context of facts about ``people`` persons, one question.
 
-    Several persons share a context, so answering needs the question's name, not just the answer
-    type. With ``unanswerable`` > 0 that fraction asks about a person absent from the context.
+    Several persons share a context with the same kinds of fact, so answering needs the
+    question's name, not just the answer type (type alone gives 1 / ``people`` exact match). With ``unanswerable`` > 0 that fraction asks about a person absent from the context.
     Names and places include accented characters (offsets are code points).
     """
     rng = random.Random(seed)
@@ -247,8 +247,9 @@ def make_synthetic_qa(n: int = 400, seed: int = 0, unanswerable: float = 0.0, pe
         persons = rng.sample(_PEOPLE, people + 1)
         present, absent = persons[:people], persons[people]
         sentences, facts = [], []
-        for person in present:
-            for kind, statement, question in rng.sample(_FACTS, 2):
+        kinds = rng.sample(_FACTS, 2)  # every person gets the same kinds of fact: the answer type
+        for person in present:  # alone never decides, the question's name has to be matched
+            for kind, statement, question in kinds:
                 value = rng.choice(values[kind])
                 sentences.append((statement.format(p=person, v=value), person, kind, value, question))
         rng.shuffle(sentences)

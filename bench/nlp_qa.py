@@ -1,0 +1,213 @@
+"""SQuAD benchmark for ``nlp.QuestionAnswerer``: article-level cross-validation on 24 real articles.
+
+Data: ``../shared/data/squad`` (official SQuAD JSON layout, gzip): v1.1 (24 articles, 6,116
+questions) and v2.0 (15 of those articles, 5,233 questions, 2,691 unanswerable). Articles are
+sorted by title and dealt round-robin into ``--folds`` folds; fold K is evaluated after training
+on the other folds, so no article (context) is in both. ``squad2_subset_train.json.gz`` is NOT used:
+its three articles are also in the v1.1/v2.0 files, so training on it would leak test articles.
+
+Quality: SQuAD EM / F1 (official normalisation, max over gold answers; v2.0 with the no-answer
+rule at a fixed threshold of 0, never tuned on the evaluated fold), plus the always-no-answer
+baseline on v2.0. Speed: training wall-clock, and questions/s of the exported SavedModel (raw
+strings in, tokenisation + windows + span decoding in graph) vs ``predict`` on the same questions.
+
+One call = one (version, backbone, fold); rows merge into ``bench/results/nlp_qa.json``. Long
+trainings can run in slices (``--work-dir DIR --max-minutes 14``; exit code 3 = run it again).
+
+    python -m bench.nlp_qa --version v1.1 --backbone minilm --fold 0
+    python -m bench.nlp_qa --summary
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import tensorflow as tf
+
+from bench.nlp_classification import PAUSED, load_average, resumable_fit
+from nlp.question_answering import QuestionAnswerer
+from nlp.squad import SquadData, read_squad
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "squad"
+RESULTS_PATH = REPO_ROOT / "bench" / "results" / "nlp_qa.json"
+FILES = {"v1.1": "v1.1_shared.json.gz", "v2.0": "v2.0_shared.json.gz"}
+
+BACKBONES: dict[str, dict[str, Any]] = {
+    "minilm": dict(preset="minilm", learning_rate=5e-5, warmup_fraction=0.1, dropout=0.1, batch_size=16),
+    "scratch": dict(vocabulary_size=8000, embed_dim=128, num_layers=3, num_heads=4, intermediate_dim=256,
+                    dropout=0.1, learning_rate=1e-3, warmup_fraction=0.1, batch_size=32),
+}
+
+
+def fold_split(data: SquadData, fold: int, folds: int) -> tuple[SquadData, SquadData, list[str]]:
+    """(train, test, test titles): sorted titles dealt round-robin; fold K is the test part."""
+    titles = data.titles
+    if not 0 <= fold < folds or folds > len(titles):
+        raise ValueError(f"fold must be in [0, {folds - 1}] with at most {len(titles)} folds")
+    test_titles = titles[fold::folds]
+    train_titles = [t for t in titles if t not in test_titles]
+    return data.subset(train_titles), data.subset(test_titles), test_titles
+
+
+def throughput(task: QuestionAnswerer, questions: list[str], contexts: list[str], batch: int = 32) -> dict[str, float]:
+    """Questions/s of the exported signature vs ``predict`` (same questions, same batch size)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        served = tf.saved_model.load(str(task.export(Path(tmp) / "qa"))).signatures["serving_default"]
+        served(question=tf.constant(questions[:batch]), context=tf.constant(contexts[:batch]))
+        task.predict(questions[:batch], contexts[:batch], batch_size=batch)
+        start = time.perf_counter()
+        agree = 0
+        served_answers = []
+        for i in range(0, len(questions), batch):
+            out = served(question=tf.constant(questions[i : i + batch]), context=tf.constant(contexts[i : i + batch]))
+            served_answers += [a.decode("utf-8") for a in out["answer"].numpy()]
+        export_rate = len(questions) / (time.perf_counter() - start)
+        start = time.perf_counter()
+        python = task.predict(questions, contexts, batch_size=batch)
+        python_rate = len(questions) / (time.perf_counter() - start)
+        agree = sum(a == r["answer"] for a, r in zip(served_answers, python, strict=True))
+    return {
+        "export_questions_per_s": round(export_rate, 2),
+        "predict_questions_per_s": round(python_rate, 2),
+        "export_over_predict": round(export_rate / python_rate, 2),
+        "export_agrees_with_predict": round(agree / len(questions), 4),
+    }
+
+
+def merge_result(path: Path, header: dict[str, Any], row: dict[str, Any]) -> None:
+    """Write ``row`` into the results JSON, replacing an earlier row with the same key."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    previous = json.loads(path.read_text()).get("results", []) if path.is_file() else []
+    rows = [r for r in previous if r.get("key") != row["key"]] + [row]
+    rows.sort(key=lambda r: r["key"])
+    payload = {**header, "machine": platform.platform(), "results": rows}
+    payload["summary"] = summarise(rows)
+    path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+
+
+def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mean EM/F1 over the folds present, per (version, backbone); question-weighted."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault((row["version"], row["backbone"]), []).append(row)
+    summary = []
+    for (version, backbone), items in sorted(groups.items()):
+        total = sum(r["test_questions"] for r in items)
+
+        def weighted(key: str, items: list[dict[str, Any]] = items, total: int = total) -> float:
+            return round(sum(r[key] * r["test_questions"] for r in items) / total, 2)
+
+        entry = {
+            "version": version, "backbone": backbone, "folds": sorted(r["fold"] for r in items),
+            "questions": total, "exact_match": weighted("exact_match"), "f1": weighted("f1"),
+            "train_s_mean": round(statistics.mean(r["train_s"] for r in items), 1),
+            "export_questions_per_s_mean": round(statistics.mean(r["export_questions_per_s"] for r in items), 2),
+            "predict_questions_per_s_mean": round(statistics.mean(r["predict_questions_per_s"] for r in items), 2),
+        }
+        if version == "v2.0":
+            entry["always_no_answer_f1"] = weighted("always_no_answer_f1")
+            entry["f1_over_no_answer_baseline"] = round(entry["f1"] - entry["always_no_answer_f1"], 2)
+        summary.append(entry)
+    return summary
+
+
+def print_table(path: Path) -> None:
+    payload = json.loads(path.read_text())
+    columns = ["version", "backbone", "folds", "questions", "exact_match", "f1", "always_no_answer_f1",
+               "train_s_mean", "export_questions_per_s_mean", "predict_questions_per_s_mean"]
+    print(" | ".join(columns))
+    for entry in payload.get("summary", []):
+        print(" | ".join(str(entry.get(c, "")) for c in columns))
+
+
+def run_fold(args: argparse.Namespace) -> dict[str, Any] | None:
+    data = read_squad(args.data / FILES[args.version])
+    train, test, test_titles = fold_split(data, args.fold, args.folds)
+    if args.train_limit:
+        step = max(1, len(train) // args.train_limit)  # spread over every training article
+        train = SquadData(train.examples[::step][: args.train_limit], train.version)
+    options = dict(BACKBONES[args.backbone])
+    options.update(sequence_length=args.sequence_length, doc_stride=args.doc_stride,
+                   allow_no_answer=args.version == "v2.0", seed=args.seed)
+    if args.learning_rate:
+        options["learning_rate"] = args.learning_rate
+    task = QuestionAnswerer(**options)
+    load_before = load_average()
+    work_dir = args.work_dir / f"{args.version}-{args.backbone}-fold{args.fold}" if args.work_dir else None
+    train_s = resumable_fit(task, train, args.epochs, work_dir, args.max_minutes, args.checkpoint_every)
+    if train_s is None:
+        return None
+    started = time.perf_counter()
+    report = task.evaluate(test, batch_size=32)
+    evaluate_s = time.perf_counter() - started
+    unanswerable = sum(e.is_impossible for e in test.examples)
+    speed_items = test.examples[: args.speed_questions]
+    speed = throughput(task, [e.question for e in speed_items], [e.context for e in speed_items])
+    row = {
+        "key": f"{args.version} {args.backbone} fold{args.fold}",
+        "version": args.version, "backbone": args.backbone, "fold": args.fold, "folds": args.folds,
+        "test_articles": test_titles, "train_questions": len(train), "test_questions": len(test),
+        "exact_match": round(report["exact_match"], 2), "f1": round(report["f1"], 2),
+        "epochs": args.epochs, "train_s": round(train_s, 1), "evaluate_s": round(evaluate_s, 1),
+        **speed, "speed_questions": len(speed_items),
+        "options": options, "load_average_start_end": [load_before, load_average()],
+        "reader": data.report(),
+    }
+    if args.version == "v2.0":
+        row["always_no_answer_f1"] = round(100.0 * unanswerable / len(test), 2)
+        row["has_answer"] = report.get("has_answer")
+        row["no_answer"] = report.get("no_answer")
+        row["no_answer_rate"] = round(report["no_answer_rate"], 4)
+    return row
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--version", choices=sorted(FILES), default="v1.1")
+    parser.add_argument("--backbone", choices=sorted(BACKBONES), default="minilm")
+    parser.add_argument("--fold", type=int, default=0)
+    parser.add_argument("--folds", type=int, default=4)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--sequence-length", type=int, default=256)
+    parser.add_argument("--doc-stride", type=int, default=128)
+    parser.add_argument("--learning-rate", type=float, default=None)
+    parser.add_argument("--train-limit", type=int, default=None, help="N training questions spread over the training articles (default all)")
+    parser.add_argument("--speed-questions", type=int, default=128, help="test questions timed for throughput")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--work-dir", type=Path, default=None, help="checkpoints for sliced (resumable) training")
+    parser.add_argument("--max-minutes", type=float, default=None, help="stop and checkpoint after this long")
+    parser.add_argument("--checkpoint-every", type=int, default=100, help="steps between slice checkpoints")
+    parser.add_argument("--output", type=Path, default=RESULTS_PATH)
+    parser.add_argument("--summary", action="store_true", help="only print the table of the results JSON")
+    args = parser.parse_args(argv)
+    if args.summary:
+        print_table(args.output)
+        return 0
+    header = {
+        "benchmark": "nlp_qa",
+        "dataset": "SQuAD dev articles in ../shared/data/squad (24 articles v1.1, 15 of them v2.0), "
+                   "article-level cross-validation",
+        "note": "2-core CPU shared with other jobs; timings are noisy (load average recorded per row). "
+                "squad2_subset_train.json.gz is not used (its articles are test articles here).",
+        "targets": {"v1.1_minilm_f1": 60.0, "v2.0_f1_over_always_no_answer": 10.0},
+    }
+    row = run_fold(args)
+    if row is None:
+        return PAUSED
+    merge_result(args.output, header, row)
+    print(" | ".join(f"{k}={v}" for k, v in row.items() if k not in ("options", "reader", "test_articles")))
+    print_table(args.output)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
