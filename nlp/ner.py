@@ -23,8 +23,9 @@ from common.optimizers import make_optimizer
 from common.task import Task, TaskConfig
 from nlp import data as data_lib
 from nlp.backbones import GatherTokens, preset_tokenizer_options, sequence_encoder
-from nlp.inputs import validate_texts
+from nlp.inputs import length_bucketed_batches, trim_to_longest, validate_texts
 from nlp.ner_features import (
+    CASE_CLASSES,
     PieceFeatures,
     WordFeatures,
     build_char_vocabulary,
@@ -44,6 +45,7 @@ class EntityTaggerConfig(TaskConfig):
     preset: str | None = None  # None: BiLSTM-CNN-CRF from scratch; "minilm" or a folder: pretrained
     max_words: int = 64
     sequence_length: int = 128  # word pieces, pretrained only
+    case_dim: int = 16  # pretrained only: embedding of each word's casing (uncased backbones lose it); 0 = off
     word_vocabulary_size: int = 30000
     max_chars_per_word: int = 16
     word_dim: int = 100
@@ -67,6 +69,8 @@ class EntityTaggerConfig(TaskConfig):
         bad = [t for t in self.entity_types if not t or " " in t or t == "O"]
         if bad:
             raise ValueError(f"invalid entity type names {bad}")
+        if self.case_dim < 0:
+            raise ValueError(f"case_dim must be >= 0, got {self.case_dim}")
         if self.max_words < 1 or self.max_chars_per_word < 1:
             raise ValueError("max_words and max_chars_per_word must be positive")
         if not 0.0 <= self.dropout < 1.0:
@@ -125,7 +129,7 @@ class EntityTagger(Task):
             if c.preset:
                 lowercase = bool(self.char_vocabulary)
                 tokenizer = WordPieceTokenizer(self.word_vocabulary, lowercase=lowercase, strip_accents=lowercase)
-                self._features = PieceFeatures(tokenizer, c.sequence_length, c.max_words)
+                self._features = PieceFeatures(tokenizer, c.sequence_length, c.max_words, with_casing=c.case_dim > 0)
             else:
                 self._features = WordFeatures(
                     self.word_vocabulary, self.char_vocabulary, c.max_words, c.max_chars_per_word
@@ -148,10 +152,14 @@ class EntityTagger(Task):
         if c.preset:
             inputs, sequence = sequence_encoder(
                 preset=c.preset, vocabulary_size=0, sequence_length=c.sequence_length,
-                embed_dim=0, num_layers=0, num_heads=0, intermediate_dim=0, dropout=0.0,
+                embed_dim=0, num_layers=0, num_heads=0, intermediate_dim=0, dropout=0.0, variable_length=True,
             )
             inputs["word_index"] = keras.Input((c.max_words,), dtype="int32", name="word_index")
             x = GatherTokens(name="first_pieces")(sequence, inputs["word_index"])
+            if c.case_dim > 0:
+                inputs["word_case"] = keras.Input((c.max_words,), dtype="int32", name="word_case")
+                casing = keras.layers.Embedding(len(CASE_CLASSES), c.case_dim, name="case_embedding")(inputs["word_case"])
+                x = keras.layers.Concatenate(name="word_features")([x, casing])
             x = keras.layers.Dropout(0.1, name="dropout")(x)
         else:
             word_ids = keras.Input((c.max_words,), dtype="int32", name="word_ids")
@@ -242,7 +250,11 @@ class EntityTagger(Task):
         )
         if training:
             dataset = dataset.shuffle(min(len(sentences), 20000), seed=self.config.seed)
-        return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+        if not self.config.preset:
+            return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+        if training:  # word pieces: batch sentences of similar length, trim the padding
+            return length_bucketed_batches(dataset, batch_size, (16, 24, 32, 48, 64, 96)).prefetch(tf.data.AUTOTUNE)
+        return dataset.batch(batch_size).map(lambda x, y: (trim_to_longest(x), y)).prefetch(tf.data.AUTOTUNE)
 
     # ------------------------------------------------------------------ decoding
     def _decode(self, inputs: dict[str, tf.Tensor], lengths: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:

@@ -2,8 +2,9 @@
 
 ``WordFeatures`` serves the from-scratch BiLSTM-CRF tagger (lower-cased word lookup with digits
 folded to 0, case-preserving character ids via ``TextVectorization``); ``PieceFeatures`` serves
-the pretrained backbone (WordPiece per word, ``[CLS] ... [SEP]`` packing and the index of each
-word's first piece). Both return the number of words that fit, so labels and decoding agree.
+the pretrained backbone (WordPiece per word, ``[CLS] ... [SEP]`` packing, the index of each
+word's first piece and a casing class per word, which an uncased backbone cannot see). Both
+return the number of words that fit, so labels and decoding agree.
 """
 
 from __future__ import annotations
@@ -65,12 +66,32 @@ class WordFeatures(tf.Module):
         return features, tf.cast(words.row_lengths(), tf.int32)
 
 
+#: Casing classes of a word (0 is padding): what an uncased backbone loses and NER needs.
+CASE_CLASSES = ("pad", "lower", "capitalised", "upper", "has_digit", "other")
+
+
+def word_casing(words: tf.Tensor) -> tf.Tensor:
+    """Casing class id (see ``CASE_CLASSES``) of each word, with core regex ops on Unicode classes."""
+    rules = [  # first match wins
+        (r".*\p{Nd}.*", 4),
+        (r"\p{Lu}[\p{Lu}.&'-]+", 3),
+        (r"\p{Lu}.*", 2),
+        (r"\p{Ll}.*", 1),
+    ]
+    case = tf.fill(tf.shape(words), 5)
+    for pattern, value in reversed(rules):
+        case = tf.where(tf.strings.regex_full_match(words, pattern), value, case)
+    return case
+
+
 class PieceFeatures(tf.Module):
     """Ragged words ``[B, W]`` -> packed word pieces plus ``word_index`` (first piece of each word)."""
 
-    def __init__(self, tokenizer: WordPieceTokenizer, sequence_length: int, max_words: int) -> None:
+    def __init__(
+        self, tokenizer: WordPieceTokenizer, sequence_length: int, max_words: int, with_casing: bool = True
+    ) -> None:
         super().__init__()
-        self.tokenizer, self.max_words = tokenizer, max_words
+        self.tokenizer, self.max_words, self.with_casing = tokenizer, max_words, with_casing
         self.packer = TextPacker(tokenizer, sequence_length, max_chars=10**9)
 
     def __call__(self, words: tf.RaggedTensor) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
@@ -92,4 +113,7 @@ class PieceFeatures(tf.Module):
         packed = self.packer.pack_ids(per_text.merge_dims(1, 2))
         word_index = first_piece * tf.cast(fits, first_piece.dtype)
         packed["word_index"] = tf.cast(word_index.to_tensor(0, shape=[None, self.max_words]), tf.int32)
+        if self.with_casing:
+            casing = words.with_flat_values(word_casing(flat)) * tf.cast(fits, tf.int32)
+            packed["word_case"] = casing.to_tensor(0, shape=[None, self.max_words])
         return packed, lengths

@@ -23,7 +23,7 @@ from common.optimizers import make_optimizer
 from common.task import Task, TaskConfig
 from nlp import data as data_lib
 from nlp.backbones import MaskedMeanPooling, preset_tokenizer_options, sequence_encoder
-from nlp.inputs import validate_texts
+from nlp.inputs import length_bucketed_batches, trim_to_longest, validate_texts
 from nlp.text_encoding import TextPacker
 from nlp.tokenization import WordPieceTokenizer, train_vocabulary
 
@@ -144,6 +144,7 @@ class TextClassifier(Task):
             num_heads=c.num_heads,
             intermediate_dim=c.intermediate_dim,
             dropout=c.dropout,
+            variable_length=True,
         )
         pooled = MaskedMeanPooling(name="pool")(sequence, inputs["padding_mask"])
         pooled = keras.layers.Dropout(c.dropout, name="head_dropout")(pooled)
@@ -236,7 +237,9 @@ class TextClassifier(Task):
         )
         if training:
             dataset = dataset.shuffle(min(len(texts), 20000), seed=self.config.seed, reshuffle_each_iteration=True)
-        return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+            return length_bucketed_batches(dataset, batch_size).prefetch(tf.data.AUTOTUNE)
+        batches = dataset.batch(batch_size).map(lambda x, y: (trim_to_longest(x), y))
+        return batches.prefetch(tf.data.AUTOTUNE)
 
     # ------------------------------------------------------------------ inference
     def predict_proba(self, texts: Any, batch_size: int = 64) -> np.ndarray:
