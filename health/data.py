@@ -97,16 +97,39 @@ def load_case_folder(folder: str | os.PathLike) -> Cases:
 
 class PatchSampler:
     """Random patches of ``patch_size``; a ``foreground_fraction`` of them are centred on a
-    random foreground voxel (class > 0), so small structures are seen often enough."""
+    foreground voxel (class > 0). With ``balance_classes`` the class is drawn first (each present
+    class equally likely, as nnU-Net does), so small lesions are seen as often as large organs.
+
+    ``regions`` (one boolean map per case, e.g. a retina's field of view) restricts the centres
+    of the other patches; ``rotate`` adds random quarter turns in the last two axes (square
+    in-plane patches only) to the in-plane flips of ``flip``.
+    """
 
     def __init__(self, cases: Cases, patch_size: Sequence[int], foreground_fraction: float = 0.33,
-                 flip: bool = True, seed: int = 0):
+                 flip: bool = True, seed: int = 0, regions: Sequence[np.ndarray] | None = None,
+                 rotate: bool = False, balance_classes: bool = False):
         if not 0.0 <= foreground_fraction <= 1.0:
             raise ValueError(f"foreground_fraction must be in [0, 1], got {foreground_fraction}")
         self.cases, self.patch_size = cases, tuple(int(p) for p in patch_size)
         self.foreground_fraction, self.flip = float(foreground_fraction), flip
+        if rotate and self.patch_size[-1] != self.patch_size[-2]:
+            raise ValueError(f"rotate needs square in-plane patches, got {self.patch_size}")
+        self.rotate = rotate
         self.rng = np.random.default_rng(seed)
-        self.foreground = [np.argwhere(m > 0) for m in cases.masks]
+        if balance_classes:
+            self.foreground = [[np.argwhere(m == k) for k in np.unique(m) if k > 0] for m in cases.masks]
+        else:
+            self.foreground = [[np.argwhere(m > 0)] if (m > 0).any() else [] for m in cases.masks]
+        self.centres: list[np.ndarray | None] = [None] * len(cases)
+        if regions is not None:
+            if len(regions) != len(cases):
+                raise ValueError(f"{len(regions)} regions for {len(cases)} cases")
+            for i, (region, mask) in enumerate(zip(regions, cases.masks, strict=True)):
+                if np.shape(region) != mask.shape:
+                    raise ValueError(f"region {i} has shape {np.shape(region)} but its mask is {mask.shape}")
+                self.centres[i] = np.argwhere(np.asarray(region, bool))
+                if not len(self.centres[i]):
+                    raise ValueError(f"region {i} selects no voxels")
 
     def _padded(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         image, mask = self.cases.images[i], self.cases.masks[i]
@@ -116,22 +139,32 @@ class PatchSampler:
             mask = np.pad(mask, pad, mode="symmetric")
         return image, mask
 
+    def _centred(self, centre: np.ndarray, shape: tuple[int, ...]) -> list[int]:
+        return [int(np.clip(c - p // 2, 0, s - p)) for c, p, s in zip(centre, self.patch_size, shape, strict=True)]
+
     def sample(self) -> tuple[np.ndarray, np.ndarray]:
         """One (patch (*patch_size, C), mask patch (*patch_size)) pair."""
         i = int(self.rng.integers(len(self.cases)))
         image, mask = self._padded(i)
         shape = mask.shape
-        if self.rng.random() < self.foreground_fraction and len(self.foreground[i]):
-            center = self.foreground[i][self.rng.integers(len(self.foreground[i]))]
-            start = [int(np.clip(c - p // 2, 0, s - p)) for c, p, s in zip(center, self.patch_size, shape, strict=True)]
+        if self.rng.random() < self.foreground_fraction and self.foreground[i]:
+            groups = self.foreground[i]
+            voxels = groups[int(self.rng.integers(len(groups)))] if len(groups) > 1 else groups[0]
+            start = self._centred(voxels[self.rng.integers(len(voxels))], shape)
+        elif self.centres[i] is not None:
+            start = self._centred(self.centres[i][self.rng.integers(len(self.centres[i]))], shape)
         else:
             start = [int(self.rng.integers(0, s - p + 1)) for p, s in zip(self.patch_size, shape, strict=True)]
         window = tuple(slice(a, a + p) for a, p in zip(start, self.patch_size, strict=True))
         patch, labels = image[window], mask[window]
+        rank = len(self.patch_size)
         if self.flip:
-            for axis in range(len(self.patch_size) - 2, len(self.patch_size)):  # in-plane flips
+            for axis in range(rank - 2, rank):  # in-plane flips
                 if self.rng.random() < 0.5:
                     patch, labels = np.flip(patch, axis), np.flip(labels, axis)
+        if self.rotate:
+            turns = int(self.rng.integers(4))
+            patch, labels = np.rot90(patch, turns, (rank - 2, rank - 1)), np.rot90(labels, turns, (rank - 2, rank - 1))
         return np.ascontiguousarray(patch), np.ascontiguousarray(labels)
 
 

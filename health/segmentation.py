@@ -49,6 +49,7 @@ class MedicalSegmenterConfig(TaskConfig):
     offset: float = 0.0
     loss: str = "dice_ce"
     foreground_fraction: float = 0.33
+    balance_classes: bool = False
     patches_per_epoch: int = 256
     flip: bool = True
     overlap: float = 0.5
@@ -130,11 +131,13 @@ class MedicalSegmenter(Task):
         cases = self.cases(data)
         patch = tuple(c.patch_size)
         count = c.patches_per_epoch if training else max(batch_size, min(c.patches_per_epoch, 4 * len(cases)))
-        train_sampler = PatchSampler(cases, patch, c.foreground_fraction, c.flip, c.seed)
+        train_sampler = PatchSampler(cases, patch, c.foreground_fraction, c.flip, c.seed,
+                                     balance_classes=c.balance_classes)
 
         def generate():
             # training continues one random stream across epochs; validation repeats the same patches
-            sampler = train_sampler if training else PatchSampler(cases, patch, c.foreground_fraction, False, c.seed + 1)
+            sampler = train_sampler if training else PatchSampler(cases, patch, c.foreground_fraction, False, c.seed + 1,
+                                                                  balance_classes=c.balance_classes)
             for _ in range(count):
                 yield sampler.sample()
 

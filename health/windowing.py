@@ -92,3 +92,60 @@ def resample(volume: Volume, spacing: Sequence[float], order: int = 1) -> Volume
     exact = tuple(p / n for p, n in zip(volume.physical_size, resampled.shape, strict=True))
     return Volume(resampled, exact, origin=volume.origin, modality=volume.modality,
                   series_uid=volume.series_uid, metadata=dict(volume.metadata))
+
+
+def clahe(image: np.ndarray, tiles: tuple[int, int] = (8, 8), clip_limit: float = 2.0, bins: int = 256,
+          mask: np.ndarray | None = None) -> np.ndarray:
+    """Contrast-limited adaptive histogram equalisation of a 2-D image -> [0, 1] (Zuiderveld 1994).
+
+    Each of ``tiles`` regions gets its own equalising map, with histogram bins clipped at
+    ``clip_limit`` times the mean bin count (excess spread over all bins) so noise is not
+    amplified; pixels blend the maps of the 4 nearest tile centres bilinearly. Used on fundus
+    photographs (green channel) so thin vessels get the same contrast everywhere. With ``mask``
+    (e.g. the field of view) only pixels inside it shape the histograms.
+    """
+    image = np.asarray(image, np.float32)
+    if image.ndim != 2:
+        raise ValueError(f"clahe takes a 2-D image, got shape {image.shape}")
+    if not np.all(np.isfinite(image)):
+        raise ValueError("the image holds NaN or infinite values")
+    if clip_limit < 1 or bins < 2 or min(tiles) < 1:
+        raise ValueError(f"need clip_limit >= 1, bins >= 2 and tiles >= 1, got {clip_limit}, {bins}, {tiles}")
+    inside = np.ones(image.shape, bool) if mask is None else np.asarray(mask, bool)
+    if inside.shape != image.shape:
+        raise ValueError(f"mask shape {inside.shape} differs from image shape {image.shape}")
+    if not inside.any():
+        raise ValueError("clahe mask selects no pixels")
+    low, high = float(image[inside].min()), float(image[inside].max())
+    levels = np.clip(((image - low) / max(high - low, 1e-6) * (bins - 1)).round(), 0, bins - 1).astype(np.int64)
+    ty, tx = (int(t) for t in tiles)
+    rows, cols = image.shape
+    row_edges = np.linspace(0, rows, ty + 1).round().astype(int)
+    col_edges = np.linspace(0, cols, tx + 1).round().astype(int)
+    maps = np.empty((ty, tx, bins), np.float32)
+    for i in range(ty):
+        for j in range(tx):
+            window = (slice(row_edges[i], row_edges[i + 1]), slice(col_edges[j], col_edges[j + 1]))
+            values = levels[window][inside[window]]
+            if values.size == 0:
+                maps[i, j] = np.arange(bins) / (bins - 1)
+                continue
+            hist = np.bincount(values, minlength=bins).astype(np.float64)
+            limit = clip_limit * values.size / bins
+            excess = np.maximum(hist - limit, 0).sum()
+            hist = np.minimum(hist, limit) + excess / bins
+            maps[i, j] = np.cumsum(hist) / hist.sum()
+
+    def neighbours(n_pixels: int, edges: np.ndarray, n_tiles: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        centres = (edges[:-1] + edges[1:] - 1) / 2.0
+        position = np.interp(np.arange(n_pixels), centres, np.arange(n_tiles)) if n_tiles > 1 else np.zeros(n_pixels)
+        first = np.minimum(np.floor(position).astype(int), max(n_tiles - 2, 0))
+        second = np.minimum(first + 1, n_tiles - 1)
+        return first, second, (position - first).astype(np.float32)
+
+    y0, y1, wy = neighbours(rows, row_edges, ty)
+    x0, x1, wx = neighbours(cols, col_edges, tx)
+    y0, y1, wy = y0[:, None], y1[:, None], wy[:, None]
+    top = maps[y0, x0, levels] * (1 - wx) + maps[y0, x1, levels] * wx
+    bottom = maps[y1, x0, levels] * (1 - wx) + maps[y1, x1, levels] * wx
+    return (top * (1 - wy) + bottom * wy).astype(np.float32)
