@@ -105,6 +105,9 @@ def test_3d_unet_sliding_window_and_save(tmp_path):
     segmenter.fit(phantoms, epochs=1, verbose=0)
     result = segmenter.predict(phantoms.volume(0))[0]
     assert result["mask"].shape == (16, 24, 24) and "volume_ml" in result
+    block = phantoms.images[0][:8, :16, :16]  # one patch: sliding window and whole volume see the same input
+    np.testing.assert_allclose(segmenter.predict_probabilities(block, mode="sliding_window"),
+                               segmenter.predict_probabilities(block, mode="whole"), atol=1e-5)
     report = segmenter.evaluate(phantoms)
     assert report["num_cases"] == 4 and 0 <= report["mean_dice"] <= 1
     loaded = MedicalSegmenter.load(segmenter.save(tmp_path / "seg3d.keras"))
