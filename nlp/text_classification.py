@@ -247,7 +247,7 @@ class TextClassifier(Task):
         texts, _ = validate_texts(texts, self.config.max_chars)
         outputs = []
         for i in range(0, len(texts), batch_size):
-            inputs = self.packer(tf.constant(texts[i : i + batch_size]))
+            inputs = trim_to_longest(self.packer(tf.constant(texts[i : i + batch_size])))
             outputs.append(self.model(inputs, training=False).numpy())
         return np.concatenate(outputs)
 
@@ -310,7 +310,7 @@ class TextClassifier(Task):
         class_names = tf.constant(self.classes)
 
         def serve(text: tf.Tensor) -> dict[str, tf.Tensor]:
-            probabilities = model(packer(text), training=False)
+            probabilities = model(trim_to_longest(packer(text)), training=False)
             top = tf.math.top_k(probabilities, k=len(self.classes))
             return {"scores": top.values, "classes": tf.gather(class_names, top.indices)}
 
