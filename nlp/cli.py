@@ -1,4 +1,4 @@
-"""``dlsuite nlp classify|ner train|evaluate|predict|export`` (registered through an entry point)."""
+"""``dlsuite nlp classify|ner|translate|qa train|evaluate|predict|export`` (registered through an entry point)."""
 
 from __future__ import annotations
 
@@ -175,8 +175,10 @@ def _actions(task_parser: argparse.ArgumentParser, dest: str) -> argparse._SubPa
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    """Add ``nlp`` with its ``classify`` and ``ner`` sub-commands to the top-level parser."""
-    nlp = commands.add_parser("nlp", help="text classification and named-entity recognition")
+    """Add ``nlp`` with its ``classify``, ``ner``, ``translate`` and ``qa`` sub-commands."""
+    nlp = commands.add_parser(
+        "nlp", help="text classification, named-entity recognition, translation and question answering"
+    )
     tasks = nlp.add_subparsers(dest="nlp_task", metavar="TASK", required=True)
 
     classify = _actions(tasks.add_parser("classify", help="text classification"), "action")
@@ -224,3 +226,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     export.add_argument("--output", required=True)
     export.add_argument("--version", type=int)
     export.set_defaults(func=_export(EntityTagger))
+
+    # Imported here: these modules reuse this module's helpers (train options, export action).
+    from nlp import qa_cli, translation_cli
+
+    translation_cli.add_commands(tasks)
+    qa_cli.add_commands(tasks)
