@@ -31,6 +31,18 @@ class MaskedMeanPooling(keras.layers.Layer):
         return (sequence_shape[0], sequence_shape[-1])
 
 
+@keras.saving.register_keras_serializable(package="dlsuite")
+class MaskedMaxPooling(keras.layers.Layer):
+    """Max of token vectors over non-padding positions: ``([B, T, D], [B, T]) -> [B, D]``."""
+
+    def call(self, sequence, padding_mask):
+        mask = keras.ops.cast(padding_mask, "bool")[..., None]
+        return keras.ops.max(keras.ops.where(mask, sequence, keras.ops.cast(-1e9, sequence.dtype)), axis=1)
+
+    def compute_output_shape(self, sequence_shape, padding_mask_shape=None):
+        return (sequence_shape[0], sequence_shape[-1])
+
+
 def resolve_preset(preset: str) -> Path:
     """``"minilm"`` or a folder path -> the folder; clear errors when it is missing."""
     if preset == MINILM:

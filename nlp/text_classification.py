@@ -22,10 +22,17 @@ from common.metrics import classification_report
 from common.optimizers import make_optimizer
 from common.task import Task, TaskConfig
 from nlp import data as data_lib
-from nlp.backbones import MaskedMeanPooling, preset_tokenizer_options, sequence_encoder
+from nlp.backbones import (
+    MaskedMaxPooling,
+    MaskedMeanPooling,
+    preset_tokenizer_options,
+    sequence_encoder,
+)
 from nlp.inputs import length_bucketed_batches, trim_to_longest, validate_texts
 from nlp.text_encoding import TextPacker
 from nlp.tokenization import WordPieceTokenizer, train_vocabulary
+
+POOLINGS = ("mean", "mean_max")
 
 
 @dataclasses.dataclass
@@ -44,6 +51,8 @@ class TextClassifierConfig(TaskConfig):
     num_heads: int = 4
     intermediate_dim: int = 128
     dropout: float = 0.1
+    pooling: str = "mean"  # "mean" or "mean_max" (mean and max of the token vectors, concatenated)
+    token_dropout: float = 0.0  # training only: share of word pieces replaced by [UNK] (regulariser)
     learning_rate: float | None = None  # default: 1e-3 from scratch, 5e-5 pretrained
     weight_decay: float = 0.01
     warmup_fraction: float = 0.1
@@ -64,6 +73,10 @@ class TextClassifierConfig(TaskConfig):
             raise ValueError(f"vocabulary_size must be at least 10, got {self.vocabulary_size}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
+        if not 0.0 <= self.token_dropout < 1.0:
+            raise ValueError(f"token_dropout must be in [0, 1), got {self.token_dropout}")
         if not 0.0 < self.threshold < 1.0:
             raise ValueError(f"threshold must be in (0, 1), got {self.threshold}")
         if self.max_chars < 1:
@@ -147,6 +160,9 @@ class TextClassifier(Task):
             variable_length=True,
         )
         pooled = MaskedMeanPooling(name="pool")(sequence, inputs["padding_mask"])
+        if c.pooling == "mean_max":
+            peak = MaskedMaxPooling(name="max_pool")(sequence, inputs["padding_mask"])
+            pooled = keras.layers.Concatenate(name="pools")([pooled, peak])
         pooled = keras.layers.Dropout(c.dropout, name="head_dropout")(pooled)
         outputs = keras.layers.Dense(
             self.num_classes,
@@ -237,9 +253,20 @@ class TextClassifier(Task):
         )
         if training:
             dataset = dataset.shuffle(min(len(texts), 20000), seed=self.config.seed, reshuffle_each_iteration=True)
-            return length_bucketed_batches(dataset, batch_size).prefetch(tf.data.AUTOTUNE)
+            batches = length_bucketed_batches(dataset, batch_size)
+            if self.config.token_dropout:
+                batches = batches.map(self._drop_tokens, num_parallel_calls=tf.data.AUTOTUNE)
+            return batches.prefetch(tf.data.AUTOTUNE)
         batches = dataset.batch(batch_size).map(lambda x, y: (trim_to_longest(x), y))
         return batches.prefetch(tf.data.AUTOTUNE)
+
+    def _drop_tokens(self, inputs: dict[str, tf.Tensor], targets: tf.Tensor) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
+        """Word dropout: replace a random ``token_dropout`` share of the text's pieces by [UNK]."""
+        packer, ids = self.packer, inputs["token_ids"]
+        special = tf.equal(ids, packer.cls_id) | tf.equal(ids, packer.sep_id) | tf.equal(inputs["padding_mask"], 0)
+        drop = (tf.random.uniform(tf.shape(ids)) < self.config.token_dropout) & ~special
+        unknown = tf.cast(packer.tokenizer.oov_id, ids.dtype)
+        return {**inputs, "token_ids": tf.where(drop, unknown, ids)}, targets
 
     # ------------------------------------------------------------------ inference
     def predict_proba(self, texts: Any, batch_size: int = 64) -> np.ndarray:
