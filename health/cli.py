@@ -17,7 +17,10 @@ SEGMENT_DATA_HELP = (
     "a folder of cases (<case>/image.nii[.gz] or <case>/dicom/, and <case>/mask.nii[.gz]), "
     "'builtin:phantoms' (2-D CT slices) or 'builtin:phantoms3d'"
 )
-CLASSIFY_DATA_HELP = "a CSV with image,label columns (paths relative to it; 'a|b' for several findings) or 'builtin:phantoms'"
+CLASSIFY_DATA_HELP = (
+    "a CSV with image,label columns (paths relative to it; 'a|b' for several findings), 'builtin:phantoms' "
+    "or a prepared TFDS set 'tfds:NAME[:SPLIT]' (e.g. tfds:patch_camelyon, tfds:curated_breast_imaging_ddsm/patches)"
+)
 
 
 def _json(value: Any) -> Any:
@@ -51,11 +54,16 @@ def segment_data(spec: str, part: str, size: int = 64) -> Any:
     return spec
 
 
-def classify_data(spec: str, part: str, size: int = 64) -> Any:
+def classify_data(spec: str, part: str, size: int = 64, data_dir: str | None = None, limit: int | None = None) -> Any:
+    if spec.startswith("tfds:"):
+        from health.tfds_sets import load_tfds_medical
+
+        name, _, split = spec.removeprefix("tfds:").partition(":")
+        return load_tfds_medical(name, split or ("validation" if part == "val" else "train"), data_dir, limit)
     if spec == "builtin:phantoms":
         return hio.make_phantoms(320 if part == "train" else 100, (size, size), seed=2 if part == "train" else 3)
     if not (spec.endswith(".csv") and Path(spec).is_file()):
-        raise ValueError(f"data {spec!r} is not a CSV file nor builtin:phantoms")
+        raise ValueError(f"data {spec!r} is not a CSV file, builtin:phantoms nor tfds:NAME")
     return spec
 
 
@@ -131,10 +139,16 @@ def _classify_train(args: argparse.Namespace) -> int:
     from health.classification import MedicalImageClassifier
 
     output = _check_output(args.output, args.overwrite)
-    data = classify_data(args.data, "train", args.image_size)
-    val = classify_data(args.val_data or args.data, "val", args.image_size) if args.val_data or args.data.startswith("builtin:") else None
+    data = classify_data(args.data, "train", args.image_size, args.data_dir, args.limit)
+    with_val = args.val_data or args.data.startswith("builtin:")
+    val = classify_data(args.val_data or args.data, "val", args.image_size, args.data_dir, args.limit) if with_val else None
+    intensity: dict[str, Any] = {"window": _window(args.window)}
+    if hasattr(data, "classes"):  # a TFDS set: 8-bit images scaled to [0, 1], its own channels
+        intensity = {"window": None, "scale": 1 / 255, "channels": int(data.images[0].shape[-1])}
     if args.classes:
         classes = args.classes.split(",")
+    elif hasattr(data, "classes"):
+        classes = data.classes
     elif args.data.startswith("builtin:"):
         classes = ["normal", "lesion"]
     else:
@@ -142,7 +156,7 @@ def _classify_train(args: argparse.Namespace) -> int:
 
         classes = read_label_csv(args.data)[2]
     task = MedicalImageClassifier(
-        classes=classes, multi_label=args.multi_label, image_size=args.image_size, window=_window(args.window),
+        classes=classes, multi_label=args.multi_label, image_size=args.image_size, **intensity,
         loss=args.loss, batch_size=args.batch_size, learning_rate=args.learning_rate,
         widths=[int(w) for w in args.widths.split(",")],
     )
@@ -161,7 +175,7 @@ def _classify_evaluate(args: argparse.Namespace) -> int:
     from health.classification import MedicalImageClassifier
 
     task = _load(args.model, MedicalImageClassifier)
-    data = classify_data(args.data, args.part, task.config.image_size)
+    data = classify_data(args.data, args.part, task.config.image_size, args.data_dir, args.limit)
     report = task.evaluate(data, threshold=args.threshold, report_dir=args.report_dir)
     print(json.dumps(_json(report), indent=2))
     return 0
@@ -260,6 +274,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--widths", default="16,32,64", help="ResNet stage widths")
     train.add_argument("--multi-label", action="store_true", help="independent findings (sigmoid)")
     train.add_argument("--loss", choices=["cross_entropy", "focal"], default="cross_entropy")
+    train.add_argument("--data-dir", help="TFDS data_dir for tfds: names")
+    train.add_argument("--limit", type=int, help="use at most this many examples of a tfds: set")
     train.set_defaults(func=_classify_train)
     evaluate = actions.add_parser("evaluate", help="ROC-AUC, PR-AUC, sensitivity/specificity, ECE")
     evaluate.add_argument("--model", required=True)
@@ -267,6 +283,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--part", choices=["train", "val"], default="val", help="part of a built-in set")
     evaluate.add_argument("--threshold", type=float, help="operating point (default: the model's)")
     evaluate.add_argument("--report-dir", help="write reliability plots here")
+    evaluate.add_argument("--data-dir", help="TFDS data_dir for tfds: names")
+    evaluate.add_argument("--limit", type=int, help="use at most this many examples of a tfds: set")
     evaluate.set_defaults(func=_classify_evaluate)
     predict = actions.add_parser("predict", help="scores for DICOM / NIfTI / PNG images")
     predict.add_argument("--model", required=True)

@@ -48,3 +48,30 @@ def test_tfds_errors(tmp_path):
             load_tfds_medical("patch_camelyon", label_key="id")
     with pytest.raises(ValueError, match="limit must be at least 1"):
         load_tfds_medical("patch_camelyon", limit=0)
+
+
+def test_cli_trains_and_evaluates_on_a_tfds_set(tmp_path, capsys):
+    import argparse
+    import json
+
+    import tensorflow_datasets as tfds
+
+    from health import cli
+
+    def run(argv):
+        parser = argparse.ArgumentParser(prog="dlsuite")
+        cli.register(parser.add_subparsers(dest="command", required=True))
+        args = parser.parse_args(argv)
+        return args.func(args)
+
+    model = tmp_path / "camelyon.keras"
+    with tfds.testing.mock_data(num_examples=8):
+        assert run(["health", "classify", "train", "--data", "tfds:patch_camelyon", "--output", str(model),
+                    "--image-size", "16", "--widths", "4,8", "--epochs", "1", "--batch-size", "4"]) == 0
+        capsys.readouterr()
+        assert run(["health", "classify", "evaluate", "--model", str(model), "--data", "tfds:patch_camelyon:test",
+                    "--limit", "6"]) == 0
+    out = capsys.readouterr().out
+    report = json.loads(out[out.index("{"):])
+    assert "sensitivity" in report and 0 <= report["roc_auc"] <= 1
+    assert sum(map(sum, report["per_class"]["metastasis"]["confusion_matrix"])) == 6  # --limit 6
