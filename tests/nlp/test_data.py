@@ -91,3 +91,24 @@ def test_synthetic_sets_are_deterministic_and_balanced():
     ner = make_ner(30)
     assert all(len(t) == len(g) for t, g in zip(ner.tokens, ner.tags, strict=True))
     assert ner.entity_types == ["LOC", "ORG", "PER"]
+
+
+def test_length_bucketed_batches_keep_every_example_and_trim_padding():
+    import numpy as np
+    import tensorflow as tf
+
+    from nlp.inputs import length_bucketed_batches, trim_to_longest
+
+    lengths = np.array([3, 9, 4, 20, 5, 30, 2, 11, 7, 25])
+    mask = (np.arange(32)[None, :] < lengths[:, None]).astype(np.int32)
+    features = {"token_ids": mask * 7, "padding_mask": mask, "segment_ids": 0 * mask, "word_index": mask[:, :5]}
+    dataset = tf.data.Dataset.from_tensor_slices((features, np.arange(10)))
+    seen = []
+    for x, y in length_bucketed_batches(dataset, batch_size=3, boundaries=(8, 16)):
+        longest = int(tf.reduce_max(tf.reduce_sum(x["padding_mask"], axis=1)))
+        assert x["token_ids"].shape[1] == x["padding_mask"].shape[1] == longest  # trimmed to the batch
+        assert x["word_index"].shape[1] == 5  # non-piece inputs keep their width
+        assert len({int(np.searchsorted([8, 16], lengths[i], side="right")) for i in y.numpy()}) == 1  # one bucket
+        seen.extend(y.numpy().tolist())
+    assert sorted(seen) == list(range(10))
+    assert trim_to_longest({"token_ids": mask[:2], "padding_mask": mask[:2]})["token_ids"].shape == (2, 9)

@@ -100,3 +100,14 @@ def test_pretrained_tagger_export_parity(which, tiny_preset, ner_data, tmp_path)
                           learning_rate=1e-4)
     tagger.fit((train.tokens[:32], train.tags[:32]), epochs=1, batch_size=16, verbose=0)
     _check_parity(tagger, tagger.export(tmp_path / "ner_pretrained"))
+
+
+def test_word_casing_classes():
+    import tensorflow as tf
+
+    from nlp.ner_features import CASE_CLASSES, word_casing
+
+    words = ["paris", "Paris", "EU", "U.S.", "1996", "A4", "Ärger", "ÖSTERREICH", "-", "iPhone"]
+    expected = ["lower", "capitalised", "upper", "upper", "has_digit", "has_digit", "capitalised", "upper",
+                "other", "lower"]
+    assert [CASE_CLASSES[i] for i in word_casing(tf.constant(words)).numpy()] == expected

@@ -64,6 +64,10 @@ def test_bad_training_and_evaluation_data(trained_classifier):
         TextClassifier(classes=["only"])
     with pytest.raises(ValueError, match="unknown option"):
         TextClassifier(classes=["a", "b"], colour="red")
+    with pytest.raises(ValueError, match="pooling must be one of"):
+        TextClassifier(classes=["a", "b"], pooling="median")
+    with pytest.raises(ValueError, match="token_dropout"):
+        TextClassifier(classes=["a", "b"], token_dropout=1.5)
 
 
 def test_save_load_round_trip(trained_classifier, tmp_path):
@@ -103,7 +107,7 @@ def test_export_matches_predict_in_fresh_process(trained_classifier, tmp_path):
 def test_multi_label_learns():
     train, val = make_topics(240, seed=0, multi_label=True), make_topics(60, seed=1, multi_label=True)
     classifier = TextClassifier(
-        classes=train.class_names, multi_label=True, vocabulary_size=200, sequence_length=16,
+        classes=train.class_names, multi_label=True, vocabulary_size=200, sequence_length=16, pooling="mean_max",
         embed_dim=32, num_layers=1, num_heads=2, intermediate_dim=64, learning_rate=5e-3, batch_size=16,
     )
     classifier.fit(train, epochs=12, verbose=0)
@@ -127,3 +131,18 @@ def test_pretrained_backbone_export_parity(which, tiny_preset, tmp_path, sentime
     for row, result in enumerate(expected):
         assert served["classes"][row][0] == result["label"]
         assert served["scores"][row][0] == pytest.approx(result["score"], abs=1e-4)
+
+
+def test_token_dropout_replaces_only_text_pieces(trained_classifier):
+    import tensorflow as tf
+
+    dropping = TextClassifier(classes=trained_classifier.classes, sequence_length=20, token_dropout=0.5)
+    dropping.vocabulary = trained_classifier.vocabulary
+    inputs = dropping.packer(tf.constant(["the plot was dreadful and the acting dull"] * 20))
+    dropped, _ = dropping._drop_tokens(inputs, None)
+    before, after = inputs["token_ids"].numpy(), dropped["token_ids"].numpy()
+    changed = before != after
+    text = (inputs["padding_mask"].numpy() == 1) & (before != dropping.packer.cls_id) & (before != dropping.packer.sep_id)
+    assert not changed[~text].any()  # [CLS], [SEP] and padding untouched
+    assert (after[changed] == dropping.packer.tokenizer.oov_id).all()
+    assert 0.3 < changed.sum() / text.sum() < 0.7
