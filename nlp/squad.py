@@ -147,15 +147,15 @@ def load_tfds_squad(
         article = articles.setdefault(title, {"title": title, "paragraphs": []})
         if title not in [a["title"] for a in payload["data"]]:
             payload["data"].append(article)
-        answers = row["answers"]
+        answers = [
+            {"text": t.decode("utf-8"), "answer_start": int(s)}
+            for t, s in zip(row["answers"]["text"], row["answers"]["answer_start"], strict=False)
+        ]
         qa = {
             "id": row["id"].decode("utf-8"),
             "question": row["question"].decode("utf-8"),
-            "answers": [
-                {"text": t.decode("utf-8"), "answer_start": int(s)}
-                for t, s in zip(answers["text"], answers["answer_start"], strict=True)
-            ],
-            "is_impossible": bool(row.get("is_impossible", False)),
+            "answers": answers,
+            "is_impossible": bool(row.get("is_impossible", False)) or not answers,
         }
         article["paragraphs"].append({"context": row["context"].decode("utf-8"), "qas": [qa]})
     return parse_squad(payload, f"tfds:{name}:{split}")
