@@ -44,7 +44,7 @@ class QuestionAnswererConfig(TaskConfig):
     lowercase: bool = True
     sequence_length: int = 256  # tokens per window: [CLS] question [SEP] context [SEP]
     doc_stride: int = 128  # context tokens a window advances over the previous one
-    max_question_tokens: int = 64
+    max_question_tokens: int | None = None  # default: min(64, sequence_length // 4)
     max_answer_length: int = 30  # tokens
     allow_no_answer: bool = False  # SQuAD 2.0: may answer "" when the [CLS] score wins
     no_answer_threshold: float = 0.0  # null score must beat the best span by more than this
@@ -62,6 +62,8 @@ class QuestionAnswererConfig(TaskConfig):
     seed: int = 0
 
     def validate(self) -> None:
+        if self.max_question_tokens is None:
+            self.max_question_tokens = min(64, self.sequence_length // 4)
         if self.sequence_length - 3 - self.max_question_tokens < 8:
             raise ValueError(
                 f"sequence_length ({self.sequence_length}) must leave at least 8 context tokens after "

@@ -1,0 +1,55 @@
+"""``dlsuite nlp qa train|evaluate|predict|export`` through an argparse parser built like ``nlp.cli``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import pytest
+
+from nlp.qa_cli import add_commands, resolve_squad_data
+
+
+def _run(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="dlsuite nlp")
+    add_commands(parser.add_subparsers(dest="nlp_task", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+def test_qa_train_evaluate_predict_export(tmp_path, capsys):
+    model = tmp_path / "qa.keras"
+    squad = tmp_path / "dev.json"
+    context = "Ada Lovelace was born in Lyon. Ada Lovelace works as a pilot."
+    squad.write_text(json.dumps({"version": "1.1", "data": [{"title": "t", "paragraphs": [{"context": context, "qas": [
+        {"id": "1", "question": "Where was Ada Lovelace born?", "answers": [{"text": "Lyon", "answer_start": 3}]},
+    ]}]}]}), encoding="utf-8")
+    assert _run(["qa", "train", "--data", "builtin:synthetic", "--epochs", "1", "--sequence-length", "64",
+                 "--vocabulary-size", "300", "--batch-size", "32", "--output", str(model)]) == 0
+    assert "validation exact match" in capsys.readouterr().out
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        _run(["qa", "train", "--data", "builtin:synthetic", "--output", str(model)])
+
+    assert _run(["qa", "evaluate", "--model", str(model), "--data", str(squad)]) == 0
+    out = capsys.readouterr().out
+    assert "1 answer(s) not at their answer_start" in out  # misaligned answers are reported
+    report = json.loads(out[out.index("{"):])
+    assert report["count"] == 1 and 0.0 <= report["f1"] <= 100.0
+
+    assert _run(["qa", "predict", "--model", str(model), "--context", context, "Where was Ada Lovelace born?"]) == 0
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert context[line["start"] : line["end"]] == line["answer"]
+    with pytest.raises(ValueError, match="--context"):
+        _run(["qa", "predict", "--model", str(model), "Where?"])
+
+    assert _run(["qa", "export", "--model", str(model), "--output", str(tmp_path / "served")]) == 0
+    assert (tmp_path / "served" / "1" / "saved_model.pb").is_file()
+
+
+def test_qa_data_errors(tmp_path):
+    with pytest.raises(ValueError, match="unknown built-in dataset"):
+        _run(["qa", "train", "--data", "builtin:nope", "--output", str(tmp_path / "x.keras")])
+    with pytest.raises(ValueError, match="not a file"):
+        resolve_squad_data(str(tmp_path / "missing.json"), "val")
+    with pytest.raises(ValueError, match="no such task file"):
+        _run(["qa", "evaluate", "--model", str(tmp_path / "x.keras"), "--data", "builtin:synthetic"])
