@@ -21,6 +21,7 @@ trainings can run in slices (``--work-dir DIR --max-minutes 14``; exit code 3 = 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import platform
 import statistics
@@ -85,12 +86,15 @@ def throughput(task: QuestionAnswerer, questions: list[str], contexts: list[str]
 def merge_result(path: Path, header: dict[str, Any], row: dict[str, Any]) -> None:
     """Write ``row`` into the results JSON, replacing an earlier row with the same key."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    previous = json.loads(path.read_text()).get("results", []) if path.is_file() else []
-    rows = [r for r in previous if r.get("key") != row["key"]] + [row]
-    rows.sort(key=lambda r: r["key"])
-    payload = {**header, "machine": platform.platform(), "results": rows}
-    payload["summary"] = summarise(rows)
-    path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+    with open(path.with_suffix(".lock"), "w") as lock:  # folds may finish at the same time
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        previous = json.loads(path.read_text()).get("results", []) if path.is_file() else []
+        rows = [r for r in previous if r.get("key") != row["key"]] + [row]
+        rows.sort(key=lambda r: r["key"])
+        payload = {**header, "machine": platform.platform(), "results": rows}
+        payload["summary"] = summarise(rows)
+        path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+    path.with_suffix(".lock").unlink(missing_ok=True)
 
 
 def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
