@@ -69,4 +69,7 @@ def length_bucketed_batches(
     buckets = dataset.bucket_by_sequence_length(
         length, list(boundaries), [batch_size] * (len(boundaries) + 1)
     )
-    return buckets.map(lambda x, y: (trim_to_longest(x), y), num_parallel_calls=tf.data.AUTOTUNE)
+    batches = buckets.map(lambda x, y: (trim_to_longest(x), y), num_parallel_calls=tf.data.AUTOTUNE)
+    # Bucketing hides the epoch length from tf.data; count it once so Keras knows it from the start.
+    count = int(batches.reduce(0, lambda n, _: n + 1))
+    return batches.apply(tf.data.experimental.assert_cardinality(count))

@@ -28,7 +28,7 @@ def trained_classifier(sentiment_data):
         learning_rate=5e-3,
         batch_size=16,
     )
-    classifier.fit(train, epochs=6, verbose=0)
+    classifier.fit(train, epochs=4, verbose=0)
     return classifier
 
 
@@ -54,7 +54,7 @@ def trained_tagger(ner_data):
         learning_rate=1e-2,
         batch_size=16,
     )
-    tagger.fit(train, epochs=8, verbose=0)
+    tagger.fit(train, epochs=5, verbose=0)
     return tagger
 
 

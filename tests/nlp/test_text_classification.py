@@ -110,7 +110,7 @@ def test_multi_label_learns():
         classes=train.class_names, multi_label=True, vocabulary_size=200, sequence_length=16, pooling="mean_max",
         embed_dim=32, num_layers=1, num_heads=2, intermediate_dim=64, learning_rate=5e-3, batch_size=16,
     )
-    classifier.fit(train, epochs=12, verbose=0)
+    classifier.fit(train, epochs=8, verbose=0)
     report = classifier.evaluate(val)
     assert report["micro_f1"] >= 0.75
     result = classifier.predict("the election and the striker made headlines today.")
