@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--section", choices=["scratch", "minilm", "all"], default="all")
     parser.add_argument("--epochs", type=int, default=5, help="from-scratch epochs")
-    parser.add_argument("--pretrained-epochs", type=int, default=3)
+    parser.add_argument("--pretrained-epochs", type=int, default=2)
     parser.add_argument("--train-limit", type=int, default=None, help="first N training sentences (default all)")
     parser.add_argument("--work-dir", type=Path, default=None, help="checkpoints for sliced (resumable) training")
     parser.add_argument("--max-minutes", type=float, default=None, help="stop and checkpoint after this long")
