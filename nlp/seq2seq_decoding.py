@@ -1,7 +1,9 @@
 """In-graph greedy and beam search (``tf.while_loop``, core ops only) for sequence-to-sequence models.
 
-Both searches drive a ``step_fn(prefix_ids [N, t]) -> log_probs [N, V]`` for the next token,
-run batched, stop when every row has produced the end-of-sequence id or after ``max_length``
+Both searches drive a ``step_fn(prefix_ids [N, t], state) -> (log_probs [N, V], state)`` for
+the next token, where ``state`` is a (possibly empty) tuple of tensors with one row per
+hypothesis, such as a decoder's key/value caches, that the search carries and, in beam search,
+reorders with the hypotheses. They run batched, stop when every row has produced the end-of-sequence id or after ``max_length``
 tokens, and return ``(ids [B, T], scores [B], lengths [B])``. ``ids`` exclude the start token,
 include the end token when one was produced and are padded with ``pad_id`` after it.
 
@@ -18,7 +20,7 @@ from typing import NamedTuple
 import numpy as np
 import tensorflow as tf
 
-StepFn = Callable[[tf.Tensor], tf.Tensor]
+StepFn = Callable[[tf.Tensor, tuple], tuple[tf.Tensor, tuple]]
 NEG_INF = -1e9  # finite, so sums of masked scores never turn into NaN
 
 
@@ -33,6 +35,11 @@ class Decoded(NamedTuple):
 def length_penalty(lengths: tf.Tensor, alpha: float) -> tf.Tensor:
     """GNMT length normaliser ``((5 + length) / 6) ** alpha`` (1 when ``alpha == 0``)."""
     return tf.pow((5.0 + tf.cast(lengths, tf.float32)) / 6.0, float(alpha))
+
+
+def _row_shapes(state: tuple) -> tuple:
+    """Loop shape invariants of ``state``: any number of rows, other dimensions fixed."""
+    return tuple(tf.TensorShape([None, *x.shape[1:]]) for x in state)
 
 
 def _check(max_length: int, beam_size: int = 1) -> None:
@@ -50,6 +57,7 @@ def greedy_search(
     max_length: int,
     alpha: float = 0.0,
     pad_id: int = 0,
+    state: tuple = (),
 ) -> Decoded:
     """Pick the most likely next token at every step; finished rows emit ``pad_id`` at no cost."""
     _check(max_length)
@@ -58,21 +66,22 @@ def greedy_search(
     finished = tf.zeros([batch_size], tf.bool)
     lengths = tf.zeros([batch_size], tf.int32)
 
-    def body(ids, log_prob, finished, lengths):
-        step_log_probs = tf.cast(step_fn(ids), tf.float32)
+    def body(ids, log_prob, finished, lengths, state):
+        step_log_probs, state = step_fn(ids, state)
+        step_log_probs = tf.cast(step_log_probs, tf.float32)
         token = tf.argmax(step_log_probs, axis=-1, output_type=tf.int32)
         token_log_prob = tf.reduce_max(step_log_probs, axis=-1)
         token = tf.where(finished, pad_id, token)
         log_prob += tf.where(finished, 0.0, token_log_prob)
         lengths += tf.cast(tf.logical_not(finished), tf.int32)
         finished |= tf.equal(token, eos_id)
-        return [tf.concat([ids, token[:, tf.newaxis]], axis=1), log_prob, finished, lengths]
+        return [tf.concat([ids, token[:, tf.newaxis]], axis=1), log_prob, finished, lengths, state]
 
-    ids, log_prob, _, lengths = tf.while_loop(
-        lambda ids, log_prob, finished, lengths: tf.logical_not(tf.reduce_all(finished)),
+    ids, log_prob, _, lengths, _ = tf.while_loop(
+        lambda ids, log_prob, finished, lengths, state: tf.logical_not(tf.reduce_all(finished)),
         body,
-        [ids, log_prob, finished, lengths],
-        shape_invariants=[tf.TensorShape([None, None]), *[tf.TensorShape([None])] * 3],
+        [ids, log_prob, finished, lengths, tuple(state)],
+        shape_invariants=[tf.TensorShape([None, None]), *[tf.TensorShape([None])] * 3, _row_shapes(state)],
         maximum_iterations=max_length,
     )
     return Decoded(ids[:, 1:], log_prob / length_penalty(lengths, alpha), lengths)
@@ -87,12 +96,13 @@ def beam_search(
     max_length: int,
     alpha: float = 0.6,
     pad_id: int = 0,
+    state: tuple = (),
 ) -> Decoded:
     """Keep the ``beam_size`` best hypotheses (by length-normalised score) per row.
 
     ``step_fn`` sees ``batch_size * beam_size`` rows, batch-major (row ``b * K + k`` is beam
-    ``k`` of input ``b``): tile per-input state such as encoder outputs with
-    ``tf.repeat(x, beam_size, axis=0)``. A finished hypothesis stays in the beam with a frozen
+    ``k`` of input ``b``): tile per-input tensors such as encoder outputs, and ``state``, with
+    ``tf.repeat(x, beam_size, axis=0)``; ``state`` rows follow their hypotheses. A finished hypothesis stays in the beam with a frozen
     score and competes with the live ones; a row is done when its best finished hypothesis
     scores above anything a live one could still reach.
     """
@@ -104,9 +114,10 @@ def beam_search(
     finished = tf.zeros(tf.stack([batch_size, k]), tf.bool)
     lengths = tf.zeros(tf.stack([batch_size, k]), tf.int32)
 
-    def body(ids, log_prob, finished, lengths):
+    def body(ids, log_prob, finished, lengths, state):
         steps = tf.shape(ids)[2]
-        step_log_probs = tf.cast(step_fn(tf.reshape(ids, [-1, steps])), tf.float32)
+        step_log_probs, state = step_fn(tf.reshape(ids, [-1, steps]), state)
+        step_log_probs = tf.cast(step_log_probs, tf.float32)
         vocabulary = tf.shape(step_log_probs)[-1]
         step_log_probs = tf.reshape(step_log_probs, tf.stack([batch_size, k, vocabulary]))
         pad_only = tf.where(tf.equal(tf.range(vocabulary), pad_id), 0.0, NEG_INF)
@@ -120,11 +131,13 @@ def beam_search(
         lengths = tf.gather(candidate_length, beam, batch_dims=1)
         finished = tf.gather(finished, beam, batch_dims=1) | tf.equal(token, eos_id)
         ids = tf.concat([tf.gather(ids, beam, batch_dims=1), token[..., tf.newaxis]], axis=2)
-        return [ids, log_prob, finished, lengths]
+        rows = tf.reshape(beam + k * tf.range(batch_size)[:, tf.newaxis], [-1])  # flat source row of each new hypothesis
+        state = tuple(tf.gather(x, rows) for x in state)
+        return [ids, log_prob, finished, lengths, state]
 
     best_possible_penalty = length_penalty(max_length, alpha)
 
-    def undecided(ids, log_prob, finished, lengths):
+    def undecided(ids, log_prob, finished, lengths, state):
         # A row is decided once its best finished hypothesis beats the best score any live one
         # could still reach: log-probs only fall, and the length penalty grows to at most
         # ``length_penalty(max_length)``.
@@ -132,11 +145,11 @@ def beam_search(
         alive_bound = tf.reduce_max(tf.where(finished, -np.inf, log_prob / best_possible_penalty), 1)
         return tf.reduce_any(finished_best < alive_bound)
 
-    ids, log_prob, finished, lengths = tf.while_loop(
+    ids, log_prob, finished, lengths, _ = tf.while_loop(
         undecided,
         body,
-        [ids, log_prob, finished, lengths],
-        shape_invariants=[tf.TensorShape([None, k, None]), *[tf.TensorShape([None, k])] * 3],
+        [ids, log_prob, finished, lengths, tuple(state)],
+        shape_invariants=[tf.TensorShape([None, k, None]), *[tf.TensorShape([None, k])] * 3, _row_shapes(state)],
         maximum_iterations=max_length,
     )
     scores = log_prob / length_penalty(lengths, alpha)

@@ -24,6 +24,7 @@ from common.losses import LabelSmoothedCrossEntropy
 from common.optimizers import make_optimizer
 from common.task import Task, TaskConfig
 from nlp import seq2seq_decoding as decoding_lib
+from nlp.cached_decoder_step import CachedDecoderStep
 from nlp.inputs import validate_texts
 from nlp.parallel_data import ParallelText, load_parallel_tsv
 from nlp.translation_text import TranslationText, train_translation_vocabulary
@@ -258,26 +259,17 @@ class Translator(Task):
         Beam search also decodes greedily and keeps, per sentence, the higher-scoring of the two,
         so a beam result never scores below greedy under the same length penalty.
         """
-        model, text = self.model, self.text
-        encoder, decoder, projection = model.get_layer("encoder"), model.get_layer("decoder"), model.get_layer("logits")
+        model, text, c = self.model, self.text, self.config
         source_ids = text.source_ids(texts)
-        states = encoder(source_ids, training=False)
+        states = model.get_layer("encoder")(source_ids, training=False)
         batch = tf.shape(source_ids)[0]
-
-        def step_fn(repeat: int):
-            tiled_states = tf.repeat(states, repeat, axis=0) if repeat > 1 else states
-            tiled_ids = tf.repeat(source_ids, repeat, axis=0) if repeat > 1 else source_ids
-
-            def step(prefix: tf.Tensor) -> tf.Tensor:
-                hidden = decoder([prefix, tiled_states, tiled_ids], training=False)[:, -1, :]
-                return tf.nn.log_softmax(tf.cast(projection(hidden), tf.float32), axis=-1)
-
-            return step
-
+        steps = CachedDecoderStep(model, c.decoder_layers, c.num_heads, c.embed_dim)
         ids = dict(bos_id=text.bos_id, eos_id=text.eos_id, max_length=max_length, alpha=alpha, pad_id=text.pad_id)
-        result = decoding_lib.greedy_search(step_fn(1), batch, **ids)
+        step, state = steps.build(states, source_ids, 1, max_length, text.bos_id)
+        result = decoding_lib.greedy_search(step, batch, state=state, **ids)
         if decoding == "beam" and beam_size > 1:
-            beam = decoding_lib.beam_search(step_fn(beam_size), batch, beam_size, **ids)
+            step, state = steps.build(states, source_ids, beam_size, max_length, text.bos_id)
+            beam = decoding_lib.beam_search(step, batch, beam_size, state=state, **ids)
             result = decoding_lib.best_of(beam, result, text.pad_id)
         return {"translation": text.detokenize(result.ids), "score": result.scores, "ids": result.ids}
 

@@ -128,8 +128,6 @@ def test_export_matches_predict_in_fresh_process(translator, tmp_path):
     # the graph copes with what predict refuses: bad bytes, empty text, a 100k-character text
     assert len(served["translation"]) == len(texts) and all(np.isfinite(served["score"]))
     assert read_warmup_requests(version_dir)[0]["text"].shape == (1,)
-    greedy_dir = translator.export(tmp_path / "translation", decoding="greedy")
-    assert greedy_dir.name == "2"
 
 
 def test_cli_actions(translator, tmp_path, capsys):
@@ -148,12 +146,32 @@ def test_cli_actions(translator, tmp_path, capsys):
     tsv.write_text("The dog is running.\tDer Hund rennt.\nA cat is sleeping.\tEine Katze schläft.\n", encoding="utf-8")
     report = json.loads(run("translate", "evaluate", "--model", model, "--data", str(tsv), "--decoding", "greedy"))
     assert report["num_examples"] == 2 and report["decoding"] == "greedy"
-    line = json.loads(run("translate", "predict", "--model", model, "The dog is running.").splitlines()[0])
+    line = json.loads(run("translate", "predict", "--model", model, "--decoding", "greedy", "The dog is running.").splitlines()[0])
     assert set(line) == {"text", "translation", "score"}
-    assert "exported" in run("translate", "export", "--model", model, "--output", str(tmp_path / "m"), "--beam-size", "2")
-    out = run("translate", "train", "--data", "builtin:synthetic", "--epochs", "1", "--embed-dim", "16", "--layers", "1",
-              "--num-heads", "2", "--intermediate-dim", "32", "--vocabulary-size", "100", "--max-tokens", "24",
-              "--output", str(tmp_path / "new.keras"))
+    assert "exported" in run("translate", "export", "--model", model, "--output", str(tmp_path / "m"), "--decoding", "greedy")
+    small = make_synthetic_translation(48, seed=2)
+    tiny_tsv = tmp_path / "tiny.tsv"
+    tiny_tsv.write_text("".join(f"{s}\t{t}\n" for s, t in zip(small.sources, small.targets, strict=True)), encoding="utf-8")
+    out = run("translate", "train", "--data", str(tiny_tsv), "--val-data", str(tiny_tsv), "--epochs", "1",
+              "--embed-dim", "16", "--layers", "1", "--num-heads", "2", "--intermediate-dim", "32",
+              "--vocabulary-size", "100", "--max-tokens", "24", "--output", str(tmp_path / "new.keras"))
     assert "validation BLEU" in out and (tmp_path / "new.keras").is_file()
     with pytest.raises(FileExistsError, match="--overwrite"):
         run("translate", "train", "--data", "builtin:synthetic", "--output", model)
+
+
+def test_scores_are_the_model_log_probabilities_of_the_output(translator, data):
+    """The cached in-graph decoder agrees with a full teacher-forced pass of the Keras model."""
+    import tensorflow as tf
+
+    texts = data[1].sources[:4]
+    text = translator.text
+    result = translator.translate_graph(tf.constant(texts), "greedy", 1, 0.0, 23)
+    ids = result["ids"].numpy()
+    inputs = np.concatenate([np.full((len(ids), 1), text.bos_id), ids[:, :-1]], axis=1).astype("int32")
+    logits = translator.model({"source_ids": text.source_ids(tf.constant(texts)), "target_ids": tf.constant(inputs)})
+    log_probs = tf.nn.log_softmax(logits).numpy()
+    picked = np.take_along_axis(log_probs, ids[..., None].astype(int), axis=-1)[..., 0]
+    expected = (picked * (ids != text.pad_id)).sum(axis=1)
+    np.testing.assert_allclose(result["score"].numpy(), expected, atol=1e-3)
+    assert (ids == text.eos_id).any(axis=1).all()

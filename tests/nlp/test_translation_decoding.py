@@ -20,7 +20,7 @@ def bigram_model(vocabulary: int, seed: int, eos_bias: float = 0.0):
     logits[:, PAD] = logits[:, BOS] = -1e4  # never generated
     logits[:, EOS] += eos_bias
     table = tf.constant(tf.nn.log_softmax(logits, axis=-1))
-    return lambda prefix: tf.gather(table, prefix[:, -1]), table.numpy()
+    return lambda prefix, state: (tf.gather(table, prefix[:, -1]), state), table.numpy()
 
 
 def brute_force_best(table: np.ndarray, max_length: int, alpha: float) -> float:
@@ -76,12 +76,12 @@ def scripted_model(vocabulary: int, ends_at: list[int]):
     """Row ``b`` emits token 3, 4, 5, ... and EOS once its prefix holds ``ends_at[b]`` tokens."""
     ends = tf.constant(ends_at, tf.int32)
 
-    def step(prefix):
+    def step(prefix, state):
         steps = tf.shape(prefix)[1]
         rows = tf.shape(prefix)[0]
         repeat = rows // len(ends_at)
         target = tf.where(steps >= tf.repeat(ends, repeat), EOS, 3 + (steps - 1) % (vocabulary - 3))
-        return tf.math.log(tf.one_hot(target, vocabulary) * 0.9 + 0.1 / vocabulary)
+        return tf.math.log(tf.one_hot(target, vocabulary) * 0.9 + 0.1 / vocabulary), state
 
     return step
 
@@ -126,3 +126,24 @@ def test_length_penalty_and_argument_checks():
         beam_search(step, 1, 0, BOS, EOS, 5)
     with pytest.raises(ValueError, match="max_length"):
         greedy_search(step, 1, BOS, EOS, 0)
+
+
+
+@pytest.mark.parametrize("search", ["greedy", "beam"])
+def test_state_rows_follow_their_hypotheses(search):
+    """State (here: the sum of each hypothesis' earlier tokens, like a cache) is reordered with it."""
+    step, _ = bigram_model(9, seed=4, eos_bias=0.2)
+
+    def cached(prefix, state):
+        (earlier,) = state
+        tf.debugging.assert_equal(earlier, tf.reduce_sum(prefix[:, :-1], axis=1))
+        log_probs, _ = step(prefix, ())
+        return log_probs, (earlier + prefix[:, -1],)
+
+    rows = 2 if search == "greedy" else 2 * 3
+    kwargs = dict(bos_id=BOS, eos_id=EOS, max_length=6, state=(tf.zeros([rows], tf.int32),))
+    if search == "greedy":
+        out, reference = greedy_search(cached, 2, **kwargs), greedy_search(step, 2, BOS, EOS, 6)
+    else:
+        out, reference = beam_search(cached, 2, 3, **kwargs), beam_search(step, 2, 3, BOS, EOS, 6)
+    np.testing.assert_array_equal(out.ids.numpy(), reference.ids.numpy())
