@@ -39,8 +39,8 @@ def run(name: str, options: dict[str, Any], train: TaggedSentences, val: TaggedS
     task = EntityTagger(entity_types=train.entity_types, **options)
     load_before = load_average()
     work_dir = args.work_dir / name.split()[0] if args.work_dir else None
-    train_s = resumable_fit(task, train, epochs, work_dir, args.max_minutes, args.checkpoint_every)
-    if train_s is None:
+    spent = resumable_fit(task, train, epochs, work_dir, args.max_minutes, args.checkpoint_every)
+    if spent is None:
         return None
     report = task.evaluate(val)
     texts = [" ".join(tokens) for tokens in val.tokens[:1024]]
@@ -55,7 +55,8 @@ def run(name: str, options: dict[str, Any], train: TaggedSentences, val: TaggedS
         "precision": round(report["precision"], 4),
         "recall": round(report["recall"], 4),
         **{f"f1_{k}": round(v["f1-score"], 4) for k, v in sorted(report["per_type"].items())},
-        "train_s": round(train_s, 1),
+        "train_s": round(spent["train_s"], 1),
+        "train_cpu_s": round(spent["train_cpu_s"], 1),
         **speed,
         "options": options,
         "load_average_start_end": [load_before, load_average()],
