@@ -50,8 +50,6 @@ def test_beam_never_scores_below_greedy_and_beam_of_one_is_greedy(translator, da
     assert all(b["score"] >= g["score"] - 1e-5 for b, g in zip(beam, greedy, strict=True))
     assert [r["translation"] for r in one] == [r["translation"] for r in greedy]
     np.testing.assert_allclose([r["score"] for r in one], [r["score"] for r in greedy], atol=1e-6)
-    short = translator.predict(texts[0], decoding="greedy", max_length=2)
-    assert len(short["translation"].split()) <= 2
 
 
 @pytest.mark.parametrize(
@@ -93,7 +91,7 @@ def test_separate_vocabularies(data):
 def test_save_load_round_trip(translator, tmp_path):
     loaded = Translator.load(translator.save(tmp_path / "translator.keras"))
     assert loaded.source_vocabulary == translator.source_vocabulary
-    assert loaded.predict(SAMPLES) == translator.predict(SAMPLES)
+    assert loaded.predict(SAMPLES, decoding="greedy") == translator.predict(SAMPLES, decoding="greedy")
 
 
 FRESH = """
@@ -130,7 +128,7 @@ def test_export_matches_predict_in_fresh_process(translator, tmp_path):
     assert read_warmup_requests(version_dir)[0]["text"].shape == (1,)
 
 
-def test_cli_actions(translator, tmp_path, capsys):
+def test_cli_actions(tmp_path, capsys):
     from nlp.translation_cli import add_commands
 
     parser = argparse.ArgumentParser()
@@ -141,24 +139,24 @@ def test_cli_actions(translator, tmp_path, capsys):
         assert args.func(args) == 0
         return capsys.readouterr().out
 
-    model = str(translator.save(tmp_path / "t.keras"))
+    small = make_synthetic_translation(48, seed=2)
     tsv = tmp_path / "pairs.tsv"
-    tsv.write_text("The dog is running.\tDer Hund rennt.\nA cat is sleeping.\tEine Katze schläft.\n", encoding="utf-8")
+    tsv.write_text("".join(f"{s}\t{t}\n" for s, t in zip(small.sources, small.targets, strict=True)), encoding="utf-8")
+    model = str(tmp_path / "t.keras")
+    out = run("translate", "train", "--data", str(tsv), "--epochs", "1",
+              "--embed-dim", "16", "--layers", "1", "--num-heads", "2", "--intermediate-dim", "32",
+              "--vocabulary-size", "100", "--max-tokens", "24", "--output", model)
+    assert f"saved {model}" in out and (tmp_path / "t.keras").is_file()
     report = json.loads(run("translate", "evaluate", "--model", model, "--data", str(tsv), "--decoding", "greedy"))
-    assert report["num_examples"] == 2 and report["decoding"] == "greedy"
-    line = json.loads(run("translate", "predict", "--model", model, "--decoding", "greedy", "The dog is running.").splitlines()[0])
+    assert report["num_examples"] == 48 and report["decoding"] == "greedy"
+    line = json.loads(run("translate", "predict", "--model", model, "--decoding", "greedy", "The dog.").splitlines()[0])
     assert set(line) == {"text", "translation", "score"}
     assert "exported" in run("translate", "export", "--model", model, "--output", str(tmp_path / "m"), "--decoding", "greedy")
-    small = make_synthetic_translation(48, seed=2)
-    tiny_tsv = tmp_path / "tiny.tsv"
-    tiny_tsv.write_text("".join(f"{s}\t{t}\n" for s, t in zip(small.sources, small.targets, strict=True)), encoding="utf-8")
-    out = run("translate", "train", "--data", str(tiny_tsv), "--val-data", str(tiny_tsv), "--epochs", "1",
-              "--embed-dim", "16", "--layers", "1", "--num-heads", "2", "--intermediate-dim", "32",
-              "--vocabulary-size", "100", "--max-tokens", "24", "--output", str(tmp_path / "new.keras"))
-    assert "validation BLEU" in out and (tmp_path / "new.keras").is_file()
+    assert (tmp_path / "m" / "1" / "saved_model.pb").is_file()
     with pytest.raises(FileExistsError, match="--overwrite"):
         run("translate", "train", "--data", "builtin:synthetic", "--output", model)
-
+    with pytest.raises(ValueError, match="unknown built-in"):
+        run("translate", "train", "--data", "builtin:nope", "--output", str(tmp_path / "x.keras"))
 
 def test_scores_are_the_model_log_probabilities_of_the_output(translator, data):
     """The cached in-graph decoder agrees with a full teacher-forced pass of the Keras model."""
