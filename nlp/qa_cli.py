@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from nlp.cli import _actions, _check_output, _common_train_options, _export, _fit, _load
+import nlp.cli as nlp_cli  # module import (not names): nlp.cli may import this module at its top
 from nlp.question_answering import QuestionAnswerer
 from nlp.squad import SquadData, load_tfds_squad, make_synthetic_qa, read_squad
 
@@ -36,7 +36,7 @@ def resolve_squad_data(spec: str, part: str, data_dir: str | None = None) -> Squ
 
 
 def _train(args: argparse.Namespace) -> int:
-    output = _check_output(args)
+    output = nlp_cli._check_output(args)
     train = resolve_squad_data(args.data, "train", args.data_dir)
     val = resolve_squad_data(args.val_data or args.data, "val", args.data_dir) if (
         args.val_data or args.data.startswith("builtin:")) else None
@@ -47,7 +47,7 @@ def _train(args: argparse.Namespace) -> int:
         no_answer_threshold=args.no_answer_threshold,
         **({} if args.preset else {"vocabulary_size": args.vocabulary_size}),
     )
-    _fit(task, train, val, args)
+    nlp_cli._fit(task, train, val, args)
     task.save(output)
     print(f"saved {output}")
     if val is not None:
@@ -57,14 +57,14 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    task = _load(args.model, QuestionAnswerer)
+    task = nlp_cli._load(args.model, QuestionAnswerer)
     report = task.evaluate(resolve_squad_data(args.data, "val", args.data_dir))
     print(json.dumps(report, indent=2))
     return 0
 
 
 def _predict(args: argparse.Namespace) -> int:
-    task = _load(args.model, QuestionAnswerer)
+    task = nlp_cli._load(args.model, QuestionAnswerer)
     context = Path(args.context_file).read_text(encoding="utf-8") if args.context_file else args.context
     if context is None:
         raise ValueError("give the context with --context TEXT or --context-file FILE")
@@ -75,9 +75,9 @@ def _predict(args: argparse.Namespace) -> int:
 
 def add_commands(tasks: argparse._SubParsersAction) -> None:
     """Add ``qa`` with ``train|evaluate|predict|export`` to the ``dlsuite nlp`` task sub-parsers."""
-    qa = _actions(tasks.add_parser("qa", help="extractive question answering (SQuAD style)"), "action")
+    qa = nlp_cli._actions(tasks.add_parser("qa", help="extractive question answering (SQuAD style)"), "action")
     train = qa.add_parser("train", help="train a question answerer and save it as .keras")
-    _common_train_options(train, QA_DATA_HELP)
+    nlp_cli._common_train_options(train, QA_DATA_HELP)
     train.set_defaults(epochs=3, batch_size=16)
     train.add_argument("--data-dir", help="TFDS data_dir for tfds: names")
     train.add_argument("--sequence-length", type=int, default=256, help="tokens per window")
@@ -104,4 +104,4 @@ def add_commands(tasks: argparse._SubParsersAction) -> None:
     export.add_argument("--model", required=True)
     export.add_argument("--output", required=True, help="model base folder, e.g. models/nlp_qa")
     export.add_argument("--version", type=int)
-    export.set_defaults(func=_export(QuestionAnswerer))
+    export.set_defaults(func=nlp_cli._export(QuestionAnswerer))
