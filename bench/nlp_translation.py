@@ -155,7 +155,7 @@ def speed(args: argparse.Namespace, results: dict[str, Any]) -> int:
             served = tf.saved_model.load(str(task.export(Path(tmp) / method, decoding=method)))
             signature = served.signatures["serving_default"]
             export_rate = rate(lambda t, s=signature: s(text=tf.constant(t)), texts, args.eval_batch)
-            predict_rate = rate(lambda t, m=method: task.predict(t, decoding=m), texts, args.eval_batch)
+            predict_rate = rate(lambda t, m=method: task.predict(t, decoding=m, batch_size=len(t)), texts, args.eval_batch)
             rows[method] = {
                 "export_sentences_per_s": round(export_rate, 1),
                 "predict_sentences_per_s": round(predict_rate, 1),
