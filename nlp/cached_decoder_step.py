@@ -8,6 +8,7 @@ by its beam hypotheses; the per-hypothesis self-attention caches travel as the s
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import keras
@@ -38,12 +39,14 @@ class CachedDecoderStep:
         x = self.embedding(tf.fill(tf.stack([rows, 1]), bos_id))
         cross_caches = []
         for layer in self.layers:
-            x, _, cross = layer(
-                x, states, encoder_padding_mask=mask,
-                self_attention_cache=self._cache(rows, 1), self_attention_cache_update_index=0,
-                cross_attention_cache=self._cache(rows, source_length), cross_attention_cache_update_index=0,
-                training=False,
-            )
+            with warnings.catch_warnings():  # softmax over the one cached position: intended here
+                warnings.filterwarnings("ignore", message="You are using a softmax over axis")
+                x, _, cross = layer(
+                    x, states, encoder_padding_mask=mask,
+                    self_attention_cache=self._cache(rows, 1), self_attention_cache_update_index=0,
+                    cross_attention_cache=self._cache(rows, source_length), cross_attention_cache_update_index=0,
+                    training=False,
+                )
             cross_caches.append(cross)
         if repeat > 1:
             states, mask = tf.repeat(states, repeat, axis=0), tf.repeat(mask, repeat, axis=0)
