@@ -201,7 +201,9 @@ def main(argv: list[str] | None = None) -> int:
         "dataset": "SQuAD dev articles in ../shared/data/squad (24 articles v1.1, 15 of them v2.0), "
                    "article-level cross-validation",
         "note": "2-core CPU shared with other jobs; timings are noisy (load average recorded per row). "
-                "squad2_subset_train.json.gz is not used (its articles are test articles here).",
+                "squad2_subset_train.json.gz is not used (its articles are test articles here). "
+                "CPU budget: MiniLM rows train on 2,000 questions spread over the training articles for "
+                "1 epoch (lr 1e-4, warmup 10%), not the full-data 2-epoch recipe; see train_questions/epochs.",
         "targets": {"v1.1_minilm_f1": 60.0, "v2.0_f1_over_always_no_answer": 10.0},
     }
     row = run_fold(args)
