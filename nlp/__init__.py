@@ -1,10 +1,12 @@
-"""Natural-language processing tasks: text classification and named-entity recognition.
+"""Natural-language processing tasks: classification, entities, translation and question answering.
 
 Raw strings in, named results out; tokenisation (``nlp.tokenization``) uses core TF ops only,
 so exported SavedModels take ``tf.string`` text and load in stock TensorFlow Serving.
 """
 
 from nlp.ner import EntityTagger
+from nlp.question_answering import QuestionAnswerer
 from nlp.text_classification import TextClassifier
+from nlp.translation import Translator
 
-__all__ = ["EntityTagger", "TextClassifier"]
+__all__ = ["EntityTagger", "QuestionAnswerer", "TextClassifier", "Translator"]

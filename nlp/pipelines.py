@@ -1,7 +1,7 @@
 """NLP example pipelines, readable top to bottom: data -> model -> train -> evaluate -> export.
 
-Run one with ``python -m nlp.pipelines classification|ner [--quick]``; ``dlsuite demo`` runs the
-quick versions on the built-in template sentences (synthetic: they show the plumbing, not
+Run one with ``python -m nlp.pipelines classification|ner|translation|qa [--quick]``; ``dlsuite demo`` runs the
+quick versions on built-in template data (synthetic: they show the plumbing, not
 quality; see ``bench/nlp_*.py`` for SST-2 and CoNLL-2003).
 """
 
@@ -18,7 +18,9 @@ from common.demo import DemoResult
 from common.plots import plot_history
 from nlp.data import make_ner, make_sentiment
 from nlp.ner import EntityTagger
+from nlp.qa_pipelines import question_answering
 from nlp.text_classification import TextClassifier
+from nlp.translation_pipelines import translation
 
 
 def classification(
@@ -110,24 +112,32 @@ def ner(quick: bool = False, models_dir: str | Path = "models", reports_dir: str
 
 
 def demo(models_dir: str | Path = "models", reports_dir: str | Path = "reports") -> DemoResult:
-    """What ``dlsuite demo`` runs for NLP: the quick classification and NER pipelines."""
+    """What ``dlsuite demo`` runs for NLP: the quick classification, NER, translation and QA pipelines."""
     rows, requests = [], {}
-    for name, pipeline in (("sentiment", classification), ("entities", ner)):
+    pipelines = {"sentiment": classification, "entities": ner, "translation": translation, "qa": question_answering}
+    for name, pipeline in pipelines.items():
         summary = pipeline(quick=True, models_dir=models_dir, reports_dir=reports_dir)
         requests[name] = summary.pop("request")
         rows.append(summary)
     return DemoResult(rows=rows, requests=requests)
 
 
+PIPELINES = {
+    "classification": classification,
+    "ner": ner,
+    "translation": translation,
+    "qa": question_answering,
+}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("pipeline", choices=["classification", "ner"])
+    parser.add_argument("pipeline", choices=sorted(PIPELINES))
     parser.add_argument("--quick", action="store_true", help="small model, few epochs")
     parser.add_argument("--models-dir", default="models")
     parser.add_argument("--reports-dir", default="reports")
     args = parser.parse_args(argv)
-    pipeline = classification if args.pipeline == "classification" else ner
-    result = pipeline(args.quick, args.models_dir, args.reports_dir)
+    result = PIPELINES[args.pipeline](args.quick, args.models_dir, args.reports_dir)
     result.pop("request")
     for key, value in result.items():
         print(f"{key:>15}: {value}")
