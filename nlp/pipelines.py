@@ -114,7 +114,8 @@ def ner(quick: bool = False, models_dir: str | Path = "models", reports_dir: str
 def demo(models_dir: str | Path = "models", reports_dir: str | Path = "reports") -> DemoResult:
     """What ``dlsuite demo`` runs for NLP: the quick classification, NER, translation and QA pipelines."""
     rows, requests = [], {}
-    pipelines = {"sentiment": classification, "entities": ner, "translation": translation, "qa": question_answering}
+    # Keys are the export folder names under models_dir (the served model names).
+    pipelines = {"sentiment": classification, "entities": ner, "nlp_translation": translation, "nlp_qa": question_answering}
     for name, pipeline in pipelines.items():
         summary = pipeline(quick=True, models_dir=models_dir, reports_dir=reports_dir)
         requests[name] = summary.pop("request")
