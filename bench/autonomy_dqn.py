@@ -84,6 +84,7 @@ class LoadSampler:
 
     def __enter__(self) -> LoadSampler:
         self.samples.append(os.getloadavg()[0])
+        self._cpu = _cpu_seconds()
         self._thread.start()
         return self
 
@@ -91,10 +92,21 @@ class LoadSampler:
         self._stop.set()
         self._thread.join()
         self.samples.append(os.getloadavg()[0])
+        self._cpu = _cpu_seconds() - self._cpu
 
     def summary(self) -> dict:
         return {"load_avg_1min_mean": round(sum(self.samples) / len(self.samples), 2),
-                "load_avg_1min_max": round(max(self.samples), 2)}
+                "load_avg_1min_max": round(max(self.samples), 2),
+                "train_cpu_s": round(self._cpu, 1)}
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU time of this process and its finished children (env workers are joined
+    when ``learn`` closes its vector env), so CPU cost can be compared independently of load."""
+    import resource
+
+    mine, children = (resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    return mine.ru_utime + mine.ru_stime + children.ru_utime + children.ru_stime
 
 
 def eval_seed(seed: int) -> int:
@@ -199,7 +211,7 @@ def summarise(runs: list[dict]) -> list[dict]:
         mine = [run for run in runs if run["method"] == method and run.get("steps") == steps]
         row = {"method": method, "steps": steps or "", "seeds": sorted(run["seed"] for run in mine)}
         for key in ("mean_return", "crash_rate", "mean_speed", "mean_length", "train_s",
-                    "env_steps_per_s", "gradient_steps", "load_avg_1min_mean"):
+                    "env_steps_per_s", "gradient_steps", "train_cpu_s", "load_avg_1min_mean"):
             values = [run[key] for run in mine if key in run]
             if values:
                 row[key] = float(np.mean(values))
@@ -235,7 +247,7 @@ def _cell(row: dict, key: str, digits: int) -> str:
 
 
 COLUMNS = [("mean_return", 2), ("crash_rate", 2), ("mean_speed", 1), ("train_s", 0),
-           ("env_steps_per_s", 2), ("load_avg_1min_mean", 1)]
+           ("env_steps_per_s", 2), ("train_cpu_s", 0), ("load_avg_1min_mean", 1)]
 
 
 def print_table(result: dict) -> None:
