@@ -26,7 +26,7 @@ from common.task import Task, TaskConfig
 from nlp import seq2seq_decoding as decoding_lib
 from nlp.cached_decoder_step import CachedDecoderStep
 from nlp.inputs import validate_texts
-from nlp.parallel_data import ParallelText, load_parallel_tsv
+from nlp.parallel_data import ParallelText, load_parallel_files, load_parallel_tsv
 from nlp.translation_text import TranslationText, train_translation_vocabulary
 
 DECODING_METHODS = ("greedy", "beam")
@@ -186,9 +186,12 @@ class Translator(Task):
     # ------------------------------------------------------------------ data
     @staticmethod
     def as_parallel(data: Any) -> ParallelText:
-        """``ParallelText``, a ``(sources, targets)`` pair or a TSV path -> ``ParallelText``."""
+        """``ParallelText``, a ``(sources, targets)`` pair of sentence lists, a pair of line-aligned
+        file paths or a TSV path -> ``ParallelText``."""
         if isinstance(data, (str, os.PathLike)):
             data = load_parallel_tsv(Path(data))
+        if isinstance(data, (tuple, list)) and len(data) == 2 and all(isinstance(p, (str, os.PathLike)) for p in data):
+            data = load_parallel_files(*data)  # two file paths, never two sentences split into characters
         if isinstance(data, (tuple, list)) and len(data) == 2:
             data = ParallelText([*data[0]], [*data[1]])
         if not isinstance(data, ParallelText):

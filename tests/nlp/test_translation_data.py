@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +13,7 @@ from nlp.parallel_data import (
     load_tfds_parallel,
     make_synthetic_translation,
 )
+from nlp.translation import Translator
 
 
 def write(path, text: str, compress: bool = False) -> str:
@@ -31,6 +33,8 @@ def test_line_aligned_files(tmp_path, compress):
     assert data.targets == ["Ein Hund rennt.", "Zwei Männer reden.", "Eine Katze."]
     assert data.skipped_empty == 1 and (data.source_language, data.target_language) == ("en", "de")
     assert len(load_parallel_files(source, target, limit=2)) == 2
+    # a task takes the pair of paths directly (never as two sentences split into characters)
+    assert Translator.as_parallel((source, Path(target))).targets == data.targets
 
 
 def test_mismatched_line_counts_name_both_files_and_counts(tmp_path):
