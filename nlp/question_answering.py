@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +109,16 @@ def _trim(features: QAFeatures) -> QAFeatures:
     return features._replace(
         inputs=inputs, token_starts=features.token_starts[:, :length], token_ends=features.token_ends[:, :length]
     )
+
+
+
+def _as_list(value: Any, kind: str) -> list[Any]:
+    """A string or an iterable of them -> list; anything else is a clear ``ValueError``."""
+    if isinstance(value, (str, bytes)):
+        return [value]
+    if isinstance(value, Iterable):
+        return list(value)
+    raise ValueError(f"{kind} must be a string or a list of strings, got {type(value).__name__}")
 
 
 class QuestionAnswerer(Task):
@@ -287,8 +298,7 @@ class QuestionAnswerer(Task):
 
     def _validate_pairs(self, question: Any, context: Any) -> tuple[list[str], list[str], bool]:
         single = isinstance(question, (str, bytes)) and isinstance(context, (str, bytes))
-        questions = [question] if isinstance(question, (str, bytes)) else list(question)
-        contexts = [context] if isinstance(context, (str, bytes)) else list(context)
+        questions, contexts = _as_list(question, "question"), _as_list(context, "context")
         if len(questions) == 1 and len(contexts) > 1:
             questions = questions * len(contexts)
         if len(contexts) == 1 and len(questions) > 1:

@@ -112,6 +112,10 @@ def test_predict_rejects_bad_input_with_clear_errors(trained_qa):
         trained_qa.predict("Where?", "x" * (trained_qa.config.max_context_chars + 1))
     with pytest.raises(ValueError, match="SquadData"):
         trained_qa.evaluate({"question": "q"})
+    with pytest.raises(ValueError, match="question must be a string or a list of strings, got NoneType"):
+        trained_qa.predict(None, "Ada was born in Lyon.")
+    with pytest.raises(ValueError, match="context 0 is int"):
+        trained_qa.predict("Where?", [5])
 
 
 def test_a_100k_character_context_is_handled_through_windows(trained_qa):
