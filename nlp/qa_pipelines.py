@@ -1,13 +1,12 @@
 """Extractive QA example pipeline, readable top to bottom: data -> model -> train -> evaluate -> export.
 
-Run it with ``python -m nlp.qa_pipelines [--quick]``; ``dlsuite demo`` runs the quick version on the
+Run it with ``python -m nlp.pipelines qa [--quick]``; ``dlsuite demo`` runs the quick version on the
 built-in SYNTHETIC template facts (they show the plumbing, not quality; ``bench/nlp_qa.py``
 measures real SQuAD articles).
 """
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 from typing import Any
@@ -74,19 +73,3 @@ def question_answering(
         "answer": answerer.predict(question, context)["answer"],
         "request": {"question": [question], "context": [context]},
     }
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="small model, few epochs")
-    parser.add_argument("--models-dir", default="models")
-    parser.add_argument("--reports-dir", default="reports")
-    args = parser.parse_args(argv)
-    result = question_answering(args.quick, args.models_dir, args.reports_dir)
-    result.pop("request")
-    for key, value in result.items():
-        print(f"{key:>15}: {value}")
-
-
-if __name__ == "__main__":
-    main()

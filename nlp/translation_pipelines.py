@@ -1,13 +1,12 @@
 """Translation example pipeline, readable top to bottom: data -> model -> train -> evaluate -> export.
 
-Run it with ``python -m nlp.translation_pipelines [--quick]``. The data are SYNTHETIC template
+Run it with ``python -m nlp.pipelines translation [--quick]``. The data are SYNTHETIC template
 sentences (English -> pseudo-German): they show the plumbing, not translation quality; see
 ``bench/nlp_translation.py`` for Multi30k.
 """
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 from typing import Any
@@ -68,19 +67,3 @@ def translation(
         "example": f"{text} -> {translator.predict(text)['translation']}",
         "request": {"text": [text]},
     }
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="small model, few epochs")
-    parser.add_argument("--models-dir", default="models")
-    parser.add_argument("--reports-dir", default="reports")
-    args = parser.parse_args(argv)
-    result = translation(args.quick, args.models_dir, args.reports_dir)
-    result.pop("request")
-    for key, value in result.items():
-        print(f"{key:>15}: {value}")
-
-
-if __name__ == "__main__":
-    main()
