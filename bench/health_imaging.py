@@ -102,22 +102,22 @@ def bench_phantom_segmentation_2d(quick: bool) -> dict[str, Any]:
     }
 
 
-def bench_phantom_segmentation_3d(quick: bool) -> dict[str, Any]:
+def bench_phantom_segmentation_3d(quick: bool, widths: list[int], epochs: int) -> dict[str, Any]:
     from health.segmentation import MedicalSegmenter
 
     train3 = make_phantoms(12 if quick else 32, (16, 48, 48), seed=1, lesion_fraction=0.7)
     test3 = make_phantoms(16, (16, 48, 48), seed=101, lesion_fraction=0.7)
-    seg3 = MedicalSegmenter(classes=train3.class_names, patch_size=[16, 32, 32], widths=[8, 16, 32],
+    seg3 = MedicalSegmenter(classes=train3.class_names, patch_size=[16, 32, 32], widths=widths,
                             patches_per_epoch=64 if quick else 128, batch_size=4, learning_rate=5e-3,
                             foreground_fraction=0.5, balance_classes=True)
-    _, train3_s = timed(seg3.fit, train3, epochs=3 if quick else 60, verbose=0)
+    _, train3_s = timed(seg3.fit, train3, epochs=3 if quick else epochs, verbose=0)
     report3 = seg3.evaluate(test3)
     big = make_phantoms(1, (32, 96, 96), seed=7).images[0]
     _, volume_s = timed(seg3.predict_probabilities, big, mode="sliding_window")
     _, whole3_s = timed(seg3.predict_probabilities, big, mode="whole")
     return {
-        "train_volumes": len(train3), "test_volumes": len(test3), "train_s": round(train3_s, 1),
-        "mean_dice": report3["mean_dice"], "mean_hd95_mm": report3["mean_hd95_mm"],
+        "train_volumes": len(train3), "test_volumes": len(test3), "widths": widths,
+        "epochs": 3 if quick else epochs, "train_s": round(train3_s, 1), "mean_dice": report3["mean_dice"], "mean_hd95_mm": report3["mean_hd95_mm"],
         "per_class": report3["per_class"],
         "volume_32x96x96_sliding_window_s": round(volume_s, 2),
         "sliding_window_over_whole_time": round(volume_s / whole3_s, 2),
@@ -159,7 +159,7 @@ def load_drive(root: Path) -> tuple[list[np.ndarray], list[np.ndarray], list[np.
 DRIVE_RECIPE = {
     "input": "green channel -> CLAHE inside the FOV (8x8 tiles, clip 2.0) -> z-score inside the FOV, 0 outside",
     "budget": "process CPU time of training is recorded next to wall time (shared 2-core machine)",
-    "model": "2-D U-Net widths 16-32-64-128, Dice + cross-entropy, AdamW (warmup + cosine)",
+    "model": "2-D U-Net widths 16-32-64-128, loss per the recipe's `loss`, AdamW (warmup + cosine)",
     "patches": "64x64, centres uniform inside the FOV (a fifth on vessel pixels), random flips + quarter turns",
     "inference": "whole image, mean of 4 flips (test-time augmentation)",
     "threshold": "the one maximising Dice on the fold's own training images (test images never seen)",
@@ -193,7 +193,7 @@ def dice_at(probabilities: list[np.ndarray], truths: list[np.ndarray], threshold
 
 
 def drive_fold(images: list[np.ndarray], vessels: list[np.ndarray], fovs: list[np.ndarray], fold: int, folds: int,
-               epochs: int, patches: int) -> dict[str, Any]:
+               epochs: int, patches: int, loss: str = "dice_ce", jitter: float = 0.0) -> dict[str, Any]:
     """Train on the other folds' images, pick the Dice threshold on them, score the fold's test images."""
     import tensorflow as tf
     from sklearn.metrics import roc_auc_score
@@ -206,11 +206,11 @@ def drive_fold(images: list[np.ndarray], vessels: list[np.ndarray], fovs: list[n
     train_idx = np.setdiff1d(order, test_idx)
     patch = (64, 64)
     seg = MedicalSegmenter(classes=["background", "vessel"], patch_size=list(patch), widths=[16, 32, 64, 128],
-                           window=None, scale=1.0, patches_per_epoch=patches, batch_size=16,
+                           window=None, scale=1.0, patches_per_epoch=patches, batch_size=16, loss=loss,
                            learning_rate=3e-3, seed=fold)
     cases = as_cases(([images[i] for i in train_idx], [vessels[i] for i in train_idx], (1.0, 1.0)), 2, 1, 2)
     sampler = PatchSampler(cases, patch, foreground_fraction=0.2, flip=True, seed=fold,
-                           regions=[fovs[i] for i in train_idx], rotate=True)
+                           regions=[fovs[i] for i in train_idx], rotate=True, intensity_jitter=jitter)
     dataset = tf.data.Dataset.from_generator(
         lambda: (sampler.sample() for _ in range(patches)),
         output_signature=(tf.TensorSpec((*patch, 1), tf.float32), tf.TensorSpec(patch, tf.int32)),
@@ -241,7 +241,8 @@ def drive_fold(images: list[np.ndarray], vessels: list[np.ndarray], fovs: list[n
     }
 
 
-def bench_drive(root: Path, folds: int, epochs: int, patches: int, only: list[int] | None) -> dict[str, Any]:
+def bench_drive(root: Path, folds: int, epochs: int, patches: int, only: list[int] | None,
+                loss: str = "dice_ce", jitter: float = 0.0) -> dict[str, Any]:
     """k-fold CV over the 20 training images (see DRIVE_RECIPE); ``only`` runs some of the folds
     (``merge_drive`` adds them to those already in the JSON, so each fold can be its own call)."""
     if folds < 2:
@@ -253,11 +254,12 @@ def bench_drive(root: Path, folds: int, epochs: int, patches: int, only: list[in
     images = [preprocess_fundus(g, f) for g, f in zip(greens, fovs, strict=True)]
     rows = []
     for fold in (only if only is not None else range(folds)):
-        row = drive_fold(images, vessels, fovs, fold, folds, epochs, patches)
+        row = drive_fold(images, vessels, fovs, fold, folds, epochs, patches, loss, jitter)
         rows.append(row)
         print(f"  DRIVE fold {fold}: Dice {row['dice']:.4f} ROC-AUC {row['roc_auc']:.4f} (threshold {row['threshold']}) "
               f"train {row['train_s']:.0f} s, load {row['load_average_after']}", flush=True)
-    return {"folds": folds, "epochs": epochs, "patches_per_epoch": patches, "recipe": DRIVE_RECIPE, "fold_results": rows}
+    recipe = dict(DRIVE_RECIPE, loss=loss, intensity_jitter=jitter)
+    return {"folds": folds, "epochs": epochs, "patches_per_epoch": patches, "recipe": recipe, "fold_results": rows}
 
 
 def merge_drive(previous: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
@@ -282,6 +284,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="run only this DRIVE fold (repeatable) and merge it into the JSON's other folds")
     parser.add_argument("--drive-epochs", type=int, default=40)
     parser.add_argument("--drive-patches", type=int, default=1024, help="training patches per epoch")
+    parser.add_argument("--drive-loss", default="dice_ce", choices=("dice_ce", "dice", "cross_entropy"))
+    parser.add_argument("--drive-jitter", type=float, default=0.0,
+                        help="random intensity scale/shift of training patches (PatchSampler intensity_jitter)")
+    parser.add_argument("--seg3d-widths", default="16,32,64", help="3-D phantom U-Net widths, comma-separated")
+    parser.add_argument("--seg3d-epochs", type=int, default=60, help="3-D phantom epochs of 128 patches")
     parser.add_argument("--quick", action="store_true", help="small phantom runs (minutes)")
     parser.add_argument("--sections", default=",".join(SECTIONS),
                         help=f"comma-separated subset of {','.join(SECTIONS)}")
@@ -304,11 +311,13 @@ def main(argv: list[str] | None = None) -> int:
         elif section == "seg2d":
             computed["seg2d"] = bench_phantom_segmentation_2d(args.quick)
         elif section == "seg3d":
-            computed["seg3d"] = bench_phantom_segmentation_3d(args.quick)
+            computed["seg3d"] = bench_phantom_segmentation_3d(
+                args.quick, [int(w) for w in args.seg3d_widths.split(",")], args.seg3d_epochs)
         elif section == "classify":
             computed["classify"] = bench_phantom_classification(args.quick)
         elif section == "drive":
-            computed["drive"] = bench_drive(Path(args.drive), args.folds, args.drive_epochs, args.drive_patches, args.fold)
+            computed["drive"] = bench_drive(Path(args.drive), args.folds, args.drive_epochs, args.drive_patches,
+                                            args.fold, args.drive_loss, args.drive_jitter)
         seconds[section] = round(time.perf_counter() - started, 1)
 
     # read the JSON only now: other calls (e.g. other DRIVE folds) may have written it meanwhile

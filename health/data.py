@@ -102,14 +102,19 @@ class PatchSampler:
 
     ``regions`` (one boolean map per case, e.g. a retina's field of view) restricts the centres
     of the other patches; ``rotate`` adds random quarter turns in the last two axes (square
-    in-plane patches only) to the in-plane flips of ``flip``.
+    in-plane patches only) to the in-plane flips of ``flip``. ``intensity_jitter`` ``j`` > 0 maps
+    each image patch to ``a * patch + b`` with ``a ~ U(1 - j, 1 + j)`` and ``b ~ U(-j, j)`` (MONAI's
+    random scale/shift intensity), so contrast that differs between scans is not learned as signal.
     """
 
     def __init__(self, cases: Cases, patch_size: Sequence[int], foreground_fraction: float = 0.33,
                  flip: bool = True, seed: int = 0, regions: Sequence[np.ndarray] | None = None,
-                 rotate: bool = False, balance_classes: bool = False):
+                 rotate: bool = False, balance_classes: bool = False, intensity_jitter: float = 0.0):
         if not 0.0 <= foreground_fraction <= 1.0:
             raise ValueError(f"foreground_fraction must be in [0, 1], got {foreground_fraction}")
+        if not 0.0 <= intensity_jitter < 1.0:
+            raise ValueError(f"intensity_jitter must be in [0, 1), got {intensity_jitter}")
+        self.intensity_jitter = float(intensity_jitter)
         self.cases, self.patch_size = cases, tuple(int(p) for p in patch_size)
         self.foreground_fraction, self.flip = float(foreground_fraction), flip
         if rotate and self.patch_size[-1] != self.patch_size[-2]:
@@ -165,7 +170,10 @@ class PatchSampler:
         if self.rotate:
             turns = int(self.rng.integers(4))
             patch, labels = np.rot90(patch, turns, (rank - 2, rank - 1)), np.rot90(labels, turns, (rank - 2, rank - 1))
-        return np.ascontiguousarray(patch), np.ascontiguousarray(labels)
+        if self.intensity_jitter:
+            j = self.intensity_jitter
+            patch = patch * self.rng.uniform(1 - j, 1 + j) + self.rng.uniform(-j, j)
+        return np.ascontiguousarray(patch, dtype=image.dtype), np.ascontiguousarray(labels)
 
 
 def read_label_csv(path: str | os.PathLike, classes: Sequence[str] | None = None,

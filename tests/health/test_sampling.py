@@ -53,6 +53,24 @@ def test_flips_and_quarter_turns_keep_image_and_labels_aligned():
         PatchSampler(_cases(mask, mask), (8, 16), rotate=True)
 
 
+def test_intensity_jitter_is_an_affine_map_within_its_range_and_leaves_labels_alone():
+    rng = np.random.default_rng(1)
+    image, mask = rng.normal(size=(16, 16)), rng.integers(0, 2, (16, 16))
+    sampler = PatchSampler(_cases(image, mask), (16, 16), foreground_fraction=0.0, flip=False, intensity_jitter=0.2)
+    scales = []
+    for _ in range(50):
+        patch, labels = sampler.sample()
+        np.testing.assert_array_equal(labels, mask)
+        a, b = np.polyfit(image.ravel(), patch[..., 0].ravel().astype(np.float64), 1)
+        assert 0.8 - 1e-4 <= a <= 1.2 + 1e-4 and -0.2 - 1e-4 <= b <= 0.2 + 1e-4
+        scales.append(a)
+    assert np.std(scales) > 0.05 and patch.dtype == np.float32  # it varies, and keeps the dtype
+    plain = PatchSampler(_cases(image, mask), (16, 16), foreground_fraction=0.0, flip=False)
+    np.testing.assert_array_equal(plain.sample()[0][..., 0], image.astype(np.float32))
+    with pytest.raises(ValueError, match="intensity_jitter"):
+        PatchSampler(_cases(image, mask), (16, 16), intensity_jitter=1.5)
+
+
 def test_clahe_without_clipping_on_one_tile_is_histogram_equalisation():
     image = np.repeat(np.arange(4.0), 4).reshape(4, 4)  # levels 0..3, four pixels each
     out = clahe(image, tiles=(1, 1), clip_limit=100.0, bins=4)
