@@ -233,6 +233,8 @@ def drive_fold(images: list[np.ndarray], vessels: list[np.ndarray], fovs: list[n
         "roc_auc": float(roc_auc_score(np.concatenate(test_t), np.concatenate(test_p))),
         "dice_per_image": float(np.mean([dice_at([p], [t], threshold) for p, t in zip(test_p, test_t, strict=True)])),
         "roc_auc_per_image": float(np.mean([roc_auc_score(t, p) for p, t in zip(test_p, test_t, strict=True)])),
+        "roc_auc_by_image": [round(float(roc_auc_score(t, p)), 4) for p, t in zip(test_p, test_t, strict=True)],
+        "dice_by_image": [round(dice_at([p], [t], threshold), 4) for p, t in zip(test_p, test_t, strict=True)],
         "dice_at_0.5": dice_at(test_p, test_t, 0.5),
         "train_dice_at_threshold": dice_at(train_p, train_t, threshold),
         "final_train_loss": float(seg.history["loss"][-1]),
