@@ -161,7 +161,7 @@ DRIVE_RECIPE = {
     "budget": "process CPU time of training is recorded next to wall time (shared 2-core machine)",
     "model": "2-D U-Net widths 16-32-64-128, loss per the recipe's `loss`, AdamW (warmup + cosine)",
     "patches": "64x64, centres uniform inside the FOV (a fifth on vessel pixels), random flips + quarter turns",
-    "inference": "whole image, mean of 4 flips (test-time augmentation)",
+    "inference": "whole image, mean over test_time_symmetries (4 flips, or 8 with the transposed image)",
     "threshold": "the one maximising Dice on the fold's own training images (test images never seen)",
     "metrics": "inside the FOV; 'pooled' over all test pixels of the fold (the usual DRIVE report), "
                "'per_image' the mean of per-image values",
@@ -176,14 +176,23 @@ def preprocess_fundus(green: np.ndarray, fov: np.ndarray) -> np.ndarray:
     return np.where(fov, hio.normalize(enhanced, "zscore", mask=fov), 0.0).astype(np.float32)
 
 
-def predict_with_flips(seg: Any, image: np.ndarray) -> np.ndarray:
-    """Vessel probability map: mean over the 4 flips of the whole image (undone after predicting)."""
+def predict_with_flips(seg: Any, image: np.ndarray, symmetries: int = 4) -> np.ndarray:
+    """Vessel probability map: mean over the 4 flips of the whole image (undone after predicting),
+    or over all 8 symmetries of the square (the flips of the image and of its transpose)."""
     import tensorflow as tf
 
+    if symmetries not in (4, 8):
+        raise ValueError(f"symmetries must be 4 or 8, got {symmetries}")
     flips = [(), (0,), (1,), (0, 1)]
-    batch = np.stack([np.flip(image, axes) if axes else image for axes in flips])
-    probabilities = seg._pad_and_predict(tf.constant(batch)).numpy()[..., 1]
-    return np.mean([np.flip(p, axes) if axes else p for p, axes in zip(probabilities, flips, strict=True)], axis=0)
+    maps = []
+    for transposed in (False, True)[: symmetries // 4]:
+        base = image.T if transposed else image
+        batch = np.stack([np.flip(base, axes) if axes else base for axes in flips])
+        probabilities = seg._pad_and_predict(tf.constant(batch)).numpy()[..., 1]
+        for p, axes in zip(probabilities, flips, strict=True):
+            p = np.flip(p, axes) if axes else p
+            maps.append(p.T if transposed else p)
+    return np.mean(maps, axis=0)
 
 
 def dice_at(probabilities: list[np.ndarray], truths: list[np.ndarray], threshold: float) -> float:
@@ -193,7 +202,7 @@ def dice_at(probabilities: list[np.ndarray], truths: list[np.ndarray], threshold
 
 
 def drive_fold(images: list[np.ndarray], vessels: list[np.ndarray], fovs: list[np.ndarray], fold: int, folds: int,
-               epochs: int, patches: int, loss: str = "dice_ce", jitter: float = 0.0) -> dict[str, Any]:
+               epochs: int, patches: int, loss: str = "dice_ce", jitter: float = 0.0, tta: int = 4) -> dict[str, Any]:
     """Train on the other folds' images, pick the Dice threshold on them, score the fold's test images."""
     import tensorflow as tf
     from sklearn.metrics import roc_auc_score
@@ -220,7 +229,7 @@ def drive_fold(images: list[np.ndarray], vessels: list[np.ndarray], fovs: list[n
     train_cpu_s = time.process_time() - cpu_started
 
     def inside_fov(indices):
-        return [predict_with_flips(seg, images[i])[fovs[i]] for i in indices], [vessels[i][fovs[i]] for i in indices]
+        return [predict_with_flips(seg, images[i], tta)[fovs[i]] for i in indices], [vessels[i][fovs[i]] for i in indices]
 
     train_p, train_t = inside_fov(train_idx)
     thresholds = np.round(np.arange(0.2, 0.81, 0.025), 3)
@@ -238,13 +247,13 @@ def drive_fold(images: list[np.ndarray], vessels: list[np.ndarray], fovs: list[n
         "dice_at_0.5": dice_at(test_p, test_t, 0.5),
         "train_dice_at_threshold": dice_at(train_p, train_t, threshold),
         "final_train_loss": float(seg.history["loss"][-1]),
-        "predict_s_per_image_4_flips": round(predict_s / len(test_idx), 2),
+        f"predict_s_per_image_{tta}_symmetries": round(predict_s / len(test_idx), 2),
         "load_average_after": [round(v, 2) for v in os.getloadavg()],
     }
 
 
 def bench_drive(root: Path, folds: int, epochs: int, patches: int, only: list[int] | None,
-                loss: str = "dice_ce", jitter: float = 0.0) -> dict[str, Any]:
+                loss: str = "dice_ce", jitter: float = 0.0, tta: int = 4) -> dict[str, Any]:
     """k-fold CV over the 20 training images (see DRIVE_RECIPE); ``only`` runs some of the folds
     (``merge_drive`` adds them to those already in the JSON, so each fold can be its own call)."""
     if folds < 2:
@@ -256,11 +265,11 @@ def bench_drive(root: Path, folds: int, epochs: int, patches: int, only: list[in
     images = [preprocess_fundus(g, f) for g, f in zip(greens, fovs, strict=True)]
     rows = []
     for fold in (only if only is not None else range(folds)):
-        row = drive_fold(images, vessels, fovs, fold, folds, epochs, patches, loss, jitter)
+        row = drive_fold(images, vessels, fovs, fold, folds, epochs, patches, loss, jitter, tta)
         rows.append(row)
         print(f"  DRIVE fold {fold}: Dice {row['dice']:.4f} ROC-AUC {row['roc_auc']:.4f} (threshold {row['threshold']}) "
               f"train {row['train_s']:.0f} s, load {row['load_average_after']}", flush=True)
-    recipe = dict(DRIVE_RECIPE, loss=loss, intensity_jitter=jitter)
+    recipe = dict(DRIVE_RECIPE, loss=loss, intensity_jitter=jitter, test_time_symmetries=tta)
     return {"folds": folds, "epochs": epochs, "patches_per_epoch": patches, "recipe": recipe, "fold_results": rows}
 
 
@@ -287,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--drive-epochs", type=int, default=40)
     parser.add_argument("--drive-patches", type=int, default=1024, help="training patches per epoch")
     parser.add_argument("--drive-loss", default="dice_ce", choices=("dice_ce", "dice", "cross_entropy"))
+    parser.add_argument("--drive-tta", type=int, default=4, choices=(4, 8),
+                        help="test-time augmentation: mean over 4 flips or all 8 symmetries")
     parser.add_argument("--drive-jitter", type=float, default=0.0,
                         help="random intensity scale/shift of training patches (PatchSampler intensity_jitter)")
     parser.add_argument("--seg3d-widths", default="16,32,64", help="3-D phantom U-Net widths, comma-separated")
@@ -319,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
             computed["classify"] = bench_phantom_classification(args.quick)
         elif section == "drive":
             computed["drive"] = bench_drive(Path(args.drive), args.folds, args.drive_epochs, args.drive_patches,
-                                            args.fold, args.drive_loss, args.drive_jitter)
+                                            args.fold, args.drive_loss, args.drive_jitter, args.drive_tta)
         seconds[section] = round(time.perf_counter() - started, 1)
 
     # read the JSON only now: other calls (e.g. other DRIVE folds) may have written it meanwhile
