@@ -293,12 +293,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--folds", type=int, default=4)
     parser.add_argument("--fold", type=int, action="append",
                         help="run only this DRIVE fold (repeatable) and merge it into the JSON's other folds")
-    parser.add_argument("--drive-epochs", type=int, default=40)
+    parser.add_argument("--drive-epochs", type=int, default=48)
     parser.add_argument("--drive-patches", type=int, default=1024, help="training patches per epoch")
     parser.add_argument("--drive-loss", default="dice_ce", choices=("dice_ce", "dice", "cross_entropy"))
-    parser.add_argument("--drive-tta", type=int, default=4, choices=(4, 8),
+    parser.add_argument("--drive-tta", type=int, default=8, choices=(4, 8),
                         help="test-time augmentation: mean over 4 flips or all 8 symmetries")
-    parser.add_argument("--drive-jitter", type=float, default=0.0,
+    parser.add_argument("--drive-jitter", type=float, default=0.3,
                         help="random intensity scale/shift of training patches (PatchSampler intensity_jitter)")
     parser.add_argument("--seg3d-widths", default="16,32,64", help="3-D phantom U-Net widths, comma-separated")
     parser.add_argument("--seg3d-epochs", type=int, default=60, help="3-D phantom epochs of 128 patches")
