@@ -117,7 +117,8 @@ def bench_phantom_segmentation_3d(quick: bool, widths: list[int], epochs: int) -
     _, whole3_s = timed(seg3.predict_probabilities, big, mode="whole")
     return {
         "train_volumes": len(train3), "test_volumes": len(test3), "widths": widths,
-        "epochs": 3 if quick else epochs, "train_s": round(train3_s, 1), "mean_dice": report3["mean_dice"], "mean_hd95_mm": report3["mean_hd95_mm"],
+        "epochs": 3 if quick else epochs, "train_s": round(train3_s, 1),
+        "mean_dice": report3["mean_dice"], "mean_hd95_mm": report3["mean_hd95_mm"],
         "per_class": report3["per_class"],
         "volume_32x96x96_sliding_window_s": round(volume_s, 2),
         "sliding_window_over_whole_time": round(volume_s / whole3_s, 2),
@@ -176,7 +177,7 @@ def preprocess_fundus(green: np.ndarray, fov: np.ndarray) -> np.ndarray:
     return np.where(fov, hio.normalize(enhanced, "zscore", mask=fov), 0.0).astype(np.float32)
 
 
-def predict_with_flips(seg: Any, image: np.ndarray, symmetries: int = 4) -> np.ndarray:
+def predict_with_symmetries(seg: Any, image: np.ndarray, symmetries: int) -> np.ndarray:
     """Vessel probability map: mean over the 4 flips of the whole image (undone after predicting),
     or over all 8 symmetries of the square (the flips of the image and of its transpose)."""
     import tensorflow as tf
@@ -202,7 +203,7 @@ def dice_at(probabilities: list[np.ndarray], truths: list[np.ndarray], threshold
 
 
 def drive_fold(images: list[np.ndarray], vessels: list[np.ndarray], fovs: list[np.ndarray], fold: int, folds: int,
-               epochs: int, patches: int, loss: str = "dice_ce", jitter: float = 0.0, tta: int = 4) -> dict[str, Any]:
+               epochs: int, patches: int, loss: str, jitter: float, tta: int) -> dict[str, Any]:
     """Train on the other folds' images, pick the Dice threshold on them, score the fold's test images."""
     import tensorflow as tf
     from sklearn.metrics import roc_auc_score
@@ -229,7 +230,7 @@ def drive_fold(images: list[np.ndarray], vessels: list[np.ndarray], fovs: list[n
     train_cpu_s = time.process_time() - cpu_started
 
     def inside_fov(indices):
-        return [predict_with_flips(seg, images[i], tta)[fovs[i]] for i in indices], [vessels[i][fovs[i]] for i in indices]
+        return [predict_with_symmetries(seg, images[i], tta)[fovs[i]] for i in indices], [vessels[i][fovs[i]] for i in indices]
 
     train_p, train_t = inside_fov(train_idx)
     thresholds = np.round(np.arange(0.2, 0.81, 0.025), 3)
@@ -253,7 +254,7 @@ def drive_fold(images: list[np.ndarray], vessels: list[np.ndarray], fovs: list[n
 
 
 def bench_drive(root: Path, folds: int, epochs: int, patches: int, only: list[int] | None,
-                loss: str = "dice_ce", jitter: float = 0.0, tta: int = 4) -> dict[str, Any]:
+                loss: str, jitter: float, tta: int) -> dict[str, Any]:
     """k-fold CV over the 20 training images (see DRIVE_RECIPE); ``only`` runs some of the folds
     (``merge_drive`` adds them to those already in the JSON, so each fold can be its own call)."""
     if folds < 2:

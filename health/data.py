@@ -112,8 +112,8 @@ class PatchSampler:
                  rotate: bool = False, balance_classes: bool = False, intensity_jitter: float = 0.0):
         if not 0.0 <= foreground_fraction <= 1.0:
             raise ValueError(f"foreground_fraction must be in [0, 1], got {foreground_fraction}")
-        if not 0.0 <= intensity_jitter < 1.0:
-            raise ValueError(f"intensity_jitter must be in [0, 1), got {intensity_jitter}")
+        if not isinstance(intensity_jitter, (int, float)) or not 0.0 <= intensity_jitter < 1.0:
+            raise ValueError(f"intensity_jitter must be a number in [0, 1), got {intensity_jitter!r}")
         self.intensity_jitter = float(intensity_jitter)
         self.cases, self.patch_size = cases, tuple(int(p) for p in patch_size)
         self.foreground_fraction, self.flip = float(foreground_fraction), flip

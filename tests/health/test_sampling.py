@@ -67,8 +67,9 @@ def test_intensity_jitter_is_an_affine_map_within_its_range_and_leaves_labels_al
     assert np.std(scales) > 0.05 and patch.dtype == np.float32  # it varies, and keeps the dtype
     plain = PatchSampler(_cases(image, mask), (16, 16), foreground_fraction=0.0, flip=False)
     np.testing.assert_array_equal(plain.sample()[0][..., 0], image.astype(np.float32))
-    with pytest.raises(ValueError, match="intensity_jitter"):
-        PatchSampler(_cases(image, mask), (16, 16), intensity_jitter=1.5)
+    for bad in (1.5, -0.1, "0.2", None):
+        with pytest.raises(ValueError, match="intensity_jitter"):
+            PatchSampler(_cases(image, mask), (16, 16), intensity_jitter=bad)
 
 
 def test_clahe_without_clipping_on_one_tile_is_histogram_equalisation():
