@@ -162,11 +162,16 @@ class DQNAgent:
         return ReplayBuffer(c.buffer_size, self.obs_shape, seed=c.seed)
 
     def _compile_functions(self) -> None:
-        spec = tf.TensorSpec([None, *self.obs_shape], tf.float32)
+        """Trace acting and the update once, as concrete functions: calling those skips
+        ``tf.function``'s per-call signature matching (0.7 ms of a 1.9 ms update on 2 cores)."""
+        observations = tf.TensorSpec([None, *self.obs_shape], tf.float32)
+        per_sample = tf.TensorSpec([None], tf.float32)
         self._q_values = tf.function(
-            lambda obs: self.q_network(obs, training=False), input_signature=[spec], reduce_retracing=True
+            lambda obs: self.q_network(obs, training=False)
+        ).get_concrete_function(observations)
+        self._train_step = tf.function(self._update).get_concrete_function(
+            observations, tf.TensorSpec([None], tf.int32), per_sample, observations, per_sample, per_sample
         )
-        self._train_step = tf.function(self._update, reduce_retracing=True)
         self._sync_target = tf.function(self._polyak)
 
     def _update(self, obs, actions, rewards, next_obs, discounts, weights):
@@ -256,24 +261,35 @@ class DQNAgent:
         started, start_steps, vector_steps = time.perf_counter(), self.num_timesteps, 0
         for callback in callbacks:
             callback.on_learn_begin(self, int(total_steps))
+        pending = False  # a step dispatched to the worker processes and not yet collected
         try:
-            while self.num_timesteps < end:
+            if overlap:
                 actions = self.act(obs, epsilon=self.epsilon)
-                if overlap:  # workers simulate while this process runs the gradient steps
-                    envs.step_async(actions)
-                    self._train_if_due(vector_steps + 1, losses)
+                envs.step_async(actions)
+                pending = True
+            while self.num_timesteps < end:
+                if overlap:
                     next_obs, rewards, terminated, truncated, infos = envs.step_wait()
+                    pending = False
                 else:
+                    actions = self.act(obs, epsilon=self.epsilon)
                     next_obs, rewards, terminated, truncated, infos = envs.step(actions)
+                self.num_timesteps += c.num_envs
+                vector_steps += 1
+                next_actions = None
+                if overlap and self.num_timesteps < end:
+                    # the workers simulate the next step while this process stores the
+                    # transition and runs the gradient step: only acting is on the critical path
+                    next_actions = self.act(next_obs, epsilon=self.epsilon)
+                    envs.step_async(next_actions)
+                    pending = True
                 final_obs = np.array(next_obs, np.float32)
                 done = np.logical_or(terminated, truncated)
                 for i in np.flatnonzero(done):
                     final_obs[i] = infos["final_obs"][i]
                 for transition in nstep.push(obs, actions, rewards, final_obs, terminated, truncated):
                     self.replay.add(*(np.asarray(part)[None] for part in transition))
-                obs = next_obs
-                self.num_timesteps += c.num_envs
-                vector_steps += 1
+                obs, actions = next_obs, next_actions
                 episode_return += rewards
                 episode_length += 1
                 for i in np.flatnonzero(done):
@@ -290,10 +306,12 @@ class DQNAgent:
                     episode_return[i], episode_length[i] = 0.0, 0
                     for callback in callbacks:
                         callback.on_episode_end(self, logs)
-                if not overlap:
-                    self._train_if_due(vector_steps, losses)
+                self._train_if_due(vector_steps, losses)
                 if self.num_timesteps % c.target_update_interval < c.num_envs:
                     self._sync_target(tf.constant(c.tau, tf.float32))
+                log_now = bool(log_every) and self.num_timesteps % log_every < c.num_envs
+                if not (callbacks or log_now):
+                    continue
                 elapsed = time.perf_counter() - started
                 logs = {
                     "epsilon": self.epsilon,
@@ -301,7 +319,7 @@ class DQNAgent:
                     "mean_return": float(np.mean(recent)) if recent else float("nan"),
                     "steps_per_second": (self.num_timesteps - start_steps) / max(elapsed, 1e-9),
                 }
-                if log_every and self.num_timesteps % log_every < c.num_envs:
+                if log_now:
                     print(
                         f"step {self.num_timesteps}: episodes {self.num_episodes}, "
                         f"mean return {logs['mean_return']:.2f}, epsilon {logs['epsilon']:.3f}, "
@@ -311,6 +329,8 @@ class DQNAgent:
                 if any(callback.on_step(self, logs) is False for callback in callbacks):
                     break
         finally:
+            if pending:  # a callback stopped early: collect the dispatched step before closing
+                envs.step_wait()
             envs.close()
             self.train_seconds = time.perf_counter() - started
             self.train_steps_per_second = (self.num_timesteps - start_steps) / max(
@@ -323,8 +343,8 @@ class DQNAgent:
     def _train_if_due(self, vector_steps: int, losses: deque) -> None:
         """``gradient_steps`` updates every ``train_freq`` vector steps once replay is ready.
 
-        With worker processes this runs while they simulate the next step, so an update sees
-        replay up to the previous step (a one-step lag) and costs no wall time of its own.
+        With worker processes this runs while they simulate the next step (already chosen by
+        the network before this update), so it costs no wall time of its own.
         """
         if self._ready_to_train() and vector_steps % self.config.train_freq == 0:
             for _ in range(self.config.gradient_steps):

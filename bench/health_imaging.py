@@ -160,7 +160,7 @@ def load_drive(root: Path) -> tuple[list[np.ndarray], list[np.ndarray], list[np.
 DRIVE_RECIPE = {
     "input": "green channel -> CLAHE inside the FOV (8x8 tiles, clip 2.0) -> z-score inside the FOV, 0 outside",
     "budget": "process CPU time of training is recorded next to wall time (shared 2-core machine)",
-    "model": "2-D U-Net widths 16-32-64-128, loss per the recipe's `loss`, AdamW (warmup + cosine)",
+    "model": "2-D U-Net (widths per the recipe's `widths`), loss per the recipe's `loss`, AdamW (warmup + cosine)",
     "patches": "64x64, centres uniform inside the FOV (a fifth on vessel pixels), random flips + quarter turns",
     "inference": "whole image, mean over test_time_symmetries (4 flips, or 8 with the transposed image)",
     "threshold": "the one maximising Dice on the fold's own training images (test images never seen)",
@@ -203,7 +203,7 @@ def dice_at(probabilities: list[np.ndarray], truths: list[np.ndarray], threshold
 
 
 def drive_fold(images: list[np.ndarray], vessels: list[np.ndarray], fovs: list[np.ndarray], fold: int, folds: int,
-               epochs: int, patches: int, loss: str, jitter: float, tta: int) -> dict[str, Any]:
+               epochs: int, patches: int, loss: str, jitter: float, tta: int, widths: list[int]) -> dict[str, Any]:
     """Train on the other folds' images, pick the Dice threshold on them, score the fold's test images."""
     import tensorflow as tf
     from sklearn.metrics import roc_auc_score
@@ -215,7 +215,7 @@ def drive_fold(images: list[np.ndarray], vessels: list[np.ndarray], fovs: list[n
     test_idx = order[fold::folds]
     train_idx = np.setdiff1d(order, test_idx)
     patch = (64, 64)
-    seg = MedicalSegmenter(classes=["background", "vessel"], patch_size=list(patch), widths=[16, 32, 64, 128],
+    seg = MedicalSegmenter(classes=["background", "vessel"], patch_size=list(patch), widths=widths,
                            window=None, scale=1.0, patches_per_epoch=patches, batch_size=16, loss=loss,
                            learning_rate=3e-3, seed=fold)
     cases = as_cases(([images[i] for i in train_idx], [vessels[i] for i in train_idx], (1.0, 1.0)), 2, 1, 2)
@@ -254,7 +254,7 @@ def drive_fold(images: list[np.ndarray], vessels: list[np.ndarray], fovs: list[n
 
 
 def bench_drive(root: Path, folds: int, epochs: int, patches: int, only: list[int] | None,
-                loss: str, jitter: float, tta: int) -> dict[str, Any]:
+                loss: str, jitter: float, tta: int, widths: list[int]) -> dict[str, Any]:
     """k-fold CV over the 20 training images (see DRIVE_RECIPE); ``only`` runs some of the folds
     (``merge_drive`` adds them to those already in the JSON, so each fold can be its own call)."""
     if folds < 2:
@@ -266,11 +266,11 @@ def bench_drive(root: Path, folds: int, epochs: int, patches: int, only: list[in
     images = [preprocess_fundus(g, f) for g, f in zip(greens, fovs, strict=True)]
     rows = []
     for fold in (only if only is not None else range(folds)):
-        row = drive_fold(images, vessels, fovs, fold, folds, epochs, patches, loss, jitter, tta)
+        row = drive_fold(images, vessels, fovs, fold, folds, epochs, patches, loss, jitter, tta, widths)
         rows.append(row)
         print(f"  DRIVE fold {fold}: Dice {row['dice']:.4f} ROC-AUC {row['roc_auc']:.4f} (threshold {row['threshold']}) "
               f"train {row['train_s']:.0f} s, load {row['load_average_after']}", flush=True)
-    recipe = dict(DRIVE_RECIPE, loss=loss, intensity_jitter=jitter, test_time_symmetries=tta)
+    recipe = dict(DRIVE_RECIPE, loss=loss, intensity_jitter=jitter, test_time_symmetries=tta, widths=widths)
     return {"folds": folds, "epochs": epochs, "patches_per_epoch": patches, "recipe": recipe, "fold_results": rows}
 
 
@@ -301,6 +301,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="test-time augmentation: mean over 4 flips or all 8 symmetries")
     parser.add_argument("--drive-jitter", type=float, default=0.3,
                         help="random intensity scale/shift of training patches (PatchSampler intensity_jitter)")
+    parser.add_argument("--drive-widths", default="16,32,64,128", help="DRIVE U-Net widths, comma-separated")
     parser.add_argument("--seg3d-widths", default="16,32,64", help="3-D phantom U-Net widths, comma-separated")
     parser.add_argument("--seg3d-epochs", type=int, default=60, help="3-D phantom epochs of 128 patches")
     parser.add_argument("--quick", action="store_true", help="small phantom runs (minutes)")
@@ -331,7 +332,8 @@ def main(argv: list[str] | None = None) -> int:
             computed["classify"] = bench_phantom_classification(args.quick)
         elif section == "drive":
             computed["drive"] = bench_drive(Path(args.drive), args.folds, args.drive_epochs, args.drive_patches,
-                                            args.fold, args.drive_loss, args.drive_jitter, args.drive_tta)
+                                            args.fold, args.drive_loss, args.drive_jitter, args.drive_tta,
+                                            [int(w) for w in args.drive_widths.split(",")])
         seconds[section] = round(time.perf_counter() - started, 1)
 
     # read the JSON only now: other calls (e.g. other DRIVE folds) may have written it meanwhile

@@ -165,3 +165,16 @@ def test_grayscale_observations_get_a_cnn_q_network():
     assert 0 <= agent.act(obs) < 5 and agent.act(np.stack([obs, obs])).shape == (2,)
     with pytest.raises(ValueError, match="shape"):
         agent.act(np.transpose(obs))
+
+
+def test_worker_processes_train_overlapped_and_stop_cleanly_from_a_callback():
+    # AsyncVectorEnv path: the next step is dispatched before the update; an early stop must
+    # collect that in-flight step (no hang, no lost count) and a later learn continues from it
+    agent = DQNAgent(env_name="highway-fast-v0", num_envs=2, hidden_units=[16], learning_starts=10,
+                     batch_size=8, exploration_steps=20, seed=3)
+    agent.learn(200, callbacks=[StopAfter(40)], log_every=0)
+    assert agent.num_timesteps == 40 and 0 < agent.num_updates < 20  # at most one per vector step
+    assert len(agent.replay) > 0 and agent.train_steps_per_second > 0
+    updates = agent.num_updates
+    agent.learn(10, log_every=0)
+    assert agent.num_timesteps == 50 and agent.num_updates == updates + 5  # replay ready: every step
