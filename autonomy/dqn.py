@@ -269,8 +269,8 @@ class DQNAgent:
                 pending = True
             while self.num_timesteps < end:
                 if overlap:
+                    pending = False  # collected below (or failed: nothing left to collect)
                     next_obs, rewards, terminated, truncated, infos = envs.step_wait()
-                    pending = False
                 else:
                     actions = self.act(obs, epsilon=self.epsilon)
                     next_obs, rewards, terminated, truncated, infos = envs.step(actions)
