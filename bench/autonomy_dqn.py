@@ -295,7 +295,8 @@ def write(output: Path, args: argparse.Namespace, new_runs: list[dict]) -> dict:
             "lr, buffer and target period; gamma is each recipe's own (SB3 0.8 as in highway-env's "
             "script, dlsuite 0.9). SB3: 1 env, 1 update of 32 samples per env step (20k updates). "
             "dlsuite: 2 AsyncVectorEnv workers, 0.5 updates of 64 samples per env step (10k "
-            "updates; same replayed samples per env step); its env stepping overlaps the update. "
+            "updates; same replayed samples per env step); the workers simulate the next step while "
+            "the learner stores the transition and updates (only acting is on the critical path). "
             "Each (method, seed) trains in its own process, one at a time; load_avg_1min_mean per "
             "run shows whether anything else ran.",
             "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
