@@ -301,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="test-time augmentation: mean over 4 flips or all 8 symmetries")
     parser.add_argument("--drive-jitter", type=float, default=0.3,
                         help="random intensity scale/shift of training patches (PatchSampler intensity_jitter)")
-    parser.add_argument("--drive-widths", default="16,32,64,128", help="DRIVE U-Net widths, comma-separated")
+    parser.add_argument("--drive-widths", default="24,48,96,192", help="DRIVE U-Net widths, comma-separated")
     parser.add_argument("--seg3d-widths", default="16,32,64", help="3-D phantom U-Net widths, comma-separated")
     parser.add_argument("--seg3d-epochs", type=int, default=60, help="3-D phantom epochs of 128 patches")
     parser.add_argument("--quick", action="store_true", help="small phantom runs (minutes)")
