@@ -288,6 +288,17 @@ def merge_drive(previous: dict[str, Any] | None, new: dict[str, Any]) -> dict[st
             "train_cpu_s_per_fold": round(float(np.mean([r.get("train_cpu_s", np.nan) for r in results])), 1)}
 
 
+def channel_widths(text: str) -> list[int]:
+    """argparse type for U-Net widths: positive integers, comma-separated ("24,48,96,192")."""
+    try:
+        widths = [int(w) for w in text.split(",")]
+    except ValueError:
+        widths = []
+    if not widths or min(widths) < 1:
+        raise argparse.ArgumentTypeError(f"widths must be positive integers separated by commas, got {text!r}")
+    return widths
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--drive", default=str(DEFAULT_DRIVE), help="DRIVE folder (holds training/)")
@@ -301,8 +312,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="test-time augmentation: mean over 4 flips or all 8 symmetries")
     parser.add_argument("--drive-jitter", type=float, default=0.3,
                         help="random intensity scale/shift of training patches (PatchSampler intensity_jitter)")
-    parser.add_argument("--drive-widths", default="24,48,96,192", help="DRIVE U-Net widths, comma-separated")
-    parser.add_argument("--seg3d-widths", default="16,32,64", help="3-D phantom U-Net widths, comma-separated")
+    parser.add_argument("--drive-widths", type=channel_widths, default="24,48,96,192", help="DRIVE U-Net widths, comma-separated")
+    parser.add_argument("--seg3d-widths", type=channel_widths, default="16,32,64", help="3-D phantom U-Net widths, comma-separated")
     parser.add_argument("--seg3d-epochs", type=int, default=60, help="3-D phantom epochs of 128 patches")
     parser.add_argument("--quick", action="store_true", help="small phantom runs (minutes)")
     parser.add_argument("--sections", default=",".join(SECTIONS),
@@ -327,13 +338,13 @@ def main(argv: list[str] | None = None) -> int:
             computed["seg2d"] = bench_phantom_segmentation_2d(args.quick)
         elif section == "seg3d":
             computed["seg3d"] = bench_phantom_segmentation_3d(
-                args.quick, [int(w) for w in args.seg3d_widths.split(",")], args.seg3d_epochs)
+                args.quick, args.seg3d_widths, args.seg3d_epochs)
         elif section == "classify":
             computed["classify"] = bench_phantom_classification(args.quick)
         elif section == "drive":
             computed["drive"] = bench_drive(Path(args.drive), args.folds, args.drive_epochs, args.drive_patches,
                                             args.fold, args.drive_loss, args.drive_jitter, args.drive_tta,
-                                            [int(w) for w in args.drive_widths.split(",")])
+                                            args.drive_widths)
         seconds[section] = round(time.perf_counter() - started, 1)
 
     # read the JSON only now: other calls (e.g. other DRIVE folds) may have written it meanwhile
