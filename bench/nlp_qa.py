@@ -34,6 +34,7 @@ from typing import Any
 import tensorflow as tf
 
 from bench.nlp_classification import StopAfterCheckpoint, TimeBudgetReached
+from nlp.qa_threshold import best_no_answer_threshold, f1_at_threshold
 from nlp.question_answering import QuestionAnswerer
 from nlp.squad import SquadData, read_squad
 
@@ -118,21 +119,57 @@ def throughput(task: QuestionAnswerer, questions: list[str], contexts: list[str]
     }
 
 
-def merge_result(path: Path, header: dict[str, Any], row: dict[str, Any]) -> None:
-    """Write ``row`` into the results JSON, replacing an earlier row with the same key."""
+def evidence_path(path: Path) -> Path:
+    """Side file of per-question no-answer evidence (v2.0 rows), one compact JSON object by row key."""
+    return path.with_name(path.stem + "_no_answer_evidence.json")
+
+
+def merge_result(path: Path, header: dict[str, Any], row: dict[str, Any],
+                 evidence: dict[str, list[float]] | None = None) -> None:
+    """Write ``row`` (and its no-answer evidence) into the results, replacing a row with the same key."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_suffix(".lock"), "w") as lock:  # folds may finish at the same time
         fcntl.flock(lock, fcntl.LOCK_EX)
-        previous = json.loads(path.read_text()).get("results", []) if path.is_file() else []
-        rows = [r for r in previous if r.get("key") != row["key"]] + [row]
+        previous = json.loads(path.read_text()) if path.is_file() else {}
+        rows = [r for r in previous.get("results", []) if r.get("key") != row["key"]] + [row]
         rows.sort(key=lambda r: r["key"])
+        side = evidence_path(path)
+        evidence_by_key = json.loads(side.read_text()) if side.is_file() else {}
+        if evidence is not None:
+            evidence_by_key[row["key"]] = evidence
+            side.write_text(json.dumps(evidence_by_key, separators=(",", ":")) + "\n")
         payload = {**header, "machine": platform.platform(), "results": rows}
-        payload["summary"] = summarise(rows)
+        if "probes" in previous:
+            payload["probes"] = previous["probes"]
+        payload["summary"] = summarise(rows, evidence_by_key)
         path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
     path.with_suffix(".lock").unlink(missing_ok=True)
 
 
-def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def threshold_from_other_folds(items: list[dict[str, Any]], evidence: dict[str, dict[str, list[float]]]
+                               ) -> dict[str, Any] | None:
+    """F1 of each fold at the no-answer threshold that is best on the *other* folds' questions.
+
+    No fold's own labels choose its threshold, so this is an honest estimate of a tuned threshold
+    (the thresholds come from models that did see this fold's articles in training, never its labels
+    in tuning). None unless every row of the group has evidence and there are at least two folds.
+    """
+    if len(items) < 2 or any(r["key"] not in evidence for r in items):
+        return None
+    per_fold, total_f1 = {}, 0.0
+    for row in items:
+        others = [evidence[r["key"]] for r in items if r is not row]
+        pooled = {k: [x for e in others for x in e[k]] for k in ("margin", "span_f1", "empty_f1")}
+        threshold, _ = best_no_answer_threshold(pooled["margin"], pooled["span_f1"], pooled["empty_f1"])
+        own = evidence[row["key"]]
+        f1 = f1_at_threshold(own["margin"], own["span_f1"], own["empty_f1"], threshold)
+        per_fold[row["fold"]] = {"threshold": round(threshold, 4), "f1": round(f1, 2)}
+        total_f1 += f1 * row["test_questions"]
+    return {"f1": round(total_f1 / sum(r["test_questions"] for r in items), 2), "per_fold": per_fold}
+
+
+def summarise(rows: list[dict[str, Any]], evidence: dict[str, dict[str, list[float]]] | None = None
+              ) -> list[dict[str, Any]]:
     """Mean EM/F1 over the folds present, per (version, backbone); question-weighted."""
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for row in rows:
@@ -154,6 +191,12 @@ def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if version == "v2.0":
             entry["always_no_answer_f1"] = weighted("always_no_answer_f1")
             entry["f1_over_no_answer_baseline"] = round(entry["f1"] - entry["always_no_answer_f1"], 2)
+            transferred = threshold_from_other_folds(items, evidence or {})
+            if transferred is not None:
+                entry["f1_threshold_from_other_folds"] = transferred["f1"]
+                entry["f1_threshold_from_other_folds_over_no_answer_baseline"] = round(
+                    transferred["f1"] - entry["always_no_answer_f1"], 2)
+                entry["thresholds_from_other_folds"] = transferred["per_fold"]
         summary.append(entry)
     return summary
 
@@ -167,7 +210,7 @@ def print_table(path: Path) -> None:
         print(" | ".join(str(entry.get(c, "")) for c in columns))
 
 
-def run_fold(args: argparse.Namespace) -> dict[str, Any] | None:
+def run_fold(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, list[float]] | None] | None:
     data = read_squad(args.data / FILES[args.version])
     train, test, test_titles = fold_split(data, args.fold, args.folds)
     if args.train_limit:
@@ -201,12 +244,18 @@ def run_fold(args: argparse.Namespace) -> dict[str, Any] | None:
         "options": options, "load_average_start_end": [load_before, load_average()],
         "reader": data.report(),
     }
+    evidence = None
     if args.version == "v2.0":
         row["always_no_answer_f1"] = round(100.0 * unanswerable / len(test), 2)
         row["has_answer"] = report.get("has_answer")
         row["no_answer"] = report.get("no_answer")
         row["no_answer_rate"] = round(report["no_answer_rate"], 4)
-    return row
+        found = task.no_answer_evidence(test, batch_size=32)
+        evidence = {k: [round(float(x), 4) for x in v] for k, v in found.items()}
+        threshold, f1 = best_no_answer_threshold(found["margin"], found["span_f1"], found["empty_f1"])
+        # What the official v2.0 script calls best_f1: tuned on this fold's own labels, an upper bound.
+        row["best_threshold_on_this_fold"] = {"threshold": round(threshold, 4), "f1": round(f1, 2)}
+    return row, evidence
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -242,10 +291,11 @@ def main(argv: list[str] | None = None) -> int:
                 "1 epoch (lr 1e-4, warmup 10%), not the full-data 2-epoch recipe; see train_questions/epochs.",
         "targets": {"v1.1_minilm_f1": 60.0, "v2.0_f1_over_always_no_answer": 10.0},
     }
-    row = run_fold(args)
-    if row is None:
+    result = run_fold(args)
+    if result is None:
         return PAUSED
-    merge_result(args.output, header, row)
+    row, evidence = result
+    merge_result(args.output, header, row, evidence)
     print(" | ".join(f"{k}={v}" for k, v in row.items() if k not in ("options", "reader", "test_articles")))
     print_table(args.output)
     return 0

@@ -47,7 +47,13 @@ def _train(args: argparse.Namespace) -> int:
         no_answer_threshold=args.no_answer_threshold,
         **({} if args.preset else {"vocabulary_size": args.vocabulary_size}),
     )
+    if args.tune_threshold and (val is None or not task.config.allow_no_answer):
+        raise ValueError("--tune-threshold needs validation data (--val-data or a builtin: set) and no-answer mode (--allow-no-answer or v2.0 data)")
     nlp_cli._fit(task, train, val, args)
+    if args.tune_threshold:
+        tuned = task.tune_no_answer_threshold(val)
+        print(f"no-answer threshold {tuned['threshold']:.3f}: validation F1 {tuned['f1']:.2f} "
+              f"(was {tuned['previous_threshold_f1']:.2f})")
     task.save(output)
     print(f"saved {output}")
     if val is not None:
@@ -88,6 +94,8 @@ def add_commands(tasks: argparse._SubParsersAction) -> None:
                        help="SQuAD 2.0 style: answer nothing when the no-answer score wins (on for v2.0 data)")
     train.add_argument("--no-answer-threshold", type=float, default=0.0,
                        help="no-answer score must beat the best span by more than this")
+    train.add_argument("--tune-threshold", action="store_true",
+                       help="after training, set the no-answer threshold with the best F1 on --val-data")
     train.set_defaults(func=_train)
     evaluate = qa.add_parser("evaluate", help="SQuAD exact match and F1 (official normalisation)")
     evaluate.add_argument("--model", required=True)

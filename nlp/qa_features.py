@@ -149,13 +149,18 @@ def span_labels(features: QAFeatures, answer_starts: tf.Tensor, answer_ends: tf.
 
 
 class Answers(NamedTuple):
-    """Decoded answers per pair: text, character start/end (-1 when none), score, no_answer flag."""
+    """Decoded answers per pair: text, character start/end (-1 when none), score, no_answer flag.
+
+    ``no_answer_margin`` is the pair's null score minus its best span score (logits): the answer is
+    empty when it exceeds the threshold, so it is what a threshold is tuned on.
+    """
 
     answer: tf.Tensor
     start: tf.Tensor
     end: tf.Tensor
     score: tf.Tensor
     no_answer: tf.Tensor
+    no_answer_margin: tf.Tensor
 
 
 def decode_answers(
@@ -203,8 +208,9 @@ def decode_answers(
     best_window = tf.math.unsorted_segment_min(tf.where(is_best, window_ids, tf.int32.max), index, num_pairs)
     has_context = tf.math.unsorted_segment_max(tf.cast(window_has_context, tf.int32), index, num_pairs) > 0
     no_answer = tf.logical_not(has_context)
+    margin = tf.where(has_context, pair_null - pair_best, tf.float32.max)
     if allow_no_answer:
-        no_answer |= (pair_null - pair_best) > no_answer_threshold
+        no_answer |= margin > no_answer_threshold
 
     best_window = tf.minimum(best_window, tf.size(index) - 1)
     token_start = tf.gather(best_start, best_window)
@@ -230,4 +236,5 @@ def decode_answers(
         end=tf.where(no_answer, -1, char_end),
         score=tf.where(no_answer, tf.where(has_context, null_prob, 1.0), span_prob),
         no_answer=no_answer,
+        no_answer_margin=margin,
     )

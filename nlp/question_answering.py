@@ -29,7 +29,8 @@ from common.optimizers import make_optimizer
 from common.task import Task, TaskConfig
 from nlp.backbones import preset_tokenizer_options, pretrained_backbone
 from nlp.qa_features import QAFeatures, QAFeaturizer, decode_answers, span_labels
-from nlp.squad import QAExample, SquadData, read_squad, squad_scores
+from nlp.qa_threshold import best_no_answer_threshold, f1_at_threshold
+from nlp.squad import QAExample, SquadData, f1_score, gold_answers, read_squad, squad_scores
 from nlp.tokenization import WordPieceTokenizer, train_vocabulary
 
 INPUT_NAMES = ("token_ids", "padding_mask", "segment_ids")
@@ -131,7 +132,7 @@ class QuestionAnswerer(Task):
         super().__init__(**options)
         self.vocabulary: list[str] | None = None
         self._featurizer: QAFeaturizer | None = None
-        self._predict_fn: Any = None
+        self._predict_fns: dict[bool, Any] = {}
         self.monitor = "val_loss"
 
     # ------------------------------------------------------------------ tokenisation
@@ -166,7 +167,7 @@ class QuestionAnswerer(Task):
     def set_state(self, state: dict[str, Any]) -> None:
         self.vocabulary = state.get("vocabulary")
         self._featurizer = None
-        self._predict_fn = None
+        self._predict_fns = {}
         self.monitor = "val_loss"
 
     # ------------------------------------------------------------------ model
@@ -286,13 +287,14 @@ class QuestionAnswerer(Task):
         return dataset.map(trim).prefetch(tf.data.AUTOTUNE)
 
     # ------------------------------------------------------------------ inference
-    def _answer_graph(self, questions: tf.Tensor, contexts: tf.Tensor) -> dict[str, tf.Tensor]:
+    def _answer_graph(self, questions: tf.Tensor, contexts: tf.Tensor, abstain: bool = True) -> dict[str, tf.Tensor]:
+        """Raw strings -> decoded answers; ``abstain=False`` always returns the best span."""
         c = self.config
         features = _trim(self.featurizer(questions, contexts))
         outputs = self.model(features.inputs, training=False)
         answers = decode_answers(
             features, outputs["start_logits"], outputs["end_logits"], c.max_answer_length,
-            c.allow_no_answer, c.no_answer_threshold,
+            c.allow_no_answer and abstain, c.no_answer_threshold,
         )
         return answers._asdict()
 
@@ -332,15 +334,25 @@ class QuestionAnswerer(Task):
         """``(question, context)`` strings (or equal-length lists) -> answer dicts.
 
         Each dict has ``answer`` (text), ``start``/``end`` (character offsets, ``context[start:end]
-        == answer``; -1 when there is no answer), ``score`` (span probability) and ``no_answer``.
+        == answer``; -1 when there is no answer), ``score`` (span probability), ``no_answer`` and
+        ``no_answer_margin`` (null score minus best span score; empty answer above the threshold).
         """
         questions, contexts, single = self._validate_pairs(question, context)
-        if self._predict_fn is None:
+        results = self._answers(questions, contexts, batch_size, abstain=True)
+        return results[0] if single else results
+
+    def _answers(self, questions: list[str], contexts: list[str], batch_size: int, abstain: bool) -> list[dict[str, Any]]:
+        if abstain not in self._predict_fns:
+            _ = self.featurizer  # built eagerly: its lookup tables must outlive any one traced graph
             spec = tf.TensorSpec([None], tf.string)
-            self._predict_fn = tf.function(self._answer_graph, input_signature=[spec, spec])
+            self._predict_fns[abstain] = tf.function(
+                lambda q, c: self._answer_graph(q, c, abstain), input_signature=[spec, spec]
+            )
         results = []
         for i in range(0, len(questions), batch_size):
-            out = self._predict_fn(tf.constant(questions[i : i + batch_size]), tf.constant(contexts[i : i + batch_size]))
+            out = self._predict_fns[abstain](
+                tf.constant(questions[i : i + batch_size]), tf.constant(contexts[i : i + batch_size])
+            )
             out = {k: v.numpy() for k, v in out.items()}
             for j in range(len(out["answer"])):
                 results.append({
@@ -349,8 +361,9 @@ class QuestionAnswerer(Task):
                     "end": int(out["end"][j]),
                     "score": float(out["score"][j]),
                     "no_answer": bool(out["no_answer"][j]),
+                    "no_answer_margin": float(out["no_answer_margin"][j]),
                 })
-        return results[0] if single else results
+        return results
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(self, data: Any, batch_size: int = 32, return_predictions: bool = False) -> dict[str, Any]:
@@ -362,6 +375,42 @@ class QuestionAnswerer(Task):
         if return_predictions:
             report["predictions"] = {e.id or str(i): r["answer"] for i, (e, r) in enumerate(zip(examples, results, strict=True))}
         return report
+
+    def no_answer_evidence(self, data: Any, batch_size: int = 32) -> dict[str, np.ndarray]:
+        """Per labelled question: ``margin``, ``span_f1`` (best span) and ``empty_f1`` (answering nothing).
+
+        The inputs of ``nlp.qa_threshold``: enough to score any no-answer threshold without rerunning
+        the model (e.g. a threshold chosen on other cross-validation folds).
+        """
+        examples = self.as_examples(data)
+        questions, contexts, _ = self._validate_pairs([e.question for e in examples], [e.context for e in examples])
+        results = self._answers(questions, contexts, batch_size, abstain=False)
+        span_f1, empty_f1 = [], []
+        for example, result in zip(examples, results, strict=True):
+            golds = gold_answers(example)
+            span_f1.append(max(f1_score(result["answer"], g) for g in golds))
+            empty_f1.append(float(golds == [""]))
+        return {
+            "margin": np.array([r["no_answer_margin"] for r in results], dtype=np.float64),
+            "span_f1": np.array(span_f1),
+            "empty_f1": np.array(empty_f1),
+        }
+
+    def tune_no_answer_threshold(self, data: Any, batch_size: int = 32) -> dict[str, float]:
+        """Set ``no_answer_threshold`` to the value with the best F1 on labelled ``data`` (SQuAD 2.0).
+
+        Tune on held-out questions, not on the ones you report. Returns the threshold, the F1 it
+        reaches on ``data`` and the F1 of the threshold it replaces. Saved and exported models keep it.
+        """
+        if not self.config.allow_no_answer:
+            raise ValueError("tune_no_answer_threshold needs allow_no_answer=True (SQuAD 2.0-style answers)")
+        evidence = self.no_answer_evidence(data, batch_size)
+        previous = f1_at_threshold(evidence["margin"], evidence["span_f1"], evidence["empty_f1"],
+                                   self.config.no_answer_threshold)
+        threshold, f1 = best_no_answer_threshold(evidence["margin"], evidence["span_f1"], evidence["empty_f1"])
+        self.config.no_answer_threshold = threshold
+        self._predict_fns = {}
+        return {"threshold": threshold, "f1": f1, "previous_threshold_f1": previous}
 
     # ------------------------------------------------------------------ export
     def serving_endpoints(self) -> dict[str, Any]:
@@ -378,7 +427,7 @@ class QuestionAnswerer(Task):
         }
 
     def export(self, base_dir: str | os.PathLike, version: int | None = None) -> Path:
-        """SavedModel: ``question``, ``context`` (tf.string) -> ``answer``, ``start``, ``end``, ``score``, ``no_answer``."""
+        """SavedModel: ``question``, ``context`` (tf.string) -> ``answer``, ``start``, ``end``, ``score``, ``no_answer``, ``no_answer_margin``."""
         return export_lib.export_saved_model(
             base_dir,
             self.model,

@@ -187,6 +187,11 @@ def f1_score(prediction: str, truth: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
+def gold_answers(example: QAExample) -> list[str]:
+    """Gold texts an answer is scored against: ``[""]`` for an unanswerable question."""
+    return [t for t in example.answer_texts if normalize_answer(t)] or [""]
+
+
 def squad_scores(examples: Sequence[QAExample], predictions: Sequence[str]) -> dict[str, Any]:
     """EM and F1 in percent (max over gold answers; an unanswerable question's gold is ``""``).
 
@@ -198,7 +203,7 @@ def squad_scores(examples: Sequence[QAExample], predictions: Sequence[str]) -> d
         raise ValueError("no questions to score")
     em, f1 = [], []
     for example, prediction in zip(examples, predictions, strict=True):
-        golds = [t for t in example.answer_texts if normalize_answer(t)] or [""]
+        golds = gold_answers(example)
         em.append(max(exact_match(prediction, g) for g in golds))
         f1.append(max(f1_score(prediction, g) for g in golds))
 

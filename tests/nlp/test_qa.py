@@ -132,7 +132,29 @@ def test_no_answer_option_answers_nothing_when_the_null_score_wins(trained_qa):
     abstaining.set_state(trained_qa.get_state())
     abstaining._model = trained_qa.model
     result = abstaining.predict("Where was Ada born?", "Ada Lovelace was born in Lyon.")
-    assert result == {"answer": "", "start": -1, "end": -1, "score": result["score"], "no_answer": True}
+    assert result == {"answer": "", "start": -1, "end": -1, "score": result["score"], "no_answer": True,
+                      "no_answer_margin": result["no_answer_margin"]}
+
+
+def test_tuned_no_answer_threshold_is_the_best_and_is_what_predict_applies(trained_qa, tmp_path):
+    """Tuning on SQuAD 2.0-style data picks the F1-best threshold; predict, evaluate and save use it."""
+    v2 = make_synthetic_qa(80, seed=2, people=1, unanswerable=0.5)
+    tuned_qa = QuestionAnswerer(**{**TINY, "allow_no_answer": True})
+    tuned_qa.set_state(trained_qa.get_state())
+    tuned_qa._model = trained_qa.model
+    before = tuned_qa.evaluate(v2)["f1"]
+    tuned = tuned_qa.tune_no_answer_threshold(v2)
+    assert tuned["previous_threshold_f1"] == pytest.approx(before)
+    assert tuned_qa.config.no_answer_threshold == tuned["threshold"]
+    assert tuned_qa.evaluate(v2)["f1"] == pytest.approx(tuned["f1"]) and tuned["f1"] >= before
+    # The model never saw unanswerable questions; a tuned threshold must still beat always abstaining.
+    assert tuned["f1"] > 100.0 * sum(e.is_impossible for e in v2.examples) / len(v2)
+    results = tuned_qa.predict([e.question for e in v2.examples], [e.context for e in v2.examples])
+    assert [r["no_answer"] for r in results] == [r["no_answer_margin"] > tuned["threshold"] for r in results]
+    loaded = QuestionAnswerer.load(tuned_qa.save(tmp_path / "tuned.keras"))
+    assert loaded.config.no_answer_threshold == tuned["threshold"]
+    with pytest.raises(ValueError, match="allow_no_answer=True"):
+        trained_qa.tune_no_answer_threshold(v2)
 
 
 def test_config_and_data_errors():

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 
 import pytest
 
 from nlp.qa_cli import add_commands, resolve_squad_data
+from nlp.question_answering import QuestionAnswerer
 
 
 def _run(argv: list[str]) -> int:
@@ -56,3 +58,21 @@ def test_qa_data_errors(tmp_path):
         resolve_squad_data(str(tmp_path / "missing.json"), "val")
     with pytest.raises(ValueError, match="no such task file"):
         _run(["qa", "evaluate", "--model", str(tmp_path / "x.keras"), "--data", "builtin:synthetic"])
+
+
+def test_qa_train_tunes_the_no_answer_threshold_on_validation_data(tmp_path, capsys):
+    model = tmp_path / "qa2.keras"
+    assert _run(["qa", "train", "--data", "builtin:synthetic-v2", "--tune-threshold", "--epochs", "1",
+                 "--sequence-length", "48", "--doc-stride", "16", "--vocabulary-size", "200",
+                 "--output", str(model)]) == 0
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if x.startswith("no-answer threshold"))
+    threshold, tuned, was = (float(x) for x in re.match(
+        r"no-answer threshold (-?[\d.]+): validation F1 ([\d.]+) \(was ([\d.]+)\)", line).groups())
+    assert tuned >= was
+    assert QuestionAnswerer.load(model).config.no_answer_threshold == pytest.approx(threshold, abs=1e-3)
+    squad = tmp_path / "v1.json"
+    squad.write_text(json.dumps({"version": "1.1", "data": [{"title": "t", "paragraphs": [{"context": "Ada was born in Lyon.",
+        "qas": [{"id": "1", "question": "Where?", "answers": [{"text": "Lyon", "answer_start": 16}]}]}]}]}))
+    with pytest.raises(ValueError, match="--tune-threshold needs validation data"):
+        _run(["qa", "train", "--data", str(squad), "--tune-threshold", "--output", str(tmp_path / "x.keras")])

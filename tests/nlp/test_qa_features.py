@@ -102,6 +102,8 @@ def test_max_answer_length_and_no_answer_rules(featurizer):
     for allow, threshold, expected in ((False, 0.0, False), (True, 0.0, True), (True, 20.0, False)):
         answers = decode_answers(features, logits, logits, 5, allow, threshold)
         assert bool(answers.no_answer[0]) is expected
+        # Null score 5 + 5 against the best span (token 12 to itself) 4 + 4, whatever the rule.
+        assert float(answers.no_answer_margin[0]) == 2.0
         if expected:
             assert answers.answer.numpy()[0] == b"" and int(answers.start[0]) == -1
 
@@ -112,6 +114,7 @@ def test_empty_context_and_invalid_utf8_do_not_fail(featurizer):
     logits = np.zeros(features.token_starts.shape, np.float32)
     answers = decode_answers(features, logits, logits, 5, False, 0.0)
     assert bool(answers.no_answer[0]) and int(answers.start[0]) == -1
+    assert float(answers.no_answer_margin[0]) == np.finfo(np.float32).max  # nothing to answer from
     assert not bool(answers.no_answer[1])
     context = features.contexts.numpy()[1].decode("utf-8")
     assert context[int(answers.start[1]) : int(answers.end[1])] == answers.answer.numpy()[1].decode()
