@@ -83,6 +83,7 @@ print(json.dumps({{k: v.numpy().tolist() for k, v in out.items()}}, default=lamb
     assert served["start"] == [r["start"] for r in expected]
     assert served["end"] == [r["end"] for r in expected]
     np.testing.assert_allclose(served["score"], [r["score"] for r in expected], rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(served["no_answer_margin"], [r["no_answer_margin"] for r in expected], rtol=1e-4, atol=1e-4)
 
 
 def test_export_survives_bad_requests(exported_qa):
