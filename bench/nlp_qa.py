@@ -139,8 +139,9 @@ def merge_result(path: Path, header: dict[str, Any], row: dict[str, Any],
             evidence_by_key[row["key"]] = evidence
             side.write_text(json.dumps(evidence_by_key, separators=(",", ":")) + "\n")
         payload = {**header, "machine": platform.platform(), "results": rows}
-        if "probes" in previous:
-            payload["probes"] = previous["probes"]
+        for kept in ("probes", "superseded"):  # hand-kept sections of earlier runs
+            if kept in previous:
+                payload[kept] = previous[kept]
         payload["summary"] = summarise(rows, evidence_by_key)
         path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
     path.with_suffix(".lock").unlink(missing_ok=True)
