@@ -5,6 +5,8 @@ questions) and v2.0 (15 of those articles, 5,233 questions, 2,691 unanswerable).
 sorted by title and dealt round-robin into ``--folds`` folds; fold K is evaluated after training
 on the other folds, so no article (context) is in both. ``squad2_subset_train.json.gz`` is NOT used:
 its three articles are also in the v1.1/v2.0 files, so training on it would leak test articles.
+v2.0 covers only 15 of the 24 articles; ``--extra-v1-articles`` also trains every v2.0 fold on the
+v1.1 questions of the other 9, which no v2.0 fold tests (all answerable; listed in each row).
 
 Quality: SQuAD EM / F1 (official normalisation, max over gold answers; v2.0 with the no-answer
 rule at a fixed threshold of 0, never tuned on the evaluated fold), plus the always-no-answer
@@ -306,6 +308,8 @@ def main(argv: list[str] | None = None) -> int:
                    "article-level cross-validation",
         "note": "2-core CPU shared with other jobs; timings are noisy (load average recorded per row). "
                 "squad2_subset_train.json.gz is not used (its articles are test articles here). "
+                "v2.0 rows with extra_train_questions > 0 also train on the v1.1 questions of the 9 "
+                "articles that are not in v2.0 (never a test article of any fold). "
                 "Recipe per row: train_questions, epochs and options (MiniLM: lr 1e-4, warmup 10%). v2.0 is "
                 "scored at the fixed no-answer threshold 0 and, in the summary, at the threshold that is "
                 "best on the other folds' questions (never the evaluated fold's).",
