@@ -277,6 +277,23 @@ def run_fold(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, list[f
     return row, evidence
 
 
+def results_header() -> dict[str, Any]:
+    """What every results file says about the data, the recipe and the targets."""
+    return {
+        "benchmark": "nlp_qa",
+        "dataset": "SQuAD dev articles in ../shared/data/squad (24 articles v1.1, 15 of them v2.0), "
+                   "article-level cross-validation",
+        "note": "2-core CPU shared with other jobs; timings are noisy (load average recorded per row). "
+                "squad2_subset_train.json.gz is not used (its articles are test articles here). "
+                "v2.0 rows with extra_train_questions > 0 also train on the v1.1 questions of the 9 "
+                "articles that are not in v2.0 (never a test article of any fold). "
+                "Recipe per row: train_questions, epochs and options (MiniLM: lr 1e-4, warmup 10%). v2.0 is "
+                "scored at the fixed no-answer threshold 0 and, in the summary, at the threshold that is "
+                "best on the other folds' questions (never the evaluated fold's).",
+        "targets": {"v1.1_minilm_f1": 60.0, "v2.0_f1_over_always_no_answer": 10.0},
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -302,19 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.summary:
         print_table(args.output)
         return 0
-    header = {
-        "benchmark": "nlp_qa",
-        "dataset": "SQuAD dev articles in ../shared/data/squad (24 articles v1.1, 15 of them v2.0), "
-                   "article-level cross-validation",
-        "note": "2-core CPU shared with other jobs; timings are noisy (load average recorded per row). "
-                "squad2_subset_train.json.gz is not used (its articles are test articles here). "
-                "v2.0 rows with extra_train_questions > 0 also train on the v1.1 questions of the 9 "
-                "articles that are not in v2.0 (never a test article of any fold). "
-                "Recipe per row: train_questions, epochs and options (MiniLM: lr 1e-4, warmup 10%). v2.0 is "
-                "scored at the fixed no-answer threshold 0 and, in the summary, at the threshold that is "
-                "best on the other folds' questions (never the evaluated fold's).",
-        "targets": {"v1.1_minilm_f1": 60.0, "v2.0_f1_over_always_no_answer": 10.0},
-    }
+    header = results_header()
     result = run_fold(args)
     if result is None:
         return PAUSED
