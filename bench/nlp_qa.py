@@ -33,7 +33,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import tensorflow as tf
+from sklearn.metrics import roc_auc_score
 
 from bench.nlp_classification import StopAfterCheckpoint, TimeBudgetReached
 from nlp.qa_threshold import best_no_answer_threshold, f1_at_threshold
@@ -226,6 +228,15 @@ def print_table(path: Path) -> None:
         print(" | ".join(str(entry.get(c, "")) for c in columns))
 
 
+def separation(evidence: dict[str, Any]) -> dict[str, float]:
+    """How well the margin ranks unanswerable above answerable questions (ROC AUC), and the span F1
+    the model would score on the answerable ones if it always answered: the two halves of v2.0 F1."""
+    empty = np.asarray(evidence["empty_f1"]) > 0  # answering nothing is right: unanswerable
+    span = np.asarray(evidence["span_f1"])
+    return {"no_answer_margin_auc": round(float(roc_auc_score(empty, evidence["margin"])), 4),
+            "answerable_span_f1": round(100.0 * float(span[~empty].mean()), 2)}
+
+
 def run_fold(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, list[float]] | None] | None:
     data = read_squad(args.data / FILES[args.version])
     train, test, test_titles = fold_split(data, args.fold, args.folds)
@@ -274,6 +285,7 @@ def run_fold(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, list[f
         threshold, f1 = best_no_answer_threshold(found["margin"], found["span_f1"], found["empty_f1"])
         # What the official v2.0 script calls best_f1: tuned on this fold's own labels, an upper bound.
         row["best_threshold_on_this_fold"] = {"threshold": round(threshold, 4), "f1": round(f1, 2)}
+        row.update(separation(found))
     return row, evidence
 
 
