@@ -256,6 +256,8 @@ def run_fold(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, list[f
     spent = resumable_fit(task, train, args.epochs, work_dir, args.max_minutes, args.checkpoint_every)
     if spent is None:
         return None
+    if args.save_model:  # keep the trained fold for later probes (e.g. other no-answer rules)
+        task.save(args.save_model / f"{args.version}-{args.backbone}-fold{args.fold}.keras")
     started = time.perf_counter()
     report = task.evaluate(test, batch_size=32)
     evaluate_s = time.perf_counter() - started
@@ -325,6 +327,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work-dir", type=Path, default=None, help="checkpoints for sliced (resumable) training")
     parser.add_argument("--max-minutes", type=float, default=None, help="stop and checkpoint after this long")
     parser.add_argument("--checkpoint-every", type=int, default=100, help="steps between slice checkpoints")
+    parser.add_argument("--save-model", type=Path, default=None,
+                        help="also save each trained fold's model under this folder")
     parser.add_argument("--output", type=Path, default=RESULTS_PATH)
     parser.add_argument("--summary", action="store_true", help="only print the table of the results JSON")
     args = parser.parse_args(argv)
