@@ -66,7 +66,8 @@ DLSUITE_RECIPE = dict(
     n_step=3,
     epsilon_end=0.05,
 )
-DLSUITE_EXPLORATION_FRACTION = 0.3  # epsilon 1 -> 0.05 over the first 30 % of the steps
+DLSUITE_EXPLORATION_FRACTION = 0.3
+HAND_KEPT = ("probes", "earlier_learn_loop")  # results sections a rerun keeps as they are  # epsilon 1 -> 0.05 over the first 30 % of the steps
 
 
 class LoadSampler:
@@ -278,7 +279,8 @@ def write(output: Path, args: argparse.Namespace, new_runs: list[dict]) -> dict:
     output.parent.mkdir(parents=True, exist_ok=True)
     with open(output.with_suffix(".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        runs = json.loads(output.read_text())["runs"] if args.update and output.exists() else []
+        previous = json.loads(output.read_text()) if output.exists() else {}
+        runs = previous.get("runs", []) if args.update else []
         merged = {_key(run): run for run in runs}
         merged.update({_key(run): run for run in new_runs})
         order = {method: i for i, method in enumerate(("random", "idle", "dlsuite DQN", "SB3 DQN"))}
@@ -305,6 +307,9 @@ def write(output: Path, args: argparse.Namespace, new_runs: list[dict]) -> dict:
             "speed_ratio_dlsuite_vs_sb3": speed_ratios(runs),
             "runs": runs,
         }
+        for kept in HAND_KEPT:  # sections of earlier experiments, not produced by this script
+            if kept in previous:
+                result[kept] = previous[kept]
         staging = output.with_suffix(".json.tmp")
         staging.write_text(json.dumps(result, indent=2))
         os.replace(staging, output)
