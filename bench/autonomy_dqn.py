@@ -66,8 +66,8 @@ DLSUITE_RECIPE = dict(
     n_step=3,
     epsilon_end=0.05,
 )
-DLSUITE_EXPLORATION_FRACTION = 0.3
-HAND_KEPT = ("probes", "earlier_learn_loop")  # results sections a rerun keeps as they are  # epsilon 1 -> 0.05 over the first 30 % of the steps
+DLSUITE_EXPLORATION_FRACTION = 0.3  # epsilon 1 -> 0.05 over the first 30 % of the steps
+HAND_KEPT = ("probes", "earlier_learn_loop")  # results sections a rerun keeps as they are
 
 
 class LoadSampler:

@@ -101,7 +101,7 @@ def fold_split(data: SquadData, fold: int, folds: int) -> tuple[SquadData, Squad
 def extra_answerable(data_dir: Path, evaluated: SquadData) -> SquadData:
     """The v1.1 questions of the articles absent from ``evaluated`` (v2.0): no fold ever tests them.
 
-    v2.0 covers 15 of the 24 articles; the other 9 (3,574 answerable questions) add span-extraction
+    v2.0 covers 15 of the 24 articles; the other 9 (3,521 answerable questions) add span-extraction
     examples to every v2.0 fold without putting any test article, paragraph or question in training.
     """
     if evaluated.version != "v2.0":
@@ -243,7 +243,7 @@ def run_fold(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, list[f
     if args.train_limit:
         step = max(1, len(train) // args.train_limit)  # spread over every training article
         train = SquadData(train.examples[::step][: args.train_limit], train.version)
-    extra = extra_answerable(args.data, data) if args.extra_v1_articles else SquadData([], "1.1")
+    extra = extra_answerable(args.data, data) if args.extra_v1_articles else SquadData([], "v1.1")
     train = SquadData(train.examples + extra.examples, train.version)
     options = dict(BACKBONES[args.backbone])
     options.update(sequence_length=args.sequence_length, doc_stride=args.doc_stride,
