@@ -237,6 +237,11 @@ def separation(evidence: dict[str, Any]) -> dict[str, float]:
             "answerable_span_f1": round(100.0 * float(span[~empty].mean()), 2)}
 
 
+def saved_model_path(args: argparse.Namespace) -> Path:
+    """Where ``--save-model`` keeps this fold's trained model."""
+    return args.save_model / f"{args.version}-{args.backbone}-fold{args.fold}.keras"
+
+
 def run_fold(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, list[float]] | None] | None:
     data = read_squad(args.data / FILES[args.version])
     train, test, test_titles = fold_split(data, args.fold, args.folds)
@@ -257,7 +262,7 @@ def run_fold(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, list[f
     if spent is None:
         return None
     if args.save_model:  # keep the trained fold for later probes (e.g. other no-answer rules)
-        task.save(args.save_model / f"{args.version}-{args.backbone}-fold{args.fold}.keras")
+        task.save(saved_model_path(args))
     started = time.perf_counter()
     report = task.evaluate(test, batch_size=32)
     evaluate_s = time.perf_counter() - started
@@ -335,6 +340,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.summary:
         print_table(args.output)
         return 0
+    if args.save_model and saved_model_path(args).exists():  # checked before hours of training
+        parser.error(f"--save-model: {saved_model_path(args)} already exists; move it or pick another folder")
     header = results_header()
     result = run_fold(args)
     if result is None:
