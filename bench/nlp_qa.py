@@ -206,6 +206,10 @@ def summarise(rows: list[dict[str, Any]], evidence: dict[str, dict[str, list[flo
             "export_questions_per_s_mean": round(statistics.mean(r["export_questions_per_s"] for r in items), 2),
             "predict_questions_per_s_mean": round(statistics.mean(r["predict_questions_per_s"] for r in items), 2),
         }
+        recipes = {(r["epochs"], r.get("extra_train_questions", 0), r["options"].get("learning_rate")) for r in items}
+        if len(recipes) > 1:  # folds trained differently: the mean is not one recipe's CV score
+            entry["recipes_differ"] = [dict(zip(("epochs", "extra_train_questions", "learning_rate"), k, strict=True))
+                                       for k in sorted(recipes, key=str)]
         if version == "v2.0":
             entry["always_no_answer_f1"] = weighted("always_no_answer_f1")
             entry["f1_over_no_answer_baseline"] = round(entry["f1"] - entry["always_no_answer_f1"], 2)
