@@ -189,23 +189,25 @@ def threshold_from_other_folds(items: list[dict[str, Any]], evidence: dict[str, 
 def summarise(rows: list[dict[str, Any]], evidence: dict[str, dict[str, list[float]]] | None = None
               ) -> list[dict[str, Any]]:
     """Mean EM/F1 over the folds present, per (version, backbone); question-weighted."""
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for row in rows:
-        groups.setdefault((row["version"], row["backbone"]), []).append(row)
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for row in rows:  # rows of a named recipe (e.g. trained elsewhere: nlp_qa_gpu) form their own group
+        groups.setdefault((row["version"], row["backbone"], row.get("recipe", "")), []).append(row)
     summary = []
-    for (version, backbone), items in sorted(groups.items()):
+    for (version, backbone, recipe), items in sorted(groups.items()):
         total = sum(r["test_questions"] for r in items)
 
         def weighted(key: str, items: list[dict[str, Any]] = items, total: int = total) -> float:
             return round(sum(r[key] * r["test_questions"] for r in items) / total, 2)
 
         entry = {
-            "version": version, "backbone": backbone, "folds": sorted(r["fold"] for r in items),
+            "version": version, "backbone": backbone, **({"recipe": recipe} if recipe else {}),
+            "folds": sorted(r["fold"] for r in items),
             "questions": total, "exact_match": weighted("exact_match"), "f1": weighted("f1"),
             "train_s_mean": round(statistics.mean(r["train_s"] for r in items), 1),
-            "export_questions_per_s_mean": round(statistics.mean(r["export_questions_per_s"] for r in items), 2),
-            "predict_questions_per_s_mean": round(statistics.mean(r["predict_questions_per_s"] for r in items), 2),
         }
+        for speed in ("export_questions_per_s", "predict_questions_per_s"):  # absent where not measured
+            if all(speed in r for r in items):
+                entry[f"{speed}_mean"] = round(statistics.mean(r[speed] for r in items), 2)
         recipes = {(r["epochs"], r.get("extra_train_questions", 0), r["options"].get("learning_rate")) for r in items}
         if len(recipes) > 1:  # folds trained differently: the mean is not one recipe's CV score
             entry["recipes_differ"] = [dict(zip(("epochs", "extra_train_questions", "learning_rate"), k, strict=True))
@@ -225,7 +227,7 @@ def summarise(rows: list[dict[str, Any]], evidence: dict[str, dict[str, list[flo
 
 def print_table(path: Path) -> None:
     payload = json.loads(path.read_text())
-    columns = ["version", "backbone", "folds", "questions", "exact_match", "f1", "always_no_answer_f1",
+    columns = ["version", "backbone", "recipe", "folds", "questions", "exact_match", "f1", "always_no_answer_f1",
                "train_s_mean", "export_questions_per_s_mean", "predict_questions_per_s_mean"]
     print(" | ".join(columns))
     for entry in payload.get("summary", []):

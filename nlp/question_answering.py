@@ -25,10 +25,10 @@ import numpy as np
 import tensorflow as tf
 
 from common import export as export_lib
-from common.optimizers import make_optimizer
 from common.task import Task, TaskConfig
 from nlp.backbones import preset_tokenizer_options, pretrained_backbone
 from nlp.qa_features import QAFeatures, QAFeaturizer, decode_answers, span_labels
+from nlp.qa_model import compile_span_model, span_model
 from nlp.qa_threshold import best_no_answer_threshold, f1_at_threshold
 from nlp.squad import QAExample, SquadData, f1_score, gold_answers, read_squad, squad_scores
 from nlp.tokenization import WordPieceTokenizer, train_vocabulary
@@ -79,28 +79,6 @@ class QuestionAnswererConfig(TaskConfig):
             raise ValueError(f"vocabulary_size must be at least 10, got {self.vocabulary_size}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-
-
-@keras.saving.register_keras_serializable(package="dlsuite")
-class SpanLogits(keras.layers.Layer):
-    """Token vectors ``[B, T, D]`` -> start and end logits ``[B, T]`` (padding pushed to -1e4)."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.dense = keras.layers.Dense(2, name="span_dense", dtype="float32")
-
-    def build(self, sequence_shape, padding_mask_shape=None) -> None:
-        self.dense.build(sequence_shape)
-
-    def call(self, sequence, padding_mask):
-        logits = self.dense(keras.ops.cast(sequence, "float32"))
-        keep = keras.ops.cast(padding_mask, "bool")
-        start = keras.ops.where(keep, logits[..., 0], -1e4)
-        end = keras.ops.where(keep, logits[..., 1], -1e4)
-        return start, end
-
-    def compute_output_shape(self, sequence_shape, padding_mask_shape=None):
-        return (sequence_shape[:2], sequence_shape[:2])
 
 
 def _trim(features: QAFeatures) -> QAFeatures:
@@ -180,10 +158,7 @@ class QuestionAnswerer(Task):
             sequence = pretrained_backbone(c.preset)(inputs)["sequence_output"]
         else:
             sequence = self._scratch_encoder(inputs)
-        start, end = SpanLogits(name="span_logits")(sequence, inputs["padding_mask"])
-        start = keras.layers.Identity(name="start_logits")(start)
-        end = keras.layers.Identity(name="end_logits")(end)
-        return keras.Model(inputs, {"start_logits": start, "end_logits": end}, name="question_answerer")
+        return span_model(inputs, sequence)
 
     def _scratch_encoder(self, inputs: dict[str, keras.KerasTensor]) -> keras.KerasTensor:
         """keras-hub token + position embeddings, a segment embedding, transformer encoder blocks."""
@@ -205,19 +180,8 @@ class QuestionAnswerer(Task):
 
     def compile_model(self, model: keras.Model, total_steps: int) -> None:
         c = self.config
-        optimizer = make_optimizer(
-            learning_rate=c.learning_rate or (5e-5 if c.preset else 1e-3),
-            weight_decay=c.weight_decay,
-            total_steps=total_steps,
-            warmup_steps=int(c.warmup_fraction * total_steps),
-            clipnorm=1.0,
-        )
-        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-        model.compile(
-            optimizer=optimizer,
-            loss={"start_logits": loss, "end_logits": loss},
-            metrics={"start_logits": ["accuracy"], "end_logits": ["accuracy"]},
-        )
+        learning_rate = c.learning_rate or (5e-5 if c.preset else 1e-3)
+        compile_span_model(model, learning_rate, c.weight_decay, total_steps, c.warmup_fraction)
 
     # ------------------------------------------------------------------ data
     @staticmethod
@@ -291,12 +255,16 @@ class QuestionAnswerer(Task):
         """Raw strings -> decoded answers; ``abstain=False`` always returns the best span."""
         c = self.config
         features = _trim(self.featurizer(questions, contexts))
-        outputs = self.model(features.inputs, training=False)
+        outputs = self._span_logits(features.inputs)
         answers = decode_answers(
             features, outputs["start_logits"], outputs["end_logits"], c.max_answer_length,
             c.allow_no_answer and abstain, c.no_answer_threshold,
         )
         return answers._asdict()
+
+    def _span_logits(self, inputs: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        """Window inputs -> ``start_logits`` / ``end_logits``: the one place inference runs the model."""
+        return self.model(inputs, training=False)
 
     def _validate_pairs(self, question: Any, context: Any) -> tuple[list[str], list[str], bool]:
         single = isinstance(question, (str, bytes)) and isinstance(context, (str, bytes))

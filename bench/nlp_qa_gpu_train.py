@@ -1,0 +1,198 @@
+"""Train one SQuAD v2.0 fold of a ``bench.nlp_qa_gpu`` pack with Keras on JAX (no TensorFlow needed).
+
+Runs on a lent accelerator machine that has JAX but not TensorFlow. The model is dlsuite's
+(``nlp.qa_model.span_model`` over the pack's BertBackbone config and initial weights) and the
+recipe is ``QuestionAnswerer.fit``'s (``nlp.qa_model.compile_span_model``: AdamW, warmup + cosine,
+clipping, start/end cross-entropy; batch 16). Writes the fold's test-window logits (non-padding
+positions only) for ``python -m bench.nlp_qa_gpu finish``.
+
+    KERAS_BACKEND=jax python bench/nlp_qa_gpu_train.py --pack .gpu/pack --out OUT --fold 0 --epochs 6
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+
+import argparse  # noqa: E402  (the backend must be chosen before keras is imported)
+import importlib.util  # noqa: E402
+import json  # noqa: E402
+import math  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+from types import ModuleType  # noqa: E402
+from typing import Any  # noqa: E402
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+INPUTS = ("token_ids", "padding_mask", "segment_ids")
+
+
+def load_qa_model() -> ModuleType:
+    """``nlp/qa_model.py`` by path: importing the package ``nlp`` would import TensorFlow."""
+    sys.path.insert(0, str(REPO_ROOT))  # for common.optimizers, which is Keras-only
+    spec = importlib.util.spec_from_file_location("dlsuite_qa_model", REPO_ROOT / "nlp" / "qa_model.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def initial_weights(pack: Path, meta: dict[str, Any]) -> list[np.ndarray]:
+    """The float32 weights ``prepare`` stored as byte planes; unused embedding rows are zero."""
+    stored = np.load(pack / "weights.npz")
+    flat = np.ascontiguousarray(stored["byte_planes"].T).view("<f4").ravel()
+    shapes = json.loads(str(stored["shapes"]))
+    values, offset = [], 0
+    for (path, full_shape), shape in zip(meta["weights"], shapes, strict=True):
+        size = math.prod(shape)
+        value = flat[offset : offset + size].reshape(shape)
+        offset += size
+        if path.endswith(meta["token_embedding"]):
+            full = np.zeros(full_shape, np.float32)
+            full[stored["used_tokens"]] = value
+            value = full
+        values.append(value)
+    if offset != flat.size:
+        raise ValueError(f"weights.npz holds {flat.size} values, the model {offset}")
+    return values
+
+
+def build_model(meta: dict[str, Any], qa_model: ModuleType) -> keras.Model:
+    """dlsuite's span model over the pack's backbone, with the pack's initial weights."""
+    import keras_hub
+
+    inputs = {name: keras.Input((None,), dtype="int32", name=name) for name in INPUTS}
+    backbone = getattr(keras_hub.models, meta["backbone_class"]).from_config(meta["backbone_config"])
+    model = qa_model.span_model(inputs, backbone(inputs)["sequence_output"])
+    found = [[v.path, list(v.shape)] for v in model.weights]
+    if found != meta["weights"]:
+        raise ValueError("the model built here does not match the pack's weight list (paths and shapes)")
+    return model
+
+
+def fold_windows(windows: Any, fold: int, extra: bool, limit: int | None) -> np.ndarray:
+    train = windows[f"train{fold}"]
+    if extra:
+        train = np.concatenate([train, windows[f"extra{fold}"]])
+    return train[:: max(1, len(train) // limit)][:limit] if limit else train
+
+
+def sweep(recipes: list[str], pack: Path, out: Path, folds: int, deadline_s: float,
+          train_limit: int | None = None) -> None:
+    """Recipes in order, the folds of each in parallel processes on the one GPU; each finished recipe
+    becomes ``out/RECIPE.tar``. A recipe that would not end before the deadline (scaled from the
+    last one's wall time) is skipped; one still running at the deadline is stopped and dropped."""
+    import subprocess
+    import tarfile
+
+    begin = time.perf_counter()
+    log = open(out / "log.txt", "a")
+    overhead_s, unit_s = None, None  # start-up + compile + test logits; training per epoch-unit
+    for spec in recipes:  # "EPOCHS:LR" or "EPOCHS:LR:extra"
+        epochs, lr, *flags = spec.split(":")
+        units = int(epochs) * (2 if "extra" in flags else 1)  # the extra articles about double the windows
+        left = deadline_s - (time.perf_counter() - begin)
+        if unit_s is not None and overhead_s + unit_s * units > left:
+            print(f"skip {spec}: needs about {overhead_s + unit_s * units:.0f} s, {left:.0f} s left",
+                  file=log, flush=True)
+            continue
+        work = out / f"work-{spec.replace(':', '_')}"
+        work.mkdir(parents=True)
+        started = time.perf_counter()
+        procs = [subprocess.Popen([sys.executable, __file__, "--pack", str(pack), "--out", str(work), "--fold", str(f),
+                                   "--epochs", epochs, "--learning-rate", lr, *(["--extra"] if "extra" in flags else []),
+                                   *(["--train-limit", str(train_limit)] if train_limit else [])],
+                                  stdout=log, stderr=subprocess.STDOUT) for f in range(folds)]
+        try:
+            codes = [p.wait(timeout=max(1.0, deadline_s - (time.perf_counter() - begin))) for p in procs]
+        except subprocess.TimeoutExpired:
+            for p in procs:
+                p.kill()
+            print(f"deadline: stopped {spec}", file=log, flush=True)
+            break
+        wall = time.perf_counter() - started
+        train_s = max(json.loads(str(np.load(r)["info"]))["train_s"] for r in work.glob("*.npz")) if any(
+            c == 0 for c in codes) else wall
+        overhead_s, unit_s = wall - train_s, train_s / units
+        print(f"recipe {spec}: exit codes {codes}, {wall:.0f} s ({train_s:.0f} s training)", file=log, flush=True)
+        with tarfile.open(out / f"{spec.replace(':', '_')}.tar", "w") as tar:
+            for result in sorted(work.glob("*.npz")):
+                tar.add(result, arcname=result.name)
+        for result in work.glob("*.npz"):
+            result.unlink()
+        work.rmdir()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pack", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--fold", type=int, default=None)
+    parser.add_argument("--sweep", default=None,
+                        help="comma-separated EPOCHS:LR[:extra] recipes, each over every fold (instead of --fold)")
+    parser.add_argument("--deadline", type=float, default=480.0, help="--sweep: seconds before it stops")
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--learning-rate", type=float, default=1e-4)
+    parser.add_argument("--extra", action="store_true", help="also train on the extra v1.1 articles' questions")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--train-limit", type=int, default=None, help="smoke test: N training windows")
+    parser.add_argument("--recipe", default=None, help="row label (default from epochs, lr and --extra)")
+    args = parser.parse_args(argv)
+    if args.sweep:
+        args.out.mkdir(parents=True, exist_ok=True)
+        folds = json.loads((args.pack / "meta.json").read_text())["folds"]
+        sweep(args.sweep.split(","), args.pack, args.out, folds, args.deadline, args.train_limit)
+        return 0
+    if args.fold is None:
+        parser.error("give --fold K or --sweep RECIPES")
+    recipe = args.recipe or f"gpu-e{args.epochs}-lr{args.learning_rate:g}{'-extra' if args.extra else ''}"
+    target = args.out / f"{recipe}-fold{args.fold}.npz"
+    if target.exists():
+        parser.error(f"{target} already exists")
+    meta = json.loads((args.pack / "meta.json").read_text())
+    options = meta["options"]
+    windows = np.load(args.pack / "windows.npz")
+    qa_model = load_qa_model()
+    keras.utils.set_random_seed(args.seed)
+    model = build_model(meta, qa_model)
+    model.set_weights(initial_weights(args.pack, meta))
+
+    train = fold_windows(windows, args.fold, args.extra, args.train_limit)
+    x = {name: windows[name][train] for name in INPUTS}
+    y = {"start_logits": windows["start"][train], "end_logits": windows["end"][train]}
+    batch = options["batch_size"]
+    steps = math.ceil(len(train) / batch)
+    qa_model.compile_span_model(model, args.learning_rate, options["weight_decay"], args.epochs * steps,
+                                options["warmup_fraction"])
+    started = time.perf_counter()
+    history = model.fit(x, y, batch_size=batch, epochs=args.epochs, shuffle=True, verbose=2).history
+    train_s = time.perf_counter() - started
+
+    test = windows[f"test{args.fold}"]
+    logits = model.predict({name: windows[name][test] for name in INPUTS}, batch_size=128, verbose=0)
+    mask = windows["padding_mask"][test].astype(bool)
+    examples = windows["example"]
+    extra_examples = set(range(meta["examples"] - meta["extra_examples"], meta["examples"]))
+    trained_on = set(examples[train].tolist())
+    import jax
+
+    info = {
+        "fold": args.fold, "recipe": recipe, "epochs": args.epochs, "learning_rate": args.learning_rate,
+        "seed": args.seed, "train_windows": int(len(train)), "train_questions": len(trained_on),
+        "extra_train_questions": len(trained_on & extra_examples), "train_s": train_s,
+        "history": {k: [round(float(v), 4) for v in vs] for k, vs in history.items()},
+        "device": f"{jax.devices()[0].device_kind} (JAX {jax.__version__}, Keras {keras.__version__})",
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    np.savez(target, windows=test, start=np.asarray(logits["start_logits"])[mask].astype(np.float32),
+             end=np.asarray(logits["end_logits"])[mask].astype(np.float32), info=np.array(json.dumps(info)))
+    print(json.dumps({k: v for k, v in info.items() if k != "history"}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
