@@ -272,7 +272,6 @@ def run_fold(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, list[f
     started = time.perf_counter()
     report = task.evaluate(test, batch_size=32)
     evaluate_s = time.perf_counter() - started
-    unanswerable = sum(e.is_impossible for e in test.examples)
     speed_items = test.examples[: args.speed_questions]
     speed = throughput(task, [e.question for e in speed_items], [e.context for e in speed_items])
     row = {
@@ -289,17 +288,27 @@ def run_fold(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, list[f
     }
     evidence = None
     if args.version == "v2.0":
-        row["always_no_answer_f1"] = round(100.0 * unanswerable / len(test), 2)
-        row["has_answer"] = report.get("has_answer")
-        row["no_answer"] = report.get("no_answer")
-        row["no_answer_rate"] = round(report["no_answer_rate"], 4)
-        found = task.no_answer_evidence(test, batch_size=32)
-        evidence = {k: [round(float(x), 4) for x in v] for k, v in found.items()}
-        threshold, f1 = best_no_answer_threshold(found["margin"], found["span_f1"], found["empty_f1"])
-        # What the official v2.0 script calls best_f1: tuned on this fold's own labels, an upper bound.
-        row["best_threshold_on_this_fold"] = {"threshold": round(threshold, 4), "f1": round(f1, 2)}
-        row.update(separation(found))
+        fields, evidence = no_answer_fields(task, test, report)
+        row.update(fields)
     return row, evidence
+
+
+def no_answer_fields(task: QuestionAnswerer, test: SquadData, report: dict[str, Any]
+                     ) -> tuple[dict[str, Any], dict[str, list[float]]]:
+    """A v2.0 row's no-answer fields (baseline, per-kind scores, own-fold best threshold, AUC) and
+    the per-question evidence that lets the summary score thresholds chosen on other folds."""
+    unanswerable = sum(e.is_impossible for e in test.examples)
+    found = task.no_answer_evidence(test, batch_size=32)
+    threshold, f1 = best_no_answer_threshold(found["margin"], found["span_f1"], found["empty_f1"])
+    fields = {
+        "always_no_answer_f1": round(100.0 * unanswerable / len(test), 2),
+        "has_answer": report.get("has_answer"), "no_answer": report.get("no_answer"),
+        "no_answer_rate": round(report["no_answer_rate"], 4),
+        # What the official v2.0 script calls best_f1: tuned on this fold's own labels, an upper bound.
+        "best_threshold_on_this_fold": {"threshold": round(threshold, 4), "f1": round(f1, 2)},
+        **separation(found),
+    }
+    return fields, {k: [round(float(x), 4) for x in v] for k, v in found.items()}
 
 
 def results_header() -> dict[str, Any]:

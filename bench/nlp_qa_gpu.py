@@ -36,10 +36,9 @@ from bench.nlp_qa import (
     extra_answerable,
     fold_split,
     merge_result,
-    separation,
+    no_answer_fields,
 )
 from nlp.qa_features import span_labels
-from nlp.qa_threshold import best_no_answer_threshold
 from nlp.question_answering import QuestionAnswerer
 from nlp.squad import QAExample, SquadData, read_squad
 
@@ -190,11 +189,9 @@ def fold_row(pack: Path, result: Path, data: SquadData, meta: dict[str, Any]) ->
     tf.config.run_functions_eagerly(True)  # the lookup is Python: run the answer graph eagerly
     try:
         report = task.evaluate(test, batch_size=32)
-        found = task.no_answer_evidence(test, batch_size=32)
+        fields, evidence = no_answer_fields(task, test, report)
     finally:
         tf.config.run_functions_eagerly(False)
-    unanswerable = sum(e.is_impossible for e in test.examples)
-    threshold, best_f1 = best_no_answer_threshold(found["margin"], found["span_f1"], found["empty_f1"])
     recipe = info["recipe"]
     row = {
         "key": f"v2.0 minilm {recipe} fold{fold}", "version": "v2.0", "backbone": "minilm", "recipe": recipe,
@@ -205,14 +202,8 @@ def fold_row(pack: Path, result: Path, data: SquadData, meta: dict[str, Any]) ->
         "epochs": info["epochs"], "train_s": round(info["train_s"], 1), "train_windows": info["train_windows"],
         "history": info["history"], "trained_on": info["device"],
         "options": {**meta["options"], "learning_rate": info["learning_rate"]},
-        "reader": data.report(),
-        "always_no_answer_f1": round(100.0 * unanswerable / len(test), 2),
-        "has_answer": report.get("has_answer"), "no_answer": report.get("no_answer"),
-        "no_answer_rate": round(report["no_answer_rate"], 4),
-        "best_threshold_on_this_fold": {"threshold": round(threshold, 4), "f1": round(best_f1, 2)},
-        **separation(found),
+        "reader": data.report(), **fields,
     }
-    evidence = {k: [round(float(x), 4) for x in v] for k, v in found.items()}
     return row, evidence
 
 
