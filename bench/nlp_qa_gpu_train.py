@@ -81,6 +81,17 @@ def fold_windows(windows: Any, fold: int, extra: bool, limit: int | None) -> np.
     return train[:: max(1, len(train) // limit)][:limit] if limit else train
 
 
+def is_recipe(spec: str) -> bool:
+    """``EPOCHS:LR`` or ``EPOCHS:LR:extra`` with a positive whole number of epochs and a positive rate."""
+    parts = spec.split(":")
+    if len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] != "extra"):
+        return False
+    try:
+        return int(parts[0]) > 0 and float(parts[1]) > 0
+    except ValueError:
+        return False
+
+
 def sweep(recipes: list[str], pack: Path, out: Path, folds: int, deadline_s: float,
           train_limit: int | None = None) -> None:
     """Recipes in order, the folds of each in parallel processes on the one GPU; each finished recipe
@@ -142,18 +153,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train-limit", type=int, default=None, help="smoke test: N training windows")
     parser.add_argument("--recipe", default=None, help="row label (default from epochs, lr and --extra)")
     args = parser.parse_args(argv)
+    if not (args.pack / "meta.json").is_file() or not (args.pack / "windows.npz").is_file():
+        parser.error(f"{args.pack} is not a pack made by `python -m bench.nlp_qa_gpu prepare`")
+    meta = json.loads((args.pack / "meta.json").read_text())
     if args.sweep:
+        recipes = args.sweep.split(",")
+        for spec in recipes:
+            if not is_recipe(spec):
+                parser.error(f"--sweep recipe {spec!r} is not EPOCHS:LR or EPOCHS:LR:extra (e.g. 8:1e-4:extra)")
         args.out.mkdir(parents=True, exist_ok=True)
-        folds = json.loads((args.pack / "meta.json").read_text())["folds"]
-        sweep(args.sweep.split(","), args.pack, args.out, folds, args.deadline, args.train_limit)
+        sweep(recipes, args.pack, args.out, meta["folds"], args.deadline, args.train_limit)
         return 0
-    if args.fold is None:
-        parser.error("give --fold K or --sweep RECIPES")
+    if args.fold is None or not 0 <= args.fold < meta["folds"]:
+        parser.error(f"give --fold K with 0 <= K < {meta['folds']}, or --sweep RECIPES")
     recipe = args.recipe or f"gpu-e{args.epochs}-lr{args.learning_rate:g}{'-extra' if args.extra else ''}"
     target = args.out / f"{recipe}-fold{args.fold}.npz"
     if target.exists():
         parser.error(f"{target} already exists")
-    meta = json.loads((args.pack / "meta.json").read_text())
     options = meta["options"]
     windows = np.load(args.pack / "windows.npz")
     qa_model = load_qa_model()
