@@ -188,7 +188,7 @@ def threshold_from_other_folds(items: list[dict[str, Any]], evidence: dict[str, 
 
 def summarise(rows: list[dict[str, Any]], evidence: dict[str, dict[str, list[float]]] | None = None
               ) -> list[dict[str, Any]]:
-    """Mean EM/F1 over the folds present, per (version, backbone); question-weighted."""
+    """Mean EM/F1 over the folds present, per (version, backbone, recipe); question-weighted."""
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for row in rows:  # rows of a named recipe (e.g. trained elsewhere: nlp_qa_gpu) form their own group
         groups.setdefault((row["version"], row["backbone"], row.get("recipe", "")), []).append(row)

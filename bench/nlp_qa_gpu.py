@@ -39,7 +39,7 @@ from bench.nlp_qa import (
     no_answer_fields,
 )
 from nlp.qa_features import span_labels
-from nlp.question_answering import QuestionAnswerer
+from nlp.question_answering import QuestionAnswerer, training_span
 from nlp.squad import QAExample, SquadData, read_squad
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -53,17 +53,6 @@ def task_options(learning_rate: float, seed: int = 0) -> dict[str, Any]:
     options.update(sequence_length=256, doc_stride=128, allow_no_answer=True, seed=seed,
                    learning_rate=learning_rate)
     return options
-
-
-def training_span(example: QAExample) -> tuple[int, int, bool]:
-    """(char start, char end, usable) of the answer ``make_dataset`` trains on (-1, -1: none)."""
-    usable = [(t, s) for t, s in example.answers if s >= 0]
-    if example.answers and not usable:
-        return -1, -1, False  # answer text nowhere in the context: make_dataset skips it
-    if not usable:
-        return -1, -1, True
-    text, start = usable[0]
-    return start, start + len(text), True
 
 
 def featurize(task: QuestionAnswerer, examples: list[QAExample], batch: int = 256) -> dict[str, np.ndarray]:
@@ -168,8 +157,11 @@ class LogitsLookup(QuestionAnswerer):
 
 def fold_row(pack: Path, result: Path, data: SquadData, meta: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[float]]]:
     """One results row (and its no-answer evidence) from one trained fold's logits."""
-    out = np.load(result)
-    info = json.loads(str(out["info"]))
+    try:
+        out = np.load(result)
+        info = json.loads(str(out["info"]))
+    except (OSError, ValueError, KeyError) as error:  # not an .npz the trainer wrote
+        raise ValueError(f"{result.name} is not a result of bench/nlp_qa_gpu_train.py: {error}") from error
     windows = np.load(pack / "windows.npz")
     fold = info["fold"]
     test_windows = windows[f"test{fold}"]

@@ -91,6 +91,18 @@ def _trim(features: QAFeatures) -> QAFeatures:
 
 
 
+def training_span(example: QAExample) -> tuple[int, int, bool]:
+    """(char start, char end, usable) of the answer training uses: the first one found in the
+    context; (-1, -1) for an unanswerable question; usable False when no answer text is in the context."""
+    found = [(text, start) for text, start in example.answers if start >= 0]
+    if example.answers and not found:
+        return -1, -1, False
+    if not found:
+        return -1, -1, True
+    text, start = found[0]
+    return start, start + len(text), True
+
+
 def _as_list(value: Any, kind: str) -> list[Any]:
     """A string or an iterable of them -> list; anything else is a clear ``ValueError``."""
     if isinstance(value, (str, bytes)):
@@ -205,14 +217,13 @@ class QuestionAnswerer(Task):
             raise ValueError("pass SquadData, a list of QAExample or a SQuAD JSON path; not a tf.data.Dataset")
         questions, contexts, starts, ends = [], [], [], []
         for example in self.as_examples(data):
-            usable = [(t, s) for t, s in example.answers if s >= 0]
-            if example.answers and not usable:
+            start, end, usable = training_span(example)
+            if not usable:
                 continue  # answer text nowhere in the context (counted by the SQuAD reader)
-            text, start = usable[0] if usable else ("", -1)
             questions.append(example.question)
             contexts.append(example.context)
             starts.append(start)
-            ends.append(start + len(text) if usable else -1)
+            ends.append(end)
         if not questions:
             raise ValueError("no usable training examples (every answer is missing from its context)")
         self._ensure_vocabulary(sorted(set(contexts)) + questions)
