@@ -38,6 +38,7 @@ from bench.nlp_qa import (
     merge_result,
     no_answer_fields,
 )
+from bench.nlp_qa_augment import unanswerable_variants
 from nlp.qa_features import span_labels
 from nlp.question_answering import QuestionAnswerer, training_span
 from nlp.squad import QAExample, SquadData, read_squad
@@ -76,6 +77,24 @@ def featurize(task: QuestionAnswerer, examples: list[QAExample], batch: int = 25
     return {k: np.concatenate(v) for k, v in parts.items()}
 
 
+# Example sources in a pack (``windows.npz`` ``source``, per example): the v2.0 questions the folds
+# test, the extra v1.1 articles' questions, and rule-made unanswerable variants (bench.nlp_qa_augment)
+# of each, first and second variant per question apart so that a recipe can take one or both.
+SOURCES = ("v2.0", "extra", "aug", "aug_second", "extra_aug", "extra_aug_second")
+
+
+def augmented(data: SquadData, per_question: int, seed: int) -> tuple[list[QAExample], list[int]]:
+    """Rule-made unanswerable variants of ``data`` and their rank (0: first variant of its question)."""
+    made = unanswerable_variants(data, per_question=per_question, seed=seed).examples
+    seen: dict[str, int] = {}
+    ranks = []
+    for example in made:
+        source_id = example.id.split("-", 2)[2]
+        ranks.append(seen.get(source_id, 0))
+        seen[source_id] = ranks[-1] + 1
+    return made, ranks
+
+
 def prepare(args: argparse.Namespace) -> None:
     """Write the pack the GPU trainer reads: windows, folds, initial weights, backbone config."""
     pack: Path = args.pack
@@ -84,20 +103,30 @@ def prepare(args: argparse.Namespace) -> None:
     data = read_squad(args.data / FILES["v2.0"])
     extra = extra_answerable(args.data, data)
     examples = data.examples + extra.examples
+    source = [0] * len(data.examples) + [1] * len(extra.examples)
+    if args.augment:
+        for part, first in ((data, 2), (extra, 4)):
+            made, ranks = augmented(part, args.augment, seed=0)
+            examples += made
+            source += [first + min(r, 1) for r in ranks]
+    source = np.array(source)
     task = QuestionAnswerer(**task_options(args.learning_rate))
     model = task.build_model()
     windows = featurize(task, examples)
     usable = np.array([training_span(e)[2] for e in examples])
-    is_extra = np.arange(len(examples)) >= len(data.examples)
+    window_source = source[windows["example"]]
     folds = {}
     for fold in range(args.folds):
         _, _, test_titles = fold_split(data, fold, args.folds)
-        test_example = np.array([e.title in set(test_titles) and not x for e, x in zip(examples, is_extra, strict=True)])
-        window_test = test_example[windows["example"]]
-        window_train = ~test_example[windows["example"]] & usable[windows["example"]]
-        folds[f"train{fold}"] = np.flatnonzero(window_train & ~is_extra[windows["example"]])
-        folds[f"extra{fold}"] = np.flatnonzero(window_train & is_extra[windows["example"]])
-        folds[f"test{fold}"] = np.flatnonzero(window_test)
+        in_test_article = np.array([e.title in set(test_titles) for e in examples])[windows["example"]]
+        train = ~in_test_article & usable[windows["example"]]
+        folds[f"test{fold}"] = np.flatnonzero(in_test_article & (window_source == 0))
+        folds[f"train{fold}"] = np.flatnonzero(train & (window_source == 0))
+        folds[f"extra{fold}"] = np.flatnonzero(train & (window_source == 1))
+        if args.augment:
+            for code, name in enumerate(SOURCES[2:], start=2):
+                folds[f"{name}{fold}"] = np.flatnonzero(train & (window_source == code))
+    windows["source"] = source
     used = np.unique(windows["token_ids"])
     weights, names = {}, []
     for i, variable in enumerate(model.weights):
@@ -118,12 +147,14 @@ def prepare(args: argparse.Namespace) -> None:
     meta = {
         "backbone_config": backbone.get_config(), "backbone_class": type(backbone).__name__,
         "weights": names, "token_embedding": TOKEN_EMBEDDING, "folds": args.folds,
-        "options": task.config.to_dict(), "examples": len(examples), "extra_examples": int(is_extra.sum()),
+        "options": task.config.to_dict(), "examples": len(examples), "extra_examples": int((source == 1).sum()),
         "windows": int(len(windows["token_ids"])), "used_tokens": int(len(used)),
+        "augment_per_question": args.augment, "sources": SOURCES,
+        "source_counts": {name: int((source == code).sum()) for code, name in enumerate(SOURCES)},
     }
     (pack / "meta.json").write_text(json.dumps(meta, indent=1))
     sizes = {p.name: round(p.stat().st_size / 2**20, 1) for p in pack.iterdir()}
-    print(f"{len(examples)} questions ({int(is_extra.sum())} extra) -> {meta['windows']} windows, "
+    print(f"{len(examples)} questions {meta['source_counts']} -> {meta['windows']} windows, "
           f"{len(used)} tokens used; MiB: {sizes}")
 
 
@@ -190,6 +221,7 @@ def fold_row(pack: Path, result: Path, data: SquadData, meta: dict[str, Any]) ->
         "fold": fold, "folds": meta["folds"], "test_articles": test_titles,
         "train_questions": info["train_questions"], "test_questions": len(test),
         "extra_train_questions": info["extra_train_questions"],
+        "made_unanswerable_train_questions": info.get("made_unanswerable_train_questions", 0),
         "exact_match": round(report["exact_match"], 2), "f1": round(report["f1"], 2),
         "epochs": info["epochs"], "train_s": round(info["train_s"], 1), "train_windows": info["train_windows"],
         "history": info["history"], "trained_on": info["device"],
@@ -211,7 +243,9 @@ def results_header() -> dict[str, Any]:
                 "Recipe per row: recipe, epochs, options.learning_rate, extra_train_questions (v1.1 "
                 "questions of the 9 articles no v2.0 fold tests). F1 at the fixed no-answer threshold 0; the "
                 "summary adds the threshold that is best on the other folds' questions. train_s: one fold's fit "
-                "while the 4 folds of a recipe shared the GPU (4 processes at once).",
+                "while other folds shared the GPU (the 4 folds of a recipe at once; aug1: fold 1 beside 11 other "
+                "processes, folds 0, 2 and 3 together), so not comparable across rows. made_unanswerable_train_"
+                "questions: rule-made unanswerable variants of training questions (bench.nlp_qa_augment).",
         "targets": {"v2.0_f1_over_always_no_answer": 10.0},
     }
 
@@ -270,6 +304,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--pack", type=Path, default=REPO_ROOT / ".gpu" / "pack")
     parser.add_argument("--folds", type=int, default=4)
+    parser.add_argument("--augment", type=int, default=0,
+                        help="prepare: also pack up to N rule-made unanswerable variants per answerable question")
     parser.add_argument("--learning-rate", type=float, default=1e-4, help="recorded default; the trainer sets its own")
     parser.add_argument("--logits", type=Path, default=None, help="finish: folder of the trainer's .npz results")
     parser.add_argument("--output", type=Path, default=RESULTS_PATH)

@@ -4,9 +4,15 @@ Runs on a lent accelerator machine that has JAX but not TensorFlow. The model is
 (``nlp.qa_model.span_model`` over the pack's BertBackbone config and initial weights) and the
 recipe is ``QuestionAnswerer.fit``'s (``nlp.qa_model.compile_span_model``: AdamW, warmup + cosine,
 clipping, start/end cross-entropy; batch 16). Writes the fold's test-window logits (non-padding
-positions only) for ``python -m bench.nlp_qa_gpu finish``.
+positions only) for ``python -m bench.nlp_qa_gpu finish``. Recipe flags add training windows:
+``extra`` the extra v1.1 articles' questions, ``aug`` / ``aug2`` one or two rule-made unanswerable
+variants per answerable question (``bench.nlp_qa_augment``; the pack needs ``prepare --augment 2``).
 
     KERAS_BACKEND=jax python bench/nlp_qa_gpu_train.py --pack .gpu/pack --out OUT --fold 0 --epochs 6
+    KERAS_BACKEND=jax python bench/nlp_qa_gpu_train.py --pack .gpu/pack --out OUT --sweep 12:1e-4,12:1e-4:aug
+
+Four fold processes share the GPU well; more do not help (12 at once kept an H200 at 100 % and
+trained about 2,100 windows/s in all, against about 1,700 for 3).
 """
 
 from __future__ import annotations
@@ -74,22 +80,47 @@ def build_model(meta: dict[str, Any], qa_model: ModuleType) -> keras.Model:
     return model
 
 
-def fold_windows(windows: Any, fold: int, extra: bool, limit: int | None) -> np.ndarray:
-    train = windows[f"train{fold}"]
-    if extra:
-        train = np.concatenate([train, windows[f"extra{fold}"]])
+FLAGS = ("extra", "aug", "aug2")  # recipe flags: + extra v1.1 articles; + 1 or 2 rule-made negatives per question
+
+
+def window_parts(extra: bool, augment: int) -> list[str]:
+    """The pack's window sets (``bench.nlp_qa_gpu.SOURCES``) a recipe trains on, besides ``train``."""
+    parts = ["extra"] if extra else []
+    if augment:
+        parts += ["aug", "aug_second"][:augment]
+        if extra:
+            parts += ["extra_aug", "extra_aug_second"][:augment]
+    return parts
+
+
+def fold_windows(windows: Any, fold: int, extra: bool, limit: int | None, augment: int = 0) -> np.ndarray:
+    parts = window_parts(extra, augment)
+    missing = [p for p in parts if f"{p}{fold}" not in windows.files]
+    if missing:
+        raise ValueError(f"the pack has no {missing} windows: prepare it with --augment 2")
+    train = np.concatenate([windows[f"train{fold}"], *(windows[f"{p}{fold}"] for p in parts)])
     return train[:: max(1, len(train) // limit)][:limit] if limit else train
 
 
 def is_recipe(spec: str) -> bool:
-    """``EPOCHS:LR`` or ``EPOCHS:LR:extra`` with a positive whole number of epochs and a positive rate."""
+    """``EPOCHS:LR[:extra][:aug|:aug2]`` with a positive whole number of epochs and a positive rate."""
     parts = spec.split(":")
-    if len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] != "extra"):
+    flags = parts[2:]
+    if len(parts) < 2 or any(f not in FLAGS for f in flags) or len(set(flags)) != len(flags) or (
+            "aug" in flags and "aug2" in flags):
         return False
     try:
         return int(parts[0]) > 0 and float(parts[1]) > 0
     except ValueError:
         return False
+
+
+def recipe_arguments(flags: list[str]) -> list[str]:
+    """Command-line options of one fold process for a recipe's flags."""
+    arguments = ["--extra"] if "extra" in flags else []
+    if "aug" in flags or "aug2" in flags:
+        arguments += ["--augment", "2" if "aug2" in flags else "1"]
+    return arguments
 
 
 def sweep(recipes: list[str], pack: Path, out: Path, folds: int, deadline_s: float,
@@ -105,7 +136,7 @@ def sweep(recipes: list[str], pack: Path, out: Path, folds: int, deadline_s: flo
     overhead_s, unit_s = None, None  # start-up + compile + test logits; training per epoch-unit
     for spec in recipes:  # "EPOCHS:LR" or "EPOCHS:LR:extra"
         epochs, lr, *flags = spec.split(":")
-        units = int(epochs) * (2 if "extra" in flags else 1)  # the extra articles about double the windows
+        units = int(epochs) * (1 + ("extra" in flags) + ("aug" in flags) + 2 * ("aug2" in flags))  # ~windows
         left = deadline_s - (time.perf_counter() - begin)
         if unit_s is not None and overhead_s + unit_s * units > left:
             print(f"skip {spec}: needs about {overhead_s + unit_s * units:.0f} s, {left:.0f} s left",
@@ -115,7 +146,7 @@ def sweep(recipes: list[str], pack: Path, out: Path, folds: int, deadline_s: flo
         work.mkdir(parents=True)
         started = time.perf_counter()
         procs = [subprocess.Popen([sys.executable, __file__, "--pack", str(pack), "--out", str(work), "--fold", str(f),
-                                   "--epochs", epochs, "--learning-rate", lr, *(["--extra"] if "extra" in flags else []),
+                                   "--epochs", epochs, "--learning-rate", lr, *recipe_arguments(flags),
                                    *(["--train-limit", str(train_limit)] if train_limit else [])],
                                   stdout=log, stderr=subprocess.STDOUT) for f in range(folds)]
         try:
@@ -149,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--learning-rate", type=float, default=1e-4)
     parser.add_argument("--extra", action="store_true", help="also train on the extra v1.1 articles' questions")
+    parser.add_argument("--augment", type=int, choices=(0, 1, 2), default=0,
+                        help="also train on 1 or 2 rule-made unanswerable variants per answerable question")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--train-limit", type=int, default=None, help="smoke test: N training windows")
     parser.add_argument("--recipe", default=None, help="row label (default from epochs, lr and --extra)")
@@ -160,13 +193,14 @@ def main(argv: list[str] | None = None) -> int:
         recipes = args.sweep.split(",")
         for spec in recipes:
             if not is_recipe(spec):
-                parser.error(f"--sweep recipe {spec!r} is not EPOCHS:LR or EPOCHS:LR:extra (e.g. 8:1e-4:extra)")
+                parser.error(f"--sweep recipe {spec!r} is not EPOCHS:LR[:extra][:aug|:aug2] (e.g. 8:1e-4:extra)")
         args.out.mkdir(parents=True, exist_ok=True)
         sweep(recipes, args.pack, args.out, meta["folds"], args.deadline, args.train_limit)
         return 0
     if args.fold is None or not 0 <= args.fold < meta["folds"]:
         parser.error(f"give --fold K with 0 <= K < {meta['folds']}, or --sweep RECIPES")
-    recipe = args.recipe or f"gpu-e{args.epochs}-lr{args.learning_rate:g}{'-extra' if args.extra else ''}"
+    suffix = ("-extra" if args.extra else "") + (f"-aug{args.augment}" if args.augment else "")
+    recipe = args.recipe or f"gpu-e{args.epochs}-lr{args.learning_rate:g}{suffix}"
     target = args.out / f"{recipe}-fold{args.fold}.npz"
     if target.exists():
         parser.error(f"{target} already exists")
@@ -177,7 +211,10 @@ def main(argv: list[str] | None = None) -> int:
     model = build_model(meta, qa_model)
     model.set_weights(initial_weights(args.pack, meta))
 
-    train = fold_windows(windows, args.fold, args.extra, args.train_limit)
+    try:
+        train = fold_windows(windows, args.fold, args.extra, args.train_limit, args.augment)
+    except ValueError as error:
+        parser.error(str(error))
     x = {name: windows[name][train] for name in INPUTS}
     y = {"start_logits": windows["start"][train], "end_logits": windows["end"][train]}
     batch = options["batch_size"]
@@ -192,14 +229,19 @@ def main(argv: list[str] | None = None) -> int:
     logits = model.predict({name: windows[name][test] for name in INPUTS}, batch_size=128, verbose=0)
     mask = windows["padding_mask"][test].astype(bool)
     examples = windows["example"]
-    extra_examples = set(range(meta["examples"] - meta["extra_examples"], meta["examples"]))
-    trained_on = set(examples[train].tolist())
+    if "source" in windows.files:
+        source = windows["source"]
+    else:  # a pack made before augmentation: the v2.0 questions, then the extra articles'
+        source = (np.arange(meta["examples"]) >= meta["examples"] - meta["extra_examples"]).astype(int)
+    trained_on = np.unique(examples[train])
+    trained_sources = np.bincount(source[trained_on], minlength=6)
     import jax
 
     info = {
         "fold": args.fold, "recipe": recipe, "epochs": args.epochs, "learning_rate": args.learning_rate,
-        "seed": args.seed, "train_windows": int(len(train)), "train_questions": len(trained_on),
-        "extra_train_questions": len(trained_on & extra_examples), "train_s": train_s,
+        "seed": args.seed, "train_windows": int(len(train)), "train_questions": int(len(trained_on)),
+        "extra_train_questions": int(trained_sources[1]), "augment": args.augment,
+        "made_unanswerable_train_questions": int(trained_sources[2:].sum()), "train_s": train_s,
         "history": {k: [round(float(v), 4) for v in vs] for k, vs in history.items()},
         "device": f"{jax.devices()[0].device_kind} (JAX {jax.__version__}, Keras {keras.__version__})",
     }
