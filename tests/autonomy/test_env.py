@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from autonomy.env import HIGHWAY_ENVS, action_names, make_env, make_vector_env
+from autonomy.env import DRIVING_RANGES, HIGHWAY_ENVS, action_names, make_env, make_vector_env
 
 
 def test_highway_fast_gives_flat_normalised_observations_and_meta_actions():
@@ -17,6 +17,25 @@ def test_highway_fast_gives_flat_normalised_observations_and_meta_actions():
     again, _ = make_env("highway-fast-v0").reset(seed=3)
     np.testing.assert_array_equal(obs, again)  # same seed, same scene
     env.close()
+
+
+def test_kinematics_are_scaled_to_driving_distances_and_speed_differences():
+    env = make_env("highway-fast-v0")
+    obs, _ = env.reset(seed=5)
+    rows = obs.reshape(5, 5)  # presence, x, y, vx, vy; row 0 is the ego vehicle
+    ego, others = env.unwrapped.vehicle, env.unwrapped.road.close_vehicles_to(
+        env.unwrapped.vehicle, env.unwrapped.PERCEPTION_DISTANCE, count=4, sort=True)
+    gaps = np.array([v.position[0] - ego.position[0] for v in others])
+    np.testing.assert_allclose(rows[1 : 1 + len(others), 1], np.clip(gaps / 25.0, -5, 5), rtol=1e-5)
+    np.testing.assert_allclose(rows[0, 3], ego.velocity[0] / 8.0, rtol=1e-5)  # 20-30 m/s -> 2.5-3.75
+    assert rows[1:, 1].std() > 0.2  # highway-env's own +-200 m scale would give about 0.03
+    custom = make_env("highway-fast-v0", observation={"features_range": {"x": [-100, 100], "vx": [-20, 20]}})
+    assert custom.unwrapped.observation_type.features_range == {"x": [-100, 100], "vx": [-20, 20]}
+    roundabout = make_env("roundabout-v0")
+    assert roundabout.unwrapped.observation_type.features_range["x"] == [-100, 100]  # the scene's own
+    assert DRIVING_RANGES["x"] == [-25.0, 25.0]
+    for e in (env, custom, roundabout):
+        e.close()
 
 
 def test_config_overrides_reach_highway_env():
