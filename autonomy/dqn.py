@@ -20,7 +20,7 @@ import time
 import uuid
 import zipfile
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ import tensorflow as tf
 from autonomy.callbacks import AgentCallback
 from autonomy.env import DEFAULT_ENV, check_env_name, make_env, make_vector_env
 from autonomy.evaluation import evaluate_policy, record_episode
+from autonomy.numpy_q import NumpyQNetwork
 from autonomy.replay import NStepAccumulator, PrioritizedReplayBuffer, ReplayBuffer
 from common import export as export_lib
 from common.layers import build_q_network
@@ -163,13 +164,26 @@ class DQNAgent:
 
     def _compile_functions(self) -> None:
         """Trace acting and the update once, as concrete functions: calling those skips
-        ``tf.function``'s per-call signature matching (0.7 ms of a 1.9 ms update on 2 cores)."""
+        ``tf.function``'s per-call signature matching (0.7 ms of a 1.9 ms update on 2 cores).
+
+        For MLP Q-networks, ``learn`` acts on a NumPy mirror of the online network instead
+        (``NumpyQNetwork``: TF dispatch is ~1.5 ms of the critical path per vector step); the
+        train step then also returns the updated weights, which refresh the mirror.
+        """
         observations = tf.TensorSpec([None, *self.obs_shape], tf.float32)
         per_sample = tf.TensorSpec([None], tf.float32)
         self._q_values = tf.function(
             lambda obs: self.q_network(obs, training=False)
         ).get_concrete_function(observations)
-        self._train_step = tf.function(self._update).get_concrete_function(
+        self._rollout_network = NumpyQNetwork.from_network(self.q_network)
+        mirrored = self._rollout_network.variables if self._rollout_network is not None else []
+
+        def update(obs, actions, rewards, next_obs, discounts, weights):
+            loss, errors = self._update(obs, actions, rewards, next_obs, discounts, weights)
+            # read after apply_gradients (automatic control dependencies order the reads)
+            return loss, errors, [tf.identity(variable.value) for variable in mirrored]
+
+        self._train_step = tf.function(update).get_concrete_function(
             observations, tf.TensorSpec([None], tf.int32), per_sample, observations, per_sample, per_sample
         )
         self._sync_target = tf.function(self._polyak)
@@ -220,16 +234,26 @@ class DQNAgent:
             raise ValueError("observation contains NaN or infinite values")
         return batch, single
 
+    def _tf_q_values(self, batch: np.ndarray) -> np.ndarray:
+        """Q-values ``[N, A]`` of a checked float32 batch through the traced TF function."""
+        return self._q_values(tf.constant(batch)).numpy()
+
     def q_values(self, observation: Any) -> np.ndarray:
         """Q-values of every action for one observation ``[A]`` or a batch ``[N, A]``."""
         batch, single = self._check_observations(observation)
-        values = self._q_values(tf.constant(batch)).numpy()
+        values = self._tf_q_values(batch)
         return values[0] if single else values
 
     def act(self, observation: Any, epsilon: float = 0.0) -> int | np.ndarray:
         """Greedy action (or epsilon-greedy with ``epsilon`` > 0) for one observation or a batch."""
+        return self._act(observation, epsilon, self._tf_q_values)
+
+    def _act(
+        self, observation: Any, epsilon: float, q_values: Callable[[np.ndarray], np.ndarray]
+    ) -> int | np.ndarray:
+        """``act`` with the Q-values of the checked float32 batch computed by ``q_values``."""
         batch, single = self._check_observations(observation)
-        actions = np.argmax(self._q_values(tf.constant(batch)).numpy(), axis=-1)
+        actions = np.argmax(q_values(batch), axis=-1)
         if epsilon > 0:
             explore = self.rng.random(len(actions)) < epsilon
             actions = np.where(explore, self.rng.integers(0, self.num_actions, len(actions)), actions)
@@ -261,10 +285,16 @@ class DQNAgent:
         started, start_steps, vector_steps = time.perf_counter(), self.num_timesteps, 0
         for callback in callbacks:
             callback.on_learn_begin(self, int(total_steps))
+        # act on the NumPy mirror of an MLP Q-network (TF dispatch would be on the critical
+        # path); weights may have been set since its last refresh (load, set_weights, callbacks)
+        rollout_q_values = self._tf_q_values
+        if self._rollout_network is not None:
+            self._rollout_network.refresh()
+            rollout_q_values = self._rollout_network
         pending = False  # a step dispatched to the worker processes and not yet collected
         try:
             if overlap:
-                actions = self.act(obs, epsilon=self.epsilon)
+                actions = self._act(obs, self.epsilon, rollout_q_values)
                 envs.step_async(actions)
                 pending = True
             while self.num_timesteps < end:
@@ -272,7 +302,7 @@ class DQNAgent:
                     pending = False  # collected below (or failed: nothing left to collect)
                     next_obs, rewards, terminated, truncated, infos = envs.step_wait()
                 else:
-                    actions = self.act(obs, epsilon=self.epsilon)
+                    actions = self._act(obs, self.epsilon, rollout_q_values)
                     next_obs, rewards, terminated, truncated, infos = envs.step(actions)
                 self.num_timesteps += c.num_envs
                 vector_steps += 1
@@ -280,7 +310,7 @@ class DQNAgent:
                 if overlap and self.num_timesteps < end:
                     # the workers simulate the next step while this process stores the
                     # transition and runs the gradient step: only acting is on the critical path
-                    next_actions = self.act(next_obs, epsilon=self.epsilon)
+                    next_actions = self._act(next_obs, self.epsilon, rollout_q_values)
                     envs.step_async(next_actions)
                     pending = True
                 final_obs = np.array(next_obs, np.float32)
@@ -362,7 +392,7 @@ class DQNAgent:
             fraction = min(1.0, self.num_timesteps / max(1, c.beta_steps))
             self.replay.beta = c.beta_start + fraction * (1.0 - c.beta_start)
         batch = self.replay.sample(c.batch_size)
-        loss, errors = self._train_step(
+        loss, errors, weights = self._train_step(
             tf.constant(batch["obs"]),
             tf.constant(batch["action"], tf.int32),
             tf.constant(batch["reward"]),
@@ -370,7 +400,10 @@ class DQNAgent:
             tf.constant(batch["discount"]),
             tf.constant(batch["weights"]),
         )
-        self.replay.update_priorities(batch["indices"], errors.numpy())
+        if isinstance(self.replay, PrioritizedReplayBuffer):  # uniform replay ignores TD errors
+            self.replay.update_priorities(batch["indices"], errors.numpy())
+        if self._rollout_network is not None:
+            self._rollout_network.refresh([w.numpy() for w in weights])
         self.num_updates += 1
         return float(loss)
 
