@@ -67,7 +67,7 @@ DLSUITE_RECIPE = dict(
     epsilon_end=0.05,
 )
 DLSUITE_EXPLORATION_FRACTION = 0.3  # epsilon 1 -> 0.05 over the first 30 % of the steps
-HAND_KEPT = ("probes", "earlier_learn_loop")  # results sections a rerun keeps as they are
+HAND_KEPT = ("probes", "earlier_learn_loop", "before_driving_ranges")  # results sections a rerun keeps as they are
 
 
 class LoadSampler:
@@ -293,7 +293,8 @@ def write(output: Path, args: argparse.Namespace, new_runs: list[dict]) -> dict:
             "episode (training resets use seed + worker index)",
             "sb3_recipe": SB3_RECIPE,
             "dlsuite_recipe": dict(DLSUITE_RECIPE, exploration_fraction=DLSUITE_EXPLORATION_FRACTION),
-            "fairness": "both DQNs learn from the same number of env steps with the same network, "
+            "fairness": "both DQNs observe highway-fast-v0 through autonomy.make_env (Kinematics scaled "
+            "to autonomy.env.DRIVING_RANGES) and learn from the same number of env steps with the same network, "
             "lr, buffer and target period; gamma is each recipe's own (SB3 0.8 as in highway-env's "
             "script, dlsuite 0.9). SB3: 1 env, 1 update of 32 samples per env step (20k updates). "
             "dlsuite: 2 AsyncVectorEnv workers, 0.5 updates of 64 samples per env step (10k "
