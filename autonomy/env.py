@@ -84,6 +84,19 @@ IMAGE_OBSERVATION = "GrayscaleObservation"
 DRIVING_RANGES = {"x": [-25.0, 25.0], "y": [-12.0, 12.0], "vx": [-8.0, 8.0], "vy": [-2.0, 2.0]}
 
 
+def _check_features_range(ranges: Any) -> None:
+    """``features_range`` must map feature names to ``[low, high]`` numbers with low < high."""
+    if not isinstance(ranges, Mapping):
+        raise ValueError(f"observation features_range must be a dict of [low, high] pairs, got {ranges!r}")
+    for feature, bounds in ranges.items():
+        try:
+            low, high = (float(b) for b in bounds)
+        except (TypeError, ValueError):
+            raise ValueError(f"features_range[{feature!r}] must be [low, high] numbers, got {bounds!r}") from None
+        if not low < high:
+            raise ValueError(f"features_range[{feature!r}] needs low < high, got {bounds!r}")
+
+
 def _highway_config(name: str, config: Mapping[str, Any]) -> dict[str, Any]:
     """Kinematics observations (normalised, ego-relative) unless a grayscale stack is asked for;
     discrete meta-actions."""
@@ -93,6 +106,8 @@ def _highway_config(name: str, config: Mapping[str, Any]) -> dict[str, Any]:
     defaults = probe.unwrapped.config
     probe.close()
     requested = dict(config.get("observation", {}))
+    if "features_range" in requested:
+        _check_features_range(requested["features_range"])
     if requested.get("type", "Kinematics") == IMAGE_OBSERVATION:
         observation = {"observation_shape": (128, 64), "stack_size": 4,
                        "weights": [0.2989, 0.5870, 0.1140], "scaling": 1.75}

@@ -38,6 +38,16 @@ def test_kinematics_are_scaled_to_driving_distances_and_speed_differences():
         e.close()
 
 
+@pytest.mark.parametrize("ranges, message", [
+    ("wide", "dict of \\[low, high\\] pairs"),
+    ({"x": "wide"}, "features_range\\['x'\\] must be \\[low, high\\] numbers"),
+    ({"x": [5, -5]}, "needs low < high"),
+])
+def test_malformed_features_range_is_a_clear_error(ranges, message):
+    with pytest.raises(ValueError, match=message):
+        make_env("highway-fast-v0", observation={"features_range": ranges})
+
+
 def test_config_overrides_reach_highway_env():
     env = make_env("highway-fast-v0", observation={"vehicles_count": 3}, lanes_count=2)
     obs, _ = env.reset(seed=0)
