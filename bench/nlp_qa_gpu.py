@@ -118,7 +118,8 @@ def prepare(args: argparse.Namespace) -> None:
     folds = {}
     for fold in range(args.folds):
         _, _, test_titles = fold_split(data, fold, args.folds)
-        in_test_article = np.array([e.title in set(test_titles) for e in examples])[windows["example"]]
+        test_set = set(test_titles)
+        in_test_article = np.array([e.title in test_set for e in examples])[windows["example"]]
         train = ~in_test_article & usable[windows["example"]]
         folds[f"test{fold}"] = np.flatnonzero(in_test_article & (window_source == 0))
         folds[f"train{fold}"] = np.flatnonzero(train & (window_source == 0))
@@ -304,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--pack", type=Path, default=REPO_ROOT / ".gpu" / "pack")
     parser.add_argument("--folds", type=int, default=4)
-    parser.add_argument("--augment", type=int, default=0,
+    parser.add_argument("--augment", type=int, choices=(0, 1, 2), default=0,
                         help="prepare: also pack up to N rule-made unanswerable variants per answerable question")
     parser.add_argument("--learning-rate", type=float, default=1e-4, help="recorded default; the trainer sets its own")
     parser.add_argument("--logits", type=Path, default=None, help="finish: folder of the trainer's .npz results")
