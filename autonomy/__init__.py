@@ -18,6 +18,7 @@ _EXPORTS = {
     "DQNAgent": "autonomy.dqn",
     "DQNConfig": "autonomy.dqn",
     "IdleAgent": "autonomy.baselines",
+    "LookaheadPlanner": "autonomy.baselines",
     "RandomAgent": "autonomy.baselines",
     "HIGHWAY_ENVS": "autonomy.env",
     "known_envs": "autonomy.env",

@@ -1,11 +1,15 @@
-"""Reference policies in the agent API (``act`` / ``evaluate`` / ``record``): random and IDLE.
+"""Reference policies in the agent API (``act`` / ``evaluate`` / ``record``): random, IDLE and a
+lookahead planner.
 
-They anchor the evaluation table: a learned driver must beat both random lane changes and
-never touching the controls (IDLE keeps the lane and the current target speed).
+Random and IDLE anchor the evaluation table from below: a learned driver must beat both random
+lane changes and never touching the controls (IDLE keeps the lane and the current target speed).
+The planner anchors it from above: it cheats by searching copies of the live simulator, so it
+shows what good driving scores in a scene, which a model-free agent can approach but not use.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 from typing import Any
@@ -31,12 +35,17 @@ class _Baseline:
     def act(self, observation: Any) -> int:
         raise NotImplementedError
 
+    @property
+    def policy(self) -> Any:
+        """What the rollouts run: ``act``, or an object that binds to the env (a planner)."""
+        return self.act
+
     def evaluate(self, episodes: int = 10, seed: int = 10_000) -> dict[str, float]:
         """Same rollouts and metrics as ``DQNAgent.evaluate``."""
-        return evaluate_policy(self.act, self.env_name, self.env_config, episodes, seed)
+        return evaluate_policy(self.policy, self.env_name, self.env_config, episodes, seed)
 
     def record(self, path: str | os.PathLike, seed: int = 0, max_steps: int = 200) -> dict[str, Any]:
-        return record_episode(self.act, Path(path), self.env_name, self.env_config, seed, max_steps)
+        return record_episode(self.policy, Path(path), self.env_name, self.env_config, seed, max_steps)
 
 
 class RandomAgent(_Baseline):
@@ -55,3 +64,69 @@ class IdleAgent(_Baseline):
 
     def act(self, observation: Any) -> int:
         return self.action
+
+
+class LookaheadPlanner(_Baseline):
+    """Tries each action on a copy of the live simulator, follows it with IDLE (or, in envs
+    without IDLE, the same action again) for the rest of ``depth`` steps, and takes the action
+    whose rollout earns most; ties keep IDLE.
+
+    A rollout that ends in a crash (``info["crashed"]``) scores its rewards minus
+    ``crash_penalty``, so any crash-free rollout wins over one that crashes. It needs the
+    simulator, not just the observation: use ``evaluate`` / ``record`` (which hand it the env)
+    or ``plan(env)``.
+    """
+
+    def __init__(
+        self,
+        env_name: str = DEFAULT_ENV,
+        seed: int = 0,
+        depth: int = 4,
+        crash_penalty: float = 100.0,
+        **env_config: Any,
+    ):
+        if int(depth) < 1:
+            raise ValueError(f"depth must be >= 1, got {depth!r}")
+        if float(crash_penalty) < 0:
+            raise ValueError(f"crash_penalty must be >= 0, got {crash_penalty!r}")
+        super().__init__(env_name, seed, **env_config)
+        self.depth = int(depth)
+        self.crash_penalty = float(crash_penalty)
+        self.idle = self.action_names.index("IDLE") if "IDLE" in self.action_names else None
+        # on equal scores keep IDLE (no needless lane or speed changes)
+        first = [] if self.idle is None else [self.idle]
+        self.candidates = first + [a for a in range(self.num_actions) if a != self.idle]
+
+    def act(self, observation: Any) -> int:
+        raise ValueError(
+            "LookaheadPlanner plans on the simulator, not on an observation: call plan(env), "
+            "or evaluate() / record(), which give it the env"
+        )
+
+    @property
+    def policy(self) -> Any:
+        return self
+
+    def bind_env(self, env: Any) -> Any:
+        """The observation -> action map that ``evaluate_policy`` runs: plans on ``env``."""
+        return lambda observation: self.plan(env)
+
+    def rollout_score(self, env: Any, action: int) -> float:
+        """Reward of ``action`` then its continuation, on a copy of ``env`` (``env`` is left as is)."""
+        simulator = copy.deepcopy(env.unwrapped)
+        total, step_action = 0.0, int(action)
+        for _ in range(self.depth):
+            _, reward, terminated, truncated, info = simulator.step(step_action)
+            total += float(reward)
+            if terminated:
+                return total - (self.crash_penalty if info.get("crashed", False) else 0.0)
+            if truncated:
+                break
+            if self.idle is not None:
+                step_action = self.idle
+        return total
+
+    def plan(self, env: Any) -> int:
+        """The best first action from the env's current state (the env itself is not stepped)."""
+        scores = [self.rollout_score(env, action) for action in self.candidates]
+        return int(self.candidates[int(np.argmax(scores))])

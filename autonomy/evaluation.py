@@ -14,8 +14,14 @@ from autonomy.env import make_env
 Policy = Callable[[np.ndarray], int]
 
 
+def _bound(policy: Any, env: Any) -> Policy:
+    """A policy that plans with the simulator (``bind_env(env) -> Policy``) gets the live env."""
+    bind = getattr(policy, "bind_env", None)
+    return bind(env) if callable(bind) else policy
+
+
 def evaluate_policy(
-    policy: Policy,
+    policy: Any,
     env_name: str,
     env_config: Mapping[str, Any] | None = None,
     episodes: int = 10,
@@ -24,11 +30,13 @@ def evaluate_policy(
     """Run ``episodes`` full episodes (env seeds ``seed, seed+1, ...``) and summarise them.
 
     ``crash_rate`` is the share of episodes that ended with ``info["crashed"]``; ``mean_speed``
-    averages ``info["speed"]`` over all steps (NaN for envs that report neither).
+    averages ``info["speed"]`` over all steps (NaN for envs that report neither). ``policy`` maps
+    an observation to an action, or has ``bind_env(env)`` returning such a map (a planner).
     """
     if int(episodes) < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes!r}")
     env = make_env(env_name, **dict(env_config or {}))
+    policy = _bound(policy, env)
     returns, lengths, crashes, speeds = [], [], [], []
     try:
         for episode in range(int(episodes)):
@@ -57,7 +65,7 @@ def evaluate_policy(
 
 
 def record_episode(
-    policy: Policy,
+    policy: Any,
     path: str | os.PathLike,
     env_name: str,
     env_config: Mapping[str, Any] | None = None,
@@ -70,6 +78,7 @@ def record_episode(
     if path.suffix.lower() not in (".gif", ".mp4"):
         raise ValueError(f"recordings are .gif or .mp4 files, got {path.name!r}")
     env = make_env(env_name, render_mode="rgb_array", **dict(env_config or {}))
+    policy = _bound(policy, env)
     frames, total, info = [], 0.0, {}
     try:
         obs, info = env.reset(seed=int(seed))

@@ -1,6 +1,8 @@
 """Benchmark: dlsuite DQN vs Stable-Baselines3 DQN vs random / IDLE on highway-fast-v0.
 
-Same env, seeds and step budget for every method. Reports greedy evaluation return, crash rate,
+Same env, seeds and step budget for every method. A lookahead planner that searches copies of
+the simulator (``autonomy.LookaheadPlanner``) is the ceiling reference: it learns nothing and
+sees what no agent can, so it shows what good driving scores in this scene. Reports greedy evaluation return, crash rate,
 mean speed, training wall time and training env-steps/s, per seed and averaged, plus the
 dlsuite/SB3 throughput ratio measured in the same run. SB3 is optional (skipped when
 ``stable_baselines3`` is not importable). Results are written after every run, so an
@@ -8,6 +10,7 @@ interrupted benchmark still leaves what finished in ``bench/results/autonomy_dqn
 
     python -m bench.autonomy_dqn --steps 20000 --seeds 0 1 2          # everything, serially
     python -m bench.autonomy_dqn --agents dlsuite --seeds 1 --update  # one section, merged in
+    python -m bench.autonomy_dqn --agents planner --planner-episodes 10 --update  # the ceiling
 
 No dataset: experience comes from the simulator (highway-env), so there is no --data option.
 """
@@ -26,7 +29,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUT = ROOT / "bench" / "results" / "autonomy_dqn.json"
-METHODS = ("random", "idle", "dlsuite", "sb3")
+METHODS = ("random", "idle", "planner", "dlsuite", "sb3")
+PLANNER_NAME = "lookahead planner"  # a ceiling reference: it searches copies of the simulator
 EVAL_SEED = 10_000  # evaluation episodes use env seeds 10_000 + 100 * seed + episode; training
 #                     resets use seed + worker index (then the envs' own RNG), so they never meet
 # highway-env's own SB3 DQN recipe (scripts/sb3_highway_dqn.py): vanilla DQN, 1 env, one
@@ -115,9 +119,15 @@ def eval_seed(seed: int) -> int:
     return EVAL_SEED + 100 * seed
 
 
-def run_baseline(kind: str, env_name: str, seed: int, episodes: int) -> dict:
-    from autonomy import IdleAgent, RandomAgent
+def run_baseline(kind: str, env_name: str, seed: int, episodes: int, planner_depth: int = 4) -> dict:
+    from autonomy import IdleAgent, LookaheadPlanner, RandomAgent
 
+    if kind == "planner":
+        planner = LookaheadPlanner(env_name, seed=seed, depth=planner_depth)
+        started = time.perf_counter()
+        report = planner.evaluate(episodes, seed=eval_seed(seed))
+        return {"method": PLANNER_NAME, "seed": seed, **report, "depth": planner_depth,
+                "eval_s": round(time.perf_counter() - started, 1)}
     agent = (RandomAgent if kind == "random" else IdleAgent)(env_name, seed=seed)
     return {"method": kind, "seed": seed, **agent.evaluate(episodes, seed=eval_seed(seed))}
 
@@ -283,7 +293,7 @@ def write(output: Path, args: argparse.Namespace, new_runs: list[dict]) -> dict:
         runs = previous.get("runs", []) if args.update else []
         merged = {_key(run): run for run in runs}
         merged.update({_key(run): run for run in new_runs})
-        order = {method: i for i, method in enumerate(("random", "idle", "dlsuite DQN", "SB3 DQN"))}
+        order = {method: i for i, method in enumerate(("random", "idle", PLANNER_NAME, "dlsuite DQN", "SB3 DQN"))}
         runs = sorted(merged.values(), key=lambda r: (order.get(r["method"], 9), r.get("steps") or 0, r["seed"]))
         result = {
             "env": args.env,
@@ -318,8 +328,9 @@ def write(output: Path, args: argparse.Namespace, new_runs: list[dict]) -> dict:
 
 
 def run_one(kind: str, seed: int, args: argparse.Namespace) -> dict:
-    if kind in ("random", "idle"):
-        return run_baseline(kind, args.env, seed, args.episodes)
+    if kind in ("random", "idle", "planner"):
+        episodes = args.planner_episodes if kind == "planner" else args.episodes
+        return run_baseline(kind, args.env, seed, episodes or args.episodes, args.planner_depth)
     if kind == "dlsuite":
         return run_dlsuite(args.env, seed, args.steps, args.episodes, args.num_envs)
     return run_sb3(args.env, seed, args.steps, args.episodes, args.sb3_threads)
@@ -332,7 +343,9 @@ def run_isolated(kind: str, seed: int, args: argparse.Namespace) -> dict | None:
         result = Path(tmp) / "run.json"
         command = [sys.executable, __file__, "--env", args.env, "--steps", str(args.steps),
                    "--episodes", str(args.episodes), "--num-envs", str(args.num_envs),
-                   "--sb3-threads", str(args.sb3_threads), "--single", kind, str(seed), str(result)]
+                   "--sb3-threads", str(args.sb3_threads), "--planner-depth", str(args.planner_depth),
+                   "--planner-episodes", str(args.planner_episodes),
+                   "--single", kind, str(seed), str(result)]
         code = subprocess.run(command, cwd=ROOT).returncode
         if code != 0 or not result.exists():
             print(f"{kind} seed {seed} failed with exit code {code}", flush=True)
@@ -349,6 +362,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--num-envs", type=int, default=2, help="dlsuite AsyncVectorEnv workers")
     parser.add_argument("--sb3-threads", type=int, default=1,
                         help="torch threads for SB3 (1 is SB3's fastest on a loaded 2-core machine)")
+    parser.add_argument("--planner-depth", type=int, default=4,
+                        help="lookahead planner: steps simulated per candidate action")
+    parser.add_argument("--planner-episodes", type=int, default=0,
+                        help="lookahead planner evaluation episodes (0 = --episodes; it is slow)")
     parser.add_argument("--agents", "--methods", dest="agents", nargs="+", choices=METHODS,
                         default=list(METHODS))
     parser.add_argument("--update", "--append", dest="update", action="store_true",
