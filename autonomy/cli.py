@@ -45,14 +45,16 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from autonomy.baselines import IdleAgent, RandomAgent
+    from autonomy.baselines import IdleAgent, LookaheadPlanner, RandomAgent
 
     if args.model:
         policy = _load(args.model)
+    elif args.baseline == "planner":
+        policy = LookaheadPlanner(args.env, seed=args.seed, depth=args.depth)
     elif args.baseline:
         policy = {"random": RandomAgent, "idle": IdleAgent}[args.baseline](args.env, seed=args.seed)
     else:
-        raise ValueError("evaluate needs --model AGENT.keras or --baseline random|idle")
+        raise ValueError("evaluate needs --model AGENT.keras or --baseline random|idle|planner")
     print(json.dumps(policy.evaluate(args.episodes, seed=args.seed), indent=2))
     return 0
 
@@ -94,7 +96,9 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     evaluate = actions.add_parser("evaluate", help="greedy episodes: return, crash rate, speed")
     evaluate.add_argument("--model", help="agent file written by train")
-    evaluate.add_argument("--baseline", choices=["random", "idle"], help="evaluate a baseline")
+    evaluate.add_argument("--baseline", choices=["random", "idle", "planner"],
+                          help="evaluate a baseline (planner: lookahead on simulator copies)")
+    evaluate.add_argument("--depth", type=int, default=4, help="lookahead steps for --baseline planner")
     evaluate.add_argument("--env", default=DEFAULT_ENV, help="environment for --baseline")
     evaluate.add_argument("--episodes", type=int, default=10)
     evaluate.add_argument("--seed", type=int, default=10_000)

@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUT = ROOT / "bench" / "results" / "autonomy_dqn.json"
 METHODS = ("random", "idle", "planner", "dlsuite", "sb3")
-PLANNER_NAME = "lookahead planner"  # a ceiling reference: it searches copies of the simulator
+PLANNER_NAME = "lookahead planner, depth {depth}"  # ceiling reference: searches simulator copies
 EVAL_SEED = 10_000  # evaluation episodes use env seeds 10_000 + 100 * seed + episode; training
 #                     resets use seed + worker index (then the envs' own RNG), so they never meet
 # highway-env's own SB3 DQN recipe (scripts/sb3_highway_dqn.py): vanilla DQN, 1 env, one
@@ -126,7 +126,8 @@ def run_baseline(kind: str, env_name: str, seed: int, episodes: int, planner_dep
         planner = LookaheadPlanner(env_name, seed=seed, depth=planner_depth)
         started = time.perf_counter()
         report = planner.evaluate(episodes, seed=eval_seed(seed))
-        return {"method": PLANNER_NAME, "seed": seed, **report, "depth": planner_depth,
+        return {"method": PLANNER_NAME.format(depth=planner_depth), "seed": seed, **report,
+                "depth": planner_depth,
                 "eval_s": round(time.perf_counter() - started, 1)}
     agent = (RandomAgent if kind == "random" else IdleAgent)(env_name, seed=seed)
     return {"method": kind, "seed": seed, **agent.evaluate(episodes, seed=eval_seed(seed))}
@@ -293,8 +294,9 @@ def write(output: Path, args: argparse.Namespace, new_runs: list[dict]) -> dict:
         runs = previous.get("runs", []) if args.update else []
         merged = {_key(run): run for run in runs}
         merged.update({_key(run): run for run in new_runs})
-        order = {method: i for i, method in enumerate(("random", "idle", PLANNER_NAME, "dlsuite DQN", "SB3 DQN"))}
-        runs = sorted(merged.values(), key=lambda r: (order.get(r["method"], 9), r.get("steps") or 0, r["seed"]))
+        order = {method: i for i, method in enumerate(("random", "idle", "dlsuite DQN", "SB3 DQN"))}
+        runs = sorted(merged.values(), key=lambda r: (order.get(r["method"], 9), r.get("depth", 0),
+                                                      r.get("steps") or 0, r["seed"]))
         result = {
             "env": args.env,
             "steps": sorted({run["steps"] for run in runs if "steps" in run}),

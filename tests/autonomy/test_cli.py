@@ -47,6 +47,10 @@ def test_baseline_evaluation_and_user_errors(tmp_path, capsys):
     argv = ["autonomy", "dqn", "evaluate", "--baseline", "idle", "--env", CORRIDOR, "--episodes", "1"]
     assert run(argv) == 0
     assert json.loads(capsys.readouterr().out)["mean_length"] == 20  # IDLE never reaches the goal
+    argv = ["autonomy", "dqn", "evaluate", "--baseline", "planner", "--depth", "8", "--env", CORRIDOR,
+            "--episodes", "1"]
+    assert run(argv) == 0
+    assert json.loads(capsys.readouterr().out)["mean_length"] == 7  # straight to the goal
     with pytest.raises(ValueError, match="--model"):
         run(["autonomy", "dqn", "evaluate"])
     with pytest.raises(ValueError, match="unknown environment 'nope-v0'"):
