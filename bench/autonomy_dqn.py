@@ -1,10 +1,10 @@
 """Benchmark: dlsuite DQN vs Stable-Baselines3 DQN vs random / IDLE on highway-fast-v0.
 
-Same env, seeds and step budget for every method. A lookahead planner that searches copies of
-the simulator (``autonomy.LookaheadPlanner``) is the ceiling reference: it learns nothing and
-sees what no agent can, so it shows what good driving scores in this scene. Reports greedy evaluation return, crash rate,
+Same env, seeds and step budget for every method. Reports greedy evaluation return, crash rate,
 mean speed, training wall time and training env-steps/s, per seed and averaged, plus the
-dlsuite/SB3 throughput ratio measured in the same run. SB3 is optional (skipped when
+dlsuite/SB3 throughput ratio measured in the same run. A lookahead planner that searches copies
+of the simulator (``autonomy.LookaheadPlanner``) is the ceiling reference: it learns nothing and
+sees what no agent can, so it shows what good driving scores in this scene. SB3 is optional (skipped when
 ``stable_baselines3`` is not importable). Results are written after every run, so an
 interrupted benchmark still leaves what finished in ``bench/results/autonomy_dqn.json``.
 
