@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 
 from autonomy.env import DEFAULT_ENV, action_names, check_env_name, make_env
@@ -85,10 +86,10 @@ class LookaheadPlanner(_Baseline):
         crash_penalty: float = 100.0,
         **env_config: Any,
     ):
-        if int(depth) < 1:
-            raise ValueError(f"depth must be >= 1, got {depth!r}")
-        if float(crash_penalty) < 0:
-            raise ValueError(f"crash_penalty must be >= 0, got {crash_penalty!r}")
+        if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 1:
+            raise ValueError(f"depth must be an integer >= 1, got {depth!r}")
+        if not isinstance(crash_penalty, (int, float, np.number)) or crash_penalty < 0:
+            raise ValueError(f"crash_penalty must be a number >= 0, got {crash_penalty!r}")
         super().__init__(env_name, seed, **env_config)
         self.depth = int(depth)
         self.crash_penalty = float(crash_penalty)
@@ -128,5 +129,7 @@ class LookaheadPlanner(_Baseline):
 
     def plan(self, env: Any) -> int:
         """The best first action from the env's current state (the env itself is not stepped)."""
+        if not isinstance(getattr(env, "unwrapped", None), gym.Env):
+            raise ValueError(f"plan needs the live gymnasium env (from make_env), got {type(env).__name__}")
         scores = [self.rollout_score(env, action) for action in self.candidates]
         return int(self.candidates[int(np.argmax(scores))])

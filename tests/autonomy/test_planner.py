@@ -52,10 +52,16 @@ def test_planner_records_a_gif(tmp_path):
 
 
 def test_planner_rejects_bad_settings_and_observation_only_use():
-    with pytest.raises(ValueError, match="depth must be >= 1"):
-        LookaheadPlanner("highway-fast-v0", depth=0)
-    with pytest.raises(ValueError, match="crash_penalty must be >= 0"):
-        LookaheadPlanner("highway-fast-v0", crash_penalty=-1)
+    for depth in (0, 2.5, "4", True):
+        with pytest.raises(ValueError, match="depth must be an integer >= 1"):
+            LookaheadPlanner("highway-fast-v0", depth=depth)
+    for penalty in (-1, "high"):
+        with pytest.raises(ValueError, match="crash_penalty must be a number >= 0"):
+            LookaheadPlanner("highway-fast-v0", crash_penalty=penalty)
+    with pytest.raises(ValueError, match="unknown environment 'nope-v0'"):
+        LookaheadPlanner("nope-v0")
     planner = LookaheadPlanner("highway-fast-v0")
     with pytest.raises(ValueError, match="plans on the simulator"):
         planner.act(np.zeros(25, np.float32))
+    with pytest.raises(ValueError, match="plan needs the live gymnasium env"):
+        planner.plan(np.zeros(25, np.float32))
