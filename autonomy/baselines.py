@@ -30,6 +30,8 @@ class _Baseline:
         env = make_env(env_name, **env_config)
         self.num_actions = int(env.action_space.n)
         self.action_names = action_names(env)
+        # highway meta-action IDLE (keep lane and speed); None in envs without one
+        self.idle_action = self.action_names.index("IDLE") if "IDLE" in self.action_names else None
         env.close()
         self.rng = np.random.default_rng(seed)
 
@@ -61,7 +63,7 @@ class IdleAgent(_Baseline):
 
     def __init__(self, env_name: str = DEFAULT_ENV, seed: int = 0, **env_config: Any):
         super().__init__(env_name, seed, **env_config)
-        self.action = self.action_names.index("IDLE") if "IDLE" in self.action_names else 0
+        self.action = 0 if self.idle_action is None else self.idle_action
 
     def act(self, observation: Any) -> int:
         return self.action
@@ -93,10 +95,9 @@ class LookaheadPlanner(_Baseline):
         super().__init__(env_name, seed, **env_config)
         self.depth = int(depth)
         self.crash_penalty = float(crash_penalty)
-        self.idle = self.action_names.index("IDLE") if "IDLE" in self.action_names else None
         # on equal scores keep IDLE (no needless lane or speed changes)
-        first = [] if self.idle is None else [self.idle]
-        self.candidates = first + [a for a in range(self.num_actions) if a != self.idle]
+        first = [] if self.idle_action is None else [self.idle_action]
+        self.candidates = first + [a for a in range(self.num_actions) if a != self.idle_action]
 
     def act(self, observation: Any) -> int:
         raise ValueError(
@@ -123,8 +124,8 @@ class LookaheadPlanner(_Baseline):
                 return total - (self.crash_penalty if info.get("crashed", False) else 0.0)
             if truncated:
                 break
-            if self.idle is not None:
-                step_action = self.idle
+            if self.idle_action is not None:
+                step_action = self.idle_action
         return total
 
     def plan(self, env: Any) -> int:

@@ -2,8 +2,9 @@
 
 ``make_env`` builds one seeded environment whose observations are flat float32 vectors
 (Kinematics features scaled to driving distances and speed differences, see ``DRIVING_RANGES``;
-flattened, clipped to [-5, 5], NaNs rejected), or, with ``observation={"type": "GrayscaleObservation"}``, ``(H, W, stack)`` images in
-[0, 1] for a CNN Q-network. ``make_vector_env`` runs several of them in worker processes with
+flattened, clipped to [-5, 5], NaNs rejected), or, with
+``observation={"type": "GrayscaleObservation"}``, ``(H, W, stack)`` images in [0, 1] for a CNN
+Q-network. ``make_vector_env`` runs several of them in worker processes with
 ``gymnasium.vector.AsyncVectorEnv`` so every core collects experience. Other small gymnasium
 environments can be added with ``register_env`` (tests use a tiny deterministic one).
 """
@@ -79,8 +80,8 @@ IMAGE_OBSERVATION = "GrayscaleObservation"
 # spread of about 0.05. dlsuite maps them to +-25 m, +-8 m/s and +-2 m/s instead (unclipped there;
 # FlatObservation clips at +-5), a spread of about 0.5. On highway-fast-v0 (DQN, 20k steps, 3 seeds)
 # this took the greedy crash rate from 0.37 to 0.13 and the return from 20.4 to 21.7 (bench/results/
-# autonomy_dqn.json). Scenes that set their own ranges
-# (roundabout, intersection) and configs that pass ``features_range`` keep theirs.
+# autonomy_dqn.json). Scenes that set their own ranges (roundabout, intersection) and configs that
+# pass ``features_range`` keep theirs.
 DRIVING_RANGES = {"x": [-25.0, 25.0], "y": [-12.0, 12.0], "vx": [-8.0, 8.0], "vy": [-2.0, 2.0]}
 
 
