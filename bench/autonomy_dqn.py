@@ -1,12 +1,13 @@
-"""Benchmark: dlsuite DQN vs Stable-Baselines3 DQN vs random / IDLE on highway-fast-v0.
+"""Benchmark: dlsuite DQN vs Stable-Baselines3 DQN vs random / IDLE / a lookahead planner on
+highway-fast-v0.
 
 Same env, seeds and step budget for every method. Reports greedy evaluation return, crash rate,
 mean speed, training wall time and training env-steps/s, per seed and averaged, plus the
-dlsuite/SB3 throughput ratio measured in the same run. A lookahead planner that searches copies
-of the simulator (``autonomy.LookaheadPlanner``) is the ceiling reference: it learns nothing and
-sees what no agent can, so it shows what good driving scores in this scene. SB3 is optional (skipped when
-``stable_baselines3`` is not importable). Results are written after every run, so an
-interrupted benchmark still leaves what finished in ``bench/results/autonomy_dqn.json``.
+dlsuite/SB3 throughput ratio measured in the same run. The lookahead planner, which searches
+copies of the simulator (``autonomy.LookaheadPlanner``), is the ceiling reference: it learns
+nothing and sees what no agent can, so it shows what good driving scores in this scene. SB3 is
+optional (skipped when ``stable_baselines3`` is not importable). Results are written after every
+run, so an interrupted benchmark still leaves what finished in ``bench/results/autonomy_dqn.json``.
 
     python -m bench.autonomy_dqn --steps 20000 --seeds 0 1 2          # everything, serially
     python -m bench.autonomy_dqn --agents dlsuite --seeds 1 --update  # one section, merged in
