@@ -90,8 +90,9 @@ class LookaheadPlanner(_Baseline):
     ):
         if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 1:
             raise ValueError(f"depth must be an integer >= 1, got {depth!r}")
-        if not isinstance(crash_penalty, (int, float, np.number)) or crash_penalty < 0:
-            raise ValueError(f"crash_penalty must be a number >= 0, got {crash_penalty!r}")
+        if (isinstance(crash_penalty, bool) or not isinstance(crash_penalty, (int, float, np.number))
+                or not np.isfinite(crash_penalty) or crash_penalty < 0):
+            raise ValueError(f"crash_penalty must be a finite number >= 0, got {crash_penalty!r}")
         super().__init__(env_name, seed, **env_config)
         self.depth = int(depth)
         self.crash_penalty = float(crash_penalty)

@@ -55,8 +55,8 @@ def test_planner_rejects_bad_settings_and_observation_only_use():
     for depth in (0, 2.5, "4", True):
         with pytest.raises(ValueError, match="depth must be an integer >= 1"):
             LookaheadPlanner("highway-fast-v0", depth=depth)
-    for penalty in (-1, "high"):
-        with pytest.raises(ValueError, match="crash_penalty must be a number >= 0"):
+    for penalty in (-1, "high", float("nan"), float("inf"), True):
+        with pytest.raises(ValueError, match="crash_penalty must be a finite number >= 0"):
             LookaheadPlanner("highway-fast-v0", crash_penalty=penalty)
     with pytest.raises(ValueError, match="unknown environment 'nope-v0'"):
         LookaheadPlanner("nope-v0")
