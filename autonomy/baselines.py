@@ -47,8 +47,12 @@ class _Baseline:
         """Same rollouts and metrics as ``DQNAgent.evaluate``."""
         return evaluate_policy(self.policy, self.env_name, self.env_config, episodes, seed)
 
-    def record(self, path: str | os.PathLike, seed: int = 0, max_steps: int = 200) -> dict[str, Any]:
-        return record_episode(self.policy, Path(path), self.env_name, self.env_config, seed, max_steps)
+    def record(
+        self, path: str | os.PathLike, seed: int = 0, max_steps: int = 200
+    ) -> dict[str, Any]:
+        return record_episode(
+            self.policy, Path(path), self.env_name, self.env_config, seed, max_steps
+        )
 
 
 class RandomAgent(_Baseline):
@@ -90,8 +94,12 @@ class LookaheadPlanner(_Baseline):
     ):
         if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 1:
             raise ValueError(f"depth must be an integer >= 1, got {depth!r}")
-        if (isinstance(crash_penalty, bool) or not isinstance(crash_penalty, (int, float, np.number))
-                or not np.isfinite(crash_penalty) or crash_penalty < 0):
+        if (
+            isinstance(crash_penalty, bool)
+            or not isinstance(crash_penalty, (int, float, np.number))
+            or not np.isfinite(crash_penalty)
+            or crash_penalty < 0
+        ):
             raise ValueError(f"crash_penalty must be a finite number >= 0, got {crash_penalty!r}")
         super().__init__(env_name, seed, **env_config)
         self.depth = int(depth)
@@ -132,6 +140,8 @@ class LookaheadPlanner(_Baseline):
     def plan(self, env: Any) -> int:
         """The best first action from the env's current state (the env itself is not stepped)."""
         if not isinstance(getattr(env, "unwrapped", None), gym.Env):
-            raise ValueError(f"plan needs the live gymnasium env (from make_env), got {type(env).__name__}")
+            raise ValueError(
+                f"plan needs the live gymnasium env (from make_env), got {type(env).__name__}"
+            )
         scores = [self.rollout_score(env, action) for action in self.candidates]
         return int(self.candidates[int(np.argmax(scores))])

@@ -22,7 +22,9 @@ def _train(args: argparse.Namespace) -> int:
     output = Path(args.output)
     if args.resume:
         if not output.is_file():
-            raise FileNotFoundError(f"--resume needs an existing agent file, {output} does not exist")
+            raise FileNotFoundError(
+                f"--resume needs an existing agent file, {output} does not exist"
+            )
         agent = DQNAgent.load(output)
         print(f"resuming {output} at step {agent.num_timesteps}")
     else:
@@ -39,8 +41,10 @@ def _train(args: argparse.Namespace) -> int:
     if not args.quiet:
         callbacks.append(ProgressBar())
     agent.learn(args.steps, callbacks=callbacks, log_every=0)
-    print(f"saved {output} after {agent.num_timesteps} steps "
-          f"({agent.train_steps_per_second:.1f} env-steps/s)")
+    print(
+        f"saved {output} after {agent.num_timesteps} steps "
+        f"({agent.train_steps_per_second:.1f} env-steps/s)"
+    )
     return 0
 
 
@@ -61,8 +65,10 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _record(args: argparse.Namespace) -> int:
     summary = _load(args.model).record(args.output, seed=args.seed, max_steps=args.max_steps)
-    print(f"wrote {summary['path']}: {summary['frames']} frames, return {summary['return']:.2f}, "
-          f"crashed {summary['crashed']}")
+    print(
+        f"wrote {summary['path']}: {summary['frames']} frames, return {summary['return']:.2f}, "
+        f"crashed {summary['crashed']}"
+    )
     return 0
 
 
@@ -73,7 +79,9 @@ def _export(args: argparse.Namespace) -> int:
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add ``autonomy`` with its ``dqn`` sub-commands to the top-level parser."""
-    autonomy = commands.add_parser("autonomy", help="reinforcement learning for driving (highway-env)")
+    autonomy = commands.add_parser(
+        "autonomy", help="reinforcement learning for driving (highway-env)"
+    )
     tasks = autonomy.add_subparsers(dest="autonomy_task", metavar="TASK", required=True)
     dqn = tasks.add_parser("dqn", help="Double/dueling/n-step DQN agents")
     actions = dqn.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -84,10 +92,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--steps", type=int, default=20_000, help="env steps to collect")
     train.add_argument("--num-envs", type=int, default=1, help="parallel env worker processes")
     train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--config", help='extra DQNAgent options as JSON, e.g. \'{"n_step": 1}\'')
+    train.add_argument("--config", help="extra DQNAgent options as JSON, e.g. '{\"n_step\": 1}'")
     train.add_argument("--output", required=True, help="agent file (.keras), also the checkpoint")
     train.add_argument("--checkpoint-every", type=int, default=5000, help="env steps between saves")
-    train.add_argument("--save-buffer", action="store_true", help="also checkpoint the replay buffer")
+    train.add_argument(
+        "--save-buffer", action="store_true", help="also checkpoint the replay buffer"
+    )
     train.add_argument("--resume", action="store_true", help="continue training --output")
     train.add_argument("--overwrite", action="store_true", help="replace an existing --output")
     train.add_argument("--log-dir", help="TensorBoard log folder")
@@ -96,9 +106,14 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     evaluate = actions.add_parser("evaluate", help="greedy episodes: return, crash rate, speed")
     evaluate.add_argument("--model", help="agent file written by train")
-    evaluate.add_argument("--baseline", choices=["random", "idle", "planner"],
-                          help="evaluate a baseline (planner: lookahead on simulator copies)")
-    evaluate.add_argument("--depth", type=int, default=4, help="lookahead steps for --baseline planner")
+    evaluate.add_argument(
+        "--baseline",
+        choices=["random", "idle", "planner"],
+        help="evaluate a baseline (planner: lookahead on simulator copies)",
+    )
+    evaluate.add_argument(
+        "--depth", type=int, default=4, help="lookahead steps for --baseline planner"
+    )
     evaluate.add_argument("--env", default=DEFAULT_ENV, help="environment for --baseline")
     evaluate.add_argument("--episodes", type=int, default=10)
     evaluate.add_argument("--seed", type=int, default=10_000)

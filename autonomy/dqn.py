@@ -74,8 +74,15 @@ class DQNConfig(TaskConfig):
 
     def validate(self) -> None:
         check_env_name(self.env_name)
-        positive = ("num_envs", "n_step", "buffer_size", "batch_size", "train_freq",
-                    "gradient_steps", "target_update_interval")
+        positive = (
+            "num_envs",
+            "n_step",
+            "buffer_size",
+            "batch_size",
+            "train_freq",
+            "gradient_steps",
+            "target_update_interval",
+        )
         for name in positive:
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
@@ -153,7 +160,11 @@ class DQNAgent:
     # ------------------------------------------------------------------ networks and updates
     def _build_network(self, name: str) -> keras.Model:
         return build_q_network(
-            self.obs_shape, self.num_actions, self.config.hidden_units, self.config.dueling, name=name
+            self.obs_shape,
+            self.num_actions,
+            self.config.hidden_units,
+            self.config.dueling,
+            name=name,
         )
 
     def _make_replay(self) -> ReplayBuffer:
@@ -184,7 +195,12 @@ class DQNAgent:
             return loss, errors, [tf.identity(variable.value) for variable in mirrored]
 
         self._train_step = tf.function(update).get_concrete_function(
-            observations, tf.TensorSpec([None], tf.int32), per_sample, observations, per_sample, per_sample
+            observations,
+            tf.TensorSpec([None], tf.int32),
+            per_sample,
+            observations,
+            per_sample,
+            per_sample,
         )
         self._sync_target = tf.function(self._polyak)
 
@@ -212,7 +228,9 @@ class DQNAgent:
     @property
     def epsilon(self) -> float:
         c = self.config
-        return linear_epsilon(self.num_timesteps, c.epsilon_start, c.epsilon_end, c.exploration_steps)
+        return linear_epsilon(
+            self.num_timesteps, c.epsilon_start, c.epsilon_end, c.exploration_steps
+        )
 
     # ------------------------------------------------------------------ acting
     def _check_observations(self, observation: Any) -> tuple[np.ndarray, bool]:
@@ -256,7 +274,9 @@ class DQNAgent:
         actions = np.argmax(q_values(batch), axis=-1)
         if epsilon > 0:
             explore = self.rng.random(len(actions)) < epsilon
-            actions = np.where(explore, self.rng.integers(0, self.num_actions, len(actions)), actions)
+            actions = np.where(
+                explore, self.rng.integers(0, self.num_actions, len(actions)), actions
+            )
         return int(actions[0]) if single else actions.astype(np.int64)
 
     # ------------------------------------------------------------------ learning
@@ -317,7 +337,9 @@ class DQNAgent:
                 done = np.logical_or(terminated, truncated)
                 for i in np.flatnonzero(done):
                     final_obs[i] = infos["final_obs"][i]
-                for transition in nstep.push(obs, actions, rewards, final_obs, terminated, truncated):
+                for transition in nstep.push(
+                    obs, actions, rewards, final_obs, terminated, truncated
+                ):
                     self.replay.add(*(np.asarray(part)[None] for part in transition))
                 obs, actions = next_obs, next_actions
                 episode_return += rewards
@@ -410,9 +432,13 @@ class DQNAgent:
     # ------------------------------------------------------------------ evaluation
     def evaluate(self, episodes: int = 10, seed: int = 10_000) -> dict[str, float]:
         """Greedy rollouts: mean/std return, crash rate, mean speed and mean episode length."""
-        return evaluate_policy(self.act, self.config.env_name, self.config.env_config, episodes, seed)
+        return evaluate_policy(
+            self.act, self.config.env_name, self.config.env_config, episodes, seed
+        )
 
-    def record(self, path: str | os.PathLike, seed: int = 0, max_steps: int = 200) -> dict[str, Any]:
+    def record(
+        self, path: str | os.PathLike, seed: int = 0, max_steps: int = 200
+    ) -> dict[str, Any]:
         """Write a GIF (or MP4 with imageio) of one greedy episode, rendered headless."""
         return record_episode(
             self.act, path, self.config.env_name, self.config.env_config, seed, max_steps
@@ -449,7 +475,9 @@ class DQNAgent:
                     np.savez(handle, **target)
             if include_buffer:
                 buffer_path = Path(f"{path}.replay.npz")
-                buffer_staging = buffer_path.with_name(f".{buffer_path.name}.{uuid.uuid4().hex[:8]}")
+                buffer_staging = buffer_path.with_name(
+                    f".{buffer_path.name}.{uuid.uuid4().hex[:8]}"
+                )
                 with open(buffer_staging, "wb") as handle:
                     np.savez(handle, **self.replay.state_dict())
                 os.replace(buffer_staging, buffer_path)
@@ -497,7 +525,10 @@ class DQNAgent:
 
         def serve(observation):
             q_values = network(observation, training=False)
-            return {"q_values": q_values, "action": tf.argmax(q_values, axis=-1, output_type=tf.int64)}
+            return {
+                "q_values": q_values,
+                "action": tf.argmax(q_values, axis=-1, output_type=tf.int64),
+            }
 
         spec = tf.TensorSpec([None, *self.obs_shape], tf.float32, name="observation")
         return {"serving_default": (serve, [spec])}

@@ -39,7 +39,9 @@ def known_envs() -> list[str]:
 def check_env_name(name: str) -> str:
     """Return ``name`` if ``make_env`` knows it, else raise ``ValueError`` listing the known ones."""
     if name not in known_envs():
-        raise ValueError(f"unknown environment {name!r}; known environments: {', '.join(known_envs())}")
+        raise ValueError(
+            f"unknown environment {name!r}; known environments: {', '.join(known_envs())}"
+        )
     return name
 
 
@@ -88,12 +90,16 @@ DRIVING_RANGES = {"x": [-25.0, 25.0], "y": [-12.0, 12.0], "vx": [-8.0, 8.0], "vy
 def _check_features_range(ranges: Any) -> None:
     """``features_range`` must map feature names to ``[low, high]`` numbers with low < high."""
     if not isinstance(ranges, Mapping):
-        raise ValueError(f"observation features_range must be a dict of [low, high] pairs, got {ranges!r}")
+        raise ValueError(
+            f"observation features_range must be a dict of [low, high] pairs, got {ranges!r}"
+        )
     for feature, bounds in ranges.items():
         try:
             low, high = (float(b) for b in bounds)
         except (TypeError, ValueError):
-            raise ValueError(f"features_range[{feature!r}] must be [low, high] numbers, got {bounds!r}") from None
+            raise ValueError(
+                f"features_range[{feature!r}] must be [low, high] numbers, got {bounds!r}"
+            ) from None
         if not low < high:
             raise ValueError(f"features_range[{feature!r}] needs low < high, got {bounds!r}")
 
@@ -110,13 +116,19 @@ def _highway_config(name: str, config: Mapping[str, Any]) -> dict[str, Any]:
     if "features_range" in requested:
         _check_features_range(requested["features_range"])
     if requested.get("type", "Kinematics") == IMAGE_OBSERVATION:
-        observation = {"observation_shape": (128, 64), "stack_size": 4,
-                       "weights": [0.2989, 0.5870, 0.1140], "scaling": 1.75}
+        observation = {
+            "observation_shape": (128, 64),
+            "stack_size": 4,
+            "weights": [0.2989, 0.5870, 0.1140],
+            "scaling": 1.75,
+        }
     else:
         observation = dict(defaults["observation"])
         observation.update(type="Kinematics", normalize=True)
         if "features_range" not in observation and "features_range" not in requested:
-            observation.update(features_range={k: list(v) for k, v in DRIVING_RANGES.items()}, clip=False)
+            observation.update(
+                features_range={k: list(v) for k, v in DRIVING_RANGES.items()}, clip=False
+            )
     observation.update(requested)
     if "observation_shape" in observation:  # JSON configs hold lists; highway-env needs a tuple
         observation["observation_shape"] = tuple(int(v) for v in observation["observation_shape"])
@@ -163,7 +175,9 @@ def make_env(
     else:
         env = gym.make(name, render_mode=render_mode, **config)
     if not isinstance(env.action_space, gym.spaces.Discrete):
-        raise ValueError(f"{name} has a {type(env.action_space).__name__} action space; DQN needs Discrete")
+        raise ValueError(
+            f"{name} has a {type(env.action_space).__name__} action space; DQN needs Discrete"
+        )
     if render_mode == "rgb_array":
         _use_offscreen_sdl()
     env = ImageStackObservation(env) if images else FlatObservation(env)

@@ -103,7 +103,9 @@ def record_episode(
         try:
             import imageio.v3 as iio
         except ImportError as error:
-            raise ValueError("MP4 recording needs imageio[ffmpeg]; use a .gif path instead") from error
+            raise ValueError(
+                "MP4 recording needs imageio[ffmpeg]; use a .gif path instead"
+            ) from error
         iio.imwrite(path, np.stack(frames), fps=fps)
     return {
         "path": str(path),

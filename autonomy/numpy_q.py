@@ -53,7 +53,9 @@ class NumpyQNetwork:
         """Mirror ``network`` if it is a flat-input MLP Q-network (see module doc), else ``None``."""
         if len(network.inputs) != 1 or len(network.inputs[0].shape) != 2:
             return None
-        layers = [layer for layer in network.layers if not isinstance(layer, keras.layers.InputLayer)]
+        layers = [
+            layer for layer in network.layers if not isinstance(layer, keras.layers.InputLayer)
+        ]
         if not layers or not isinstance(layers[-1], DuelingHead):
             return None
         torso, head = layers[:-1], layers[-1]

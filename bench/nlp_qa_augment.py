@@ -25,23 +25,96 @@ from collections import defaultdict
 from nlp.squad import QAExample, SquadData
 
 WORD = re.compile(r"[A-Za-z0-9]+(?:['\-.][A-Za-z0-9]+)*")
-AUXILIARY = re.compile(r"\b(is|was|are|were|did|does|do|can|could|has|have|had|will|would|should)\b")
+AUXILIARY = re.compile(
+    r"\b(is|was|are|were|did|does|do|can|could|has|have|had|will|would|should)\b"
+)
 PAIRS = [
-    ("first", "last"), ("largest", "smallest"), ("most", "least"), ("highest", "lowest"),
-    ("earliest", "latest"), ("before", "after"), ("increase", "decrease"), ("increased", "decreased"),
-    ("north", "south"), ("east", "west"), ("northern", "southern"), ("eastern", "western"),
-    ("won", "lost"), ("win", "lose"), ("began", "ended"), ("start", "end"), ("major", "minor"),
-    ("longest", "shortest"), ("biggest", "smallest"), ("best", "worst"), ("more", "less"),
-    ("early", "late"), ("old", "new"), ("older", "newer"), ("oldest", "newest"), ("above", "below"),
-    ("inside", "outside"), ("public", "private"), ("positive", "negative"), ("higher", "lower"),
-    ("larger", "smaller"), ("maximum", "minimum"), ("allowed", "forbidden"), ("success", "failure"),
-    ("successful", "unsuccessful"), ("common", "rare"), ("same", "different"), ("strong", "weak"),
-    ("strongest", "weakest"), ("fastest", "slowest"), ("cheapest", "most expensive"),
+    ("first", "last"),
+    ("largest", "smallest"),
+    ("most", "least"),
+    ("highest", "lowest"),
+    ("earliest", "latest"),
+    ("before", "after"),
+    ("increase", "decrease"),
+    ("increased", "decreased"),
+    ("north", "south"),
+    ("east", "west"),
+    ("northern", "southern"),
+    ("eastern", "western"),
+    ("won", "lost"),
+    ("win", "lose"),
+    ("began", "ended"),
+    ("start", "end"),
+    ("major", "minor"),
+    ("longest", "shortest"),
+    ("biggest", "smallest"),
+    ("best", "worst"),
+    ("more", "less"),
+    ("early", "late"),
+    ("old", "new"),
+    ("older", "newer"),
+    ("oldest", "newest"),
+    ("above", "below"),
+    ("inside", "outside"),
+    ("public", "private"),
+    ("positive", "negative"),
+    ("higher", "lower"),
+    ("larger", "smaller"),
+    ("maximum", "minimum"),
+    ("allowed", "forbidden"),
+    ("success", "failure"),
+    ("successful", "unsuccessful"),
+    ("common", "rare"),
+    ("same", "different"),
+    ("strong", "weak"),
+    ("strongest", "weakest"),
+    ("fastest", "slowest"),
+    ("cheapest", "most expensive"),
 ]
 ANTONYM = {a: b for a, b in PAIRS} | {b: a for a, b in PAIRS}
-STOP = {"the", "a", "an", "of", "in", "on", "to", "and", "or", "for", "what", "which", "who", "whom", "when",
-        "where", "why", "how", "is", "was", "are", "were", "did", "does", "do", "by", "with", "as", "at", "that",
-        "from", "it", "its", "be", "been", "his", "her", "their", "this", "many", "much"}
+STOP = {
+    "the",
+    "a",
+    "an",
+    "of",
+    "in",
+    "on",
+    "to",
+    "and",
+    "or",
+    "for",
+    "what",
+    "which",
+    "who",
+    "whom",
+    "when",
+    "where",
+    "why",
+    "how",
+    "is",
+    "was",
+    "are",
+    "were",
+    "did",
+    "does",
+    "do",
+    "by",
+    "with",
+    "as",
+    "at",
+    "that",
+    "from",
+    "it",
+    "its",
+    "be",
+    "been",
+    "his",
+    "her",
+    "their",
+    "this",
+    "many",
+    "much",
+}
 KINDS = ("swap", "antonym", "negation", "distractor")
 
 
@@ -59,14 +132,23 @@ def _in_text(word: str, text: str) -> bool:
 
 def _swap(example: QAExample, pool: dict[str, list[str]], rng: random.Random) -> str | None:
     words = list(WORD.finditer(example.question))
-    spots = [m for i, m in enumerate(words) if (i > 0 or m.group().isdigit()) and _kind(m.group())
-             and _in_text(m.group(), example.context)]
+    spots = [
+        m
+        for i, m in enumerate(words)
+        if (i > 0 or m.group().isdigit())
+        and _kind(m.group())
+        and _in_text(m.group(), example.context)
+    ]
     rng.shuffle(spots)
     for spot in spots:
-        options = [w for w in pool[_kind(spot.group())] if w != spot.group() and not _in_text(w, example.context)]
+        options = [
+            w
+            for w in pool[_kind(spot.group())]
+            if w != spot.group() and not _in_text(w, example.context)
+        ]
         if options:
             q = example.question
-            return q[: spot.start()] + rng.choice(options) + q[spot.end():]
+            return q[: spot.start()] + rng.choice(options) + q[spot.end() :]
     return None
 
 
@@ -76,7 +158,7 @@ def _antonym(example: QAExample, rng: random.Random) -> str | None:
         return None
     spot = rng.choice(spots)
     q = example.question
-    return q[: spot.start()] + ANTONYM[spot.group().lower()] + q[spot.end():]
+    return q[: spot.start()] + ANTONYM[spot.group().lower()] + q[spot.end() :]
 
 
 def _negation(example: QAExample) -> str | None:
@@ -84,7 +166,7 @@ def _negation(example: QAExample) -> str | None:
     found = AUXILIARY.search(q)
     if found is None or re.search(r"\bnot\b|n't\b", q):
         return None
-    return q[: found.end()] + " not" + q[found.end():]
+    return q[: found.end()] + " not" + q[found.end() :]
 
 
 def _content(text: str) -> set[str]:
@@ -93,16 +175,20 @@ def _content(text: str) -> set[str]:
 
 def _distractor(example: QAExample, paragraphs: list[str]) -> str | None:
     asked = _content(example.question)
-    others = [p for p in paragraphs if p != example.context
-              and not any(text and text in p for text in example.answer_texts)]
+    others = [
+        p
+        for p in paragraphs
+        if p != example.context and not any(text and text in p for text in example.answer_texts)
+    ]
     if not others:
         return None
     best = max(others, key=lambda p: len(asked & _content(p)))
     return best if asked & _content(best) else None
 
 
-def unanswerable_variants(data: SquadData, per_question: int = 1, kinds: tuple[str, ...] = KINDS,
-                          seed: int = 0) -> SquadData:
+def unanswerable_variants(
+    data: SquadData, per_question: int = 1, kinds: tuple[str, ...] = KINDS, seed: int = 0
+) -> SquadData:
     """Up to ``per_question`` rule-made unanswerable examples per answerable question of ``data``
     (kinds drawn without repetition in a random order per question); ids ``aug-KIND-ID``."""
     unknown = set(kinds) - set(KINDS)
@@ -142,6 +228,10 @@ def unanswerable_variants(data: SquadData, per_question: int = 1, kinds: tuple[s
                 context = _distractor(example, paragraphs[example.title])
                 question = example.question if context else None
             if question:
-                made.append(QAExample(question, context, [], id=f"aug-{kind}-{example.id}", title=example.title))
+                made.append(
+                    QAExample(
+                        question, context, [], id=f"aug-{kind}-{example.id}", title=example.title
+                    )
+                )
                 count += 1
     return SquadData(made, data.version, source=f"{data.source} (rule-made unanswerable)")

@@ -51,21 +51,33 @@ TOKEN_EMBEDDING = "token_embedding/embeddings"
 def task_options(learning_rate: float, seed: int = 0) -> dict[str, Any]:
     """The MiniLM options of ``bench.nlp_qa`` for v2.0 (256-token windows, stride 128)."""
     options = dict(BACKBONES["minilm"])
-    options.update(sequence_length=256, doc_stride=128, allow_no_answer=True, seed=seed,
-                   learning_rate=learning_rate)
+    options.update(
+        sequence_length=256,
+        doc_stride=128,
+        allow_no_answer=True,
+        seed=seed,
+        learning_rate=learning_rate,
+    )
     return options
 
 
-def featurize(task: QuestionAnswerer, examples: list[QAExample], batch: int = 256) -> dict[str, np.ndarray]:
+def featurize(
+    task: QuestionAnswerer, examples: list[QAExample], batch: int = 256
+) -> dict[str, np.ndarray]:
     """Windows of every example with the span labels ``QuestionAnswerer.fit`` would train on."""
     length = task.config.sequence_length
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("token_ids", "padding_mask", "segment_ids",
-                                                          "start", "end", "example")}
+    parts: dict[str, list[np.ndarray]] = {
+        k: [] for k in ("token_ids", "padding_mask", "segment_ids", "start", "end", "example")
+    }
     for i in range(0, len(examples), batch):
         chunk = examples[i : i + batch]
         spans = [training_span(e) for e in chunk]
-        features = task.featurizer(tf.constant([e.question for e in chunk]), tf.constant([e.context for e in chunk]))
-        start, end = span_labels(features, tf.constant([s[0] for s in spans]), tf.constant([s[1] for s in spans]))
+        features = task.featurizer(
+            tf.constant([e.question for e in chunk]), tf.constant([e.context for e in chunk])
+        )
+        start, end = span_labels(
+            features, tf.constant([s[0] for s in spans]), tf.constant([s[1] for s in spans])
+        )
         for name in ("token_ids", "padding_mask", "segment_ids"):
             value = features.inputs[name].numpy()
             if value.shape[1] != length:
@@ -134,29 +146,46 @@ def prepare(args: argparse.Namespace) -> None:
         value = np.asarray(variable.numpy(), dtype=np.float32)
         names.append([variable.path, list(value.shape)])
         if variable.path.endswith(TOKEN_EMBEDDING):
-            value = value[used]  # only rows the data looks up travel; the trainer zero-fills the rest
+            value = value[
+                used
+            ]  # only rows the data looks up travel; the trainer zero-fills the rest
         weights[f"w{i}"] = value
     pack.mkdir(parents=True)
-    np.savez_compressed(pack / "windows.npz", **{k: v.astype(np.int32) for k, v in windows.items()}, **folds)
+    np.savez_compressed(
+        pack / "windows.npz", **{k: v.astype(np.int32) for k, v in windows.items()}, **folds
+    )
     flat = np.concatenate([w.ravel() for w in weights.values()]).astype("<f4")
     # Byte planes compress where raw float32 does not (the sign/exponent byte to ~40 %): the pack
     # must fit the 64 MiB a device call carries, and the trainer gets the exact float32 values back.
     planes = np.ascontiguousarray(flat.view(np.uint8).reshape(-1, 4).T)
-    np.savez_compressed(pack / "weights.npz", used_tokens=used.astype(np.int32), byte_planes=planes,
-                        shapes=np.array(json.dumps([list(w.shape) for w in weights.values()])))
+    np.savez_compressed(
+        pack / "weights.npz",
+        used_tokens=used.astype(np.int32),
+        byte_planes=planes,
+        shapes=np.array(json.dumps([list(w.shape) for w in weights.values()])),
+    )
     backbone = next(layer for layer in model.layers if layer.name.endswith("backbone"))
     meta = {
-        "backbone_config": backbone.get_config(), "backbone_class": type(backbone).__name__,
-        "weights": names, "token_embedding": TOKEN_EMBEDDING, "folds": args.folds,
-        "options": task.config.to_dict(), "examples": len(examples), "extra_examples": int((source == 1).sum()),
-        "windows": int(len(windows["token_ids"])), "used_tokens": int(len(used)),
-        "augment_per_question": args.augment, "sources": SOURCES,
+        "backbone_config": backbone.get_config(),
+        "backbone_class": type(backbone).__name__,
+        "weights": names,
+        "token_embedding": TOKEN_EMBEDDING,
+        "folds": args.folds,
+        "options": task.config.to_dict(),
+        "examples": len(examples),
+        "extra_examples": int((source == 1).sum()),
+        "windows": int(len(windows["token_ids"])),
+        "used_tokens": int(len(used)),
+        "augment_per_question": args.augment,
+        "sources": SOURCES,
         "source_counts": {name: int((source == code).sum()) for code, name in enumerate(SOURCES)},
     }
     (pack / "meta.json").write_text(json.dumps(meta, indent=1))
     sizes = {p.name: round(p.stat().st_size / 2**20, 1) for p in pack.iterdir()}
-    print(f"{len(examples)} questions {meta['source_counts']} -> {meta['windows']} windows, "
-          f"{len(used)} tokens used; MiB: {sizes}")
+    print(
+        f"{len(examples)} questions {meta['source_counts']} -> {meta['windows']} windows, "
+        f"{len(used)} tokens used; MiB: {sizes}"
+    )
 
 
 class LogitsLookup(QuestionAnswerer):
@@ -181,19 +210,28 @@ class LogitsLookup(QuestionAnswerer):
         for row, length in zip(token_ids, mask.sum(axis=1), strict=True):
             found = self.logits.get(self.window_key(row, int(length)))
             if found is None:
-                raise ValueError("a test window has no logits from the trainer (pack and logits disagree)")
+                raise ValueError(
+                    "a test window has no logits from the trainer (pack and logits disagree)"
+                )
             starts.append(found[0][:width])
             ends.append(found[1][:width])
-        return {"start_logits": tf.constant(np.stack(starts)), "end_logits": tf.constant(np.stack(ends))}
+        return {
+            "start_logits": tf.constant(np.stack(starts)),
+            "end_logits": tf.constant(np.stack(ends)),
+        }
 
 
-def fold_row(pack: Path, result: Path, data: SquadData, meta: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[float]]]:
+def fold_row(
+    pack: Path, result: Path, data: SquadData, meta: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, list[float]]]:
     """One results row (and its no-answer evidence) from one trained fold's logits."""
     try:
         out = np.load(result)
         info = json.loads(str(out["info"]))
     except (OSError, ValueError, KeyError) as error:  # not an .npz the trainer wrote
-        raise ValueError(f"{result.name} is not a result of bench/nlp_qa_gpu_train.py: {error}") from error
+        raise ValueError(
+            f"{result.name} is not a result of bench/nlp_qa_gpu_train.py: {error}"
+        ) from error
     windows = np.load(pack / "windows.npz")
     fold = info["fold"]
     test_windows = windows[f"test{fold}"]
@@ -218,16 +256,27 @@ def fold_row(pack: Path, result: Path, data: SquadData, meta: dict[str, Any]) ->
         tf.config.run_functions_eagerly(False)
     recipe = info["recipe"]
     row = {
-        "key": f"v2.0 minilm {recipe} fold{fold}", "version": "v2.0", "backbone": "minilm", "recipe": recipe,
-        "fold": fold, "folds": meta["folds"], "test_articles": test_titles,
-        "train_questions": info["train_questions"], "test_questions": len(test),
+        "key": f"v2.0 minilm {recipe} fold{fold}",
+        "version": "v2.0",
+        "backbone": "minilm",
+        "recipe": recipe,
+        "fold": fold,
+        "folds": meta["folds"],
+        "test_articles": test_titles,
+        "train_questions": info["train_questions"],
+        "test_questions": len(test),
         "extra_train_questions": info["extra_train_questions"],
         "made_unanswerable_train_questions": info.get("made_unanswerable_train_questions", 0),
-        "exact_match": round(report["exact_match"], 2), "f1": round(report["f1"], 2),
-        "epochs": info["epochs"], "train_s": round(info["train_s"], 1), "train_windows": info["train_windows"],
-        "history": info["history"], "trained_on": info["device"],
+        "exact_match": round(report["exact_match"], 2),
+        "f1": round(report["f1"], 2),
+        "epochs": info["epochs"],
+        "train_s": round(info["train_s"], 1),
+        "train_windows": info["train_windows"],
+        "history": info["history"],
+        "trained_on": info["device"],
         "options": {**meta["options"], "learning_rate": info["learning_rate"]},
-        "reader": data.report(), **fields,
+        "reader": data.report(),
+        **fields,
     }
     return row, evidence
 
@@ -236,17 +285,17 @@ def results_header() -> dict[str, Any]:
     return {
         "benchmark": "nlp_qa_gpu",
         "dataset": "SQuAD v2.0 dev articles in ../shared/data/squad (15 articles, 5,233 questions), "
-                   "article-level 4-fold cross-validation (the folds of bench.nlp_qa)",
+        "article-level 4-fold cross-validation (the folds of bench.nlp_qa)",
         "note": "Windows, labels and initial weights made here by dlsuite (TensorFlow); training with "
-                "keras.Model.fit and the compile recipe of nlp.qa_model on a lent GPU under the JAX backend "
-                "(every batch padded to 256 tokens, Keras shuffling instead of length buckets); evaluation "
-                "here by QuestionAnswerer.evaluate with the model call replaced by those windows' logits. "
-                "Recipe per row: recipe, epochs, options.learning_rate, extra_train_questions (v1.1 "
-                "questions of the 9 articles no v2.0 fold tests). F1 at the fixed no-answer threshold 0; the "
-                "summary adds the threshold that is best on the other folds' questions. train_s: one fold's fit "
-                "while other folds shared the GPU (the 4 folds of a recipe at once; aug1: fold 1 beside 11 other "
-                "processes, folds 0, 2 and 3 together), so not comparable across rows. made_unanswerable_train_"
-                "questions: rule-made unanswerable variants of training questions (bench.nlp_qa_augment).",
+        "keras.Model.fit and the compile recipe of nlp.qa_model on a lent GPU under the JAX backend "
+        "(every batch padded to 256 tokens, Keras shuffling instead of length buckets); evaluation "
+        "here by QuestionAnswerer.evaluate with the model call replaced by those windows' logits. "
+        "Recipe per row: recipe, epochs, options.learning_rate, extra_train_questions (v1.1 "
+        "questions of the 9 articles no v2.0 fold tests). F1 at the fixed no-answer threshold 0; the "
+        "summary adds the threshold that is best on the other folds' questions. train_s: one fold's fit "
+        "while other folds shared the GPU (the 4 folds of a recipe at once; aug1: fold 1 beside 11 other "
+        "processes, folds 0, 2 and 3 together), so not comparable across rows. made_unanswerable_train_"
+        "questions: rule-made unanswerable variants of training questions (bench.nlp_qa_augment).",
         "targets": {"v2.0_f1_over_always_no_answer": 10.0},
     }
 
@@ -264,9 +313,12 @@ def recipe_chosen_on_other_folds(rows: list[dict[str, Any]]) -> dict[str, Any] |
         return None
     per_fold, f1_total, baseline_total, questions = {}, 0.0, 0.0, 0
     for fold in sorted(next(iter(complete.values()))):
+
         def other_folds_f1(name: str, fold: int = fold) -> float:
             others = [r for f, r in complete[name].items() if f != fold]
-            return sum(r["f1"] * r["test_questions"] for r in others) / sum(r["test_questions"] for r in others)
+            return sum(r["f1"] * r["test_questions"] for r in others) / sum(
+                r["test_questions"] for r in others
+            )
 
         chosen = max(sorted(complete), key=other_folds_f1)
         row = complete[chosen][fold]
@@ -275,8 +327,12 @@ def recipe_chosen_on_other_folds(rows: list[dict[str, Any]]) -> dict[str, Any] |
         baseline_total += row["always_no_answer_f1"] * row["test_questions"]
         questions += row["test_questions"]
     f1 = f1_total / questions
-    return {"recipes": sorted(complete), "f1": round(f1, 2),
-            "f1_over_no_answer_baseline": round(f1 - baseline_total / questions, 2), "per_fold": per_fold}
+    return {
+        "recipes": sorted(complete),
+        "f1": round(f1, 2),
+        "f1_over_no_answer_baseline": round(f1 - baseline_total / questions, 2),
+        "per_fold": per_fold,
+    }
 
 
 def finish(args: argparse.Namespace) -> None:
@@ -288,9 +344,11 @@ def finish(args: argparse.Namespace) -> None:
     for result in results:
         row, evidence = fold_row(args.pack, result, data, meta)
         merge_result(args.output, results_header(), row, evidence)
-        print(f"{row['key']}: F1 {row['f1']} (always-no-answer {row['always_no_answer_f1']}), "
-              f"own-fold best {row['best_threshold_on_this_fold']['f1']}, AUC {row['no_answer_margin_auc']}, "
-              f"span F1 {row['answerable_span_f1']}, train {row['train_s']} s")
+        print(
+            f"{row['key']}: F1 {row['f1']} (always-no-answer {row['always_no_answer_f1']}), "
+            f"own-fold best {row['best_threshold_on_this_fold']['f1']}, AUC {row['no_answer_margin_auc']}, "
+            f"span F1 {row['answerable_span_f1']}, train {row['train_s']} s"
+        )
     payload = json.loads(args.output.read_text())
     payload["recipe_chosen_on_other_folds"] = recipe_chosen_on_other_folds(payload["results"])
     args.output.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
@@ -300,15 +358,29 @@ def finish(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("step", choices=("prepare", "finish"))
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--pack", type=Path, default=REPO_ROOT / ".gpu" / "pack")
     parser.add_argument("--folds", type=int, default=4)
-    parser.add_argument("--augment", type=int, choices=(0, 1, 2), default=0,
-                        help="prepare: also pack up to N rule-made unanswerable variants per answerable question")
-    parser.add_argument("--learning-rate", type=float, default=1e-4, help="recorded default; the trainer sets its own")
-    parser.add_argument("--logits", type=Path, default=None, help="finish: folder of the trainer's .npz results")
+    parser.add_argument(
+        "--augment",
+        type=int,
+        choices=(0, 1, 2),
+        default=0,
+        help="prepare: also pack up to N rule-made unanswerable variants per answerable question",
+    )
+    parser.add_argument(
+        "--learning-rate",
+        type=float,
+        default=1e-4,
+        help="recorded default; the trainer sets its own",
+    )
+    parser.add_argument(
+        "--logits", type=Path, default=None, help="finish: folder of the trainer's .npz results"
+    )
     parser.add_argument("--output", type=Path, default=RESULTS_PATH)
     args = parser.parse_args(argv)
     if args.step == "prepare":

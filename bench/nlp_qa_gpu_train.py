@@ -41,7 +41,9 @@ INPUTS = ("token_ids", "padding_mask", "segment_ids")
 def load_qa_model() -> ModuleType:
     """``nlp/qa_model.py`` by path: importing the package ``nlp`` would import TensorFlow."""
     sys.path.insert(0, str(REPO_ROOT))  # for common.optimizers, which is Keras-only
-    spec = importlib.util.spec_from_file_location("dlsuite_qa_model", REPO_ROOT / "nlp" / "qa_model.py")
+    spec = importlib.util.spec_from_file_location(
+        "dlsuite_qa_model", REPO_ROOT / "nlp" / "qa_model.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -72,15 +74,23 @@ def build_model(meta: dict[str, Any], qa_model: ModuleType) -> keras.Model:
     import keras_hub
 
     inputs = {name: keras.Input((None,), dtype="int32", name=name) for name in INPUTS}
-    backbone = getattr(keras_hub.models, meta["backbone_class"]).from_config(meta["backbone_config"])
+    backbone = getattr(keras_hub.models, meta["backbone_class"]).from_config(
+        meta["backbone_config"]
+    )
     model = qa_model.span_model(inputs, backbone(inputs)["sequence_output"])
     found = [[v.path, list(v.shape)] for v in model.weights]
     if found != meta["weights"]:
-        raise ValueError("the model built here does not match the pack's weight list (paths and shapes)")
+        raise ValueError(
+            "the model built here does not match the pack's weight list (paths and shapes)"
+        )
     return model
 
 
-FLAGS = ("extra", "aug", "aug2")  # recipe flags: + extra v1.1 articles; + 1 or 2 rule-made negatives per question
+FLAGS = (
+    "extra",
+    "aug",
+    "aug2",
+)  # recipe flags: + extra v1.1 articles; + 1 or 2 rule-made negatives per question
 
 
 def window_parts(extra: bool, augment: int) -> list[str]:
@@ -93,7 +103,9 @@ def window_parts(extra: bool, augment: int) -> list[str]:
     return parts
 
 
-def fold_windows(windows: Any, fold: int, extra: bool, limit: int | None, augment: int = 0) -> np.ndarray:
+def fold_windows(
+    windows: Any, fold: int, extra: bool, limit: int | None, augment: int = 0
+) -> np.ndarray:
     parts = window_parts(extra, augment)
     missing = [p for p in parts if f"{p}{fold}" not in windows.files]
     if missing:
@@ -106,8 +118,12 @@ def is_recipe(spec: str) -> bool:
     """``EPOCHS:LR[:extra][:aug|:aug2]`` with a positive whole number of epochs and a positive rate."""
     parts = spec.split(":")
     flags = parts[2:]
-    if len(parts) < 2 or any(f not in FLAGS for f in flags) or len(set(flags)) != len(flags) or (
-            "aug" in flags and "aug2" in flags):
+    if (
+        len(parts) < 2
+        or any(f not in FLAGS for f in flags)
+        or len(set(flags)) != len(flags)
+        or ("aug" in flags and "aug2" in flags)
+    ):
         return False
     try:
         return int(parts[0]) > 0 and float(parts[1]) > 0
@@ -123,8 +139,14 @@ def recipe_arguments(flags: list[str]) -> list[str]:
     return arguments
 
 
-def sweep(recipes: list[str], pack: Path, out: Path, folds: int, deadline_s: float,
-          train_limit: int | None = None) -> None:
+def sweep(
+    recipes: list[str],
+    pack: Path,
+    out: Path,
+    folds: int,
+    deadline_s: float,
+    train_limit: int | None = None,
+) -> None:
     """Recipes in order, the folds of each in parallel processes on the one GPU; each finished recipe
     becomes ``out/RECIPE.tar``. A recipe that would not end before the deadline (scaled from the
     last one's wall time) is skipped; one still running at the deadline is stopped and dropped."""
@@ -136,31 +158,64 @@ def sweep(recipes: list[str], pack: Path, out: Path, folds: int, deadline_s: flo
     overhead_s, unit_s = None, None  # start-up + compile + test logits; training per epoch-unit
     for spec in recipes:  # "EPOCHS:LR" or "EPOCHS:LR:extra"
         epochs, lr, *flags = spec.split(":")
-        units = int(epochs) * (1 + ("extra" in flags) + ("aug" in flags) + 2 * ("aug2" in flags))  # ~windows
+        units = int(epochs) * (
+            1 + ("extra" in flags) + ("aug" in flags) + 2 * ("aug2" in flags)
+        )  # ~windows
         left = deadline_s - (time.perf_counter() - begin)
         if unit_s is not None and overhead_s + unit_s * units > left:
-            print(f"skip {spec}: needs about {overhead_s + unit_s * units:.0f} s, {left:.0f} s left",
-                  file=log, flush=True)
+            print(
+                f"skip {spec}: needs about {overhead_s + unit_s * units:.0f} s, {left:.0f} s left",
+                file=log,
+                flush=True,
+            )
             continue
         work = out / f"work-{spec.replace(':', '_')}"
         work.mkdir(parents=True)
         started = time.perf_counter()
-        procs = [subprocess.Popen([sys.executable, __file__, "--pack", str(pack), "--out", str(work), "--fold", str(f),
-                                   "--epochs", epochs, "--learning-rate", lr, *recipe_arguments(flags),
-                                   *(["--train-limit", str(train_limit)] if train_limit else [])],
-                                  stdout=log, stderr=subprocess.STDOUT) for f in range(folds)]
+        procs = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    __file__,
+                    "--pack",
+                    str(pack),
+                    "--out",
+                    str(work),
+                    "--fold",
+                    str(f),
+                    "--epochs",
+                    epochs,
+                    "--learning-rate",
+                    lr,
+                    *recipe_arguments(flags),
+                    *(["--train-limit", str(train_limit)] if train_limit else []),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            for f in range(folds)
+        ]
         try:
-            codes = [p.wait(timeout=max(1.0, deadline_s - (time.perf_counter() - begin))) for p in procs]
+            codes = [
+                p.wait(timeout=max(1.0, deadline_s - (time.perf_counter() - begin))) for p in procs
+            ]
         except subprocess.TimeoutExpired:
             for p in procs:
                 p.kill()
             print(f"deadline: stopped {spec}", file=log, flush=True)
             break
         wall = time.perf_counter() - started
-        train_s = max(json.loads(str(np.load(r)["info"]))["train_s"] for r in work.glob("*.npz")) if any(
-            c == 0 for c in codes) else wall
+        train_s = (
+            max(json.loads(str(np.load(r)["info"]))["train_s"] for r in work.glob("*.npz"))
+            if any(c == 0 for c in codes)
+            else wall
+        )
         overhead_s, unit_s = wall - train_s, train_s / units
-        print(f"recipe {spec}: exit codes {codes}, {wall:.0f} s ({train_s:.0f} s training)", file=log, flush=True)
+        print(
+            f"recipe {spec}: exit codes {codes}, {wall:.0f} s ({train_s:.0f} s training)",
+            file=log,
+            flush=True,
+        )
         with tarfile.open(out / f"{spec.replace(':', '_')}.tar", "w") as tar:
             for result in sorted(work.glob("*.npz")):
                 tar.add(result, arcname=result.name)
@@ -170,21 +225,39 @@ def sweep(recipes: list[str], pack: Path, out: Path, folds: int, deadline_s: flo
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--pack", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--fold", type=int, default=None)
-    parser.add_argument("--sweep", default=None,
-                        help="comma-separated EPOCHS:LR[:extra] recipes, each over every fold (instead of --fold)")
-    parser.add_argument("--deadline", type=float, default=480.0, help="--sweep: seconds before it stops")
+    parser.add_argument(
+        "--sweep",
+        default=None,
+        help="comma-separated EPOCHS:LR[:extra] recipes, each over every fold (instead of --fold)",
+    )
+    parser.add_argument(
+        "--deadline", type=float, default=480.0, help="--sweep: seconds before it stops"
+    )
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--learning-rate", type=float, default=1e-4)
-    parser.add_argument("--extra", action="store_true", help="also train on the extra v1.1 articles' questions")
-    parser.add_argument("--augment", type=int, choices=(0, 1, 2), default=0,
-                        help="also train on 1 or 2 rule-made unanswerable variants per answerable question")
+    parser.add_argument(
+        "--extra", action="store_true", help="also train on the extra v1.1 articles' questions"
+    )
+    parser.add_argument(
+        "--augment",
+        type=int,
+        choices=(0, 1, 2),
+        default=0,
+        help="also train on 1 or 2 rule-made unanswerable variants per answerable question",
+    )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--train-limit", type=int, default=None, help="smoke test: N training windows")
-    parser.add_argument("--recipe", default=None, help="row label (default from epochs, lr and --extra)")
+    parser.add_argument(
+        "--train-limit", type=int, default=None, help="smoke test: N training windows"
+    )
+    parser.add_argument(
+        "--recipe", default=None, help="row label (default from epochs, lr and --extra)"
+    )
     args = parser.parse_args(argv)
     if not (args.pack / "meta.json").is_file() or not (args.pack / "windows.npz").is_file():
         parser.error(f"{args.pack} is not a pack made by `python -m bench.nlp_qa_gpu prepare`")
@@ -193,7 +266,9 @@ def main(argv: list[str] | None = None) -> int:
         recipes = args.sweep.split(",")
         for spec in recipes:
             if not is_recipe(spec):
-                parser.error(f"--sweep recipe {spec!r} is not EPOCHS:LR[:extra][:aug|:aug2] (e.g. 8:1e-4:extra)")
+                parser.error(
+                    f"--sweep recipe {spec!r} is not EPOCHS:LR[:extra][:aug|:aug2] (e.g. 8:1e-4:extra)"
+                )
         args.out.mkdir(parents=True, exist_ok=True)
         sweep(recipes, args.pack, args.out, meta["folds"], args.deadline, args.train_limit)
         return 0
@@ -219,35 +294,56 @@ def main(argv: list[str] | None = None) -> int:
     y = {"start_logits": windows["start"][train], "end_logits": windows["end"][train]}
     batch = options["batch_size"]
     steps = math.ceil(len(train) / batch)
-    qa_model.compile_span_model(model, args.learning_rate, options["weight_decay"], args.epochs * steps,
-                                options["warmup_fraction"])
+    qa_model.compile_span_model(
+        model,
+        args.learning_rate,
+        options["weight_decay"],
+        args.epochs * steps,
+        options["warmup_fraction"],
+    )
     started = time.perf_counter()
     history = model.fit(x, y, batch_size=batch, epochs=args.epochs, shuffle=True, verbose=2).history
     train_s = time.perf_counter() - started
 
     test = windows[f"test{args.fold}"]
-    logits = model.predict({name: windows[name][test] for name in INPUTS}, batch_size=128, verbose=0)
+    logits = model.predict(
+        {name: windows[name][test] for name in INPUTS}, batch_size=128, verbose=0
+    )
     mask = windows["padding_mask"][test].astype(bool)
     examples = windows["example"]
     if "source" in windows.files:
         source = windows["source"]
     else:  # a pack made before augmentation: the v2.0 questions, then the extra articles'
-        source = (np.arange(meta["examples"]) >= meta["examples"] - meta["extra_examples"]).astype(int)
+        source = (np.arange(meta["examples"]) >= meta["examples"] - meta["extra_examples"]).astype(
+            int
+        )
     trained_on = np.unique(examples[train])
     trained_sources = np.bincount(source[trained_on], minlength=6)
     import jax
 
     info = {
-        "fold": args.fold, "recipe": recipe, "epochs": args.epochs, "learning_rate": args.learning_rate,
-        "seed": args.seed, "train_windows": int(len(train)), "train_questions": int(len(trained_on)),
-        "extra_train_questions": int(trained_sources[1]), "augment": args.augment,
-        "made_unanswerable_train_questions": int(trained_sources[2:].sum()), "train_s": train_s,
+        "fold": args.fold,
+        "recipe": recipe,
+        "epochs": args.epochs,
+        "learning_rate": args.learning_rate,
+        "seed": args.seed,
+        "train_windows": int(len(train)),
+        "train_questions": int(len(trained_on)),
+        "extra_train_questions": int(trained_sources[1]),
+        "augment": args.augment,
+        "made_unanswerable_train_questions": int(trained_sources[2:].sum()),
+        "train_s": train_s,
         "history": {k: [round(float(v), 4) for v in vs] for k, vs in history.items()},
         "device": f"{jax.devices()[0].device_kind} (JAX {jax.__version__}, Keras {keras.__version__})",
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    np.savez(target, windows=test, start=np.asarray(logits["start_logits"])[mask].astype(np.float32),
-             end=np.asarray(logits["end_logits"])[mask].astype(np.float32), info=np.array(json.dumps(info)))
+    np.savez(
+        target,
+        windows=test,
+        start=np.asarray(logits["start_logits"])[mask].astype(np.float32),
+        end=np.asarray(logits["end_logits"])[mask].astype(np.float32),
+        info=np.array(json.dumps(info)),
+    )
     print(json.dumps({k: v for k, v in info.items() if k != "history"}))
     return 0
 

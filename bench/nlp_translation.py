@@ -42,15 +42,32 @@ TARGET_BLEU, TARGET_MINUTES = 30.0, 60.0
 # 4 heads, feed-forward 512 (~7M weights). A 1024-wide feed-forward and an 8k vocabulary cost
 # ~1.5x the step time (measured 1.8 s/step at load 7.8), too much for ~6 epochs in an hour.
 CONFIG = dict(
-    source_language="en", target_language="de", shared_vocabulary=True, vocabulary_size=6000,
-    max_source_length=64, max_target_length=64, embed_dim=256, encoder_layers=3, decoder_layers=3,
-    num_heads=4, intermediate_dim=512, dropout=0.1, label_smoothing=0.1, learning_rate=1e-3,
-    warmup_fraction=0.04, batch_size=64, beam_size=4, length_penalty=0.6, seed=0,
+    source_language="en",
+    target_language="de",
+    shared_vocabulary=True,
+    vocabulary_size=6000,
+    max_source_length=64,
+    max_target_length=64,
+    embed_dim=256,
+    encoder_layers=3,
+    decoder_layers=3,
+    num_heads=4,
+    intermediate_dim=512,
+    dropout=0.1,
+    label_smoothing=0.1,
+    learning_rate=1e-3,
+    warmup_fraction=0.04,
+    batch_size=64,
+    beam_size=4,
+    length_penalty=0.6,
+    seed=0,
 )
 
 
 def load_multi30k(folder: Path, split: str, limit: int | None = None) -> ParallelText:
-    return load_parallel_files(folder / f"{split}.en.gz", folder / f"{split}.de.gz", "en", "de", limit=limit)
+    return load_parallel_files(
+        folder / f"{split}.en.gz", folder / f"{split}.de.gz", "en", "de", limit=limit
+    )
 
 
 def read_results(path: Path) -> dict[str, Any]:
@@ -65,7 +82,7 @@ def write_results(path: Path, results: dict[str, Any]) -> None:
         "target": f"val BLEU >= {TARGET_BLEU:g} within {TARGET_MINUTES:g} minutes of CPU training",
         "machine": platform.platform(),
         "note": "2-core CPU shared with other jobs (load average per point); training minutes are "
-                "wall-clock minutes of this process's training on that machine",
+        "wall-clock minutes of this process's training on that machine",
         "config": CONFIG,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -83,7 +100,9 @@ def make_task(work_dir: Path, train: ParallelText, epochs: int) -> Translator:
         task.build_vocabularies(train)
         work_dir.mkdir(parents=True, exist_ok=True)
         state_file.write_text(json.dumps(task.get_state()))
-        print(f"vocabulary: {len(task.source_vocabulary)} pieces in {time.perf_counter() - started:.0f} s")
+        print(
+            f"vocabulary: {len(task.source_vocabulary)} pieces in {time.perf_counter() - started:.0f} s"
+        )
     return task
 
 
@@ -93,10 +112,16 @@ def train_chunk(args: argparse.Namespace, results: dict[str, Any]) -> Translator
     final = args.work_dir / "final.keras"
     load_start = load_average()
     if final.is_file():
-        task, spent, done = Translator.load(final), json.loads((args.work_dir / "final.json").read_text())["train_s"], True
+        task, spent, done = (
+            Translator.load(final),
+            json.loads((args.work_dir / "final.json").read_text())["train_s"],
+            True,
+        )
     else:
         task = make_task(args.work_dir, train, args.epochs)
-        train_s = resumable_fit(task, train, args.epochs, args.work_dir, args.minutes, args.checkpoint_every)
+        train_s = resumable_fit(
+            task, train, args.epochs, args.work_dir, args.minutes, args.checkpoint_every
+        )
         done = train_s is not None
         if done:
             spent = train_s
@@ -129,7 +154,9 @@ def train_chunk(args: argparse.Namespace, results: dict[str, Any]) -> Translator
     write_results(args.output, results)
     print(f"{'minutes':>8} {'BLEU greedy':>12} {'BLEU beam':>10} {'chrF':>6}")
     for p in results["curve"]:
-        print(f"{p['train_minutes']:>8} {p['bleu_greedy']:>12} {p['bleu_beam']:>10} {p['chrf_beam']:>6}")
+        print(
+            f"{p['train_minutes']:>8} {p['bleu_greedy']:>12} {p['bleu_beam']:>10} {p['chrf_beam']:>6}"
+        )
     return task
 
 
@@ -155,17 +182,26 @@ def speed(args: argparse.Namespace, results: dict[str, Any], task: Translator | 
         for method in ("greedy", "beam"):
             served = tf.saved_model.load(str(task.export(Path(tmp) / method, decoding=method)))
             signature = served.signatures["serving_default"]
-            export_rate = rate(lambda t, s=signature: s(text=tf.constant(t)), texts, args.eval_batch)
-            predict_rate = rate(lambda t, m=method: task.predict(t, decoding=m, batch_size=len(t)), texts, args.eval_batch)
+            export_rate = rate(
+                lambda t, s=signature: s(text=tf.constant(t)), texts, args.eval_batch
+            )
+            predict_rate = rate(
+                lambda t, m=method: task.predict(t, decoding=m, batch_size=len(t)),
+                texts,
+                args.eval_batch,
+            )
             rows[method] = {
                 "export_sentences_per_s": round(export_rate, 1),
                 "predict_sentences_per_s": round(predict_rate, 1),
                 "export_over_predict": round(export_rate / predict_rate, 2),
             }
     results["speed"] = {
-        "sentences": len(texts), "batch": args.eval_batch, "beam_size": task.config.beam_size,
+        "sentences": len(texts),
+        "batch": args.eval_batch,
+        "beam_size": task.config.beam_size,
         "measured_after_train_minutes": results.get("curve", [{}])[-1].get("train_minutes"),
-        **rows, "load_average": load_average(),
+        **rows,
+        "load_average": load_average(),
     }
     write_results(args.output, results)
     print(json.dumps(results["speed"], indent=2))
@@ -173,19 +209,31 @@ def speed(args: argparse.Namespace, results: dict[str, Any], task: Translator | 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--section", choices=["train", "speed"], default="train")
-    parser.add_argument("--work-dir", type=Path, default=DEFAULT_WORK_DIR, help="checkpoints between chunks")
-    parser.add_argument("--minutes", type=float, default=15.0, help="training minutes in this chunk")
-    parser.add_argument("--resume", action="store_true", help="accepted for clarity: chunks always resume")
-    parser.add_argument("--epochs", type=int, default=6, help="planned epochs (sets the learning-rate schedule)")
+    parser.add_argument(
+        "--work-dir", type=Path, default=DEFAULT_WORK_DIR, help="checkpoints between chunks"
+    )
+    parser.add_argument(
+        "--minutes", type=float, default=15.0, help="training minutes in this chunk"
+    )
+    parser.add_argument(
+        "--resume", action="store_true", help="accepted for clarity: chunks always resume"
+    )
+    parser.add_argument(
+        "--epochs", type=int, default=6, help="planned epochs (sets the learning-rate schedule)"
+    )
     parser.add_argument("--checkpoint-every", type=int, default=100)
     parser.add_argument("--train-limit", type=int)
     parser.add_argument("--val-limit", type=int)
     parser.add_argument("--eval-batch", type=int, default=128)
     parser.add_argument("--speed-sentences", type=int, default=256)
-    parser.add_argument("--speed", action="store_true", help="also measure speed after this training chunk")
+    parser.add_argument(
+        "--speed", action="store_true", help="also measure speed after this training chunk"
+    )
     parser.add_argument("--output", type=Path, default=RESULTS_PATH)
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

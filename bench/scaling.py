@@ -29,8 +29,14 @@ def _classifier(batch_size: int):
     from vision import ImageClassifier, load_digits
 
     digits = load_digits()
-    task = ImageClassifier(classes=digits.class_names, image_size=32, widths=[16, 32, 64],
-                           flip=None, batch_size=batch_size, seed=0)
+    task = ImageClassifier(
+        classes=digits.class_names,
+        image_size=32,
+        widths=[16, 32, 64],
+        flip=None,
+        batch_size=batch_size,
+        seed=0,
+    )
     return task, digits
 
 
@@ -45,11 +51,17 @@ def worker(index: int, steps: int, batch_size: int, out: str) -> None:
     started = time.perf_counter()
     history = task.fit((images, labels), epochs=2, strategy="multi_worker", verbose=0)
     elapsed = time.perf_counter() - started
-    Path(out).write_text(json.dumps({
-        "examples_per_sec": history["examples_per_sec"][-1],  # second epoch: traced and warm
-        "step_time_ms": history["step_time_ms"][-1],
-        "wall_s": elapsed,
-    }))
+    Path(out).write_text(
+        json.dumps(
+            {
+                "examples_per_sec": history["examples_per_sec"][
+                    -1
+                ],  # second epoch: traced and warm
+                "step_time_ms": history["step_time_ms"][-1],
+                "wall_s": elapsed,
+            }
+        )
+    )
 
 
 def _free_ports(count: int) -> list[int]:
@@ -67,11 +79,24 @@ def run_cluster(workers: int, steps: int, batch_size: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         procs = []
         for index in range(workers):
-            env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(ROOT),
-                       TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}))
+            env = dict(
+                os.environ,
+                TF_CPP_MIN_LOG_LEVEL="3",
+                PYTHONPATH=str(ROOT),
+                TF_CONFIG=json.dumps(
+                    {"cluster": cluster, "task": {"type": "worker", "index": index}}
+                ),
+            )
             code = f"from bench.scaling import worker; worker({index}, {steps}, {batch_size}, {tmp!r} + '/w{index}.json')"
-            procs.append(subprocess.Popen([sys.executable, "-c", code], env=env,
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-c", code],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+            )
         errors = [p.communicate(timeout=1800)[1] for p in procs]
         for proc, err in zip(procs, errors, strict=True):
             if proc.returncode != 0:
@@ -89,15 +114,25 @@ def input_overhead(steps: int, batch_size: int) -> dict:
 
     task, digits = _classifier(batch_size)
     with tempfile.TemporaryDirectory() as tmp:
-        write_tfrecords(tf.data.Dataset.from_tensor_slices((digits.images, digits.labels)),
-                        Path(tmp) / "digits", num_shards=4)
+        write_tfrecords(
+            tf.data.Dataset.from_tensor_slices((digits.images, digits.labels)),
+            Path(tmp) / "digits",
+            num_shards=4,
+        )
         streaming = read_tfrecords(Path(tmp) / "digits")
         pipeline = task.make_dataset(streaming, batch_size, training=True)
         # the real pipeline without its in-memory cache: every epoch re-reads and re-decodes
         size = task.config.image_size
         from vision.images import to_model_input
-        uncached = (streaming.map(lambda x, y: (to_model_input(x, size), y), num_parallel_calls=tf.data.AUTOTUNE)
-                    .shuffle(1024, seed=0).batch(batch_size).prefetch(tf.data.AUTOTUNE))
+
+        uncached = (
+            streaming.map(
+                lambda x, y: (to_model_input(x, size), y), num_parallel_calls=tf.data.AUTOTUNE
+            )
+            .shuffle(1024, seed=0)
+            .batch(batch_size)
+            .prefetch(tf.data.AUTOTUNE)
+        )
         images, labels = next(iter(pipeline))
         in_memory = tf.data.Dataset.from_tensors((images, labels)).repeat(steps)
         model = task.model
@@ -111,12 +146,17 @@ def input_overhead(steps: int, batch_size: int) -> dict:
 
         memory_step = float(np.median([timed(in_memory) for _ in range(2)]))
         real_step = float(np.median([timed(uncached.repeat()) for _ in range(2)]))
-    return {"memory_step_ms": memory_step * 1e3, "pipeline_step_ms": real_step * 1e3,
-            "overhead_ratio": real_step / memory_step}
+    return {
+        "memory_step_ms": memory_step * 1e3,
+        "pipeline_step_ms": real_step * 1e3,
+        "overhead_ratio": real_step / memory_step,
+    }
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--steps", type=int, default=60, help="training steps per epoch")
     parser.add_argument("--batch-size", type=int, default=64, help="global batch size")
     args = parser.parse_args(argv)

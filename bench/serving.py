@@ -100,8 +100,9 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q)) if values else float("nan")
 
 
-def run_concurrent(make_call: Callable[[], Callable[[], Any]], clients: int, total: int,
-                   warmup: int = 5) -> dict[str, float]:
+def run_concurrent(
+    make_call: Callable[[], Callable[[], Any]], clients: int, total: int, warmup: int = 5
+) -> dict[str, float]:
     """``total`` calls spread over ``clients`` threads; latency percentiles and rate."""
     per_client = max(1, total // clients)
     latencies: list[float] = []
@@ -147,10 +148,26 @@ def start_server(base: Path) -> tuple[subprocess.Popen, str, str]:
     rest_port, grpc_port = free_port(), free_port()
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "common.serving", str(base), "--port", str(rest_port),
-         "--grpc-port", str(grpc_port), "--poll-interval", "0", "--log-level", "WARNING",
-         "--max-body-bytes", str(LOAD_BODY_LIMIT)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=REPO_ROOT,
+        [
+            sys.executable,
+            "-m",
+            "common.serving",
+            str(base),
+            "--port",
+            str(rest_port),
+            "--grpc-port",
+            str(grpc_port),
+            "--poll-interval",
+            "0",
+            "--log-level",
+            "WARNING",
+            "--max-body-bytes",
+            str(LOAD_BODY_LIMIT),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=REPO_ROOT,
     )
     url = f"http://127.0.0.1:{rest_port}"
     deadline = time.monotonic() + 300
@@ -188,11 +205,21 @@ def malformed_requests(model: str, good: dict[str, Any]) -> dict[str, tuple[str,
     ragged = json.dumps({"instances": [row, row[:-1] or [row, row]]})
     return {
         "malformed_json": ("POST", predict, b'{"instances": [[1, 2'),
-        "both_formats": ("POST", predict, json.dumps({"instances": [row], "inputs": [row]}).encode()),
-        "unknown_model": ("POST", "/v1/models/no_such_model:predict",
-                          json.dumps({"instances": [row]}).encode()),
-        "unknown_version": ("POST", f"/v1/models/{model}/versions/999:predict",
-                            json.dumps({"instances": [row]}).encode()),
+        "both_formats": (
+            "POST",
+            predict,
+            json.dumps({"instances": [row], "inputs": [row]}).encode(),
+        ),
+        "unknown_model": (
+            "POST",
+            "/v1/models/no_such_model:predict",
+            json.dumps({"instances": [row]}).encode(),
+        ),
+        "unknown_version": (
+            "POST",
+            f"/v1/models/{model}/versions/999:predict",
+            json.dumps({"instances": [row]}).encode(),
+        ),
         "wrong_dtype": ("POST", predict, json.dumps({"instances": [_strings_like(row)]}).encode()),
         "wrong_rank": ("POST", predict, wrong_rank.encode()),
         "ragged": ("POST", predict, ragged.encode()),
@@ -207,14 +234,24 @@ def _strings_like(value: Any) -> Any:
     return "x" if not isinstance(value, str) else 1
 
 
-def load_run(url: str, model: str, good: dict[str, Any], proc: subprocess.Popen, clients: int,
-             total: int, bad_fraction: float) -> dict[str, Any]:
+def load_run(
+    url: str,
+    model: str,
+    good: dict[str, Any],
+    proc: subprocess.Popen,
+    clients: int,
+    total: int,
+    bad_fraction: float,
+) -> dict[str, Any]:
     server = psutil.Process(proc.pid)
     bad = malformed_requests(model, good)
-    good_body = json.dumps({"inputs": {k: np.asarray(v).tolist() for k, v in good.items()}}).encode()
+    good_body = json.dumps(
+        {"inputs": {k: np.asarray(v).tolist() for k, v in good.items()}}
+    ).encode()
     rng = random.Random(0)
-    plan = ["good" if rng.random() >= bad_fraction else rng.choice(sorted(bad))
-            for _ in range(total)]
+    plan = [
+        "good" if rng.random() >= bad_fraction else rng.choice(sorted(bad)) for _ in range(total)
+    ]
     by_class: dict[str, Counter] = defaultdict(Counter)
     transport_errors: Counter = Counter()
     lock = threading.Lock()
@@ -223,8 +260,11 @@ def load_run(url: str, model: str, good: dict[str, Any], proc: subprocess.Popen,
     def worker(items: list[str]) -> None:
         with httpx.Client(base_url=url, timeout=60) as http:
             for kind in items:
-                method, path, body = ("POST", f"/v1/models/{model}:predict", good_body) \
-                    if kind == "good" else bad[kind]
+                method, path, body = (
+                    ("POST", f"/v1/models/{model}:predict", good_body)
+                    if kind == "good"
+                    else bad[kind]
+                )
                 try:
                     status = http.request(method, path, content=body).status_code
                 except httpx.TransportError as exc:
@@ -251,7 +291,9 @@ def load_run(url: str, model: str, good: dict[str, Any], proc: subprocess.Popen,
         "status_counts": {str(k): v for k, v in sorted(statuses.items())},
         "count_5xx": sum(v for k, v in statuses.items() if k >= 500),
         "good_not_200": sum(v for k, v in by_class["good"].items() if k != 200),
-        "by_class": {k: {str(s): n for s, n in sorted(v.items())} for k, v in sorted(by_class.items())},
+        "by_class": {
+            k: {str(s): n for s, n in sorted(v.items())} for k, v in sorted(by_class.items())
+        },
         "transport_errors": dict(transport_errors),
         "server_rss_mb_before": rss_before / 2**20,
         "server_rss_mb_after": rss_after / 2**20,
@@ -262,12 +304,15 @@ def load_run(url: str, model: str, good: dict[str, Any], proc: subprocess.Popen,
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.serving", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.serving", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--models-base", type=Path, help="serve this folder instead of the MLP")
     parser.add_argument("--model", help="model name under --models-base")
     parser.add_argument("--clients", type=int, default=4, help="concurrent clients (default 4)")
-    parser.add_argument("--requests", type=int, default=400,
-                        help="timed requests per latency cell (default 400)")
+    parser.add_argument(
+        "--requests", type=int, default=400, help="timed requests per latency cell (default 400)"
+    )
     parser.add_argument("--load-requests", type=int, default=10_000)
     parser.add_argument("--malformed", type=float, default=0.2)
     parser.add_argument("--out", type=Path, default=RESULTS_PATH)
@@ -288,22 +333,42 @@ def main(argv: list[str] | None = None) -> int:
         rows: list[dict[str, Any]] = []
         for batch, inputs in batches.items():
             tensors = {k: tf.constant(v) for k, v in inputs.items()}
-            rows.append({"protocol": "in-process", "batch": batch, **run_concurrent(
-                lambda tensors=tensors: lambda: {k: v.numpy() for k, v in signature(**tensors).items()},
-                args.clients, args.requests)})
+            rows.append(
+                {
+                    "protocol": "in-process",
+                    "batch": batch,
+                    **run_concurrent(
+                        lambda tensors=tensors: (
+                            lambda: {k: v.numpy() for k, v in signature(**tensors).items()}
+                        ),
+                        args.clients,
+                        args.requests,
+                    ),
+                }
+            )
 
         proc, url, target = start_server(base)
         try:
             for batch, inputs in batches.items():
-                for protocol, factory in (("rest", lambda: Client(url)),
-                                          ("grpc", lambda: GrpcClient(target))):
+                for protocol, factory in (
+                    ("rest", lambda: Client(url)),
+                    ("grpc", lambda: GrpcClient(target)),
+                ):
+
                     def make_call(factory=factory, inputs=inputs) -> Callable[[], Any]:
                         client = factory()
                         return lambda: client.predict(model, inputs)
-                    rows.append({"protocol": protocol, "batch": batch,
-                                 **run_concurrent(make_call, args.clients, args.requests)})
-            load = load_run(url, model, batches[1], proc, args.clients, args.load_requests,
-                            args.malformed)
+
+                    rows.append(
+                        {
+                            "protocol": protocol,
+                            "batch": batch,
+                            **run_concurrent(make_call, args.clients, args.requests),
+                        }
+                    )
+            load = load_run(
+                url, model, batches[1], proc, args.clients, args.load_requests, args.malformed
+            )
         finally:
             stop_server(proc)
 
@@ -313,8 +378,12 @@ def main(argv: list[str] | None = None) -> int:
         row["p50_overhead_x"] = row["p50_ms"] / base_p50[row["batch"]]
     print_report(model, args.clients, rows, load)
     result = {
-        "model": model, "clients": args.clients, "machine": platform.platform(),
-        "cpus": os.cpu_count(), "latency": rows, "load_run": load,
+        "model": model,
+        "clients": args.clients,
+        "machine": platform.platform(),
+        "cpus": os.cpu_count(),
+        "latency": rows,
+        "load_run": load,
         "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -323,21 +392,33 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if load["count_5xx"] == 0 and load["good_not_200"] == 0 else 1
 
 
-def print_report(model: str, clients: int, rows: list[dict[str, Any]], load: dict[str, Any]) -> None:
+def print_report(
+    model: str, clients: int, rows: list[dict[str, Any]], load: dict[str, Any]
+) -> None:
     print(f"\nmodel {model}, {clients} concurrent clients, loopback")
-    print(f"{'protocol':<11}{'batch':>6}{'p50 ms':>9}{'p99 ms':>9}{'req/s':>9}{'ex/s':>10}"
-          f"{'p50 vs in-proc':>16}")
+    print(
+        f"{'protocol':<11}{'batch':>6}{'p50 ms':>9}{'p99 ms':>9}{'req/s':>9}{'ex/s':>10}"
+        f"{'p50 vs in-proc':>16}"
+    )
     for r in rows:
-        print(f"{r['protocol']:<11}{r['batch']:>6}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}"
-              f"{r['throughput_rps']:>9.1f}{r['examples_per_s']:>10.0f}{r['p50_overhead_x']:>15.1f}x")
-    print(f"\nload run: {load['requests']} REST requests, {load['malformed_fraction']:.0%} malformed, "
-          f"{load['seconds']:.1f} s ({load['throughput_rps']:.0f} req/s)")
-    print(f"  5xx: {load['count_5xx']}   good requests not 200: {load['good_not_200']}   "
-          f"transport errors: {sum(load['transport_errors'].values())}")
+        print(
+            f"{r['protocol']:<11}{r['batch']:>6}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}"
+            f"{r['throughput_rps']:>9.1f}{r['examples_per_s']:>10.0f}{r['p50_overhead_x']:>15.1f}x"
+        )
+    print(
+        f"\nload run: {load['requests']} REST requests, {load['malformed_fraction']:.0%} malformed, "
+        f"{load['seconds']:.1f} s ({load['throughput_rps']:.0f} req/s)"
+    )
+    print(
+        f"  5xx: {load['count_5xx']}   good requests not 200: {load['good_not_200']}   "
+        f"transport errors: {sum(load['transport_errors'].values())}"
+    )
     for kind, counts in load["by_class"].items():
         print(f"  {kind:<16} {counts}")
-    print(f"  server RSS: {load['server_rss_mb_before']:.0f} MB before, "
-          f"{load['server_rss_mb_after']:.0f} MB after")
+    print(
+        f"  server RSS: {load['server_rss_mb_before']:.0f} MB before, "
+        f"{load['server_rss_mb_after']:.0f} MB after"
+    )
 
 
 if __name__ == "__main__":

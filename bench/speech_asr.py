@@ -112,10 +112,14 @@ def pocketsphinx_row(test) -> dict | None:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", default=str(REPO / ".." / "shared" / "data" / "fsdd"))
     parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--max-minutes", type=float, default=20.0, help="training wall-clock budget")
+    parser.add_argument(
+        "--max-minutes", type=float, default=20.0, help="training wall-clock budget"
+    )
     parser.add_argument("--rnn-units", type=int, default=96)
     parser.add_argument("--model", help="a trained .keras file: skip training and only evaluate")
     parser.add_argument("--save-model", help="save the trained recogniser here (.keras)")
@@ -141,7 +145,9 @@ def main(argv: list[str] | None = None) -> dict:
             batch_size=32,
         )
         started = time.perf_counter()
-        history = recognizer.fit(train, epochs=args.epochs, callbacks=[TimeBudget(args.max_minutes)], verbose=2)
+        history = recognizer.fit(
+            train, epochs=args.epochs, callbacks=[TimeBudget(args.max_minutes)], verbose=2
+        )
         train_seconds = time.perf_counter() - started
         epochs_run = len(history["loss"])
         if args.save_model:
@@ -162,26 +168,39 @@ def main(argv: list[str] | None = None) -> dict:
             version_dir = recognizer.export(Path(tmp) / "fsdd")
             probe = subprocess.run(
                 [sys.executable, "-c", RTF_PROBE, str(version_dir)],
-                input=json.dumps(test.audio), capture_output=True, text=True, env=env, check=True,
+                input=json.dumps(test.audio),
+                capture_output=True,
+                text=True,
+                env=env,
+                check=True,
             )
             served[name] = json.loads(probe.stdout.strip().splitlines()[-1])
             expected = [r["transcript"] for r in recognizer.predict(test.audio)]
-            served[name]["agree"] = sum(a == b for a, b in zip(served[name]["transcripts"], expected, strict=True))
+            served[name]["agree"] = sum(
+                a == b for a, b in zip(served[name]["transcripts"], expected, strict=True)
+            )
     seconds = grammar["audio_seconds"]
     for name, result in served.items():
         for mode, label in (("single", "1 WAV"), ("batched", "32 WAVs")):
-            rows.append({
-                "system": f"exported SavedModel, {name}, {label} per request", "wer": None, "cer": None,
-                "rtf": result[mode] / seconds, "cpu_rtf": result[f"{mode}_cpu"] / seconds,
-            })
+            rows.append(
+                {
+                    "system": f"exported SavedModel, {name}, {label} per request",
+                    "wer": None,
+                    "cer": None,
+                    "rtf": result[mode] / seconds,
+                    "cpu_rtf": result[f"{mode}_cpu"] / seconds,
+                }
+            )
     export_rtf = served["digit grammar"]["single"] / seconds
     agree = min(result["agree"] for result in served.values())
     reference = pocketsphinx_row(test)
     if reference is not None:
         rows.append(reference)
 
-    print(f"\ntraining: {train_seconds / 60:.1f} min, {epochs_run} epochs, "
-          f"{recognizer.model.count_params():,} parameters (loaded shared 2-core machine)")
+    print(
+        f"\ntraining: {train_seconds / 60:.1f} min, {epochs_run} epochs, "
+        f"{recognizer.model.count_params():,} parameters (loaded shared 2-core machine)"
+    )
     # RTF: wall seconds per second of audio; CPU RTF: CPU seconds of the serving process (both
     # threads) per second of audio, less sensitive to other processes on a shared machine.
     print(f"{'system':<70} {'WER':>7} {'CER':>7} {'RTF':>8} {'CPU RTF':>8}")
@@ -190,8 +209,10 @@ def main(argv: list[str] | None = None) -> dict:
         cer = "-" if row["cer"] is None else f"{row['cer']:.4f}"
         cpu = f"{row['cpu_rtf']:.4f}" if "cpu_rtf" in row else "-"
         print(f"{row['system']:<70} {wer:>7} {cer:>7} {row['rtf']:>8.4f} {cpu:>8}")
-    print(f"exported RTF (grammar, 1 WAV per request) / Python evaluate RTF: {export_rtf / grammar['rtf']:.2f}; "
-          f"export agrees with predict on {agree}/{len(test)} recordings")
+    print(
+        f"exported RTF (grammar, 1 WAV per request) / Python evaluate RTF: {export_rtf / grammar['rtf']:.2f}; "
+        f"export agrees with predict on {agree}/{len(test)} recordings"
+    )
     result = {
         "dataset": "FSDD (5 speakers); train index 5-49, test index 0-4",
         "train_recordings": len(train),

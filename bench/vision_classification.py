@@ -85,7 +85,9 @@ def load_digits_split() -> Split:
     """scikit-learn digits, stratified 80/20 split with seed 0."""
     digits = vision.load_digits()
     train, val = train_val_split(digits.images, digits.labels, val_fraction=0.2, seed=0)
-    return Split("digits", digits.class_names, train, val, {"source": "sklearn.datasets.load_digits"})
+    return Split(
+        "digits", digits.class_names, train, val, {"source": "sklearn.datasets.load_digits"}
+    )
 
 
 def load_fashion_split(root: Path) -> Split:
@@ -93,7 +95,9 @@ def load_fashion_split(root: Path) -> Split:
     folder = root / "fashion_mnist"
     if not folder.is_dir():
         raise ValueError(f"Fashion-MNIST folder not found: {folder} (pass --data-root)")
-    images, labels = load_idx(folder / "train-images-idx3-ubyte.gz", folder / "train-labels-idx1-ubyte.gz")
+    images, labels = load_idx(
+        folder / "train-images-idx3-ubyte.gz", folder / "train-labels-idx1-ubyte.gz"
+    )
     train = (images[:3000], labels[:3000])
     val = (images[3000:3615], labels[3000:3615])
     return Split("fashion", FASHION_CLASSES, train, val, {"source": str(folder)})
@@ -103,7 +107,9 @@ def _bccd_crops(root: Path, ids: list[str], size: int) -> tuple[np.ndarray, np.n
     crops, labels, skipped = [], [], 0
     for image_id in ids:
         filename, objects = parse_voc_annotation(root / "Annotations" / f"{image_id}.xml")
-        image = tf.io.decode_jpeg(tf.io.read_file(str(root / "JPEGImages" / (filename or f"{image_id}.jpg"))))
+        image = tf.io.decode_jpeg(
+            tf.io.read_file(str(root / "JPEGImages" / (filename or f"{image_id}.jpg")))
+        )
         height, width = int(image.shape[0]), int(image.shape[1])
         for obj in objects:
             if obj.name not in BCCD_CLASSES:
@@ -113,7 +119,9 @@ def _bccd_crops(root: Path, ids: list[str], size: int) -> tuple[np.ndarray, np.n
             if x1 <= x0 or y1 <= y0:
                 skipped += 1
                 continue
-            crop = tf.image.resize(tf.cast(image[y0:y1, x0:x1], tf.float32), (size, size), antialias=True)
+            crop = tf.image.resize(
+                tf.cast(image[y0:y1, x0:x1], tf.float32), (size, size), antialias=True
+            )
             crops.append(np.clip(np.round(crop.numpy()), 0, 255).astype(np.uint8))
             labels.append(BCCD_CLASSES.index(obj.name))
     return np.stack(crops), np.array(labels, np.int32), skipped
@@ -135,7 +143,11 @@ def load_bccd_split(root: Path, size: int) -> Split:
         split: {name: int(np.sum(y == i)) for i, name in enumerate(BCCD_CLASSES)}
         for split, y in (("train", y_train), ("val", y_val))
     }
-    notes = {"source": str(folder), "skipped_zero_area_boxes": skip_train + skip_val, "class_counts": counts}
+    notes = {
+        "source": str(folder),
+        "skipped_zero_area_boxes": skip_train + skip_val,
+        "class_counts": counts,
+    }
     return Split("bccd", BCCD_CLASSES, (x_train, y_train), (x_val, y_val), notes)
 
 
@@ -166,14 +178,20 @@ def forward_flops(model: keras.Model, image_size: int) -> int:
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
     function = tf.function(lambda x: model(x, training=False))
-    concrete = function.get_concrete_function(tf.TensorSpec([1, image_size, image_size, 3], tf.float32))
+    concrete = function.get_concrete_function(
+        tf.TensorSpec([1, image_size, image_size, 3], tf.float32)
+    )
     graph = convert_variables_to_constants_v2(concrete).graph
     options = (
-        tf.compat.v1.profiler.ProfileOptionBuilder(tf.compat.v1.profiler.ProfileOptionBuilder.float_operation())
+        tf.compat.v1.profiler.ProfileOptionBuilder(
+            tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+        )
         .with_empty_output()
         .build()
     )
-    profile = tf.compat.v1.profiler.profile(graph=graph, run_meta=tf.compat.v1.RunMetadata(), cmd="op", options=options)
+    profile = tf.compat.v1.profiler.profile(
+        graph=graph, run_meta=tf.compat.v1.RunMetadata(), cmd="op", options=options
+    )
     return int(profile.total_float_ops)
 
 
@@ -207,7 +225,9 @@ def serving_speed(task: vision.ImageClassifier, images: np.ndarray, calls: int) 
         direct = task.model(batch_pixels, training=False).numpy()
         one_bytes, one_pixels = batch_bytes[:1], batch_pixels[:1].numpy()
         latency = {
-            "savedmodel_png": _percentiles(_time_calls(lambda: serve(image_bytes=one_bytes), calls)),
+            "savedmodel_png": _percentiles(
+                _time_calls(lambda: serve(image_bytes=one_bytes), calls)
+            ),
             "model_predict": _percentiles(
                 _time_calls(lambda: task.model.predict(one_pixels, verbose=0), calls)
             ),
@@ -220,14 +240,17 @@ def serving_speed(task: vision.ImageClassifier, images: np.ndarray, calls: int) 
         throughput = {
             "savedmodel_png": 64 / min(_time_calls(lambda: serve(image_bytes=batch_bytes), rounds)),
             "model_predict": 64
-            / min(_time_calls(lambda: task.model.predict(pixels64, batch_size=64, verbose=0), rounds)),
+            / min(
+                _time_calls(lambda: task.model.predict(pixels64, batch_size=64, verbose=0), rounds)
+            ),
         }
     base = latency["model_predict"]["p50_ms"]
     return {
         "batch1_latency": latency,
         "batch1_p50_ratio_savedmodel_over_predict": latency["savedmodel_png"]["p50_ms"] / base,
         "batch64_images_per_sec": throughput,
-        "batch64_ratio_savedmodel_over_predict": throughput["savedmodel_png"] / throughput["model_predict"],
+        "batch64_ratio_savedmodel_over_predict": throughput["savedmodel_png"]
+        / throughput["model_predict"],
         "max_abs_prob_diff_savedmodel_vs_model": float(np.max(np.abs(served - direct))),
     }
 
@@ -252,15 +275,22 @@ class TimeBudget(keras.callbacks.Callback):
 
 
 # ---------------------------------------------------------------------- one dataset
-def run_dataset(split: Split, settings: dict[str, Any], peak: float, budget_s: float, calls: int) -> dict[str, Any]:
+def run_dataset(
+    split: Split, settings: dict[str, Any], peak: float, budget_s: float, calls: int
+) -> dict[str, Any]:
     """Train, evaluate and time one dataset; returns the JSON-ready result row."""
     config = dict(settings["config"])
     epochs = int(settings["epochs"])
     task = vision.ImageClassifier(classes=split.classes, **config)
     budget = TimeBudget(budget_s)
-    print(f"[{split.name}] train {len(split.train[1])} / val {len(split.val[1])}, {epochs} epochs", flush=True)
+    print(
+        f"[{split.name}] train {len(split.train[1])} / val {len(split.val[1])}, {epochs} epochs",
+        flush=True,
+    )
     start, cpu_start = time.perf_counter(), time.process_time()
-    history = task.fit(split.train, validation_data=split.val, epochs=epochs, callbacks=[budget], verbose=2)
+    history = task.fit(
+        split.train, validation_data=split.val, epochs=epochs, callbacks=[budget], verbose=2
+    )
     train_seconds = time.perf_counter() - start
     train_cpu_seconds = time.process_time() - cpu_start
     report = task.evaluate(split.val)
@@ -327,12 +357,34 @@ def format_table(rows: list[dict[str, Any]], peak: float) -> str:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.vision_classification", description=__doc__.split("\n")[0])
-    parser.add_argument("--datasets", default=",".join(DATASETS), help="comma-separated subset of digits,fashion,bccd")
-    parser.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT, help="folder holding fashion_mnist/ and bccd/")
-    parser.add_argument("--quick", action="store_true", help="tiny model, one epoch: a smoke run of the whole benchmark")
-    parser.add_argument("--budget-minutes", type=float, default=15.0, help="training limit per dataset, in 2-core minutes (process CPU time / 2)")
-    parser.add_argument("--latency-calls", type=int, default=100, help="timed batch-1 calls per path")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.vision_classification", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument(
+        "--datasets",
+        default=",".join(DATASETS),
+        help="comma-separated subset of digits,fashion,bccd",
+    )
+    parser.add_argument(
+        "--data-root",
+        type=Path,
+        default=DEFAULT_DATA_ROOT,
+        help="folder holding fashion_mnist/ and bccd/",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="tiny model, one epoch: a smoke run of the whole benchmark",
+    )
+    parser.add_argument(
+        "--budget-minutes",
+        type=float,
+        default=15.0,
+        help="training limit per dataset, in 2-core minutes (process CPU time / 2)",
+    )
+    parser.add_argument(
+        "--latency-calls", type=int, default=100, help="timed batch-1 calls per path"
+    )
     parser.add_argument("--output", type=Path, default=RESULTS_PATH, help="JSON results file")
     args = parser.parse_args(argv)
     args.datasets = [name.strip() for name in args.datasets.split(",") if name.strip()]
@@ -344,7 +396,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
-    settings = {name: dict(SETTINGS[name], config=dict(SETTINGS[name]["config"])) for name in DATASETS}
+    settings = {
+        name: dict(SETTINGS[name], config=dict(SETTINGS[name]["config"])) for name in DATASETS
+    }
     if args.quick:
         for value in settings.values():
             value["epochs"] = QUICK["epochs"]
@@ -362,7 +416,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             split = load_fashion_split(args.data_root)
         else:
             split = load_bccd_split(args.data_root, settings["bccd"]["config"]["image_size"])
-        rows.append(run_dataset(split, settings[name], peaks[0], args.budget_minutes * 60, args.latency_calls))
+        rows.append(
+            run_dataset(
+                split, settings[name], peaks[0], args.budget_minutes * 60, args.latency_calls
+            )
+        )
         peaks.append(matmul_peak_flops())
     # The machine is shared: take the best of the peaks measured before and after every dataset
     # and express every ratio against it, so load during one measurement cannot inflate ratios.

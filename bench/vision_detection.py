@@ -85,7 +85,9 @@ def speed(task: ObjectDetector, images: list[np.ndarray], calls: int) -> dict[st
     payload = [encode_png(image) for image in images[:16]]
     batch = np.stack([tf.image.resize(image, (size, size)).numpy() for image in images[:16]])
     with tempfile.TemporaryDirectory() as folder:
-        serve = tf.saved_model.load(str(task.export(Path(folder) / "det"))).signatures["serving_default"]
+        serve = tf.saved_model.load(str(task.export(Path(folder) / "det"))).signatures[
+            "serving_default"
+        ]
         one = tf.constant(payload[:1])
         many = tf.constant(payload)
         keras_1 = _p50(lambda: task.model.predict(batch[:1], verbose=0), calls)
@@ -105,16 +107,26 @@ def speed(task: ObjectDetector, images: list[np.ndarray], calls: int) -> dict[st
     }
 
 
-def run(name: str, train: Any, test: Any, classes: list[str], settings: dict[str, Any],
-        calls: int, epochs: int | None, budget_min: float | None) -> dict[str, Any]:
+def run(
+    name: str,
+    train: Any,
+    test: Any,
+    classes: list[str],
+    settings: dict[str, Any],
+    calls: int,
+    epochs: int | None,
+    budget_min: float | None,
+) -> dict[str, Any]:
     task = ObjectDetector(classes=classes, **settings["config"])
     budget = TimeBudget(60 * (budget_min or settings["budget_min"]))
     started = time.perf_counter()
     task.fit(train, epochs=epochs or settings["epochs"], callbacks=[budget], verbose=2)
     train_s = time.perf_counter() - started
     report = task.evaluate(test)
-    images = [image if not isinstance(image, str) else tf.io.decode_image(tf.io.read_file(image)).numpy()
-              for image in test.images[:16]]
+    images = [
+        image if not isinstance(image, str) else tf.io.decode_image(tf.io.read_file(image)).numpy()
+        for image in test.images[:16]
+    ]
     row = {
         "dataset": name,
         "train_images": len(train),
@@ -144,16 +156,22 @@ def format_table(rows: list[dict[str, Any]]) -> str:
             f"{r['export_batch1_ms']:>7.1f}/{r['keras_predict_batch1_ms']:.1f} ms x{r['export_latency_ratio']:.2f} "
             f"{r['export_images_per_s']:>10.1f}/{r['keras_predict_images_per_s']:.1f} x{r['export_throughput_ratio']:.2f}"
         )
-        lines.append(f"         per-class AP50: {json.dumps({k: round(v, 3) for k, v in r['per_class_AP_50'].items()})}")
+        lines.append(
+            f"         per-class AP50: {json.dumps({k: round(v, 3) for k, v in r['per_class_AP_50'].items()})}"
+        )
     return "\n".join(lines)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", default=str(DEFAULT_DATA), help="BCCD Pascal VOC folder")
     parser.add_argument("--datasets", default="shapes,bccd", help="comma-separated: shapes, bccd")
     parser.add_argument("--epochs", type=int, help="override the epochs of every dataset")
-    parser.add_argument("--budget-min", type=float, help="override each training's wall-clock budget")
+    parser.add_argument(
+        "--budget-min", type=float, help="override each training's wall-clock budget"
+    )
     parser.add_argument("--calls", type=int, default=20, help="timed calls per latency measurement")
     parser.add_argument("--output", default=str(RESULTS_PATH))
     return parser.parse_args(argv)
@@ -167,22 +185,45 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         s = SETTINGS["shapes"]["data"]
         train = make_shape_scenes(seed=1, **s)
         test = make_shape_scenes(**{**s, "count": 200}, seed=2)
-        rows.append(run("shapes", train, test, train.class_names, SETTINGS["shapes"], args.calls,
-                        args.epochs, args.budget_min))
+        rows.append(
+            run(
+                "shapes",
+                train,
+                test,
+                train.class_names,
+                SETTINGS["shapes"],
+                args.calls,
+                args.epochs,
+                args.budget_min,
+            )
+        )
     if "bccd" in names:
         folder = Path(args.data)
         if (folder / "Annotations").is_dir():
             train = load_voc(folder, "train", class_names=BCCD_CLASSES)
             test = load_voc(folder, "val", class_names=BCCD_CLASSES)
-            rows.append(run("bccd", train, test, BCCD_CLASSES, SETTINGS["bccd"], args.calls,
-                            args.epochs, args.budget_min))
+            rows.append(
+                run(
+                    "bccd",
+                    train,
+                    test,
+                    BCCD_CLASSES,
+                    SETTINGS["bccd"],
+                    args.calls,
+                    args.epochs,
+                    args.budget_min,
+                )
+            )
         else:
             print(f"BCCD folder not found at {folder}; skipped")
     print(format_table(rows))
     result = {
         "benchmark": "vision_detection",
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
-                    "note": "2 shared CPU cores, other engineers' jobs running: timings are from a loaded machine"},
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "note": "2 shared CPU cores, other engineers' jobs running: timings are from a loaded machine",
+        },
         "targets": {"shapes_mAP_50": 0.95, "bccd_mAP_50": 0.80},
         "rows": rows,
     }

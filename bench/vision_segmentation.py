@@ -96,7 +96,9 @@ def speed(task: ImageSegmenter, images: list[np.ndarray], calls: int) -> dict[st
     payload = [encode_png(image) for image in images[:8]]
     batch = np.stack([tf.image.resize(image, (size, size)).numpy() for image in images[:8]])
     with tempfile.TemporaryDirectory() as folder:
-        serve = tf.saved_model.load(str(task.export(Path(folder) / "seg"))).signatures["serving_default"]
+        serve = tf.saved_model.load(str(task.export(Path(folder) / "seg"))).signatures[
+            "serving_default"
+        ]
         one, many = tf.constant(payload[:1]), tf.constant(payload)
         keras_1 = _p50(lambda: task.model.predict(batch[:1], verbose=0), calls)
         export_1 = _p50(lambda: serve(image_bytes=one), calls)
@@ -115,8 +117,15 @@ def speed(task: ImageSegmenter, images: list[np.ndarray], calls: int) -> dict[st
     }
 
 
-def run(name: str, train: SegmentationSet, test: SegmentationSet, settings: dict[str, Any], calls: int,
-        epochs: int | None, budget_min: float | None) -> dict[str, Any]:
+def run(
+    name: str,
+    train: SegmentationSet,
+    test: SegmentationSet,
+    settings: dict[str, Any],
+    calls: int,
+    epochs: int | None,
+    budget_min: float | None,
+) -> dict[str, Any]:
     task = ImageSegmenter(classes=train.class_names, **settings["config"])
     budget = TimeBudget(60 * (budget_min or settings["budget_min"]))
     started = time.perf_counter()
@@ -152,16 +161,22 @@ def format_table(rows: list[dict[str, Any]]) -> str:
             f"{r['export_batch1_ms']:>7.1f}/{r['keras_predict_batch1_ms']:.1f} ms x{r['export_latency_ratio']:.2f} "
             f"{r['export_images_per_s']:>10.1f}/{r['keras_predict_images_per_s']:.1f} x{r['export_throughput_ratio']:.2f}"
         )
-        lines.append(f"        per-class IoU: {json.dumps({k: round(v, 3) for k, v in r['per_class_iou'].items()})}")
+        lines.append(
+            f"        per-class IoU: {json.dumps({k: round(v, 3) for k, v in r['per_class_iou'].items()})}"
+        )
     return "\n".join(lines)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--drive", default=str(DEFAULT_DRIVE), help="DRIVE folder (with training/)")
     parser.add_argument("--datasets", default="shapes,drive", help="comma-separated: shapes, drive")
     parser.add_argument("--epochs", type=int, help="override the epochs of every dataset")
-    parser.add_argument("--budget-min", type=float, help="override each training's wall-clock budget")
+    parser.add_argument(
+        "--budget-min", type=float, help="override each training's wall-clock budget"
+    )
     parser.add_argument("--calls", type=int, default=20, help="timed calls per latency measurement")
     parser.add_argument("--output", default=str(RESULTS_PATH))
     return parser.parse_args(argv)
@@ -175,19 +190,34 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         s = SETTINGS["shapes"]["data"]
         train = make_shape_masks(seed=1, **s)
         test = make_shape_masks(**{**s, "count": 200}, seed=2)
-        rows.append(run("shapes", train, test, SETTINGS["shapes"], args.calls, args.epochs, args.budget_min))
+        rows.append(
+            run("shapes", train, test, SETTINGS["shapes"], args.calls, args.epochs, args.budget_min)
+        )
     if "drive" in names:
         folder = Path(args.drive)
         if (folder / "training" / "images").is_dir():
             train, test = load_drive(folder)
-            rows.append(run("drive", train, test, SETTINGS["drive"], args.calls, args.epochs, args.budget_min))
+            rows.append(
+                run(
+                    "drive",
+                    train,
+                    test,
+                    SETTINGS["drive"],
+                    args.calls,
+                    args.epochs,
+                    args.budget_min,
+                )
+            )
         else:
             print(f"DRIVE folder not found at {folder}; skipped")
     print(format_table(rows))
     result = {
         "benchmark": "vision_segmentation",
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
-                    "note": "2 shared CPU cores, other engineers' jobs running: timings are from a loaded machine"},
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "note": "2 shared CPU cores, other engineers' jobs running: timings are from a loaded machine",
+        },
         "targets": {"shapes_mean_iou": 0.90},
         "rows": rows,
     }

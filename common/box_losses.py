@@ -21,12 +21,20 @@ def giou_boxes(y_true, y_pred):
     eps = keras.config.epsilon()
     t_area = (y_true[..., 2] - y_true[..., 0]) * (y_true[..., 3] - y_true[..., 1])
     p_area = (y_pred[..., 2] - y_pred[..., 0]) * (y_pred[..., 3] - y_pred[..., 1])
-    inter_h = ops.relu(ops.minimum(y_true[..., 2], y_pred[..., 2]) - ops.maximum(y_true[..., 0], y_pred[..., 0]))
-    inter_w = ops.relu(ops.minimum(y_true[..., 3], y_pred[..., 3]) - ops.maximum(y_true[..., 1], y_pred[..., 1]))
+    inter_h = ops.relu(
+        ops.minimum(y_true[..., 2], y_pred[..., 2]) - ops.maximum(y_true[..., 0], y_pred[..., 0])
+    )
+    inter_w = ops.relu(
+        ops.minimum(y_true[..., 3], y_pred[..., 3]) - ops.maximum(y_true[..., 1], y_pred[..., 1])
+    )
     inter = inter_h * inter_w
     union = t_area + p_area - inter
-    hull_h = ops.maximum(y_true[..., 2], y_pred[..., 2]) - ops.minimum(y_true[..., 0], y_pred[..., 0])
-    hull_w = ops.maximum(y_true[..., 3], y_pred[..., 3]) - ops.minimum(y_true[..., 1], y_pred[..., 1])
+    hull_h = ops.maximum(y_true[..., 2], y_pred[..., 2]) - ops.minimum(
+        y_true[..., 0], y_pred[..., 0]
+    )
+    hull_w = ops.maximum(y_true[..., 3], y_pred[..., 3]) - ops.minimum(
+        y_true[..., 1], y_pred[..., 1]
+    )
     hull = hull_h * hull_w
     iou = inter / (union + eps)
     return iou - (hull - union) / (hull + eps)

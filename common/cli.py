@@ -37,9 +37,13 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for plugin in _plugins("dlsuite.cli"):
         plugin.load()(commands)
-    demo = commands.add_parser("demo", help="run every domain's quick pipeline and print a results table")
+    demo = commands.add_parser(
+        "demo", help="run every domain's quick pipeline and print a results table"
+    )
     demo.add_argument("--models-dir", default="models", help="where exports go (default: ./models)")
-    demo.add_argument("--reports-dir", default="reports", help="where plots go (default: ./reports)")
+    demo.add_argument(
+        "--reports-dir", default="reports", help="where plots go (default: ./reports)"
+    )
     demo.add_argument("--only", nargs="*", metavar="DOMAIN", help="run only these domains")
     demo.add_argument("--no-serve", action="store_true", help="skip the serving round trip")
     demo.set_defaults(func=run_demo)
@@ -49,7 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     except ImportError:  # serving package not installed in this build
         pass
     else:
-        serve = commands.add_parser("serve", help="serve exported models with a TF-Serving-compatible API")
+        serve = commands.add_parser(
+            "serve", help="serve exported models with a TF-Serving-compatible API"
+        )
         add_serve_arguments(serve)
         serve.set_defaults(func=run_serve)
     return parser
@@ -79,11 +85,16 @@ def run_demo(args: argparse.Namespace) -> int:
             served = roundtrip(models_dir, requests)
             print_table(
                 "served by the embedded TF-Serving-compatible server",
-                [{k: row[k] for k in ("model", "protocol", "latency_ms")} | {"answer": row.get("summary", "")}
-                 for row in served],
+                [
+                    {k: row[k] for k in ("model", "protocol", "latency_ms")}
+                    | {"answer": row.get("summary", "")}
+                    for row in served
+                ],
             )
-    print(f"\ndemo finished in {time.perf_counter() - started:.0f} s; exports in {models_dir}/, "
-          f"plots in {reports_dir}/")
+    print(
+        f"\ndemo finished in {time.perf_counter() - started:.0f} s; exports in {models_dir}/, "
+        f"plots in {reports_dir}/"
+    )
     return 0
 
 

@@ -31,11 +31,15 @@ class CRF(keras.layers.Layer):
 
     def build(self, input_shape) -> None:
         if input_shape[-1] is not None and input_shape[-1] != self.num_tags:
-            raise ValueError(f"CRF expects {self.num_tags} emission scores per token, got {input_shape[-1]}")
+            raise ValueError(
+                f"CRF expects {self.num_tags} emission scores per token, got {input_shape[-1]}"
+            )
         self.transitions = self.add_weight(
             name="transitions", shape=(self.num_tags, self.num_tags), initializer="zeros"
         )
-        self.start_scores = self.add_weight(name="start_scores", shape=(self.num_tags,), initializer="zeros")
+        self.start_scores = self.add_weight(
+            name="start_scores", shape=(self.num_tags,), initializer="zeros"
+        )
 
     def call(self, emissions):
         emissions = tf.cast(emissions, self.compute_dtype)
@@ -131,9 +135,13 @@ def crf_marginals(potentials: tf.Tensor, lengths: tf.Tensor) -> tf.Tensor:
 
     def forward(alpha, inputs):
         pot, valid = inputs
-        return tf.where(valid[:, tf.newaxis], tf.reduce_logsumexp(alpha[:, :, tf.newaxis] + pot, 1), alpha)
+        return tf.where(
+            valid[:, tf.newaxis], tf.reduce_logsumexp(alpha[:, :, tf.newaxis] + pot, 1), alpha
+        )
 
-    alphas = tf.concat([first[tf.newaxis], tf.scan(forward, (pots[1:], mask[1:]), initializer=first)], 0)
+    alphas = tf.concat(
+        [first[tf.newaxis], tf.scan(forward, (pots[1:], mask[1:]), initializer=first)], 0
+    )
 
     def backward(beta, inputs):
         pot, valid = inputs  # potentials and mask of step t+1
@@ -146,7 +154,9 @@ def crf_marginals(potentials: tf.Tensor, lengths: tf.Tensor) -> tf.Tensor:
     log_z = tf.reduce_logsumexp(alphas[-1], axis=1)
     marginals = tf.exp(alphas + betas - log_z[tf.newaxis, :, tf.newaxis])
     marginals = tf.transpose(marginals, [1, 0, 2])
-    return marginals * tf.cast(tf.sequence_mask(lengths, tf.shape(marginals)[1])[..., tf.newaxis], marginals.dtype)
+    return marginals * tf.cast(
+        tf.sequence_mask(lengths, tf.shape(marginals)[1])[..., tf.newaxis], marginals.dtype
+    )
 
 
 @keras.saving.register_keras_serializable(package="dlsuite")

@@ -107,13 +107,17 @@ def beam_search_decode(
 
 def _dense_ids(sparse: tf.SparseTensor, batch: tf.Tensor) -> tf.Tensor:
     width = tf.maximum(sparse.dense_shape[1], 1)
-    sparse = tf.SparseTensor(sparse.indices, sparse.values, tf.stack([tf.cast(batch, tf.int64), width]))
+    sparse = tf.SparseTensor(
+        sparse.indices, sparse.values, tf.stack([tf.cast(batch, tf.int64), width])
+    )
     return tf.cast(tf.sparse.to_dense(sparse, default_value=PAD_LABEL), tf.int32)
 
 
 def ids_to_text(ids: tf.Tensor, alphabet: Sequence[str] | tf.Tensor) -> tf.Tensor:
     """Dense label ids (padding -1) -> one string per row by looking up ``alphabet[id]``."""
-    symbols = tf.concat([tf.constant(list(alphabet)) if not tf.is_tensor(alphabet) else alphabet, [""]], 0)
+    symbols = tf.concat(
+        [tf.constant(list(alphabet)) if not tf.is_tensor(alphabet) else alphabet, [""]], 0
+    )
     ids = tf.where(ids < 0, tf.shape(symbols)[0] - 1, ids)
     return tf.strings.reduce_join(tf.gather(symbols, ids), axis=-1)
 
@@ -124,8 +128,12 @@ def text_to_ids(texts: Sequence[str], alphabet: str) -> tf.RaggedTensor:
     unknown = sorted({ch for text in texts for ch in text} - set(index))
     if unknown:
         raise ValueError(f"characters {unknown} are not in the alphabet {alphabet!r}")
-    return tf.ragged.constant([[index[ch] for ch in text] for text in texts], dtype=tf.int32,
-                              ragged_rank=1, inner_shape=())
+    return tf.ragged.constant(
+        [[index[ch] for ch in text] for text in texts],
+        dtype=tf.int32,
+        ragged_rank=1,
+        inner_shape=(),
+    )
 
 
 def phrase_log_likelihoods(logits: tf.Tensor, phrase_ids: tf.RaggedTensor) -> tf.Tensor:
@@ -169,4 +177,3 @@ def snap_words(texts: tf.Tensor, words: Sequence[str]) -> tf.Tensor:
     best = tf.argmin(tf.reshape(distance, [count, vocab]), axis=1, output_type=tf.int32)
     snapped = split.with_flat_values(tf.gather(tf.constant(list(words)), best))
     return tf.strings.reduce_join(snapped, axis=-1, separator=" ")
-

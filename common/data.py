@@ -123,7 +123,9 @@ SPEC_FILE_SUFFIX = ".spec.json"
 def _spec_to_json(spec: Any) -> Any:
     flat = tf.nest.flatten(spec)
     return {
-        "structure": tf.nest.map_structure(lambda _: None, spec) if not isinstance(spec, tf.TensorSpec) else None,
+        "structure": tf.nest.map_structure(lambda _: None, spec)
+        if not isinstance(spec, tf.TensorSpec)
+        else None,
         "leaves": [{"dtype": s.dtype.name, "shape": s.shape.as_list()} for s in flat],
     }
 
@@ -170,7 +172,9 @@ def write_tfrecords(
             writer.close()
     for tmp, final in zip(staging, paths, strict=True):
         os.replace(tmp, final)
-    Path(f"{prefix}{SPEC_FILE_SUFFIX}").write_text(json.dumps(_spec_to_json(spec) | {"count": count}))
+    Path(f"{prefix}{SPEC_FILE_SUFFIX}").write_text(
+        json.dumps(_spec_to_json(spec) | {"count": count})
+    )
     return paths
 
 
@@ -186,7 +190,9 @@ def read_tfrecords(
     """
     spec_path = Path(f"{prefix}{SPEC_FILE_SUFFIX}")
     if not spec_path.is_file():
-        raise ValueError(f"no TFRecord spec file {spec_path}; was the data written by write_tfrecords?")
+        raise ValueError(
+            f"no TFRecord spec file {spec_path}; was the data written by write_tfrecords?"
+        )
     spec = json.loads(spec_path.read_text())
     leaves = [tf.TensorSpec(leaf["shape"], tf.as_dtype(leaf["dtype"])) for leaf in spec["leaves"]]
     files = sorted(str(p) for p in Path(prefix).parent.glob(f"{Path(prefix).name}-*-of-*.tfrecord"))

@@ -10,7 +10,9 @@ import tensorflow as tf
 STRATEGY_NAMES = ("auto", "default", "mirrored", "multi_worker")
 
 
-def resolve_strategy(strategy: str | tf.distribute.Strategy | None = None) -> tf.distribute.Strategy:
+def resolve_strategy(
+    strategy: str | tf.distribute.Strategy | None = None,
+) -> tf.distribute.Strategy:
     """Return a strategy object for ``None``/"auto", "mirrored", "multi_worker" or an instance.
 
     "auto" keeps whatever strategy is in scope (the default one outside any scope);
@@ -68,9 +70,11 @@ def keras_multi_worker_fix(strategy: tf.distribute.Strategy) -> Iterator[None]:
             for _, _, batches in iterator:
                 batch = next(batches)
                 data_batch = tf.nest.map_structure(
-                    lambda value: strategy.experimental_local_results(value)[0]
-                    if isinstance(value, tf.distribute.DistributedValues)
-                    else value,
+                    lambda value: (
+                        strategy.experimental_local_results(value)[0]
+                        if isinstance(value, tf.distribute.DistributedValues)
+                        else value
+                    ),
                     batch,
                 )
                 break

@@ -45,9 +45,9 @@ def next_version(base_dir: str | os.PathLike) -> int:
 def _tensor_proto(value: Any) -> Any:
     array = np.asarray(value)
     if array.dtype.kind in "US":
-        array = np.vectorize(lambda s: s.encode("utf-8") if isinstance(s, str) else s, otypes=[object])(
-            array
-        )
+        array = np.vectorize(
+            lambda s: s.encode("utf-8") if isinstance(s, str) else s, otypes=[object]
+        )(array)
     return tf.make_tensor_proto(array)
 
 

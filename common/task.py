@@ -152,7 +152,11 @@ class Task:
         checkpoint_dir = self._check_work_dir(work_dir, resume)
         strategy = resolve_strategy(strategy)
         train = self.make_dataset(data, batch_size, training=True)
-        val = None if validation_data is None else self.make_dataset(validation_data, batch_size, False)
+        val = (
+            None
+            if validation_data is None
+            else self.make_dataset(validation_data, batch_size, False)
+        )
         steps = _epoch_length(train)
         model = self._model_in_scope(strategy)
         with strategy.scope():
@@ -347,7 +351,9 @@ def as_list(inputs: Any) -> list[Any]:
     """Normalise "one thing or a list of things" for ``predict``; empty input is a ValueError."""
     if isinstance(inputs, (list, tuple)):
         items = list(inputs)
-    elif isinstance(inputs, Iterable) and not isinstance(inputs, (str, bytes, os.PathLike, Mapping)):
+    elif isinstance(inputs, Iterable) and not isinstance(
+        inputs, (str, bytes, os.PathLike, Mapping)
+    ):
         items = list(inputs)
     else:
         items = [inputs]

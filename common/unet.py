@@ -92,8 +92,14 @@ class ASPP(keras.layers.Layer):
     Sees context at several scales without losing resolution (DeepLabV3).
     """
 
-    def __init__(self, filters: int = 64, rates: Sequence[int] = (2, 4, 6), rank: int = 2,
-                 dropout: float = 0.1, **kwargs):
+    def __init__(
+        self,
+        filters: int = 64,
+        rates: Sequence[int] = (2, 4, 6),
+        rank: int = 2,
+        dropout: float = 0.1,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.filters = int(filters)
         self.rates = [int(r) for r in rates]
@@ -103,7 +109,11 @@ class ASPP(keras.layers.Layer):
             ConvBNAct(self.filters, 3, dilation_rate=r, rank=self.rank, name=f"branch_rate{r}")
             for r in self.rates
         ]
-        pool_cls = keras.layers.GlobalAveragePooling2D if self.rank == 2 else keras.layers.GlobalAveragePooling3D
+        pool_cls = (
+            keras.layers.GlobalAveragePooling2D
+            if self.rank == 2
+            else keras.layers.GlobalAveragePooling3D
+        )
         conv_cls = keras.layers.Conv2D if self.rank == 2 else keras.layers.Conv3D
         self.pool = pool_cls(keepdims=True, name="image_pool")
         self.pool_conv = conv_cls(self.filters, 1, activation="relu", name="image_pool_conv")

@@ -58,8 +58,12 @@ class MedicalImageClassifierConfig(TaskConfig):
     def validate(self) -> None:
         self.classes = [str(c) for c in self.classes]
         self.widths = [int(w) for w in self.widths]
-        if len(self.classes) < (1 if self.multi_label else 2) or len(set(self.classes)) != len(self.classes):
-            raise ValueError(f"classes must be unique names (two or more unless multi_label), got {self.classes}")
+        if len(self.classes) < (1 if self.multi_label else 2) or len(set(self.classes)) != len(
+            self.classes
+        ):
+            raise ValueError(
+                f"classes must be unique names (two or more unless multi_label), got {self.classes}"
+            )
         if self.loss not in LOSSES:
             raise ValueError(f"unknown loss {self.loss!r}; choose one of {LOSSES}")
         if self.class_weight not in (None, "balanced"):
@@ -93,7 +97,9 @@ class MedicalImageClassifier(Task):
         x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
         x = keras.layers.Dropout(c.dropout, name="dropout")(x)
         activation = "sigmoid" if c.multi_label else "softmax"
-        outputs = keras.layers.Dense(len(c.classes), activation=activation, dtype="float32", name="scores")(x)
+        outputs = keras.layers.Dense(
+            len(c.classes), activation=activation, dtype="float32", name="scores"
+        )(x)
         return keras.Model(inputs, outputs, name="medical_image_classifier")
 
     def compile_model(self, model: keras.Model, total_steps: int) -> None:
@@ -102,11 +108,19 @@ class MedicalImageClassifier(Task):
             loss = BinaryFocalLoss() if c.loss == "focal" else keras.losses.BinaryCrossentropy()
             auc = keras.metrics.AUC(multi_label=True, num_labels=len(c.classes), name="auc")
         else:
-            loss = CategoricalFocalLoss() if c.loss == "focal" else keras.losses.CategoricalCrossentropy()
+            loss = (
+                CategoricalFocalLoss()
+                if c.loss == "focal"
+                else keras.losses.CategoricalCrossentropy()
+            )
             auc = keras.metrics.AUC(name="auc")
         model.compile(
-            optimizer=make_optimizer(c.learning_rate, c.weight_decay, total_steps=total_steps,
-                                     warmup_steps=max(1, total_steps // 20)),
+            optimizer=make_optimizer(
+                c.learning_rate,
+                c.weight_decay,
+                total_steps=total_steps,
+                warmup_steps=max(1, total_steps // 20),
+            ),
             loss=loss,
             metrics=[auc],
         )
@@ -127,7 +141,9 @@ class MedicalImageClassifier(Task):
         if array.ndim == 2:
             array = array[..., None]
         if array.ndim != 3 or array.shape[-1] != self.config.channels:
-            raise ValueError(f"expected a 2-D image with {self.config.channels} channel(s), got shape {array.shape}")
+            raise ValueError(
+                f"expected a 2-D image with {self.config.channels} channel(s), got shape {array.shape}"
+            )
         if not np.all(np.isfinite(array)):
             raise ValueError("the image holds NaN or infinite values")
         return self._resize(array[None]).numpy()[0]
@@ -163,10 +179,14 @@ class MedicalImageClassifier(Task):
         if hasattr(data, "images") and hasattr(data, "labels"):
             data = (data.images, data.labels)
         if not (isinstance(data, (tuple, list)) and len(data) == 2):
-            raise ValueError(f"classification data must be (images, labels), a CSV file or a PhantomSet, got {type(data).__name__}")
+            raise ValueError(
+                f"classification data must be (images, labels), a CSV file or a PhantomSet, got {type(data).__name__}"
+            )
         images, labels = list(data[0]), list(data[1])
         if len(images) != len(labels) or not images:
-            raise ValueError(f"need as many labels as images (and at least one), got {len(images)} and {len(labels)}")
+            raise ValueError(
+                f"need as many labels as images (and at least one), got {len(images)} and {len(labels)}"
+            )
         return np.stack([self._image(x) for x in images]), self.targets(labels)
 
     def make_dataset(self, data: Any, batch_size: int, training: bool) -> tf.data.Dataset:
@@ -176,22 +196,35 @@ class MedicalImageClassifier(Task):
         weights = np.ones(len(images), np.float32)
         if training and self.config.class_weight == "balanced" and not self.config.multi_label:
             counts = targets.sum(0)
-            per_class = np.where(counts > 0, len(targets) / (len(counts) * np.maximum(counts, 1)), 0.0)
+            per_class = np.where(
+                counts > 0, len(targets) / (len(counts) * np.maximum(counts, 1)), 0.0
+            )
             weights = (targets @ per_class).astype(np.float32)
         dataset = tf.data.Dataset.from_tensor_slices((images, targets, weights))
         if training:
-            dataset = dataset.shuffle(len(images), seed=self.config.seed, reshuffle_each_iteration=True)
+            dataset = dataset.shuffle(
+                len(images), seed=self.config.seed, reshuffle_each_iteration=True
+            )
             if self.config.flip:
                 seeds = tf.data.Dataset.random(seed=self.config.seed).batch(2)
                 dataset = tf.data.Dataset.zip(dataset, seeds).map(
-                    lambda ex, seed: (tf.image.stateless_random_flip_left_right(ex[0], seed), ex[1], ex[2]),
-                    num_parallel_calls=tf.data.AUTOTUNE)
+                    lambda ex, seed: (
+                        tf.image.stateless_random_flip_left_right(ex[0], seed),
+                        ex[1],
+                        ex[2],
+                    ),
+                    num_parallel_calls=tf.data.AUTOTUNE,
+                )
         return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
     # ------------------------------------------------------------------ inference
     def probabilities(self, images: np.ndarray, batch_size: int = 64) -> np.ndarray:
-        return np.concatenate([self.model(images[i : i + batch_size], training=False).numpy()
-                               for i in range(0, len(images), batch_size)])
+        return np.concatenate(
+            [
+                self.model(images[i : i + batch_size], training=False).numpy()
+                for i in range(0, len(images), batch_size)
+            ]
+        )
 
     def predict(self, inputs: Any) -> list[dict[str, Any]]:
         """Images (arrays in HU / raw, ``Volume``, DICOM / NIfTI / PNG paths) -> per image the
@@ -202,17 +235,26 @@ class MedicalImageClassifier(Task):
         probabilities = self.probabilities(np.stack([self._image(x) for x in items]))
         results = []
         for row in probabilities:
-            result: dict[str, Any] = {"scores": {n: float(p) for n, p in zip(self.classes, row, strict=True)}}
+            result: dict[str, Any] = {
+                "scores": {n: float(p) for n, p in zip(self.classes, row, strict=True)}
+            }
             if self.config.multi_label:
-                result["labels"] = [n for n, p in zip(self.classes, row, strict=True) if p >= self.config.threshold]
+                result["labels"] = [
+                    n for n, p in zip(self.classes, row, strict=True) if p >= self.config.threshold
+                ]
             else:
                 result["label"] = self.classes[int(row.argmax())]
             results.append(result)
         return results
 
     # ------------------------------------------------------------------ evaluation
-    def evaluate(self, data: Any, threshold: float | None = None, report_dir: str | os.PathLike | None = None,
-                 bins: int = 10) -> dict[str, Any]:
+    def evaluate(
+        self,
+        data: Any,
+        threshold: float | None = None,
+        report_dir: str | os.PathLike | None = None,
+        bins: int = 10,
+    ) -> dict[str, Any]:
         """ROC-AUC, PR-AUC, sensitivity / specificity at ``threshold``, ECE (reliability plot PNG
         in ``report_dir``) and the confusion matrix, per finding."""
         images, targets = self.arrays(data)
@@ -226,14 +268,20 @@ class MedicalImageClassifier(Task):
         else:
             report.update(classification_report(targets.argmax(1), probabilities, self.classes))
             findings = {n: (targets[:, k], probabilities[:, k]) for k, n in enumerate(self.classes)}
-        report["per_class"] = {name: binary_report(y, p, threshold, bins) for name, (y, p) in findings.items()}
+        report["per_class"] = {
+            name: binary_report(y, p, threshold, bins) for name, (y, p) in findings.items()
+        }
         for key in ("roc_auc", "pr_auc", "sensitivity", "specificity", "ece"):
             values = [r[key] for r in report["per_class"].values() if np.isfinite(r[key])]
-            report[key if len(findings) == 1 else f"macro_{key}"] = float(np.mean(values)) if values else float("nan")
+            report[key if len(findings) == 1 else f"macro_{key}"] = (
+                float(np.mean(values)) if values else float("nan")
+            )
         if report_dir is not None:
             report_dir = Path(report_dir)
             for name, (y, p) in findings.items():
-                plot_reliability(y, p, report_dir / f"reliability_{name}.png", bins, title=f"{name} calibration")
+                plot_reliability(
+                    y, p, report_dir / f"reliability_{name}.png", bins, title=f"{name} calibration"
+                )
         return report
 
     # ------------------------------------------------------------------ export
@@ -243,7 +291,11 @@ class MedicalImageClassifier(Task):
         def serve(image: tf.Tensor) -> dict[str, tf.Tensor]:
             probabilities = self.model(self._resize(image), training=False)
             top = tf.math.top_k(probabilities, k=len(self.classes))
-            return {"scores": top.values, "classes": tf.gather(names, top.indices), "probabilities": probabilities}
+            return {
+                "scores": top.values,
+                "classes": tf.gather(names, top.indices),
+                "probabilities": probabilities,
+            }
 
         shape = [None, None, None] + ([self.config.channels] if self.config.channels > 1 else [])
         return {"serving_default": (serve, [tf.TensorSpec(shape, tf.float32, name="image")])}

@@ -59,14 +59,24 @@ def as_cases(data: Any, rank: int, channels: int = 1, num_classes: int | None = 
         if image.ndim == rank:
             image = image[..., None]
         if image.ndim != rank + 1 or image.shape[-1] != channels:
-            raise ValueError(f"image {i} has shape {image.shape}; expected {rank}-D with {channels} channel(s)")
+            raise ValueError(
+                f"image {i} has shape {image.shape}; expected {rank}-D with {channels} channel(s)"
+            )
         mask = np.asarray(mask)
         if mask.shape != image.shape[:rank]:
-            raise ValueError(f"mask {i} has shape {mask.shape} but its image is {image.shape[:rank]}")
+            raise ValueError(
+                f"mask {i} has shape {mask.shape} but its image is {image.shape[:rank]}"
+            )
         if not np.all(np.isfinite(image)):
             raise ValueError(f"image {i} holds NaN or infinite values")
-        if not np.all(np.equal(np.mod(mask, 1), 0)) or mask.min() < 0 or (num_classes and mask.max() >= num_classes):
-            raise ValueError(f"mask {i} must hold class indices 0..{(num_classes or 1) - 1}, got {mask.min()}..{mask.max()}")
+        if (
+            not np.all(np.equal(np.mod(mask, 1), 0))
+            or mask.min() < 0
+            or (num_classes and mask.max() >= num_classes)
+        ):
+            raise ValueError(
+                f"mask {i} must hold class indices 0..{(num_classes or 1) - 1}, got {mask.min()}..{mask.max()}"
+            )
         images.append(image)
         masks.append(mask.astype(np.int32))
     return Cases(images, masks, [tuple(float(v) for v in s) for s in cases.spacings])
@@ -80,13 +90,19 @@ def load_case_folder(folder: str | os.PathLike) -> Cases:
         raise ValueError(f"no such folder of cases: {folder}")
     images, masks, spacings = [], [], []
     for case in sorted(p for p in folder.iterdir() if p.is_dir()):
-        mask_path = next((case / n for n in ("mask.nii.gz", "mask.nii") if (case / n).exists()), None)
-        image_path = next((case / n for n in ("image.nii.gz", "image.nii", "dicom") if (case / n).exists()), None)
+        mask_path = next(
+            (case / n for n in ("mask.nii.gz", "mask.nii") if (case / n).exists()), None
+        )
+        image_path = next(
+            (case / n for n in ("image.nii.gz", "image.nii", "dicom") if (case / n).exists()), None
+        )
         if mask_path is None or image_path is None:
             raise ValueError(f"case {case.name} needs mask.nii[.gz] and image.nii[.gz] or dicom/")
         image, mask = read(image_path), read(mask_path)
         if image.shape != mask.shape:
-            raise ValueError(f"case {case.name}: mask shape {mask.shape} differs from image shape {image.shape}")
+            raise ValueError(
+                f"case {case.name}: mask shape {mask.shape} differs from image shape {image.shape}"
+            )
         images.append(image.array)
         masks.append(np.rint(mask.array).astype(np.int32))
         spacings.append(image.spacing)
@@ -107,13 +123,24 @@ class PatchSampler:
     random scale/shift intensity), so contrast that differs between scans is not learned as signal.
     """
 
-    def __init__(self, cases: Cases, patch_size: Sequence[int], foreground_fraction: float = 0.33,
-                 flip: bool = True, seed: int = 0, regions: Sequence[np.ndarray] | None = None,
-                 rotate: bool = False, balance_classes: bool = False, intensity_jitter: float = 0.0):
+    def __init__(
+        self,
+        cases: Cases,
+        patch_size: Sequence[int],
+        foreground_fraction: float = 0.33,
+        flip: bool = True,
+        seed: int = 0,
+        regions: Sequence[np.ndarray] | None = None,
+        rotate: bool = False,
+        balance_classes: bool = False,
+        intensity_jitter: float = 0.0,
+    ):
         if not 0.0 <= foreground_fraction <= 1.0:
             raise ValueError(f"foreground_fraction must be in [0, 1], got {foreground_fraction}")
         if not isinstance(intensity_jitter, (int, float)) or not 0.0 <= intensity_jitter < 1.0:
-            raise ValueError(f"intensity_jitter must be a number in [0, 1), got {intensity_jitter!r}")
+            raise ValueError(
+                f"intensity_jitter must be a number in [0, 1), got {intensity_jitter!r}"
+            )
         self.intensity_jitter = float(intensity_jitter)
         self.cases, self.patch_size = cases, tuple(int(p) for p in patch_size)
         self.foreground_fraction, self.flip = float(foreground_fraction), flip
@@ -122,7 +149,9 @@ class PatchSampler:
         self.rotate = rotate
         self.rng = np.random.default_rng(seed)
         if balance_classes:
-            self.foreground = [[np.argwhere(m == k) for k in np.unique(m) if k > 0] for m in cases.masks]
+            self.foreground = [
+                [np.argwhere(m == k) for k in np.unique(m) if k > 0] for m in cases.masks
+            ]
         else:
             self.foreground = [[np.argwhere(m > 0)] if (m > 0).any() else [] for m in cases.masks]
         self.centres: list[np.ndarray | None] = [None] * len(cases)
@@ -131,7 +160,9 @@ class PatchSampler:
                 raise ValueError(f"{len(regions)} regions for {len(cases)} cases")
             for i, (region, mask) in enumerate(zip(regions, cases.masks, strict=True)):
                 if np.shape(region) != mask.shape:
-                    raise ValueError(f"region {i} has shape {np.shape(region)} but its mask is {mask.shape}")
+                    raise ValueError(
+                        f"region {i} has shape {np.shape(region)} but its mask is {mask.shape}"
+                    )
                 self.centres[i] = np.argwhere(np.asarray(region, bool))
                 if not len(self.centres[i]):
                     raise ValueError(f"region {i} selects no voxels")
@@ -145,7 +176,10 @@ class PatchSampler:
         return image, mask
 
     def _centred(self, centre: np.ndarray, shape: tuple[int, ...]) -> list[int]:
-        return [int(np.clip(c - p // 2, 0, s - p)) for c, p, s in zip(centre, self.patch_size, shape, strict=True)]
+        return [
+            int(np.clip(c - p // 2, 0, s - p))
+            for c, p, s in zip(centre, self.patch_size, shape, strict=True)
+        ]
 
     def sample(self) -> tuple[np.ndarray, np.ndarray]:
         """One (patch (*patch_size, C), mask patch (*patch_size)) pair."""
@@ -159,7 +193,10 @@ class PatchSampler:
         elif self.centres[i] is not None:
             start = self._centred(self.centres[i][self.rng.integers(len(self.centres[i]))], shape)
         else:
-            start = [int(self.rng.integers(0, s - p + 1)) for p, s in zip(self.patch_size, shape, strict=True)]
+            start = [
+                int(self.rng.integers(0, s - p + 1))
+                for p, s in zip(self.patch_size, shape, strict=True)
+            ]
         window = tuple(slice(a, a + p) for a, p in zip(start, self.patch_size, strict=True))
         patch, labels = image[window], mask[window]
         rank = len(self.patch_size)
@@ -169,15 +206,22 @@ class PatchSampler:
                     patch, labels = np.flip(patch, axis), np.flip(labels, axis)
         if self.rotate:
             turns = int(self.rng.integers(4))
-            patch, labels = np.rot90(patch, turns, (rank - 2, rank - 1)), np.rot90(labels, turns, (rank - 2, rank - 1))
+            patch, labels = (
+                np.rot90(patch, turns, (rank - 2, rank - 1)),
+                np.rot90(labels, turns, (rank - 2, rank - 1)),
+            )
         if self.intensity_jitter:
             j = self.intensity_jitter
             patch = patch * self.rng.uniform(1 - j, 1 + j) + self.rng.uniform(-j, j)
         return np.ascontiguousarray(patch, dtype=image.dtype), np.ascontiguousarray(labels)
 
 
-def read_label_csv(path: str | os.PathLike, classes: Sequence[str] | None = None,
-                   image_column: str = "image", label_column: str = "label") -> tuple[list[Path], list[Any], list[str]]:
+def read_label_csv(
+    path: str | os.PathLike,
+    classes: Sequence[str] | None = None,
+    image_column: str = "image",
+    label_column: str = "label",
+) -> tuple[list[Path], list[Any], list[str]]:
     """CSV with an image-path column and a label column (``a|b`` for several findings) -> (paths,
     labels, classes). Relative paths are taken from the CSV's folder."""
     path = Path(path)
@@ -186,12 +230,16 @@ def read_label_csv(path: str | os.PathLike, classes: Sequence[str] | None = None
     with path.open(newline="") as handle:
         rows = list(csv.DictReader(handle))
     if not rows or image_column not in rows[0] or label_column not in rows[0]:
-        raise ValueError(f"{path.name} needs a header with {image_column!r} and {label_column!r} columns")
+        raise ValueError(
+            f"{path.name} needs a header with {image_column!r} and {label_column!r} columns"
+        )
     found = sorted({name for row in rows for name in row[label_column].split("|") if name})
     classes = list(classes) if classes else found
     unknown = sorted(set(found) - set(classes))
     if unknown:
-        raise ValueError(f"{path.name} has labels {unknown} that are not among the classes {classes}")
+        raise ValueError(
+            f"{path.name} has labels {unknown} that are not among the classes {classes}"
+        )
     paths = [(path.parent / row[image_column]) for row in rows]
     labels = [row[label_column] for row in rows]
     return paths, labels, classes

@@ -12,7 +12,9 @@ import numpy as np
 import tensorflow as tf
 
 
-def grad_cam(task, image: Any, class_index: int | str | None = None) -> tuple[np.ndarray, int, np.ndarray]:
+def grad_cam(
+    task, image: Any, class_index: int | str | None = None
+) -> tuple[np.ndarray, int, np.ndarray]:
     """(heatmap in [0, 1] at the model's input size, class index explained, model input (S, S, C)).
 
     The heatmap is ReLU(sum_k alpha_k A_k) over the backbone's last feature maps A_k, with
@@ -48,8 +50,13 @@ def grad_cam(task, image: Any, class_index: int | str | None = None) -> tuple[np
     return (cam / peak if peak > 0 else cam).astype(np.float32), int(class_index), x.numpy()[0]
 
 
-def explain(task, image: Any, path: str | os.PathLike | None = None, class_index: int | str | None = None,
-            alpha: float = 0.4) -> dict[str, Any]:
+def explain(
+    task,
+    image: Any,
+    path: str | os.PathLike | None = None,
+    class_index: int | str | None = None,
+    alpha: float = 0.4,
+) -> dict[str, Any]:
     """Grad-CAM for one image: ``heatmap``, the ``class`` explained and its ``score``; with
     ``path`` an overlay PNG (windowed grey image + jet heatmap) is written there."""
     import matplotlib

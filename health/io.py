@@ -32,10 +32,28 @@ from health.windowing import (
 )
 
 __all__ = [
-    "IDENTIFYING_TAGS", "WINDOW_PRESETS", "PhantomSet", "Volume", "apply_window", "deidentify",
-    "deidentify_file", "dicom_files", "make_phantoms", "normalize", "read", "read_dicom_file",
-    "read_dicom_series", "read_image", "read_nifti", "resample", "resolve_window", "split_series",
-    "window_tf", "write_dicom_series", "write_nifti", "write_phantom_cases",
+    "IDENTIFYING_TAGS",
+    "WINDOW_PRESETS",
+    "PhantomSet",
+    "Volume",
+    "apply_window",
+    "deidentify",
+    "deidentify_file",
+    "dicom_files",
+    "make_phantoms",
+    "normalize",
+    "read",
+    "read_dicom_file",
+    "read_dicom_series",
+    "read_image",
+    "read_nifti",
+    "resample",
+    "resolve_window",
+    "split_series",
+    "window_tf",
+    "write_dicom_series",
+    "write_nifti",
+    "write_phantom_cases",
 ]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")

@@ -22,14 +22,41 @@ from health.volume import Volume
 #: Tags removed by ``deidentify`` (a subset of the DICOM PS3.15 basic profile that covers the
 #: direct identifiers; private tags are removed as well).
 IDENTIFYING_TAGS = (
-    "PatientName", "PatientID", "PatientBirthDate", "PatientBirthTime", "PatientSex", "PatientAge",
-    "PatientAddress", "PatientTelephoneNumbers", "OtherPatientIDs", "OtherPatientNames",
-    "OtherPatientIDsSequence", "PatientMotherBirthName", "MilitaryRank", "EthnicGroup",
-    "PatientComments", "ReferringPhysicianName", "PerformingPhysicianName", "OperatorsName",
-    "PhysiciansOfRecord", "NameOfPhysiciansReadingStudy", "InstitutionName", "InstitutionAddress",
-    "InstitutionalDepartmentName", "StationName", "AccessionNumber", "StudyID", "DeviceSerialNumber",
-    "RequestingPhysician", "IssuerOfPatientID", "PatientInsurancePlanCodeSequence",
-    "MedicalRecordLocator", "CountryOfResidence", "RegionOfResidence", "PatientSize", "PatientWeight",
+    "PatientName",
+    "PatientID",
+    "PatientBirthDate",
+    "PatientBirthTime",
+    "PatientSex",
+    "PatientAge",
+    "PatientAddress",
+    "PatientTelephoneNumbers",
+    "OtherPatientIDs",
+    "OtherPatientNames",
+    "OtherPatientIDsSequence",
+    "PatientMotherBirthName",
+    "MilitaryRank",
+    "EthnicGroup",
+    "PatientComments",
+    "ReferringPhysicianName",
+    "PerformingPhysicianName",
+    "OperatorsName",
+    "PhysiciansOfRecord",
+    "NameOfPhysiciansReadingStudy",
+    "InstitutionName",
+    "InstitutionAddress",
+    "InstitutionalDepartmentName",
+    "StationName",
+    "AccessionNumber",
+    "StudyID",
+    "DeviceSerialNumber",
+    "RequestingPhysician",
+    "IssuerOfPatientID",
+    "PatientInsurancePlanCodeSequence",
+    "MedicalRecordLocator",
+    "CountryOfResidence",
+    "RegionOfResidence",
+    "PatientSize",
+    "PatientWeight",
 )
 _UID_TAGS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "FrameOfReferenceUID")
 
@@ -46,13 +73,17 @@ def read_dataset(path: str | os.PathLike, pixels: bool = True) -> pydicom.Datase
     try:
         ds = pydicom.dcmread(path, stop_before_pixels=not pixels)
     except (InvalidDicomError, EOFError, OSError, KeyError, ValueError, TypeError) as error:
-        raise ValueError(f"{_name(path)} is not a readable DICOM file ({type(error).__name__})") from None
+        raise ValueError(
+            f"{_name(path)} is not a readable DICOM file ({type(error).__name__})"
+        ) from None
     if pixels and "PixelData" not in ds:
         raise ValueError(f"DICOM file {_name(path)} has no pixel data (no image in it)")
     return ds
 
 
-def pixel_spacing(ds: pydicom.Dataset, name: str, default: float | None = None) -> tuple[float, float]:
+def pixel_spacing(
+    ds: pydicom.Dataset, name: str, default: float | None = None
+) -> tuple[float, float]:
     """(row, column) spacing in mm from PixelSpacing (or ImagerPixelSpacing for projection X-rays)."""
     for keyword in ("PixelSpacing", "ImagerPixelSpacing"):
         value = ds.get(keyword)
@@ -67,12 +98,16 @@ def pixel_spacing(ds: pydicom.Dataset, name: str, default: float | None = None) 
     )
 
 
-def to_hounsfield(ds: pydicom.Dataset, name: str = "<dataset>", invert_monochrome1: bool = True) -> np.ndarray:
+def to_hounsfield(
+    ds: pydicom.Dataset, name: str = "<dataset>", invert_monochrome1: bool = True
+) -> np.ndarray:
     """Stored pixels -> float32 modality values: MONOCHROME1 inverted, then slope * v + intercept."""
     try:
         stored = ds.pixel_array
     except Exception as error:  # pydicom raises many types for broken / compressed pixel data
-        raise ValueError(f"cannot decode the pixel data of {name} ({type(error).__name__})") from None
+        raise ValueError(
+            f"cannot decode the pixel data of {name} ({type(error).__name__})"
+        ) from None
     stored = stored.astype(np.float64)
     if invert_monochrome1 and str(ds.get("PhotometricInterpretation", "")).upper() == "MONOCHROME1":
         bits = int(ds.get("BitsStored", 16))
@@ -96,7 +131,9 @@ def read_dicom_file(
     if array.ndim == 3 and array.shape[-1] in (3, 4) and ds.get("SamplesPerPixel", 1) > 1:
         array = array[..., :3].mean(axis=-1)  # colour secondary captures: grey
     if array.ndim != 2:
-        raise ValueError(f"{name} holds a multi-frame image of shape {array.shape}; read it as a series")
+        raise ValueError(
+            f"{name} holds a multi-frame image of shape {array.shape}; read it as a series"
+        )
     position = ds.get("ImagePositionPatient")
     origin = tuple(float(v) for v in position[:2]) if position else (0.0, 0.0)
     return Volume(
@@ -188,13 +225,17 @@ def read_dicom_series(
     if all(p is not None for p in positions):
         order = np.argsort(positions, kind="stable")
     else:
-        order = np.argsort([int(ds.get("InstanceNumber", i)) for i, (_, ds) in enumerate(datasets)], kind="stable")
+        order = np.argsort(
+            [int(ds.get("InstanceNumber", i)) for i, (_, ds) in enumerate(datasets)], kind="stable"
+        )
         positions = None
     datasets = [datasets[i] for i in order]
     slices = [to_hounsfield(ds, _name(path), invert_monochrome1) for path, ds in datasets]
     shapes = {s.shape for s in slices}
     if len(shapes) != 1:
-        raise ValueError(f"slices of series {datasets[0][1].get('SeriesInstanceUID', '?')} differ in size: {sorted(shapes)}")
+        raise ValueError(
+            f"slices of series {datasets[0][1].get('SeriesInstanceUID', '?')} differ in size: {sorted(shapes)}"
+        )
     first_path, first = datasets[0]
     row, column = pixel_spacing(first, _name(first_path), default_spacing)
     if positions is not None and len(slices) > 1:
@@ -263,13 +304,19 @@ def write_dicom_series(
         path = folder / f"slice_{k:04d}.dcm"
         ds = FileDataset(str(path), {}, file_meta=meta, preamble=b"\0" * 128)
         ds.SOPClassUID, ds.SOPInstanceUID = CTImageStorage, meta.MediaStorageSOPInstanceUID
-        ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = study_uid, series_uid, frame_uid
+        ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = (
+            study_uid,
+            series_uid,
+            frame_uid,
+        )
         ds.Modality = modality
         ds.PatientName, ds.PatientID = patient_name, patient_id
         ds.StudyDate = ds.SeriesDate = now.strftime("%Y%m%d")
         ds.InstanceNumber = k + 1
         ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
-        z0, y0, x0 = (volume.origin + (0.0,) * 3)[:3] if volume.ndim == 3 else (0.0, *volume.origin[:2])
+        z0, y0, x0 = (
+            (volume.origin + (0.0,) * 3)[:3] if volume.ndim == 3 else (0.0, *volume.origin[:2])
+        )
         ds.ImagePositionPatient = [x0, y0, z0 + k * spacing[0]]
         ds.SliceThickness = spacing[0]
         ds.PixelSpacing = [spacing[1], spacing[2]]

@@ -28,7 +28,9 @@ def read_nifti(path: str | os.PathLike, allow_nan: bool = False, dtype=np.float3
         image = nib.load(path)
         data = np.asarray(image.dataobj)
     except Exception as error:  # nibabel raises many types for broken files
-        raise ValueError(f"{path.name} is not a readable NIfTI file ({type(error).__name__})") from None
+        raise ValueError(
+            f"{path.name} is not a readable NIfTI file ({type(error).__name__})"
+        ) from None
     if data.ndim == 4 and data.shape[3] == 1:
         data = data[..., 0]
     if data.ndim not in (2, 3):
@@ -39,7 +41,9 @@ def read_nifti(path: str | os.PathLike, allow_nan: bool = False, dtype=np.float3
     data = data.astype(dtype)
     if not allow_nan and np.issubdtype(data.dtype, np.floating) and not np.all(np.isfinite(data)):
         bad = int(np.sum(~np.isfinite(data)))
-        raise ValueError(f"{path.name} holds {bad} NaN or infinite voxels; clean them or pass allow_nan=True")
+        raise ValueError(
+            f"{path.name} holds {bad} NaN or infinite voxels; clean them or pass allow_nan=True"
+        )
     array = data.T  # (x, y, z) -> (z, y, x)
     affine = np.asarray(image.affine, float)
     return Volume(
@@ -50,7 +54,9 @@ def read_nifti(path: str | os.PathLike, allow_nan: bool = False, dtype=np.float3
     )
 
 
-def write_nifti(volume: Volume | np.ndarray, path: str | os.PathLike, spacing=None, dtype=None) -> Path:
+def write_nifti(
+    volume: Volume | np.ndarray, path: str | os.PathLike, spacing=None, dtype=None
+) -> Path:
     """Write a Volume (or an array with ``spacing`` in array order) as NIfTI; returns the path.
 
     Masks keep integer types (pass ``dtype=np.uint8``), images float32 unless told otherwise.
@@ -58,7 +64,9 @@ def write_nifti(volume: Volume | np.ndarray, path: str | os.PathLike, spacing=No
     if not isinstance(volume, Volume):
         array = np.asarray(volume)
         volume = Volume(array, spacing if spacing is not None else (1.0,) * array.ndim)
-    array = volume.array.astype(dtype or (volume.array.dtype if volume.array.dtype != np.float64 else np.float32))
+    array = volume.array.astype(
+        dtype or (volume.array.dtype if volume.array.dtype != np.float64 else np.float32)
+    )
     zooms = list(reversed(volume.spacing))
     affine = np.eye(4)
     if "affine" in volume.metadata:

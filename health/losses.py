@@ -14,14 +14,25 @@ class DiceCrossEntropyLoss(keras.losses.Loss):
     """``dice_weight * soft Dice + ce_weight * sparse cross-entropy`` on softmax probabilities
     and integer label maps (2-D or 3-D)."""
 
-    def __init__(self, num_classes: int, dice_weight: float = 1.0, ce_weight: float = 1.0,
-                 exclude_background: bool = False, name: str = "dice_ce", **kwargs):
+    def __init__(
+        self,
+        num_classes: int,
+        dice_weight: float = 1.0,
+        ce_weight: float = 1.0,
+        exclude_background: bool = False,
+        name: str = "dice_ce",
+        **kwargs,
+    ):
         super().__init__(name=name, **kwargs)
         self.num_classes = int(num_classes)
         self.dice_weight, self.ce_weight = float(dice_weight), float(ce_weight)
         self.exclude_background = bool(exclude_background)
-        self.dice = DiceLoss(sparse=True, num_classes=self.num_classes,
-                             exclude_background=self.exclude_background, reduction=None)
+        self.dice = DiceLoss(
+            sparse=True,
+            num_classes=self.num_classes,
+            exclude_background=self.exclude_background,
+            reduction=None,
+        )
         self.cross_entropy = keras.losses.SparseCategoricalCrossentropy(reduction=None)
 
     def call(self, y_true, y_pred):
@@ -31,6 +42,10 @@ class DiceCrossEntropyLoss(keras.losses.Loss):
 
     def get_config(self) -> dict:
         config = super().get_config()
-        config.update(num_classes=self.num_classes, dice_weight=self.dice_weight,
-                      ce_weight=self.ce_weight, exclude_background=self.exclude_background)
+        config.update(
+            num_classes=self.num_classes,
+            dice_weight=self.dice_weight,
+            ce_weight=self.ce_weight,
+            exclude_background=self.exclude_background,
+        )
         return config

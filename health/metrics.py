@@ -15,7 +15,9 @@ import numpy as np
 def _pair(prediction, truth) -> tuple[np.ndarray, np.ndarray]:
     prediction, truth = np.asarray(prediction).astype(bool), np.asarray(truth).astype(bool)
     if prediction.shape != truth.shape:
-        raise ValueError(f"prediction shape {prediction.shape} differs from the mask shape {truth.shape}")
+        raise ValueError(
+            f"prediction shape {prediction.shape} differs from the mask shape {truth.shape}"
+        )
     return prediction, truth
 
 
@@ -40,7 +42,9 @@ def _surface(mask: np.ndarray) -> np.ndarray:
     return mask & ~ndimage.binary_erosion(mask, structure, border_value=0)
 
 
-def surface_distances(prediction, truth, spacing: Sequence[float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def surface_distances(
+    prediction, truth, spacing: Sequence[float] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Distances (mm) from each surface voxel of ``prediction`` to the surface of ``truth`` and
     back; surfaces are the voxels with a 1-connected background neighbour."""
     from scipy import ndimage
@@ -67,8 +71,11 @@ def hausdorff95(prediction, truth, spacing: Sequence[float] | None = None) -> fl
 
 
 def segmentation_scores(
-    predictions: Sequence[np.ndarray], truths: Sequence[np.ndarray], classes: Sequence[str],
-    spacing: Sequence[float] | None = None, include_background: bool = False,
+    predictions: Sequence[np.ndarray],
+    truths: Sequence[np.ndarray],
+    classes: Sequence[str],
+    spacing: Sequence[float] | None = None,
+    include_background: bool = False,
 ) -> dict:
     """Per-structure Dice, IoU and HD95 (mm) averaged over cases, plus their means over structures.
 
@@ -76,7 +83,9 @@ def segmentation_scores(
     left out of HD95 (undefined); ``hd95_undefined`` counts cases where only one side has it.
     """
     if len(predictions) != len(truths) or not len(truths):
-        raise ValueError(f"need matching, non-empty lists of masks, got {len(predictions)} and {len(truths)}")
+        raise ValueError(
+            f"need matching, non-empty lists of masks, got {len(predictions)} and {len(truths)}"
+        )
     first = 0 if include_background else 1
     per_class = {}
     for k in range(first, len(classes)):
@@ -100,7 +109,8 @@ def segmentation_scores(
         "mean_dice": float(np.mean([v["dice"] for v in per_class.values()])),
         "mean_iou": float(np.mean([v["iou"] for v in per_class.values()])),
         "mean_hd95_mm": float(np.nanmean([v["hd95_mm"] for v in per_class.values()]))
-        if any(np.isfinite(v["hd95_mm"]) for v in per_class.values()) else float("nan"),
+        if any(np.isfinite(v["hd95_mm"]) for v in per_class.values())
+        else float("nan"),
         "per_class": per_class,
         "num_cases": len(truths),
     }
@@ -151,7 +161,9 @@ def calibration(y_true, y_prob, bins: int = 10) -> dict:
             continue
         accuracy, confidence = float(y_true[chosen].mean()), float(y_prob[chosen].mean())
         ece += chosen.mean() * abs(accuracy - confidence)
-        table.append({"bin": b, "count": int(chosen.sum()), "observed": accuracy, "predicted": confidence})
+        table.append(
+            {"bin": b, "count": int(chosen.sum()), "observed": accuracy, "predicted": confidence}
+        )
     return {"ece": float(ece), "bins": table}
 
 
@@ -166,7 +178,9 @@ def binary_report(y_true, y_prob, threshold: float = 0.5, bins: int = 10) -> dic
     both = len(np.unique(y_true)) == 2
     report = {
         "roc_auc": float(skm.roc_auc_score(y_true, y_prob)) if both else float("nan"),
-        "pr_auc": float(skm.average_precision_score(y_true, y_prob)) if y_true.any() else float("nan"),
+        "pr_auc": float(skm.average_precision_score(y_true, y_prob))
+        if y_true.any()
+        else float("nan"),
         "prevalence": float(y_true.mean()),
         **sensitivity_specificity(y_true, y_prob, threshold),
         "ece": calibration(y_true, y_prob, bins)["ece"],
@@ -174,7 +188,9 @@ def binary_report(y_true, y_prob, threshold: float = 0.5, bins: int = 10) -> dic
     return report
 
 
-def plot_reliability(y_true, y_prob, path: str | os.PathLike, bins: int = 10, title: str = "") -> Path:
+def plot_reliability(
+    y_true, y_prob, path: str | os.PathLike, bins: int = 10, title: str = ""
+) -> Path:
     """Reliability diagram (observed frequency vs mean predicted probability per bin) as PNG."""
     import matplotlib
 
@@ -185,8 +201,12 @@ def plot_reliability(y_true, y_prob, path: str | os.PathLike, bins: int = 10, ti
     fig, ax = plt.subplots(figsize=(4, 4))
     try:
         ax.plot([0, 1], [0, 1], "k--", label="perfectly calibrated")
-        ax.plot([r["predicted"] for r in table["bins"]], [r["observed"] for r in table["bins"]],
-                "o-", label=f"model (ECE {table['ece']:.3f})")
+        ax.plot(
+            [r["predicted"] for r in table["bins"]],
+            [r["observed"] for r in table["bins"]],
+            "o-",
+            label=f"model (ECE {table['ece']:.3f})",
+        )
         ax.set_xlabel("mean predicted probability")
         ax.set_ylabel("observed frequency")
         ax.set_title(title or "reliability")

@@ -49,7 +49,10 @@ def _ellipsoid(grid: np.ndarray, center: np.ndarray, axes: np.ndarray, angle: fl
 
 
 def make_phantom(
-    shape: Sequence[int], rng: np.random.Generator, lesion: bool, noise: float = 12.0,
+    shape: Sequence[int],
+    rng: np.random.Generator,
+    lesion: bool,
+    noise: float = 12.0,
     max_lesions: int = 2,
 ) -> tuple[np.ndarray, np.ndarray]:
     """One phantom (2-D or 3-D) -> (image HU float32 with integer values, mask uint8)."""
@@ -58,7 +61,9 @@ def make_phantom(
     shape = tuple(int(n) for n in shape)
     ndim = len(shape)
     grid = np.stack(np.meshgrid(*[np.linspace(-1, 1, n) for n in shape], indexing="ij"))
-    body = _ellipsoid(grid, rng.uniform(-0.05, 0.05, ndim), rng.uniform(0.8, 0.95, ndim), rng.uniform(0, np.pi))
+    body = _ellipsoid(
+        grid, rng.uniform(-0.05, 0.05, ndim), rng.uniform(0.8, 0.95, ndim), rng.uniform(0, np.pi)
+    )
     organ_center = rng.uniform(-0.25, 0.25, ndim)
     organ_axes = rng.uniform(0.3, 0.5, ndim)
     organ = _ellipsoid(grid, organ_center, organ_axes, rng.uniform(0, np.pi)) & body
@@ -70,7 +75,12 @@ def make_phantom(
         for _ in range(rng.integers(1, max_lesions + 1)):
             radius = rng.uniform(0.08, 0.2)
             offset = rng.uniform(-0.5, 0.5, ndim) * np.maximum(organ_axes - radius, 0.0)
-            spot = _ellipsoid(grid, organ_center + offset, np.full(ndim, radius) * rng.uniform(0.8, 1.2, ndim), 0.0)
+            spot = _ellipsoid(
+                grid,
+                organ_center + offset,
+                np.full(ndim, radius) * rng.uniform(0.8, 1.2, ndim),
+                0.0,
+            )
             spot &= organ
             contrast = rng.choice([-1.0, 1.0]) * rng.uniform(35.0, 80.0)
             image[spot] = organ_hu + contrast
@@ -81,8 +91,12 @@ def make_phantom(
 
 
 def make_phantoms(
-    n: int = 64, shape: Sequence[int] = (64, 64), seed: int = 0, lesion_fraction: float = 0.5,
-    spacing: Sequence[float] | None = None, noise: float = 12.0,
+    n: int = 64,
+    shape: Sequence[int] = (64, 64),
+    seed: int = 0,
+    lesion_fraction: float = 0.5,
+    spacing: Sequence[float] | None = None,
+    noise: float = 12.0,
 ) -> PhantomSet:
     """``n`` phantoms of ``shape`` (2-D slices or 3-D volumes); a ``lesion_fraction`` of them
     carry one or two lesions (hypo- or hyper-dense, 35-80 HU contrast)."""
@@ -93,14 +107,20 @@ def make_phantoms(
     rng = np.random.default_rng(seed)
     labels = (rng.random(n) < lesion_fraction).astype(np.int64)
     pairs = [make_phantom(shape, rng, bool(label), noise) for label in labels]
-    spacing = tuple(spacing) if spacing is not None else ((0.8, 0.8) if len(shape) == 2 else (2.5, 0.8, 0.8))
+    spacing = (
+        tuple(spacing)
+        if spacing is not None
+        else ((0.8, 0.8) if len(shape) == 2 else (2.5, 0.8, 0.8))
+    )
     labels = np.array([int((m == 2).any()) for _, m in pairs])  # a lesion may clip to nothing
     return PhantomSet(
         np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs]), labels, spacing
     )
 
 
-def write_phantom_cases(phantoms: PhantomSet, root: str | os.PathLike, dicom: bool = True) -> list[Path]:
+def write_phantom_cases(
+    phantoms: PhantomSet, root: str | os.PathLike, dicom: bool = True
+) -> list[Path]:
     """Write each phantom as ``root/case_XXX/`` with ``image.nii.gz``, ``mask.nii.gz`` and (3-D,
     ``dicom=True``) a ``dicom/`` series of real DICOM files; returns the case folders."""
     from health.io_dicom import write_dicom_series
@@ -111,7 +131,9 @@ def write_phantom_cases(phantoms: PhantomSet, root: str | os.PathLike, dicom: bo
     for i in range(len(phantoms)):
         case = root / f"case_{i:03d}"
         write_nifti(Volume(phantoms.images[i], phantoms.spacing), case / "image.nii.gz")
-        write_nifti(Volume(phantoms.masks[i], phantoms.spacing), case / "mask.nii.gz", dtype=np.uint8)
+        write_nifti(
+            Volume(phantoms.masks[i], phantoms.spacing), case / "mask.nii.gz", dtype=np.uint8
+        )
         if dicom:
             write_dicom_series(Volume(phantoms.images[i], phantoms.spacing), case / "dicom")
         cases.append(case)

@@ -40,8 +40,13 @@ def _overlay_png(image_hu: np.ndarray, mask: np.ndarray, path: Path) -> Path:
     return path
 
 
-def segmentation(quick: bool = False, models_dir: str | Path = "models", reports_dir: str | Path = "reports",
-                 epochs: int | None = None, train_cases: int | None = None) -> dict[str, Any]:
+def segmentation(
+    quick: bool = False,
+    models_dir: str | Path = "models",
+    reports_dir: str | Path = "reports",
+    epochs: int | None = None,
+    train_cases: int | None = None,
+) -> dict[str, Any]:
     """Organ and lesion segmentation on CT phantom slices, through the DICOM / NIfTI path
     (``epochs`` and ``train_cases`` override the quick / full sizes, e.g. for a smoke test)."""
     models_dir, reports_dir = Path(models_dir), Path(reports_dir) / "health_segmentation"
@@ -49,15 +54,24 @@ def segmentation(quick: bool = False, models_dir: str | Path = "models", reports
     # 1. Data: phantom slices written as real DICOM + NIfTI cases, then read back from disk.
     with tempfile.TemporaryDirectory() as tmp:
         n_train = train_cases or (48 if quick else 200)
-        write_phantom_cases(make_phantoms(n_train, (64, 64), seed=0, lesion_fraction=0.7), Path(tmp) / "train")
-        write_phantom_cases(make_phantoms(12 if quick else 50, (64, 64), seed=1, lesion_fraction=0.7), Path(tmp) / "test")
+        write_phantom_cases(
+            make_phantoms(n_train, (64, 64), seed=0, lesion_fraction=0.7), Path(tmp) / "train"
+        )
+        write_phantom_cases(
+            make_phantoms(12 if quick else 50, (64, 64), seed=1, lesion_fraction=0.7),
+            Path(tmp) / "test",
+        )
         train, test = load_case_folder(Path(tmp) / "train"), load_case_folder(Path(tmp) / "test")
 
     # 2. Model: a 2-D U-Net on abdomen-windowed HU, Dice + cross-entropy, foreground-rich patches.
     segmenter = MedicalSegmenter(
-        classes=["background", "organ", "lesion"], patch_size=[32, 32] if quick else [64, 64],
-        widths=[8, 16, 32] if quick else [16, 32, 64], window="abdomen",
-        patches_per_epoch=192 if quick else 512, batch_size=16, learning_rate=5e-3,
+        classes=["background", "organ", "lesion"],
+        patch_size=[32, 32] if quick else [64, 64],
+        widths=[8, 16, 32] if quick else [16, 32, 64],
+        window="abdomen",
+        patches_per_epoch=192 if quick else 512,
+        batch_size=16,
+        learning_rate=5e-3,
     )
 
     # 3. Train.
@@ -90,25 +104,37 @@ def segmentation(quick: bool = False, models_dir: str | Path = "models", reports
     }
 
 
-def classification(quick: bool = False, models_dir: str | Path = "models", reports_dir: str | Path = "reports",
-                   epochs: int | None = None, train_cases: int | None = None) -> dict[str, Any]:
+def classification(
+    quick: bool = False,
+    models_dir: str | Path = "models",
+    reports_dir: str | Path = "reports",
+    epochs: int | None = None,
+    train_cases: int | None = None,
+) -> dict[str, Any]:
     """Lesion / no lesion on CT phantom slices: AUC, operating point, calibration, Grad-CAM
     (``epochs`` and ``train_cases`` override the quick / full sizes)."""
     models_dir, reports_dir = Path(models_dir), Path(reports_dir) / "health_classification"
 
     # 1. Data: half the phantoms carry a lesion (35-80 HU contrast, 2-8 mm).
-    train = make_phantoms(train_cases or (160 if quick else 400), (48, 48) if quick else (64, 64), seed=2)
+    train = make_phantoms(
+        train_cases or (160 if quick else 400), (48, 48) if quick else (64, 64), seed=2
+    )
     test = make_phantoms(60 if quick else 200, (48, 48) if quick else (64, 64), seed=3)
 
     # 2. Model: a small ResNet on abdomen-windowed HU with balanced class weights.
     classifier = MedicalImageClassifier(
-        classes=["normal", "lesion"], image_size=48 if quick else 64,
-        widths=[16, 32, 32] if quick else [16, 32, 64], window="abdomen", batch_size=32,
+        classes=["normal", "lesion"],
+        image_size=48 if quick else 64,
+        widths=[16, 32, 32] if quick else [16, 32, 64],
+        window="abdomen",
+        batch_size=32,
     )
 
     # 3. Train.
     started = time.perf_counter()
-    history = classifier.fit(train, validation_data=test, epochs=epochs or (8 if quick else 20), verbose=2)
+    history = classifier.fit(
+        train, validation_data=test, epochs=epochs or (8 if quick else 20), verbose=2
+    )
     train_seconds = time.perf_counter() - started
     plot_history(history, reports_dir / "training_curves.png")
 
@@ -140,7 +166,10 @@ def classification(quick: bool = False, models_dir: str | Path = "models", repor
 def demo(models_dir: str | Path = "models", reports_dir: str | Path = "reports") -> DemoResult:
     """What ``dlsuite demo`` runs for health: the quick segmentation and classification pipelines."""
     result = DemoResult()
-    for name, pipeline in (("health_segmentation", segmentation), ("health_classification", classification)):
+    for name, pipeline in (
+        ("health_segmentation", segmentation),
+        ("health_classification", classification),
+    ):
         summary = pipeline(quick=True, models_dir=models_dir, reports_dir=reports_dir)
         result.requests[name] = summary.pop("request")
         result.rows.append(summary)

@@ -63,12 +63,18 @@ class MedicalSegmenterConfig(TaskConfig):
         self.patch_size = [int(p) for p in self.patch_size]
         self.widths = [int(w) for w in self.widths]
         if len(self.classes) < 2 or len(set(self.classes)) != len(self.classes):
-            raise ValueError(f"classes must be at least two unique names (background first), got {self.classes}")
+            raise ValueError(
+                f"classes must be at least two unique names (background first), got {self.classes}"
+            )
         if len(self.patch_size) not in (2, 3):
-            raise ValueError(f"patch_size must have 2 (2-D) or 3 (3-D) sides, got {self.patch_size}")
+            raise ValueError(
+                f"patch_size must have 2 (2-D) or 3 (3-D) sides, got {self.patch_size}"
+            )
         factor = 2 ** (len(self.widths) - 1)
         if len(self.widths) < 2 or any(p % factor or p < factor for p in self.patch_size):
-            raise ValueError(f"patch sides {self.patch_size} must be multiples of {factor} for {len(self.widths)} U-Net widths")
+            raise ValueError(
+                f"patch sides {self.patch_size} must be multiples of {factor} for {len(self.widths)} U-Net widths"
+            )
         if self.loss not in LOSSES:
             raise ValueError(f"unknown loss {self.loss!r}; choose one of {LOSSES}")
         if isinstance(self.window, tuple):
@@ -114,8 +120,12 @@ class MedicalSegmenter(Task):
             "cross_entropy": lambda: keras.losses.SparseCategoricalCrossentropy(),
         }[c.loss]()
         model.compile(
-            optimizer=make_optimizer(c.learning_rate, c.weight_decay, total_steps=total_steps,
-                                     warmup_steps=max(1, total_steps // 20)),
+            optimizer=make_optimizer(
+                c.learning_rate,
+                c.weight_decay,
+                total_steps=total_steps,
+                warmup_steps=max(1, total_steps // 20),
+            ),
             loss=loss,
             metrics=[keras.metrics.MeanIoU(k, sparse_y_pred=False, name="mean_iou")],
         )
@@ -130,20 +140,38 @@ class MedicalSegmenter(Task):
         c = self.config
         cases = self.cases(data)
         patch = tuple(c.patch_size)
-        count = c.patches_per_epoch if training else max(batch_size, min(c.patches_per_epoch, 4 * len(cases)))
-        train_sampler = PatchSampler(cases, patch, c.foreground_fraction, c.flip, c.seed,
-                                     balance_classes=c.balance_classes)
+        count = (
+            c.patches_per_epoch
+            if training
+            else max(batch_size, min(c.patches_per_epoch, 4 * len(cases)))
+        )
+        train_sampler = PatchSampler(
+            cases, patch, c.foreground_fraction, c.flip, c.seed, balance_classes=c.balance_classes
+        )
 
         def generate():
             # training continues one random stream across epochs; validation repeats the same patches
-            sampler = train_sampler if training else PatchSampler(cases, patch, c.foreground_fraction, False, c.seed + 1,
-                                                                  balance_classes=c.balance_classes)
+            sampler = (
+                train_sampler
+                if training
+                else PatchSampler(
+                    cases,
+                    patch,
+                    c.foreground_fraction,
+                    False,
+                    c.seed + 1,
+                    balance_classes=c.balance_classes,
+                )
+            )
             for _ in range(count):
                 yield sampler.sample()
 
         dataset = tf.data.Dataset.from_generator(
             generate,
-            output_signature=(tf.TensorSpec((*patch, c.channels), tf.float32), tf.TensorSpec(patch, tf.int32)),
+            output_signature=(
+                tf.TensorSpec((*patch, c.channels), tf.float32),
+                tf.TensorSpec(patch, tf.int32),
+            ),
         )
         dataset = dataset.apply(tf.data.experimental.assert_cardinality(count))
         return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
@@ -174,26 +202,38 @@ class MedicalSegmenter(Task):
             raise ValueError("the image holds NaN or infinite values")
         return array, None
 
-    def predict_probabilities(self, image: np.ndarray, mode: str = "auto", batch_size: int = 4) -> np.ndarray:
+    def predict_probabilities(
+        self, image: np.ndarray, mode: str = "auto", batch_size: int = 4
+    ) -> np.ndarray:
         """(*spatial[, C]) -> (*spatial, K): ``sliding_window`` over patches, ``whole`` in one
         pass, or ``auto`` (whole when the input fits in one patch)."""
         image = np.asarray(image, np.float32)
         if image.ndim == self.rank:
             image = image[..., None]
         if image.ndim != self.rank + 1 or image.shape[-1] != self.config.channels:
-            raise ValueError(f"expected a {self.rank}-D image with {self.config.channels} channel(s), got shape {image.shape}")
+            raise ValueError(
+                f"expected a {self.rank}-D image with {self.config.channels} channel(s), got shape {image.shape}"
+            )
         if mode not in ("auto", "whole", "sliding_window"):
             raise ValueError(f"mode must be auto, whole or sliding_window, got {mode!r}")
         fits = all(s <= p for s, p in zip(image.shape, self.config.patch_size, strict=False))
         if mode == "whole" or (mode == "auto" and fits):
             return self._pad_and_predict(tf.constant(image[None])).numpy()[0]
         return sliding_window_inference(
-            image, self.config.patch_size, lambda batch: self.model(batch, training=False).numpy(),
-            overlap=self.config.overlap, batch_size=batch_size,
+            image,
+            self.config.patch_size,
+            lambda batch: self.model(batch, training=False).numpy(),
+            overlap=self.config.overlap,
+            batch_size=batch_size,
         )
 
-    def predict(self, inputs: Any, mode: str = "auto", return_probabilities: bool = False,
-                spacing: Sequence[float] | None = None) -> list[dict[str, Any]]:
+    def predict(
+        self,
+        inputs: Any,
+        mode: str = "auto",
+        return_probabilities: bool = False,
+        spacing: Sequence[float] | None = None,
+    ) -> list[dict[str, Any]]:
         """Images / volumes (arrays, ``Volume``, DICOM / NIfTI / PNG paths) -> per input ``mask``
         (int32 label map at the input's size), the ``classes`` present and each structure's size
         (``area_mm2`` for 2-D or ``volume_ml`` for 3-D, from the spacing when it is known).
@@ -211,20 +251,35 @@ class MedicalSegmenter(Task):
             elif spatial_ndim == self.rank + 1 and self.rank == 2:
                 probabilities = np.stack([self.predict_probabilities(s, mode) for s in array])
             else:
-                raise ValueError(f"a {self.rank}-D segmenter cannot take an input of shape {array.shape}")
+                raise ValueError(
+                    f"a {self.rank}-D segmenter cannot take an input of shape {array.shape}"
+                )
             mask = probabilities.argmax(-1).astype(np.int32)
-            result: dict[str, Any] = {"mask": mask, "classes": [self.classes[i] for i in np.unique(mask)]}
+            result: dict[str, Any] = {
+                "mask": mask,
+                "classes": [self.classes[i] for i in np.unique(mask)],
+            }
             if voxel is not None:
-                unit = float(np.prod(voxel[-mask.ndim:])) if len(voxel) >= mask.ndim else float(np.prod(voxel))
+                unit = (
+                    float(np.prod(voxel[-mask.ndim :]))
+                    if len(voxel) >= mask.ndim
+                    else float(np.prod(voxel))
+                )
                 key, scale = ("volume_ml", 1e-3) if mask.ndim == 3 else ("area_mm2", 1.0)
-                result[key] = {name: float((mask == k).sum() * unit * scale) for k, name in enumerate(self.classes) if k}
+                result[key] = {
+                    name: float((mask == k).sum() * unit * scale)
+                    for k, name in enumerate(self.classes)
+                    if k
+                }
             if return_probabilities:
                 result["probabilities"] = probabilities
             results.append(result)
         return results
 
     # ------------------------------------------------------------------ evaluation
-    def evaluate(self, data: Any, spacing: Sequence[float] | None = None, mode: str = "auto") -> dict[str, Any]:
+    def evaluate(
+        self, data: Any, spacing: Sequence[float] | None = None, mode: str = "auto"
+    ) -> dict[str, Any]:
         """Dice and IoU per structure and HD95 in mm (each case's spacing, or ``spacing``)."""
         cases = self.cases(data)
         predictions = [self.predict_probabilities(image, mode).argmax(-1) for image in cases.images]
@@ -235,21 +290,35 @@ class MedicalSegmenter(Task):
         if len(per_spacing) == 1:
             return segmentation_scores(predictions, cases.masks, self.classes, spacings[0])
         # cases with different spacings: score each group with its own spacing, weight by count
-        parts = [(len(idx), segmentation_scores([predictions[i] for i in idx], [cases.masks[i] for i in idx],
-                                                self.classes, s)) for s, idx in per_spacing.items()]
+        parts = [
+            (
+                len(idx),
+                segmentation_scores(
+                    [predictions[i] for i in idx], [cases.masks[i] for i in idx], self.classes, s
+                ),
+            )
+            for s, idx in per_spacing.items()
+        ]
         return _merge_reports(parts)
 
     # ------------------------------------------------------------------ export
     def serving_endpoints(self) -> dict[str, Any]:
         def serve(image: tf.Tensor) -> dict[str, tf.Tensor]:
             probabilities = self._pad_and_predict(image)
-            return {"mask": tf.argmax(probabilities, axis=-1, output_type=tf.int32), "probabilities": probabilities}
+            return {
+                "mask": tf.argmax(probabilities, axis=-1, output_type=tf.int32),
+                "probabilities": probabilities,
+            }
 
-        shape = [None] * (self.rank + 1) + ([self.config.channels] if self.config.channels > 1 else [])
+        shape = [None] * (self.rank + 1) + (
+            [self.config.channels] if self.config.channels > 1 else []
+        )
         return {"serving_default": (serve, [tf.TensorSpec(shape, tf.float32, name="image")])}
 
     def warmup_inputs(self) -> dict[str, Any]:
-        shape = (1, *self.config.patch_size) + ((self.config.channels,) if self.config.channels > 1 else ())
+        shape = (1, *self.config.patch_size) + (
+            (self.config.channels,) if self.config.channels > 1 else ()
+        )
         return {"image": np.full(shape, -1000.0 if self.config.window else 0.0, np.float32)}
 
 
@@ -260,11 +329,17 @@ def _merge_reports(parts: list[tuple[int, dict]]) -> dict[str, Any]:
     for name in classes:
         entry = {}
         for key in ("dice", "iou", "hd95_mm"):
-            values = [(n, r["per_class"][name][key]) for n, r in parts if math.isfinite(r["per_class"][name][key])]
+            values = [
+                (n, r["per_class"][name][key])
+                for n, r in parts
+                if math.isfinite(r["per_class"][name][key])
+            ]
             weight = sum(n for n, _ in values)
             entry[key] = sum(n * v for n, v in values) / weight if weight else float("nan")
         entry["hd95_undefined"] = sum(r["per_class"][name]["hd95_undefined"] for _, r in parts)
-        entry["cases_with_structure"] = sum(r["per_class"][name]["cases_with_structure"] for _, r in parts)
+        entry["cases_with_structure"] = sum(
+            r["per_class"][name]["cases_with_structure"] for _, r in parts
+        )
         per_class[name] = entry
     hd = [v["hd95_mm"] for v in per_class.values() if math.isfinite(v["hd95_mm"])]
     return {

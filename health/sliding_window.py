@@ -24,7 +24,10 @@ def window_starts(size: int, patch: int, overlap: float) -> list[int]:
 
 def gaussian_weights(patch_size: Sequence[int], sigma_scale: float = 0.125) -> np.ndarray:
     """Importance map peaking at the patch centre (borders see less context, count less)."""
-    axes = [np.exp(-0.5 * ((np.arange(n) - (n - 1) / 2) / max(n * sigma_scale, 1e-6)) ** 2) for n in patch_size]
+    axes = [
+        np.exp(-0.5 * ((np.arange(n) - (n - 1) / 2) / max(n * sigma_scale, 1e-6)) ** 2)
+        for n in patch_size
+    ]
     weights = np.ones(tuple(patch_size), np.float64)
     for i, axis in enumerate(axes):
         shape = [1] * len(patch_size)
@@ -50,7 +53,9 @@ def sliding_window_inference(
     patch_size = tuple(int(p) for p in patch_size)
     spatial = image.shape[: len(patch_size)]
     if image.ndim != len(patch_size) + 1:
-        raise ValueError(f"image must be (*spatial, channels) with {len(patch_size)} spatial axes, got {image.shape}")
+        raise ValueError(
+            f"image must be (*spatial, channels) with {len(patch_size)} spatial axes, got {image.shape}"
+        )
     if not 0.0 <= overlap < 1.0:
         raise ValueError(f"overlap must be in [0, 1), got {overlap}")
     if weighting not in ("gaussian", "uniform"):
@@ -59,11 +64,18 @@ def sliding_window_inference(
     padded = np.pad(image, pad, mode=pad_mode) if any(p[1] for p in pad) else image
     full = padded.shape[: len(patch_size)]
     weights = gaussian_weights(patch_size) if weighting == "gaussian" else np.ones(patch_size)
-    corners = list(itertools.product(*[window_starts(n, p, overlap) for n, p in zip(full, patch_size, strict=True)]))
+    corners = list(
+        itertools.product(
+            *[window_starts(n, p, overlap) for n, p in zip(full, patch_size, strict=True)]
+        )
+    )
     total, norm = None, np.zeros(full, np.float64)
     for start in range(0, len(corners), batch_size):
         chunk = corners[start : start + batch_size]
-        slices = [tuple(slice(c, c + p) for c, p in zip(corner, patch_size, strict=True)) for corner in chunk]
+        slices = [
+            tuple(slice(c, c + p) for c, p in zip(corner, patch_size, strict=True))
+            for corner in chunk
+        ]
         outputs = np.asarray(predict(np.stack([padded[s] for s in slices])), np.float64)
         if total is None:
             total = np.zeros((*full, outputs.shape[-1]), np.float64)

@@ -20,7 +20,11 @@ CLASS_NAMES: dict[str, list[str]] = {
     "patch_camelyon": ["normal", "metastasis"],
     "diabetic_retinopathy_detection": ["no_dr", "mild", "moderate", "severe", "proliferative"],
 }
-KNOWN_SETS = ("patch_camelyon", "curated_breast_imaging_ddsm/patches", "diabetic_retinopathy_detection")
+KNOWN_SETS = (
+    "patch_camelyon",
+    "curated_breast_imaging_ddsm/patches",
+    "diabetic_retinopathy_detection",
+)
 
 
 @dataclasses.dataclass
@@ -35,9 +39,15 @@ class LabelledImages:
         return len(self.images)
 
 
-def load_tfds_medical(name: str, split: str = "train", data_dir: str | os.PathLike | None = None,
-                      limit: int | None = None, image_key: str = "image", label_key: str = "label",
-                      grayscale: bool = False) -> LabelledImages:
+def load_tfds_medical(
+    name: str,
+    split: str = "train",
+    data_dir: str | os.PathLike | None = None,
+    limit: int | None = None,
+    image_key: str = "image",
+    label_key: str = "label",
+    grayscale: bool = False,
+) -> LabelledImages:
     """A prepared TFDS image-classification set -> ``LabelledImages`` (at most ``limit`` examples).
 
     ``name`` is one of ``KNOWN_SETS`` or any TFDS set whose ``image_key`` is an image and
@@ -49,15 +59,23 @@ def load_tfds_medical(name: str, split: str = "train", data_dir: str | os.PathLi
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be at least 1, got {limit}")
     dataset = load_tfds(name, split=split, data_dir=data_dir, as_supervised=False)
-    features = tfds.builder(name, data_dir=None if data_dir is None else str(data_dir)).info.features
+    features = tfds.builder(
+        name, data_dir=None if data_dir is None else str(data_dir)
+    ).info.features
     missing = [k for k in (image_key, label_key) if k not in features]
     if missing:
-        raise ValueError(f"TFDS set {name!r} has no feature(s) {missing}; it has {sorted(features)}")
+        raise ValueError(
+            f"TFDS set {name!r} has no feature(s) {missing}; it has {sorted(features)}"
+        )
     label_feature = features[label_key]
     if not isinstance(label_feature, tfds.features.ClassLabel):
-        raise ValueError(f"{name!r} feature {label_key!r} is {type(label_feature).__name__}, not a class label")
+        raise ValueError(
+            f"{name!r} feature {label_key!r} is {type(label_feature).__name__}, not a class label"
+        )
     if not isinstance(features[image_key], tfds.features.Image):
-        raise ValueError(f"{name!r} feature {image_key!r} is {type(features[image_key]).__name__}, not an image")
+        raise ValueError(
+            f"{name!r} feature {image_key!r} is {type(features[image_key]).__name__}, not an image"
+        )
     classes = CLASS_NAMES.get(name.split("/")[0]) or [str(n) for n in label_feature.names]
     if len(classes) != label_feature.num_classes:
         classes = [str(n) for n in label_feature.names]

@@ -28,7 +28,9 @@ class Volume:
     def __post_init__(self) -> None:
         self.array = np.asarray(self.array)
         if self.array.ndim not in (2, 3):
-            raise ValueError(f"a Volume holds a 2-D slice or a 3-D volume, got shape {self.array.shape}")
+            raise ValueError(
+                f"a Volume holds a 2-D slice or a 3-D volume, got shape {self.array.shape}"
+            )
         self.spacing = tuple(float(s) for s in self.spacing)
         if len(self.spacing) != self.array.ndim:
             raise ValueError(

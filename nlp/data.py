@@ -48,8 +48,10 @@ class TaggedSentences:
 
 # --------------------------------------------------------------------------- classification files
 def _open_text(path: Path):
-    return gzip.open(path, "rt", encoding="utf-8", newline="") if path.suffix == ".gz" else open(
-        path, encoding="utf-8", newline=""
+    return (
+        gzip.open(path, "rt", encoding="utf-8", newline="")
+        if path.suffix == ".gz"
+        else open(path, encoding="utf-8", newline="")
     )
 
 
@@ -72,7 +74,11 @@ def load_text_csv(
     delimiter = delimiter or ("\t" if name.endswith(".tsv") else ",")
     texts, labels = [], []
     with _open_text(path) as handle:
-        reader = csv.DictReader(handle, delimiter=delimiter, quoting=csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL)
+        reader = csv.DictReader(
+            handle,
+            delimiter=delimiter,
+            quoting=csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL,
+        )
         columns = reader.fieldnames or []
         for column in (text_column, label_column):
             if column not in columns:
@@ -80,9 +86,13 @@ def load_text_csv(
         for line, row in enumerate(reader, start=2):
             text, label = row[text_column], row[label_column]
             if text is None or label is None:
-                raise ValueError(f"{path}, line {line}: missing {text_column!r} or {label_column!r} value")
+                raise ValueError(
+                    f"{path}, line {line}: missing {text_column!r} or {label_column!r} value"
+                )
             texts.append(text)
-            labels.append([x for x in label.split(label_separator) if x] if label_separator else label)
+            labels.append(
+                [x for x in label.split(label_separator) if x] if label_separator else label
+            )
     if not texts:
         raise ValueError(f"{path} holds no rows")
     flat = [x for y in labels for x in y] if label_separator else labels
@@ -118,13 +128,18 @@ TFDS_TEXT = {
 
 
 def load_tfds_text(
-    name: str, split: str = "train", data_dir: str | os.PathLike | None = None, limit: int | None = None
+    name: str,
+    split: str = "train",
+    data_dir: str | os.PathLike | None = None,
+    limit: int | None = None,
 ) -> TextData:
     """``imdb_reviews``, ``ag_news_subset`` or ``glue/sst2`` from prepared TFDS files (no download)."""
     from common.data import load_tfds
 
     if name not in TFDS_TEXT:
-        raise ValueError(f"unsupported TFDS text dataset {name!r}; choose one of {sorted(TFDS_TEXT)}")
+        raise ValueError(
+            f"unsupported TFDS text dataset {name!r}; choose one of {sorted(TFDS_TEXT)}"
+        )
     text_key, label_key, classes = TFDS_TEXT[name]
     dataset = load_tfds(name, split=split, data_dir=data_dir, as_supervised=False)
     if limit:
@@ -232,7 +247,16 @@ def read_conll(
 
 
 # --------------------------------------------------------------------------- synthetic sets
-_POSITIVE = ["great", "wonderful", "excellent", "delightful", "superb", "lovely", "brilliant", "charming"]
+_POSITIVE = [
+    "great",
+    "wonderful",
+    "excellent",
+    "delightful",
+    "superb",
+    "lovely",
+    "brilliant",
+    "charming",
+]
 _NEGATIVE = ["terrible", "awful", "boring", "dreadful", "horrible", "dull", "disappointing", "bad"]
 _THINGS = ["movie", "film", "plot", "soundtrack", "acting", "story", "ending", "cast", "script"]
 _SENTIMENT_TEMPLATES = [
@@ -246,8 +270,26 @@ _SENTIMENT_TEMPLATES = [
 _TOPICS = {
     "sports": ["match", "goal", "coach", "league", "season", "striker", "tournament", "referee"],
     "business": ["market", "shares", "profit", "investor", "merger", "revenue", "bank", "earnings"],
-    "science": ["experiment", "telescope", "molecule", "researcher", "genome", "physics", "lab", "climate"],
-    "politics": ["election", "senate", "minister", "vote", "parliament", "policy", "campaign", "law"],
+    "science": [
+        "experiment",
+        "telescope",
+        "molecule",
+        "researcher",
+        "genome",
+        "physics",
+        "lab",
+        "climate",
+    ],
+    "politics": [
+        "election",
+        "senate",
+        "minister",
+        "vote",
+        "parliament",
+        "policy",
+        "campaign",
+        "law",
+    ],
 }
 _TOPIC_TEMPLATES = [
     "the {a} and the {b} made headlines today.",
@@ -265,7 +307,9 @@ def make_sentiment(n: int = 400, seed: int = 0) -> TextData:
         label = "positive" if i % 2 == 0 else "negative"
         words = _POSITIVE if label == "positive" else _NEGATIVE
         template = rng.choice(_SENTIMENT_TEMPLATES)
-        text = template.format(thing=rng.choice(_THINGS), adj=rng.choice(words), adj2=rng.choice(words))
+        text = template.format(
+            thing=rng.choice(_THINGS), adj=rng.choice(words), adj2=rng.choice(words)
+        )
         texts.append(text.capitalize() if rng.random() < 0.5 else text)
         labels.append(label)
     return TextData(texts, labels, ["negative", "positive"])
@@ -285,12 +329,46 @@ def make_topics(n: int = 400, seed: int = 0, multi_label: bool = False) -> TextD
     return TextData(texts, labels, names)
 
 
-_PEOPLE = ["Angela Merkel", "Marie Curie", "John Smith", "Ada Lovelace", "Nelson Mandela", "José Álvarez",
-           "Li Wei", "Fatima Zahra", "Olaf Scholz", "Grace Hopper", "Søren Kierkegaard", "Emma Watson"]
-_PLACES = ["Paris", "Berlin", "New York", "Tokyo", "São Paulo", "Cairo", "Zürich", "Lagos", "Sydney",
-           "Mumbai", "Buenos Aires", "Oslo"]
-_ORGS = ["Acme Corp", "United Nations", "Globex", "Red Cross", "Initech", "Siemens", "Nokia",
-         "World Bank", "Umbrella Inc", "Nordbank"]
+_PEOPLE = [
+    "Angela Merkel",
+    "Marie Curie",
+    "John Smith",
+    "Ada Lovelace",
+    "Nelson Mandela",
+    "José Álvarez",
+    "Li Wei",
+    "Fatima Zahra",
+    "Olaf Scholz",
+    "Grace Hopper",
+    "Søren Kierkegaard",
+    "Emma Watson",
+]
+_PLACES = [
+    "Paris",
+    "Berlin",
+    "New York",
+    "Tokyo",
+    "São Paulo",
+    "Cairo",
+    "Zürich",
+    "Lagos",
+    "Sydney",
+    "Mumbai",
+    "Buenos Aires",
+    "Oslo",
+]
+_ORGS = [
+    "Acme Corp",
+    "United Nations",
+    "Globex",
+    "Red Cross",
+    "Initech",
+    "Siemens",
+    "Nokia",
+    "World Bank",
+    "Umbrella Inc",
+    "Nordbank",
+]
 _NER_TEMPLATES = [
     "{PER} visited {LOC} last week .",
     "{PER} works for {ORG} in {LOC} .",

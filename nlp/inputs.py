@@ -12,7 +12,9 @@ import tensorflow as tf
 PIECE_KEYS = ("token_ids", "padding_mask", "segment_ids")
 
 
-def validate_texts(inputs: Any, max_chars: int, allow_empty: bool = False) -> tuple[list[str], bool]:
+def validate_texts(
+    inputs: Any, max_chars: int, allow_empty: bool = False
+) -> tuple[list[str], bool]:
     """``"text"`` or a list of texts -> (list of str, whether a single string was given).
 
     Raises ``ValueError`` naming the offending item for non-strings, ``None``, undecodable bytes,
@@ -54,7 +56,9 @@ def trim_to_longest(features: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
 
 
 def length_bucketed_batches(
-    dataset: tf.data.Dataset, batch_size: int, boundaries: Sequence[int] = (8, 12, 16, 24, 32, 48, 64, 96)
+    dataset: tf.data.Dataset,
+    batch_size: int,
+    boundaries: Sequence[int] = (8, 12, 16, 24, 32, 48, 64, 96),
 ) -> tf.data.Dataset:
     """Batch ``(features, labels)`` pairs of similar length, then trim each batch's padding.
 

@@ -34,7 +34,14 @@ from nlp.ner_features import (
 from nlp.text_encoding import truncate_texts
 from nlp.tokenization import BasicTokenizer, WordPieceTokenizer
 
-OUTPUT_NAMES = ("entity_texts", "entity_labels", "entity_starts", "entity_ends", "entity_scores", "num_entities")
+OUTPUT_NAMES = (
+    "entity_texts",
+    "entity_labels",
+    "entity_starts",
+    "entity_ends",
+    "entity_scores",
+    "num_entities",
+)
 
 
 @dataclasses.dataclass
@@ -45,7 +52,9 @@ class EntityTaggerConfig(TaskConfig):
     preset: str | None = None  # None: BiLSTM-CNN-CRF from scratch; "minilm" or a folder: pretrained
     max_words: int = 64
     sequence_length: int = 128  # word pieces, pretrained only
-    case_dim: int = 16  # pretrained only: embedding of each word's casing (uncased backbones lose it); 0 = off
+    case_dim: int = (
+        16  # pretrained only: embedding of each word's casing (uncased backbones lose it); 0 = off
+    )
     word_vocabulary_size: int = 30000
     max_chars_per_word: int = 16
     word_dim: int = 100
@@ -63,7 +72,9 @@ class EntityTaggerConfig(TaskConfig):
     def validate(self) -> None:
         self.entity_types = [str(t) for t in self.entity_types]
         if not self.entity_types:
-            raise ValueError("EntityTagger needs entity_types, e.g. entity_types=['PER', 'LOC', 'ORG']")
+            raise ValueError(
+                "EntityTagger needs entity_types, e.g. entity_types=['PER', 'LOC', 'ORG']"
+            )
         if len(set(self.entity_types)) != len(self.entity_types):
             raise ValueError(f"entity types must be unique, got {self.entity_types}")
         bad = [t for t in self.entity_types if not t or " " in t or t == "O"]
@@ -118,7 +129,9 @@ class EntityTagger(Task):
         if sentences is None:
             raise ValueError("the tagger has no vocabulary yet: fit it on tagged sentences first")
         # Words seen once map to the unknown id, so its embedding is trained for unseen words.
-        self.word_vocabulary = build_word_vocabulary(sentences.tokens, c.word_vocabulary_size, min_count=2)
+        self.word_vocabulary = build_word_vocabulary(
+            sentences.tokens, c.word_vocabulary_size, min_count=2
+        )
         self.char_vocabulary = build_char_vocabulary(sentences.tokens, c.max_chars_per_word)
 
     @property
@@ -128,8 +141,12 @@ class EntityTagger(Task):
             c = self.config
             if c.preset:
                 lowercase = bool(self.char_vocabulary)
-                tokenizer = WordPieceTokenizer(self.word_vocabulary, lowercase=lowercase, strip_accents=lowercase)
-                self._features = PieceFeatures(tokenizer, c.sequence_length, c.max_words, with_casing=c.case_dim > 0)
+                tokenizer = WordPieceTokenizer(
+                    self.word_vocabulary, lowercase=lowercase, strip_accents=lowercase
+                )
+                self._features = PieceFeatures(
+                    tokenizer, c.sequence_length, c.max_words, with_casing=c.case_dim > 0
+                )
             else:
                 self._features = WordFeatures(
                     self.word_vocabulary, self.char_vocabulary, c.max_words, c.max_chars_per_word
@@ -151,26 +168,44 @@ class EntityTagger(Task):
         num_tags = len(self.tags)
         if c.preset:
             inputs, sequence = sequence_encoder(
-                preset=c.preset, vocabulary_size=0, sequence_length=c.sequence_length,
-                embed_dim=0, num_layers=0, num_heads=0, intermediate_dim=0, dropout=0.0, variable_length=True,
+                preset=c.preset,
+                vocabulary_size=0,
+                sequence_length=c.sequence_length,
+                embed_dim=0,
+                num_layers=0,
+                num_heads=0,
+                intermediate_dim=0,
+                dropout=0.0,
+                variable_length=True,
             )
             inputs["word_index"] = keras.Input((c.max_words,), dtype="int32", name="word_index")
             x = GatherTokens(name="first_pieces")(sequence, inputs["word_index"])
             if c.case_dim > 0:
                 inputs["word_case"] = keras.Input((c.max_words,), dtype="int32", name="word_case")
-                casing = keras.layers.Embedding(len(CASE_CLASSES), c.case_dim, name="case_embedding")(inputs["word_case"])
+                casing = keras.layers.Embedding(
+                    len(CASE_CLASSES), c.case_dim, name="case_embedding"
+                )(inputs["word_case"])
                 x = keras.layers.Concatenate(name="word_features")([x, casing])
             x = keras.layers.Dropout(0.1, name="dropout")(x)
         else:
             word_ids = keras.Input((c.max_words,), dtype="int32", name="word_ids")
-            char_ids = keras.Input((c.max_words, c.max_chars_per_word), dtype="int32", name="char_ids")
+            char_ids = keras.Input(
+                (c.max_words, c.max_chars_per_word), dtype="int32", name="char_ids"
+            )
             inputs = {"word_ids": word_ids, "char_ids": char_ids}
-            words = keras.layers.Embedding(len(self.word_vocabulary) + 2, c.word_dim, name="word_embedding")(word_ids)
-            chars = keras.layers.Embedding(len(self.char_vocabulary), c.char_dim, name="char_embedding")(char_ids)
+            words = keras.layers.Embedding(
+                len(self.word_vocabulary) + 2, c.word_dim, name="word_embedding"
+            )(word_ids)
+            chars = keras.layers.Embedding(
+                len(self.char_vocabulary), c.char_dim, name="char_embedding"
+            )(char_ids)
             chars = keras.layers.TimeDistributed(
-                keras.layers.Conv1D(c.char_filters, 3, padding="same", activation="relu"), name="char_cnn"
+                keras.layers.Conv1D(c.char_filters, 3, padding="same", activation="relu"),
+                name="char_cnn",
             )(chars)
-            chars = keras.layers.TimeDistributed(keras.layers.GlobalMaxPooling1D(), name="char_pool")(chars)
+            chars = keras.layers.TimeDistributed(
+                keras.layers.GlobalMaxPooling1D(), name="char_pool"
+            )(chars)
             x = keras.layers.Concatenate(name="word_features")([words, chars])
             x = keras.layers.Dropout(c.dropout, name="dropout")(x)
             x = keras.layers.Bidirectional(
@@ -253,12 +288,22 @@ class EntityTagger(Task):
         if not self.config.preset:
             return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
         if training:  # word pieces: batch sentences of similar length, trim the padding
-            return length_bucketed_batches(dataset, batch_size, (16, 24, 32, 48, 64, 96)).prefetch(tf.data.AUTOTUNE)
-        return dataset.batch(batch_size).map(lambda x, y: (trim_to_longest(x), y)).prefetch(tf.data.AUTOTUNE)
+            return length_bucketed_batches(dataset, batch_size, (16, 24, 32, 48, 64, 96)).prefetch(
+                tf.data.AUTOTUNE
+            )
+        return (
+            dataset.batch(batch_size)
+            .map(lambda x, y: (trim_to_longest(x), y))
+            .prefetch(tf.data.AUTOTUNE)
+        )
 
     # ------------------------------------------------------------------ decoding
-    def _decode(self, inputs: dict[str, tf.Tensor], lengths: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        if self.config.preset:  # pieces padded to sequence_length: run the backbone on the longest only
+    def _decode(
+        self, inputs: dict[str, tf.Tensor], lengths: tf.Tensor
+    ) -> tuple[tf.Tensor, tf.Tensor]:
+        if (
+            self.config.preset
+        ):  # pieces padded to sequence_length: run the backbone on the longest only
             inputs = trim_to_longest(inputs)
         potentials = self.model(inputs, training=False)
         tags, _ = crf_decode(potentials, lengths)
@@ -292,16 +337,30 @@ class EntityTagger(Task):
         previous = tf.pad(kind[:, :-1], [[0, 0], [1, 0]])
         begins = (kind > 0) & (tf.gather(is_begin_tag, tags) | tf.not_equal(previous, kind))
         inside = tf.reshape(kind > 0, [-1])
-        entity_of_word = tf.boolean_mask(tf.reshape(tf.cumsum(tf.cast(begins, tf.int32), axis=1), [-1]), inside)
+        entity_of_word = tf.boolean_mask(
+            tf.reshape(tf.cumsum(tf.cast(begins, tf.int32), axis=1), [-1]), inside
+        )
         # make entity ids global: offset each row by the number of entities in earlier rows
         per_row = tf.reduce_sum(tf.cast(begins, tf.int32), axis=1)
         row_offset = tf.cumsum(per_row, exclusive=True)
         width = self.config.max_words
-        rows = tf.boolean_mask(tf.reshape(tf.tile(tf.range(tf.shape(tags)[0])[:, None], [1, width]), [-1]), inside)
+        rows = tf.boolean_mask(
+            tf.reshape(tf.tile(tf.range(tf.shape(tags)[0])[:, None], [1, width]), [-1]), inside
+        )
         entity_ids = entity_of_word - 1 + tf.gather(row_offset, rows)
         total = tf.reduce_sum(per_row)
-        starts = tf.boolean_mask(tf.reshape(words.starts[:, : self.config.max_words].to_tensor(0, shape=[None, width]), [-1]), inside)
-        ends = tf.boolean_mask(tf.reshape(words.ends[:, : self.config.max_words].to_tensor(0, shape=[None, width]), [-1]), inside)
+        starts = tf.boolean_mask(
+            tf.reshape(
+                words.starts[:, : self.config.max_words].to_tensor(0, shape=[None, width]), [-1]
+            ),
+            inside,
+        )
+        ends = tf.boolean_mask(
+            tf.reshape(
+                words.ends[:, : self.config.max_words].to_tensor(0, shape=[None, width]), [-1]
+            ),
+            inside,
+        )
         scores = tf.boolean_mask(tf.reshape(confidence, [-1]), inside)
         kinds = tf.boolean_mask(tf.reshape(kind, [-1]), inside)
         e_start = tf.math.unsorted_segment_min(starts, entity_ids, total)
@@ -309,7 +368,9 @@ class EntityTagger(Task):
         e_score = tf.math.unsorted_segment_mean(scores, entity_ids, total)
         e_kind = tf.math.unsorted_segment_max(kinds, entity_ids, total)
         e_row = tf.math.unsorted_segment_min(rows, entity_ids, total)
-        e_text = tf.strings.substr(tf.gather(texts, e_row), e_start, e_end - e_start, unit="UTF8_CHAR")
+        e_text = tf.strings.substr(
+            tf.gather(texts, e_row), e_start, e_end - e_start, unit="UTF8_CHAR"
+        )
         labels = tf.gather(tf.constant([""] + self.config.entity_types), e_kind)
 
         def padded(values: tf.Tensor, pad: Any) -> tf.Tensor:
@@ -328,11 +389,15 @@ class EntityTagger(Task):
     def _serve_function(self):
         if self._serve_fn is None:
             self._serve_fn = tf.function(
-                self._entities_in_graph, input_signature=[tf.TensorSpec([None], tf.string)], autograph=False
+                self._entities_in_graph,
+                input_signature=[tf.TensorSpec([None], tf.string)],
+                autograph=False,
             )
         return self._serve_fn
 
-    def predict(self, texts: Any, batch_size: int = 64) -> list[dict[str, Any]] | list[list[dict[str, Any]]]:
+    def predict(
+        self, texts: Any, batch_size: int = 64
+    ) -> list[dict[str, Any]] | list[list[dict[str, Any]]]:
         """Text(s) -> entities ``{"text", "label", "start", "end", "score"}`` (character offsets)."""
         items, single = validate_texts(texts, self.config.max_chars, allow_empty=True)
         serve = self._serve_function()
@@ -374,13 +439,24 @@ class EntityTagger(Task):
             },
             "num_sentences": len(truth),
             "tag_accuracy": float(
-                np.mean([p == t for ps, ts in zip(predicted, truth, strict=True) for p, t in zip(ps, ts, strict=True)])
+                np.mean(
+                    [
+                        p == t
+                        for ps, ts in zip(predicted, truth, strict=True)
+                        for p, t in zip(ps, ts, strict=True)
+                    ]
+                )
             ),
         }
 
     # ------------------------------------------------------------------ export
     def serving_endpoints(self) -> dict[str, Any]:
-        return {"serving_default": (self._entities_in_graph, [tf.TensorSpec([None], tf.string, name="text")])}
+        return {
+            "serving_default": (
+                self._entities_in_graph,
+                [tf.TensorSpec([None], tf.string, name="text")],
+            )
+        }
 
     def warmup_inputs(self) -> dict[str, Any]:
         return {"text": np.array(["Angela Merkel visited Paris."], dtype=object)}

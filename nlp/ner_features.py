@@ -23,7 +23,9 @@ def normalise_word(words: tf.Tensor) -> tf.Tensor:
     return tf.strings.regex_replace(tf.strings.lower(words, encoding="utf-8"), r"\d", "0")
 
 
-def build_word_vocabulary(sentences: Sequence[Sequence[str]], max_size: int, min_count: int = 1) -> list[str]:
+def build_word_vocabulary(
+    sentences: Sequence[Sequence[str]], max_size: int, min_count: int = 1
+) -> list[str]:
     """Most frequent normalised words (computed with the same graph op used at serving)."""
     flat = [w for s in sentences for w in s]
     if not flat:
@@ -47,7 +49,8 @@ class WordFeatures(tf.Module):
         # 0 = padding, 1 = unknown word, 2.. = vocabulary
         self.table = tf.lookup.StaticHashTable(
             tf.lookup.KeyValueTensorInitializer(
-                tf.constant(words or [""], tf.string), tf.range(2, 2 + max(len(words), 1), dtype=tf.int64)
+                tf.constant(words or [""], tf.string),
+                tf.range(2, 2 + max(len(words), 1), dtype=tf.int64),
             ),
             default_value=1,
         )
@@ -56,7 +59,9 @@ class WordFeatures(tf.Module):
     def __call__(self, words: tf.RaggedTensor) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
         words = words[:, : self.max_words]
         flat = words.flat_values
-        word_ids = words.with_flat_values(tf.cast(self.table.lookup(normalise_word(flat)), tf.int32))
+        word_ids = words.with_flat_values(
+            tf.cast(self.table.lookup(normalise_word(flat)), tf.int32)
+        )
         char_ids = words.with_flat_values(tf.cast(self.chars(flat), tf.int32))
         shape = [None, self.max_words]
         features = {
@@ -88,7 +93,11 @@ class PieceFeatures(tf.Module):
     """Ragged words ``[B, W]`` -> packed word pieces plus ``word_index`` (first piece of each word)."""
 
     def __init__(
-        self, tokenizer: WordPieceTokenizer, sequence_length: int, max_words: int, with_casing: bool = True
+        self,
+        tokenizer: WordPieceTokenizer,
+        sequence_length: int,
+        max_words: int,
+        with_casing: bool = True,
     ) -> None:
         super().__init__()
         self.tokenizer, self.max_words, self.with_casing = tokenizer, max_words, with_casing
@@ -106,13 +115,17 @@ class PieceFeatures(tf.Module):
         filler = tf.fill([tf.reduce_sum(empty)], tf.constant(self.tokenizer.oov_id, tf.int64))
         ids = tf.concat([ids, tf.RaggedTensor.from_row_lengths(filler, empty)], axis=1)
         per_text = words.with_flat_values(ids)  # [B, W, P]
-        first_piece = tf.cumsum(per_text.row_lengths(axis=2), axis=1, exclusive=True) + 1  # after [CLS]
+        first_piece = (
+            tf.cumsum(per_text.row_lengths(axis=2), axis=1, exclusive=True) + 1
+        )  # after [CLS]
         limit = self.packer.sequence_length - 1  # [SEP] sits at the end
         fits = first_piece < limit
         lengths = tf.reduce_sum(tf.cast(fits, tf.int32), axis=1)
         packed = self.packer.pack_ids(per_text.merge_dims(1, 2))
         word_index = first_piece * tf.cast(fits, first_piece.dtype)
-        packed["word_index"] = tf.cast(word_index.to_tensor(0, shape=[None, self.max_words]), tf.int32)
+        packed["word_index"] = tf.cast(
+            word_index.to_tensor(0, shape=[None, self.max_words]), tf.int32
+        )
         if self.with_casing:
             casing = words.with_flat_values(word_casing(flat)) * tf.cast(fits, tf.int32)
             packed["word_case"] = casing.to_tensor(0, shape=[None, self.max_words])

@@ -31,7 +31,9 @@ class ParallelText:
 
     def __post_init__(self) -> None:
         if len(self.sources) != len(self.targets):
-            raise ValueError(f"got {len(self.sources)} source sentences but {len(self.targets)} targets")
+            raise ValueError(
+                f"got {len(self.sources)} source sentences but {len(self.targets)} targets"
+            )
 
     def __len__(self) -> int:
         return len(self.sources)
@@ -67,7 +69,9 @@ def read_lines(path: str | os.PathLike) -> list[str]:
         with opener(path, "rb") as handle:
             text = handle.read().decode("utf-8")
     except UnicodeDecodeError as error:
-        raise ValueError(f"{path} is not valid UTF-8 (byte {error.start}): {error.reason}") from error
+        raise ValueError(
+            f"{path} is not valid UTF-8 (byte {error.start}): {error.reason}"
+        ) from error
     except (OSError, EOFError) as error:
         raise ValueError(f"cannot read {path}: {error}") from error
     lines = text.split("\n")
@@ -92,7 +96,9 @@ def load_parallel_files(
         )
     if limit:
         sources, targets = sources[:limit], targets[:limit]
-    return _pairs(sources, targets, source_language=source_language, target_language=target_language)
+    return _pairs(
+        sources, targets, source_language=source_language, target_language=target_language
+    )
 
 
 def load_parallel_tsv(
@@ -118,7 +124,9 @@ def load_parallel_tsv(
         targets.append(row[target_column])
     if not sources:
         raise ValueError(f"{path} holds no sentence pairs")
-    return _pairs(sources, targets, source_language=source_language, target_language=target_language)
+    return _pairs(
+        sources, targets, source_language=source_language, target_language=target_language
+    )
 
 
 def load_tfds_parallel(
@@ -139,42 +147,77 @@ def load_tfds_parallel(
     from common.data import load_tfds
 
     if name.split("/")[0] not in TFDS_TRANSLATION:
-        raise ValueError(f"unsupported TFDS translation dataset {name!r}; choose {' or '.join(TFDS_TRANSLATION)}/CONFIG")
+        raise ValueError(
+            f"unsupported TFDS translation dataset {name!r}; choose {' or '.join(TFDS_TRANSLATION)}/CONFIG"
+        )
     dataset = load_tfds(name, split=split, data_dir=data_dir, as_supervised=False)
     if source_language is None or target_language is None:
-        keys = tfds.builder(name, data_dir=None if data_dir is None else str(data_dir)).info.supervised_keys
+        keys = tfds.builder(
+            name, data_dir=None if data_dir is None else str(data_dir)
+        ).info.supervised_keys
         source_language, target_language = source_language or keys[0], target_language or keys[1]
     if limit:
         dataset = dataset.take(limit)
     sources, targets = [], []
     for example in dataset.as_numpy_iterator():
         if source_language not in example or target_language not in example:
-            raise ValueError(f"{name} has languages {sorted(example)}, not {source_language} and {target_language}")
+            raise ValueError(
+                f"{name} has languages {sorted(example)}, not {source_language} and {target_language}"
+            )
         sources.append(example[source_language].decode("utf-8"))
         targets.append(example[target_language].decode("utf-8"))
-    return _pairs(sources, targets, source_language=source_language, target_language=target_language)
+    return _pairs(
+        sources, targets, source_language=source_language, target_language=target_language
+    )
 
 
 # --------------------------------------------------------------------------- synthetic corpus
 # (english, pseudo-German, grammatical gender) -- a toy rendering, not a claim about German.
 _NOUNS = [
-    ("man", "Mann", "m"), ("woman", "Frau", "f"), ("child", "Kind", "n"), ("dog", "Hund", "m"),
-    ("girl", "Mädchen", "n"), ("boy", "Junge", "m"), ("cat", "Katze", "f"), ("worker", "Arbeiter", "m"),
-    ("teacher", "Lehrerin", "f"), ("horse", "Pferd", "n"),
+    ("man", "Mann", "m"),
+    ("woman", "Frau", "f"),
+    ("child", "Kind", "n"),
+    ("dog", "Hund", "m"),
+    ("girl", "Mädchen", "n"),
+    ("boy", "Junge", "m"),
+    ("cat", "Katze", "f"),
+    ("worker", "Arbeiter", "m"),
+    ("teacher", "Lehrerin", "f"),
+    ("horse", "Pferd", "n"),
 ]
-_ADJECTIVES = [("young", "jung"), ("old", "alt"), ("small", "klein"), ("tall", "groß"), ("happy", "glücklich")]
-_ARTICLES = {"the": {"m": "der", "f": "die", "n": "das"}, "a": {"m": "ein", "f": "eine", "n": "ein"}}
+_ADJECTIVES = [
+    ("young", "jung"),
+    ("old", "alt"),
+    ("small", "klein"),
+    ("tall", "groß"),
+    ("happy", "glücklich"),
+]
+_ARTICLES = {
+    "the": {"m": "der", "f": "die", "n": "das"},
+    "a": {"m": "ein", "f": "eine", "n": "ein"},
+}
 _ENDINGS = {"the": {"m": "e", "f": "e", "n": "e"}, "a": {"m": "er", "f": "e", "n": "es"}}
 _VERBS = [
-    ("is reading a book", "liest ein Buch"), ("is playing football", "spielt Fußball"),
-    ("is eating an apple", "isst einen Apfel"), ("is sleeping", "schläft"), ("is running", "rennt"),
-    ("is drinking coffee", "trinkt Kaffee"), ("is singing a song", "singt ein Lied"),
-    ("is riding a bike", "fährt Fahrrad"), ("is waiting", "wartet"), ("is looking at the sky", "schaut in den Himmel"),
+    ("is reading a book", "liest ein Buch"),
+    ("is playing football", "spielt Fußball"),
+    ("is eating an apple", "isst einen Apfel"),
+    ("is sleeping", "schläft"),
+    ("is running", "rennt"),
+    ("is drinking coffee", "trinkt Kaffee"),
+    ("is singing a song", "singt ein Lied"),
+    ("is riding a bike", "fährt Fahrrad"),
+    ("is waiting", "wartet"),
+    ("is looking at the sky", "schaut in den Himmel"),
 ]
 _PLACES = [
-    ("in the park", "im Park"), ("on the street", "auf der Straße"), ("at the beach", "am Strand"),
-    ("in the kitchen", "in der Küche"), ("near the river", "in der Nähe des Flusses"), ("", ""),
-    ("in the garden", "im Garten"), ("at the station", "am Bahnhof"),
+    ("in the park", "im Park"),
+    ("on the street", "auf der Straße"),
+    ("at the beach", "am Strand"),
+    ("in the kitchen", "in der Küche"),
+    ("near the river", "in der Nähe des Flusses"),
+    ("", ""),
+    ("in the garden", "im Garten"),
+    ("at the station", "am Bahnhof"),
 ]
 
 
@@ -202,6 +245,9 @@ def make_synthetic_translation(n: int = 400, seed: int = 0) -> ParallelText:
     rng = random.Random(seed)
     pairs = [synthetic_pair(rng) for _ in range(n)]
     return ParallelText(
-        [p[0] for p in pairs], [p[1] for p in pairs], source_language="en",
-        target_language="de-synthetic", synthetic=True,
+        [p[0] for p in pairs],
+        [p[1] for p in pairs],
+        source_language="en",
+        target_language="de-synthetic",
+        synthetic=True,
     )

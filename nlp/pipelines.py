@@ -72,7 +72,9 @@ def classification(
     }
 
 
-def ner(quick: bool = False, models_dir: str | Path = "models", reports_dir: str | Path = "reports") -> dict[str, Any]:
+def ner(
+    quick: bool = False, models_dir: str | Path = "models", reports_dir: str | Path = "reports"
+) -> dict[str, Any]:
     """People, places and organisations in template sentences with a BiLSTM-CNN-CRF tagger."""
     models_dir = Path(models_dir)
 
@@ -81,8 +83,14 @@ def ner(quick: bool = False, models_dir: str | Path = "models", reports_dir: str
 
     # 2. Model: word embeddings + character CNN -> BiLSTM -> CRF.
     tagger = EntityTagger(
-        entity_types=train.entity_types, max_words=24, word_dim=32, char_dim=16, char_filters=32,
-        lstm_units=32 if quick else 64, learning_rate=1e-2, batch_size=16,
+        entity_types=train.entity_types,
+        max_words=24,
+        word_dim=32,
+        char_dim=16,
+        char_filters=32,
+        lstm_units=32 if quick else 64,
+        learning_rate=1e-2,
+        batch_size=16,
     )
 
     # 3. Train.
@@ -97,8 +105,12 @@ def ner(quick: bool = False, models_dir: str | Path = "models", reports_dir: str
     # 5. Export and compare with predict on a raw sentence (character offsets into the input).
     version_dir = tagger.export(models_dir / "entities")
     text = "Angela Merkel visited Paris with Marie Curie ."
-    served = tf.saved_model.load(str(version_dir)).signatures["serving_default"](text=tf.constant([text]))
-    served_texts = [t.decode() for t in served["entity_texts"].numpy()[0][: int(served["num_entities"][0])]]
+    served = tf.saved_model.load(str(version_dir)).signatures["serving_default"](
+        text=tf.constant([text])
+    )
+    served_texts = [
+        t.decode() for t in served["entity_texts"].numpy()[0][: int(served["num_entities"][0])]
+    ]
     python_texts = [e["text"] for e in tagger.predict(text)]
     return {
         "task": "nlp/ner (template sentences)",
@@ -115,7 +127,12 @@ def demo(models_dir: str | Path = "models", reports_dir: str | Path = "reports")
     """What ``dlsuite demo`` runs for NLP: the quick classification, NER, translation and QA pipelines."""
     rows, requests = [], {}
     # Keys are the export folder names under models_dir (the served model names).
-    pipelines = {"sentiment": classification, "entities": ner, "nlp_translation": translation, "nlp_qa": question_answering}
+    pipelines = {
+        "sentiment": classification,
+        "entities": ner,
+        "nlp_translation": translation,
+        "nlp_qa": question_answering,
+    }
     for name, pipeline in pipelines.items():
         summary = pipeline(quick=True, models_dir=models_dir, reports_dir=reports_dir)
         requests[name] = summary.pop("request")

@@ -38,7 +38,9 @@ class QAFeatures(NamedTuple):
 
 def sanitize(texts: tf.Tensor, max_chars: int) -> tf.Tensor:
     """Replace invalid UTF-8 with U+FFFD and keep at most ``max_chars`` characters (serving guard)."""
-    texts = tf.strings.unicode_transcode(texts, "UTF-8", "UTF-8", errors="replace", replacement_char=0xFFFD)
+    texts = tf.strings.unicode_transcode(
+        texts, "UTF-8", "UTF-8", errors="replace", replacement_char=0xFFFD
+    )
     return tf.strings.substr(texts, 0, max_chars, unit="UTF8_CHAR")
 
 
@@ -75,7 +77,9 @@ class QAFeaturizer(tf.Module):
     def __call__(self, questions: tf.Tensor, contexts: tf.Tensor) -> QAFeatures:
         questions = sanitize(tf.convert_to_tensor(questions, tf.string), self.max_question_chars)
         contexts = sanitize(tf.convert_to_tensor(contexts, tf.string), self.max_context_chars)
-        question_ids = tf.cast(self.tokenizer.encode(questions).ids[:, : self.max_question_tokens], tf.int32)
+        question_ids = tf.cast(
+            self.tokenizer.encode(questions).ids[:, : self.max_question_tokens], tf.int32
+        )
         context = self.tokenizer.encode(contexts)
 
         # Windows: each pair gets 1 + ceil((context_len - room) / step) of them.
@@ -98,15 +102,27 @@ class QAFeaturizer(tf.Module):
             flat = tf.cast(values.flat_values, tf.int32)
             return positions.with_flat_values(tf.gather(flat, positions.flat_values))
 
-        context_ids, starts, ends = window(context.ids), window(context.starts), window(context.ends)
+        context_ids, starts, ends = (
+            window(context.ids),
+            window(context.starts),
+            window(context.ends),
+        )
         question_rows = tf.gather(question_ids, example_index)
         count = tf.size(example_index)
 
         def column(value: int) -> tf.RaggedTensor:
             return tf.RaggedTensor.from_tensor(tf.fill([count, 1], value))
 
-        token_ids = tf.concat([column(self.cls_id), question_rows, column(self.sep_id), context_ids,
-                               column(self.sep_id)], axis=1)
+        token_ids = tf.concat(
+            [
+                column(self.cls_id),
+                question_rows,
+                column(self.sep_id),
+                context_ids,
+                column(self.sep_id),
+            ],
+            axis=1,
+        )
         first_part = tf.concat([column(0), tf.zeros_like(question_rows), column(0)], axis=1)
         segment_ids = tf.concat([first_part, tf.ones_like(context_ids), column(1)], axis=1)
         not_context = first_part - 1
@@ -127,7 +143,9 @@ class QAFeaturizer(tf.Module):
         )
 
 
-def span_labels(features: QAFeatures, answer_starts: tf.Tensor, answer_ends: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+def span_labels(
+    features: QAFeatures, answer_starts: tf.Tensor, answer_ends: tf.Tensor
+) -> tuple[tf.Tensor, tf.Tensor]:
     """Token positions (int32 ``[N]``) of each window's answer; 0 ([CLS]) when the window lacks it.
 
     ``answer_starts``/``answer_ends`` are character offsets per pair (``[B]``; -1 = no answer).
@@ -205,8 +223,12 @@ def decode_answers(
     pair_null = tf.math.unsorted_segment_min(null_score, index, num_pairs)
     window_ids = tf.range(tf.size(index))
     is_best = tf.equal(best_score, tf.gather(pair_best, index))
-    best_window = tf.math.unsorted_segment_min(tf.where(is_best, window_ids, tf.int32.max), index, num_pairs)
-    has_context = tf.math.unsorted_segment_max(tf.cast(window_has_context, tf.int32), index, num_pairs) > 0
+    best_window = tf.math.unsorted_segment_min(
+        tf.where(is_best, window_ids, tf.int32.max), index, num_pairs
+    )
+    has_context = (
+        tf.math.unsorted_segment_max(tf.cast(window_has_context, tf.int32), index, num_pairs) > 0
+    )
     no_answer = tf.logical_not(has_context)
     margin = tf.where(has_context, pair_null - pair_best, tf.float32.max)
     if allow_no_answer:

@@ -45,7 +45,11 @@ def span_model(inputs: dict[str, keras.KerasTensor], sequence: keras.KerasTensor
 
 
 def compile_span_model(
-    model: keras.Model, learning_rate: float, weight_decay: float, total_steps: int, warmup_fraction: float
+    model: keras.Model,
+    learning_rate: float,
+    weight_decay: float,
+    total_steps: int,
+    warmup_fraction: float,
 ) -> None:
     """AdamW with warmup + cosine decay and clipping; cross-entropy over start and end positions."""
     optimizer = make_optimizer(

@@ -58,11 +58,18 @@ def question_answering(
     served = tf.saved_model.load(str(version_dir)).signatures["serving_default"]
     sample = val.examples[:8]
     questions, contexts = [e.question for e in sample], [e.context for e in sample]
-    served_answers = [a.decode("utf-8") for a in served(question=tf.constant(questions),
-                                                        context=tf.constant(contexts))["answer"].numpy()]
+    served_answers = [
+        a.decode("utf-8")
+        for a in served(question=tf.constant(questions), context=tf.constant(contexts))[
+            "answer"
+        ].numpy()
+    ]
     python_answers = [r["answer"] for r in answerer.predict(questions, contexts)]
     agree = sum(a == b for a, b in zip(served_answers, python_answers, strict=True)) / len(sample)
-    question, context = "Where was Ada Lovelace born?", "Ada Lovelace was born in São Paulo. Ada Lovelace works as a pilot."
+    question, context = (
+        "Where was Ada Lovelace born?",
+        "Ada Lovelace was born in São Paulo. Ada Lovelace works as a pilot.",
+    )
     return {
         "task": "nlp/qa (synthetic template facts)",
         "exact_match": report["exact_match"],

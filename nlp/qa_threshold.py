@@ -13,11 +13,15 @@ from collections.abc import Sequence
 import numpy as np
 
 
-def _checked(margins: Sequence[float], span_f1: Sequence[float], empty_f1: Sequence[float]) -> tuple[np.ndarray, ...]:
+def _checked(
+    margins: Sequence[float], span_f1: Sequence[float], empty_f1: Sequence[float]
+) -> tuple[np.ndarray, ...]:
     arrays = tuple(np.asarray(a, dtype=np.float64) for a in (margins, span_f1, empty_f1))
     if not all(a.ndim == 1 and len(a) == len(arrays[0]) for a in arrays):
-        raise ValueError(f"margins, span_f1 and empty_f1 must be 1-D of one length, got shapes "
-                         f"{[a.shape for a in arrays]}")
+        raise ValueError(
+            f"margins, span_f1 and empty_f1 must be 1-D of one length, got shapes "
+            f"{[a.shape for a in arrays]}"
+        )
     if not len(arrays[0]):
         raise ValueError("no questions to choose a no-answer threshold from")
     if not np.isfinite(arrays[0]).all():
@@ -25,15 +29,17 @@ def _checked(margins: Sequence[float], span_f1: Sequence[float], empty_f1: Seque
     return arrays
 
 
-def f1_at_threshold(margins: Sequence[float], span_f1: Sequence[float], empty_f1: Sequence[float],
-                    threshold: float) -> float:
+def f1_at_threshold(
+    margins: Sequence[float], span_f1: Sequence[float], empty_f1: Sequence[float], threshold: float
+) -> float:
     """Mean F1 (percent) when questions with ``margin > threshold`` answer nothing."""
     margin, span, empty = _checked(margins, span_f1, empty_f1)
     return float(100.0 * np.where(margin > threshold, empty, span).mean())
 
 
-def best_no_answer_threshold(margins: Sequence[float], span_f1: Sequence[float],
-                             empty_f1: Sequence[float]) -> tuple[float, float]:
+def best_no_answer_threshold(
+    margins: Sequence[float], span_f1: Sequence[float], empty_f1: Sequence[float]
+) -> tuple[float, float]:
     """``(threshold, F1 percent)`` maximising mean F1; the threshold lies midway between margins.
 
     Ties keep the threshold closest to 0 (the untuned default), so a flat optimum does not drift.

@@ -71,8 +71,14 @@ class QuestionAnswererConfig(TaskConfig):
                 f"sequence_length ({self.sequence_length}) must leave at least 8 context tokens after "
                 f"max_question_tokens ({self.max_question_tokens}) and 3 special tokens"
             )
-        for name in ("doc_stride", "max_answer_length", "max_question_tokens", "max_question_chars",
-                     "max_context_chars", "batch_size"):
+        for name in (
+            "doc_stride",
+            "max_answer_length",
+            "max_question_tokens",
+            "max_question_chars",
+            "max_context_chars",
+            "batch_size",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if self.vocabulary_size < 10:
@@ -86,9 +92,10 @@ def _trim(features: QAFeatures) -> QAFeatures:
     length = tf.maximum(tf.reduce_max(tf.reduce_sum(features.inputs["padding_mask"], axis=1)), 1)
     inputs = {k: v[:, :length] for k, v in features.inputs.items()}
     return features._replace(
-        inputs=inputs, token_starts=features.token_starts[:, :length], token_ends=features.token_ends[:, :length]
+        inputs=inputs,
+        token_starts=features.token_starts[:, :length],
+        token_ends=features.token_ends[:, :length],
     )
-
 
 
 def training_span(example: QAExample) -> tuple[int, int, bool]:
@@ -135,18 +142,28 @@ class QuestionAnswerer(Task):
             self.vocabulary, self.config.lowercase = options["vocabulary"], options["lowercase"]
             return
         if texts is None:
-            raise ValueError("the model has no vocabulary yet: fit it on question/context pairs first")
+            raise ValueError(
+                "the model has no vocabulary yet: fit it on question/context pairs first"
+            )
         step = max(1, len(texts) // max(c.vocabulary_sample, 1))
-        self.vocabulary = train_vocabulary(texts[::step], c.vocabulary_size, c.lowercase, c.lowercase)
+        self.vocabulary = train_vocabulary(
+            texts[::step], c.vocabulary_size, c.lowercase, c.lowercase
+        )
 
     @property
     def featurizer(self) -> QAFeaturizer:
         if self._featurizer is None:
             self._ensure_vocabulary(None)
             c = self.config
-            tokenizer = WordPieceTokenizer(self.vocabulary, lowercase=c.lowercase, strip_accents=c.lowercase)
+            tokenizer = WordPieceTokenizer(
+                self.vocabulary, lowercase=c.lowercase, strip_accents=c.lowercase
+            )
             self._featurizer = QAFeaturizer(
-                tokenizer, c.sequence_length, c.doc_stride, c.max_question_tokens, c.max_question_chars,
+                tokenizer,
+                c.sequence_length,
+                c.doc_stride,
+                c.max_question_tokens,
+                c.max_question_chars,
                 c.max_context_chars,
             )
         return self._featurizer
@@ -178,15 +195,22 @@ class QuestionAnswerer(Task):
 
         c = self.config
         x = keras_hub.layers.TokenAndPositionEmbedding(
-            vocabulary_size=len(self.vocabulary), sequence_length=c.sequence_length,
-            embedding_dim=c.embed_dim, name="embedding",
+            vocabulary_size=len(self.vocabulary),
+            sequence_length=c.sequence_length,
+            embedding_dim=c.embed_dim,
+            name="embedding",
         )(inputs["token_ids"])
-        x = x + keras.layers.Embedding(2, c.embed_dim, name="segment_embedding")(inputs["segment_ids"])
+        x = x + keras.layers.Embedding(2, c.embed_dim, name="segment_embedding")(
+            inputs["segment_ids"]
+        )
         x = keras.layers.LayerNormalization(epsilon=1e-6, name="embedding_norm")(x)
         x = keras.layers.Dropout(c.dropout, name="embedding_dropout")(x)
         for i in range(c.num_layers):
             x = keras_hub.layers.TransformerEncoder(
-                intermediate_dim=c.intermediate_dim, num_heads=c.num_heads, dropout=c.dropout, name=f"encoder_{i}"
+                intermediate_dim=c.intermediate_dim,
+                num_heads=c.num_heads,
+                dropout=c.dropout,
+                name=f"encoder_{i}",
             )(x, padding_mask=inputs["padding_mask"])
         return x
 
@@ -214,7 +238,9 @@ class QuestionAnswerer(Task):
 
     def make_dataset(self, data: Any, batch_size: int, training: bool) -> tf.data.Dataset:
         if isinstance(data, tf.data.Dataset):
-            raise ValueError("pass SquadData, a list of QAExample or a SQuAD JSON path; not a tf.data.Dataset")
+            raise ValueError(
+                "pass SquadData, a list of QAExample or a SQuAD JSON path; not a tf.data.Dataset"
+            )
         questions, contexts, starts, ends = [], [], [], []
         for example in self.as_examples(data):
             start, end, usable = training_span(example)
@@ -225,7 +251,9 @@ class QuestionAnswerer(Task):
             starts.append(start)
             ends.append(end)
         if not questions:
-            raise ValueError("no usable training examples (every answer is missing from its context)")
+            raise ValueError(
+                "no usable training examples (every answer is missing from its context)"
+            )
         self._ensure_vocabulary(sorted(set(contexts)) + questions)
         featurizer = self.featurizer
 
@@ -262,14 +290,20 @@ class QuestionAnswerer(Task):
         return dataset.map(trim).prefetch(tf.data.AUTOTUNE)
 
     # ------------------------------------------------------------------ inference
-    def _answer_graph(self, questions: tf.Tensor, contexts: tf.Tensor, abstain: bool = True) -> dict[str, tf.Tensor]:
+    def _answer_graph(
+        self, questions: tf.Tensor, contexts: tf.Tensor, abstain: bool = True
+    ) -> dict[str, tf.Tensor]:
         """Raw strings -> decoded answers; ``abstain=False`` always returns the best span."""
         c = self.config
         features = _trim(self.featurizer(questions, contexts))
         outputs = self._span_logits(features.inputs)
         answers = decode_answers(
-            features, outputs["start_logits"], outputs["end_logits"], c.max_answer_length,
-            c.allow_no_answer and abstain, c.no_answer_threshold,
+            features,
+            outputs["start_logits"],
+            outputs["end_logits"],
+            c.max_answer_length,
+            c.allow_no_answer and abstain,
+            c.no_answer_threshold,
         )
         return answers._asdict()
 
@@ -288,7 +322,10 @@ class QuestionAnswerer(Task):
             raise ValueError(f"got {len(questions)} questions but {len(contexts)} contexts")
         if not questions:
             raise ValueError("predict needs at least one question and context, got empty lists")
-        limits = {"question": self.config.max_question_chars, "context": self.config.max_context_chars}
+        limits = {
+            "question": self.config.max_question_chars,
+            "context": self.config.max_context_chars,
+        }
         checked: dict[str, list[str]] = {"question": [], "context": []}
         for kind, items in (("question", questions), ("context", contexts)):
             for i, item in enumerate(items):
@@ -300,7 +337,9 @@ class QuestionAnswerer(Task):
                 if not isinstance(item, str):
                     raise ValueError(f"{kind} {i} is {type(item).__name__}, not a string")
                 if not item.strip():
-                    raise ValueError(f"{kind} {i} is empty; a question needs a non-empty context to answer from")
+                    raise ValueError(
+                        f"{kind} {i} is empty; a question needs a non-empty context to answer from"
+                    )
                 if len(item) > limits[kind]:
                     raise ValueError(
                         f"{kind} {i} has {len(item):,} characters, over the limit of {limits[kind]:,} "
@@ -309,7 +348,9 @@ class QuestionAnswerer(Task):
                 checked[kind].append(item)
         return checked["question"], checked["context"], single
 
-    def predict(self, question: Any, context: Any, batch_size: int = 32) -> dict[str, Any] | list[dict[str, Any]]:
+    def predict(
+        self, question: Any, context: Any, batch_size: int = 32
+    ) -> dict[str, Any] | list[dict[str, Any]]:
         """``(question, context)`` strings (or equal-length lists) -> answer dicts.
 
         Each dict has ``answer`` (text), ``start``/``end`` (character offsets, ``context[start:end]
@@ -320,9 +361,13 @@ class QuestionAnswerer(Task):
         results = self._answers(questions, contexts, batch_size, abstain=True)
         return results[0] if single else results
 
-    def _answers(self, questions: list[str], contexts: list[str], batch_size: int, abstain: bool) -> list[dict[str, Any]]:
+    def _answers(
+        self, questions: list[str], contexts: list[str], batch_size: int, abstain: bool
+    ) -> list[dict[str, Any]]:
         if abstain not in self._predict_fns:
-            _ = self.featurizer  # built eagerly: its lookup tables must outlive any one traced graph
+            _ = (
+                self.featurizer
+            )  # built eagerly: its lookup tables must outlive any one traced graph
             spec = tf.TensorSpec([None], tf.string)
             self._predict_fns[abstain] = tf.function(
                 lambda q, c: self._answer_graph(q, c, abstain), input_signature=[spec, spec]
@@ -330,29 +375,39 @@ class QuestionAnswerer(Task):
         results = []
         for i in range(0, len(questions), batch_size):
             out = self._predict_fns[abstain](
-                tf.constant(questions[i : i + batch_size]), tf.constant(contexts[i : i + batch_size])
+                tf.constant(questions[i : i + batch_size]),
+                tf.constant(contexts[i : i + batch_size]),
             )
             out = {k: v.numpy() for k, v in out.items()}
             for j in range(len(out["answer"])):
-                results.append({
-                    "answer": out["answer"][j].decode("utf-8"),
-                    "start": int(out["start"][j]),
-                    "end": int(out["end"][j]),
-                    "score": float(out["score"][j]),
-                    "no_answer": bool(out["no_answer"][j]),
-                    "no_answer_margin": float(out["no_answer_margin"][j]),
-                })
+                results.append(
+                    {
+                        "answer": out["answer"][j].decode("utf-8"),
+                        "start": int(out["start"][j]),
+                        "end": int(out["end"][j]),
+                        "score": float(out["score"][j]),
+                        "no_answer": bool(out["no_answer"][j]),
+                        "no_answer_margin": float(out["no_answer_margin"][j]),
+                    }
+                )
         return results
 
     # ------------------------------------------------------------------ evaluation
-    def evaluate(self, data: Any, batch_size: int = 32, return_predictions: bool = False) -> dict[str, Any]:
+    def evaluate(
+        self, data: Any, batch_size: int = 32, return_predictions: bool = False
+    ) -> dict[str, Any]:
         """SQuAD exact match and F1 (percent, official normalisation; v2.0 no-answer handling)."""
         examples = self.as_examples(data)
-        results = self.predict([e.question for e in examples], [e.context for e in examples], batch_size)
+        results = self.predict(
+            [e.question for e in examples], [e.context for e in examples], batch_size
+        )
         report = squad_scores(examples, [r["answer"] for r in results])
         report["no_answer_rate"] = float(np.mean([r["no_answer"] for r in results]))
         if return_predictions:
-            report["predictions"] = {e.id or str(i): r["answer"] for i, (e, r) in enumerate(zip(examples, results, strict=True))}
+            report["predictions"] = {
+                e.id or str(i): r["answer"]
+                for i, (e, r) in enumerate(zip(examples, results, strict=True))
+            }
         return report
 
     def no_answer_evidence(self, data: Any, batch_size: int = 32) -> dict[str, np.ndarray]:
@@ -362,7 +417,9 @@ class QuestionAnswerer(Task):
         the model (e.g. a threshold chosen on other cross-validation folds).
         """
         examples = self.as_examples(data)
-        questions, contexts, _ = self._validate_pairs([e.question for e in examples], [e.context for e in examples])
+        questions, contexts, _ = self._validate_pairs(
+            [e.question for e in examples], [e.context for e in examples]
+        )
         results = self._answers(questions, contexts, batch_size, abstain=False)
         span_f1, empty_f1 = [], []
         for example, result in zip(examples, results, strict=True):
@@ -382,11 +439,19 @@ class QuestionAnswerer(Task):
         reaches on ``data`` and the F1 of the threshold it replaces. Saved and exported models keep it.
         """
         if not self.config.allow_no_answer:
-            raise ValueError("tune_no_answer_threshold needs allow_no_answer=True (SQuAD 2.0-style answers)")
+            raise ValueError(
+                "tune_no_answer_threshold needs allow_no_answer=True (SQuAD 2.0-style answers)"
+            )
         evidence = self.no_answer_evidence(data, batch_size)
-        previous = f1_at_threshold(evidence["margin"], evidence["span_f1"], evidence["empty_f1"],
-                                   self.config.no_answer_threshold)
-        threshold, f1 = best_no_answer_threshold(evidence["margin"], evidence["span_f1"], evidence["empty_f1"])
+        previous = f1_at_threshold(
+            evidence["margin"],
+            evidence["span_f1"],
+            evidence["empty_f1"],
+            self.config.no_answer_threshold,
+        )
+        threshold, f1 = best_no_answer_threshold(
+            evidence["margin"], evidence["span_f1"], evidence["empty_f1"]
+        )
         self.config.no_answer_threshold = threshold
         self._predict_fns = {}
         return {"threshold": threshold, "f1": f1, "previous_threshold_f1": previous}
@@ -396,7 +461,10 @@ class QuestionAnswerer(Task):
         def serve(question: tf.Tensor, context: tf.Tensor) -> dict[str, tf.Tensor]:
             return self._answer_graph(question, context)
 
-        spec = [tf.TensorSpec([None], tf.string, name="question"), tf.TensorSpec([None], tf.string, name="context")]
+        spec = [
+            tf.TensorSpec([None], tf.string, name="question"),
+            tf.TensorSpec([None], tf.string, name="context"),
+        ]
         return {"serving_default": (serve, spec)}
 
     def warmup_inputs(self) -> dict[str, Any]:

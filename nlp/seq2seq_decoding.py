@@ -81,7 +81,11 @@ def greedy_search(
         lambda ids, log_prob, finished, lengths, state: tf.logical_not(tf.reduce_all(finished)),
         body,
         [ids, log_prob, finished, lengths, tuple(state)],
-        shape_invariants=[tf.TensorShape([None, None]), *[tf.TensorShape([None])] * 3, _row_shapes(state)],
+        shape_invariants=[
+            tf.TensorShape([None, None]),
+            *[tf.TensorShape([None])] * 3,
+            _row_shapes(state),
+        ],
         maximum_iterations=max_length,
     )
     return Decoded(ids[:, 1:], log_prob / length_penalty(lengths, alpha), lengths)
@@ -110,7 +114,9 @@ def beam_search(
     k = beam_size
     ids = tf.fill(tf.stack([batch_size, k, 1]), tf.constant(bos_id, tf.int32))
     # Only beam 0 is live at the start, so the first step does not pick K copies of one token.
-    log_prob = tf.tile(tf.concat([[0.0], tf.fill([k - 1], NEG_INF)], 0)[tf.newaxis], tf.stack([batch_size, 1]))
+    log_prob = tf.tile(
+        tf.concat([[0.0], tf.fill([k - 1], NEG_INF)], 0)[tf.newaxis], tf.stack([batch_size, 1])
+    )
     finished = tf.zeros(tf.stack([batch_size, k]), tf.bool)
     lengths = tf.zeros(tf.stack([batch_size, k]), tf.int32)
 
@@ -127,11 +133,17 @@ def beam_search(
         normalised = candidate_log_prob / length_penalty(candidate_length, alpha)[..., tf.newaxis]
         _, best = tf.math.top_k(tf.reshape(normalised, tf.stack([batch_size, k * vocabulary])), k=k)
         beam, token = best // vocabulary, best % vocabulary
-        log_prob = tf.gather(tf.reshape(candidate_log_prob, tf.stack([batch_size, k * vocabulary])), best, batch_dims=1)
+        log_prob = tf.gather(
+            tf.reshape(candidate_log_prob, tf.stack([batch_size, k * vocabulary])),
+            best,
+            batch_dims=1,
+        )
         lengths = tf.gather(candidate_length, beam, batch_dims=1)
         finished = tf.gather(finished, beam, batch_dims=1) | tf.equal(token, eos_id)
         ids = tf.concat([tf.gather(ids, beam, batch_dims=1), token[..., tf.newaxis]], axis=2)
-        rows = tf.reshape(beam + k * tf.range(batch_size)[:, tf.newaxis], [-1])  # flat source row of each new hypothesis
+        rows = tf.reshape(
+            beam + k * tf.range(batch_size)[:, tf.newaxis], [-1]
+        )  # flat source row of each new hypothesis
         state = tuple(tf.gather(x, rows) for x in state)
         return [ids, log_prob, finished, lengths, state]
 
@@ -141,15 +153,23 @@ def beam_search(
         # A row is decided once its best finished hypothesis beats the best score any live one
         # could still reach: log-probs only fall, and the length penalty grows to at most
         # ``length_penalty(max_length)``.
-        finished_best = tf.reduce_max(tf.where(finished, log_prob / length_penalty(lengths, alpha), -np.inf), 1)
-        alive_bound = tf.reduce_max(tf.where(finished, -np.inf, log_prob / best_possible_penalty), 1)
+        finished_best = tf.reduce_max(
+            tf.where(finished, log_prob / length_penalty(lengths, alpha), -np.inf), 1
+        )
+        alive_bound = tf.reduce_max(
+            tf.where(finished, -np.inf, log_prob / best_possible_penalty), 1
+        )
         return tf.reduce_any(finished_best < alive_bound)
 
     ids, log_prob, finished, lengths, _ = tf.while_loop(
         undecided,
         body,
         [ids, log_prob, finished, lengths, tuple(state)],
-        shape_invariants=[tf.TensorShape([None, k, None]), *[tf.TensorShape([None, k])] * 3, _row_shapes(state)],
+        shape_invariants=[
+            tf.TensorShape([None, k, None]),
+            *[tf.TensorShape([None, k])] * 3,
+            _row_shapes(state),
+        ],
         maximum_iterations=max_length,
     )
     scores = log_prob / length_penalty(lengths, alpha)

@@ -60,7 +60,9 @@ class SquadData:
 
     def subset(self, titles: Iterable[str]) -> SquadData:
         keep = set(titles)
-        return SquadData([e for e in self.examples if e.title in keep], self.version, source=self.source)
+        return SquadData(
+            [e for e in self.examples if e.title in keep], self.version, source=self.source
+        )
 
     def report(self) -> dict[str, Any]:
         answerable = sum(not e.is_impossible for e in self.examples)
@@ -88,7 +90,9 @@ def _anchor(context: str, text: str, start: int) -> int | None:
 def parse_squad(payload: Mapping[str, Any], source: str = "") -> SquadData:
     """The official ``{"version", "data": [{"title", "paragraphs": [...]}]}`` dict -> ``SquadData``."""
     if not isinstance(payload, Mapping) or not isinstance(payload.get("data"), list):
-        raise ValueError(f"{source or 'input'} is not SQuAD JSON: expected an object with a 'data' list")
+        raise ValueError(
+            f"{source or 'input'} is not SQuAD JSON: expected an object with a 'data' list"
+        )
     examples, misaligned, unusable = [], 0, 0
     for article in payload["data"]:
         title = str(article.get("title", ""))
@@ -109,8 +113,14 @@ def parse_squad(payload: Mapping[str, Any], source: str = "") -> SquadData:
                             start = -1
                     answers.append((text, start))
                 if not impossible and not answers:
-                    raise ValueError(f"{source}: question {qa.get('id')!r} has no answers and is not marked is_impossible")
-                examples.append(QAExample(str(qa.get("question", "")), context, answers, str(qa.get("id", "")), title))
+                    raise ValueError(
+                        f"{source}: question {qa.get('id')!r} has no answers and is not marked is_impossible"
+                    )
+                examples.append(
+                    QAExample(
+                        str(qa.get("question", "")), context, answers, str(qa.get("id", "")), title
+                    )
+                )
     return SquadData(examples, str(payload.get("version", "")), misaligned, unusable, source)
 
 
@@ -129,7 +139,9 @@ def read_squad(path: str | os.PathLike) -> SquadData:
 
 
 def load_tfds_squad(
-    name: str = "squad/v1.1", split: str = "validation", data_dir: str | os.PathLike | None = None,
+    name: str = "squad/v1.1",
+    split: str = "validation",
+    data_dir: str | os.PathLike | None = None,
     limit: int | None = None,
 ) -> SquadData:
     """TFDS ``squad`` (``squad/v1.1`` or ``squad/v2.0``) from prepared files, never downloading."""
@@ -176,7 +188,10 @@ def exact_match(prediction: str, truth: str) -> float:
 
 def f1_score(prediction: str, truth: str) -> float:
     """Token-overlap F1 of the official v2.0 script (an empty answer only matches an empty one)."""
-    pred_tokens, truth_tokens = normalize_answer(prediction).split(), normalize_answer(truth).split()
+    pred_tokens, truth_tokens = (
+        normalize_answer(prediction).split(),
+        normalize_answer(truth).split(),
+    )
     if not pred_tokens or not truth_tokens:
         return float(pred_tokens == truth_tokens)
     common = collections.Counter(pred_tokens) & collections.Counter(truth_tokens)
@@ -224,12 +239,43 @@ def squad_scores(examples: Sequence[QAExample], predictions: Sequence[str]) -> d
 
 
 # --------------------------------------------------------------------------- SYNTHETIC data
-_PEOPLE = ["Ada Lovelace", "Zoë Müller", "José Ortega", "Mei Tanaka", "Omar Haddad", "Ines Costa",
-           "Lars Berg", "Priya Nair", "Tomás Novák", "Amara Obi", "Hugo Lefèvre", "Sofia Rossi"]
-_CITIES = ["São Paulo", "Kraków", "Reykjavík", "Nairobi", "Osaka", "Lyon", "Quito", "Tallinn",
-           "Perth", "Málaga", "Hanoi", "Zürich"]
+_PEOPLE = [
+    "Ada Lovelace",
+    "Zoë Müller",
+    "José Ortega",
+    "Mei Tanaka",
+    "Omar Haddad",
+    "Ines Costa",
+    "Lars Berg",
+    "Priya Nair",
+    "Tomás Novák",
+    "Amara Obi",
+    "Hugo Lefèvre",
+    "Sofia Rossi",
+]
+_CITIES = [
+    "São Paulo",
+    "Kraków",
+    "Reykjavík",
+    "Nairobi",
+    "Osaka",
+    "Lyon",
+    "Quito",
+    "Tallinn",
+    "Perth",
+    "Málaga",
+    "Hanoi",
+    "Zürich",
+]
 _JOBS = ["chemist", "pilot", "carpenter", "violinist", "geologist", "surgeon", "baker", "lawyer"]
-_ORGS = ["Acme Labs", "the Royal Museum", "Nordic Air", "Helix Bank", "the City Theatre", "Orbit Systems"]
+_ORGS = [
+    "Acme Labs",
+    "the Royal Museum",
+    "Nordic Air",
+    "Helix Bank",
+    "the City Theatre",
+    "Orbit Systems",
+]
 _FACTS = [
     ("city", "{p} was born in {v}.", "Where was {p} born?"),
     ("year", "{p} moved abroad in {v}.", "In what year did {p} move abroad?"),
@@ -238,7 +284,9 @@ _FACTS = [
 ]
 
 
-def make_synthetic_qa(n: int = 400, seed: int = 0, unanswerable: float = 0.0, people: int = 2) -> SquadData:
+def make_synthetic_qa(
+    n: int = 400, seed: int = 0, unanswerable: float = 0.0, people: int = 2
+) -> SquadData:
     """SYNTHETIC QA pairs from templates: a context of facts about ``people`` persons, one question.
 
     Several persons share a context with the same kinds of fact, so answering needs the
@@ -246,7 +294,12 @@ def make_synthetic_qa(n: int = 400, seed: int = 0, unanswerable: float = 0.0, pe
     Names and places include accented characters (offsets are code points).
     """
     rng = random.Random(seed)
-    values = {"city": _CITIES, "year": [str(y) for y in range(1950, 2021)], "job": _JOBS, "org": _ORGS}
+    values = {
+        "city": _CITIES,
+        "year": [str(y) for y in range(1950, 2021)],
+        "job": _JOBS,
+        "org": _ORGS,
+    }
     examples = []
     for i in range(n):
         persons = rng.sample(_PEOPLE, people + 1)
@@ -256,7 +309,9 @@ def make_synthetic_qa(n: int = 400, seed: int = 0, unanswerable: float = 0.0, pe
         for person in present:  # alone never decides, the question's name has to be matched
             for kind, statement, question in kinds:
                 value = rng.choice(values[kind])
-                sentences.append((statement.format(p=person, v=value), person, kind, value, question))
+                sentences.append(
+                    (statement.format(p=person, v=value), person, kind, value, question)
+                )
         rng.shuffle(sentences)
         context = ""
         for sentence, person, _kind, value, question in sentences:
@@ -265,8 +320,16 @@ def make_synthetic_qa(n: int = 400, seed: int = 0, unanswerable: float = 0.0, pe
             facts.append((question.format(p=person), value, start))
         if rng.random() < unanswerable:
             _, _, question = rng.choice(_FACTS)
-            examples.append(QAExample(question.format(p=absent), context, [], f"synthetic-{seed}-{i}", "synthetic"))
+            examples.append(
+                QAExample(
+                    question.format(p=absent), context, [], f"synthetic-{seed}-{i}", "synthetic"
+                )
+            )
             continue
         question, value, start = rng.choice(facts)
-        examples.append(QAExample(question, context, [(value, start)], f"synthetic-{seed}-{i}", "synthetic"))
-    return SquadData(examples, "synthetic" + (" v2.0" if unanswerable else ""), source="builtin:synthetic")
+        examples.append(
+            QAExample(question, context, [(value, start)], f"synthetic-{seed}-{i}", "synthetic")
+        )
+    return SquadData(
+        examples, "synthetic" + (" v2.0" if unanswerable else ""), source="builtin:synthetic"
+    )

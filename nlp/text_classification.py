@@ -43,7 +43,9 @@ class TextClassifierConfig(TaskConfig):
     multi_label: bool = False
     preset: str | None = None  # None: transformer from scratch; "minilm" or a folder: pretrained
     vocabulary_size: int = 8000
-    vocabulary_sample: int = 20000  # texts (spread over the data) the WordPiece vocabulary learns from
+    vocabulary_sample: int = (
+        20000  # texts (spread over the data) the WordPiece vocabulary learns from
+    )
     lowercase: bool = True
     sequence_length: int = 64
     embed_dim: int = 64
@@ -52,7 +54,9 @@ class TextClassifierConfig(TaskConfig):
     intermediate_dim: int = 128
     dropout: float = 0.1
     pooling: str = "mean"  # "mean" or "mean_max" (mean and max of the token vectors, concatenated)
-    token_dropout: float = 0.0  # training only: share of word pieces replaced by [UNK] (regulariser)
+    token_dropout: float = (
+        0.0  # training only: share of word pieces replaced by [UNK] (regulariser)
+    )
     learning_rate: float | None = None  # default: 1e-3 from scratch, 5e-5 pretrained
     weight_decay: float = 0.01
     warmup_fraction: float = 0.1
@@ -64,7 +68,9 @@ class TextClassifierConfig(TaskConfig):
     def validate(self) -> None:
         self.classes = [str(c) for c in self.classes]
         if len(self.classes) < 2:
-            raise ValueError("TextClassifier needs at least two classes, e.g. classes=['negative', 'positive']")
+            raise ValueError(
+                "TextClassifier needs at least two classes, e.g. classes=['negative', 'positive']"
+            )
         if len(set(self.classes)) != len(self.classes):
             raise ValueError(f"class names must be unique, got {self.classes}")
         if self.sequence_length < 3:
@@ -108,7 +114,11 @@ class TextClassifier(Task):
         c = self.config
         if c.preset:
             return preset_tokenizer_options(c.preset)
-        return {"vocabulary": self.vocabulary, "lowercase": c.lowercase, "strip_accents": c.lowercase}
+        return {
+            "vocabulary": self.vocabulary,
+            "lowercase": c.lowercase,
+            "strip_accents": c.lowercase,
+        }
 
     def _ensure_vocabulary(self, texts: list[str] | None) -> None:
         if self.vocabulary is not None:
@@ -122,7 +132,9 @@ class TextClassifier(Task):
         if texts is None:
             raise ValueError("the model has no vocabulary yet: fit it on texts first")
         step = max(1, len(texts) // max(c.vocabulary_sample, 1))
-        self.vocabulary = train_vocabulary(texts[::step], c.vocabulary_size, c.lowercase, c.lowercase)
+        self.vocabulary = train_vocabulary(
+            texts[::step], c.vocabulary_size, c.lowercase, c.lowercase
+        )
 
     @property
     def packer(self) -> TextPacker:
@@ -130,7 +142,9 @@ class TextClassifier(Task):
             if self.vocabulary is None:
                 self._ensure_vocabulary(None)
             tokenizer = WordPieceTokenizer(
-                self.vocabulary, lowercase=self.config.lowercase, strip_accents=self.config.lowercase
+                self.vocabulary,
+                lowercase=self.config.lowercase,
+                strip_accents=self.config.lowercase,
             )
             self._packer = TextPacker(tokenizer, self.config.sequence_length, self.config.max_chars)
         return self._packer
@@ -199,7 +213,9 @@ class TextClassifier(Task):
                 names = [item] if isinstance(item, str) else list(item)
                 unknown = sorted(set(map(str, names)) - set(index))
                 if unknown:
-                    raise ValueError(f"unknown labels {unknown[:5]} in example {row}; the model's classes are {self.classes}")
+                    raise ValueError(
+                        f"unknown labels {unknown[:5]} in example {row}; the model's classes are {self.classes}"
+                    )
                 targets[row, [index[str(n)] for n in names]] = 1.0
             return targets
         values = np.asarray(labels)
@@ -209,15 +225,21 @@ class TextClassifier(Task):
             return values.astype(np.int32)
         unknown = sorted({str(v) for v in labels} - set(index))
         if unknown:
-            raise ValueError(f"unknown labels {unknown[:5]}; the model's classes are {self.classes}")
+            raise ValueError(
+                f"unknown labels {unknown[:5]}; the model's classes are {self.classes}"
+            )
         return np.array([index[str(v)] for v in labels], np.int32)
 
     def as_text_data(self, data: Any) -> tuple[list[str], list[Any]]:
         """(texts, labels) from ``TextData``, a pair of sequences, a CSV/TSV file or a class folder."""
         if isinstance(data, (str, os.PathLike)):
             path = Path(data)
-            data = data_lib.load_text_folder(path) if path.is_dir() else data_lib.load_text_csv(
-                path, label_separator="|" if self.config.multi_label else None
+            data = (
+                data_lib.load_text_folder(path)
+                if path.is_dir()
+                else data_lib.load_text_csv(
+                    path, label_separator="|" if self.config.multi_label else None
+                )
             )
         if isinstance(data, data_lib.TextData):
             texts, labels = data.texts, data.labels
@@ -239,7 +261,9 @@ class TextClassifier(Task):
 
     def make_dataset(self, data: Any, batch_size: int, training: bool) -> tf.data.Dataset:
         if isinstance(data, tf.data.Dataset):
-            raise ValueError("pass TextData, (texts, labels), a CSV/TSV path or a folder; not a tf.data.Dataset")
+            raise ValueError(
+                "pass TextData, (texts, labels), a CSV/TSV path or a folder; not a tf.data.Dataset"
+            )
         texts, labels = self.as_text_data(data)
         self._ensure_vocabulary(texts)
         targets = self._targets(labels)
@@ -252,7 +276,9 @@ class TextClassifier(Task):
             .cache()
         )
         if training:
-            dataset = dataset.shuffle(min(len(texts), 20000), seed=self.config.seed, reshuffle_each_iteration=True)
+            dataset = dataset.shuffle(
+                min(len(texts), 20000), seed=self.config.seed, reshuffle_each_iteration=True
+            )
             batches = length_bucketed_batches(dataset, batch_size)
             if self.config.token_dropout:
                 batches = batches.map(self._drop_tokens, num_parallel_calls=tf.data.AUTOTUNE)
@@ -260,10 +286,16 @@ class TextClassifier(Task):
         batches = dataset.batch(batch_size).map(lambda x, y: (trim_to_longest(x), y))
         return batches.prefetch(tf.data.AUTOTUNE)
 
-    def _drop_tokens(self, inputs: dict[str, tf.Tensor], targets: tf.Tensor) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
+    def _drop_tokens(
+        self, inputs: dict[str, tf.Tensor], targets: tf.Tensor
+    ) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
         """Word dropout: replace a random ``token_dropout`` share of the text's pieces by [UNK]."""
         packer, ids = self.packer, inputs["token_ids"]
-        special = tf.equal(ids, packer.cls_id) | tf.equal(ids, packer.sep_id) | tf.equal(inputs["padding_mask"], 0)
+        special = (
+            tf.equal(ids, packer.cls_id)
+            | tf.equal(ids, packer.sep_id)
+            | tf.equal(inputs["padding_mask"], 0)
+        )
         drop = (tf.random.uniform(tf.shape(ids)) < self.config.token_dropout) & ~special
         unknown = tf.cast(packer.tokenizer.oov_id, ids.dtype)
         return {**inputs, "token_ids": tf.where(drop, unknown, ids)}, targets
@@ -309,7 +341,9 @@ class TextClassifier(Task):
             from common.plots import plot_confusion_matrix
 
             path = plot_confusion_matrix(
-                np.array(report["confusion_matrix"]), self.classes, Path(report_dir) / "confusion_matrix.png"
+                np.array(report["confusion_matrix"]),
+                self.classes,
+                Path(report_dir) / "confusion_matrix.png",
             )
             report["confusion_matrix_png"] = str(path)
         return report
@@ -319,14 +353,18 @@ class TextClassifier(Task):
 
         predicted = (probabilities >= self.config.threshold).astype(int)
         truth = targets.astype(int)
-        precision, recall, f1, support = skm.precision_recall_fscore_support(truth, predicted, zero_division=0)
+        precision, recall, f1, support = skm.precision_recall_fscore_support(
+            truth, predicted, zero_division=0
+        )
         return {
             "subset_accuracy": float(skm.accuracy_score(truth, predicted)),
             "micro_f1": float(skm.f1_score(truth, predicted, average="micro", zero_division=0)),
             "macro_f1": float(np.mean(f1)),
             "per_class": {
                 name: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
-                for name, p, r, f, s in zip(self.classes, precision, recall, f1, support, strict=True)
+                for name, p, r, f, s in zip(
+                    self.classes, precision, recall, f1, support, strict=True
+                )
             },
             "num_examples": int(len(truth)),
         }

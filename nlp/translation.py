@@ -72,7 +72,9 @@ class TranslatorConfig(TaskConfig):
         if self.vocabulary_size < 10:
             raise ValueError(f"vocabulary_size must be at least 10, got {self.vocabulary_size}")
         if self.embed_dim % self.num_heads:
-            raise ValueError(f"embed_dim {self.embed_dim} is not divisible by num_heads {self.num_heads}")
+            raise ValueError(
+                f"embed_dim {self.embed_dim} is not divisible by num_heads {self.num_heads}"
+            )
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.max_chars < 1:
@@ -102,11 +104,17 @@ class Translator(Task):
         c = self.config
         if c.shared_vocabulary:
             half = max(1, c.vocabulary_sample)
-            shared = train_translation_vocabulary(data.sources[:half] + data.targets[:half], c.vocabulary_size, 2 * half)
+            shared = train_translation_vocabulary(
+                data.sources[:half] + data.targets[:half], c.vocabulary_size, 2 * half
+            )
             self.source_vocabulary = self.target_vocabulary = shared
         else:
-            self.source_vocabulary = train_translation_vocabulary(data.sources, c.vocabulary_size, c.vocabulary_sample)
-            self.target_vocabulary = train_translation_vocabulary(data.targets, c.vocabulary_size, c.vocabulary_sample)
+            self.source_vocabulary = train_translation_vocabulary(
+                data.sources, c.vocabulary_size, c.vocabulary_sample
+            )
+            self.target_vocabulary = train_translation_vocabulary(
+                data.targets, c.vocabulary_size, c.vocabulary_sample
+            )
 
     @property
     def text(self) -> TranslationText:
@@ -115,12 +123,19 @@ class Translator(Task):
             self.build_vocabularies(None)
             c = self.config
             self._text = TranslationText(
-                self.source_vocabulary, self.target_vocabulary, c.max_source_length, c.max_target_length, c.max_chars
+                self.source_vocabulary,
+                self.target_vocabulary,
+                c.max_source_length,
+                c.max_target_length,
+                c.max_chars,
             )
         return self._text
 
     def get_state(self) -> dict[str, Any]:
-        return {"source_vocabulary": self.source_vocabulary, "target_vocabulary": self.target_vocabulary}
+        return {
+            "source_vocabulary": self.source_vocabulary,
+            "target_vocabulary": self.target_vocabulary,
+        }
 
     def set_state(self, state: dict[str, Any]) -> None:
         self.source_vocabulary = state.get("source_vocabulary")
@@ -143,7 +158,11 @@ class Translator(Task):
         source_mask = keras.ops.not_equal(source_ids, 0)
         for i in range(c.encoder_layers):
             hidden = keras_hub.layers.TransformerEncoder(
-                c.intermediate_dim, c.num_heads, dropout=c.dropout, normalize_first=True, name=f"encoder_layer_{i}"
+                c.intermediate_dim,
+                c.num_heads,
+                dropout=c.dropout,
+                normalize_first=True,
+                name=f"encoder_layer_{i}",
             )(hidden, padding_mask=source_mask)
         hidden = keras.layers.LayerNormalization(epsilon=1e-5, name="encoder_norm")(hidden)
         encoder = keras.Model(source_ids, hidden, name="encoder")
@@ -157,7 +176,11 @@ class Translator(Task):
         encoder_mask = keras.ops.not_equal(encoder_ids, 0)
         for i in range(c.decoder_layers):
             x = keras_hub.layers.TransformerDecoder(
-                c.intermediate_dim, c.num_heads, dropout=c.dropout, normalize_first=True, name=f"decoder_layer_{i}"
+                c.intermediate_dim,
+                c.num_heads,
+                dropout=c.dropout,
+                normalize_first=True,
+                name=f"decoder_layer_{i}",
             )(x, encoder_states, encoder_padding_mask=encoder_mask)
         x = keras.layers.LayerNormalization(epsilon=1e-5, name="decoder_norm")(x)
         decoder = keras.Model([decoder_ids, encoder_states, encoder_ids], x, name="decoder")
@@ -166,7 +189,9 @@ class Translator(Task):
         logits = keras.layers.Dense(text.target_vocabulary_size, dtype="float32", name="logits")(
             decoder([target_ids, states, source_ids])
         )
-        return keras.Model({"source_ids": source_ids, "target_ids": target_ids}, logits, name="translator")
+        return keras.Model(
+            {"source_ids": source_ids, "target_ids": target_ids}, logits, name="translator"
+        )
 
     def compile_model(self, model: keras.Model, total_steps: int) -> None:
         c = self.config
@@ -177,9 +202,12 @@ class Translator(Task):
             warmup_steps=int(c.warmup_fraction * total_steps),
             clipnorm=1.0,
         )
-        loss = LabelSmoothedCrossEntropy(c.label_smoothing, from_logits=True, reduction="mean_with_sample_weight")
+        loss = LabelSmoothedCrossEntropy(
+            c.label_smoothing, from_logits=True, reduction="mean_with_sample_weight"
+        )
         model.compile(
-            optimizer=optimizer, loss=loss,
+            optimizer=optimizer,
+            loss=loss,
             weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="token_accuracy")],
         )
 
@@ -190,8 +218,14 @@ class Translator(Task):
         file paths or a TSV path -> ``ParallelText``."""
         if isinstance(data, (str, os.PathLike)):
             data = load_parallel_tsv(Path(data))
-        if isinstance(data, (tuple, list)) and len(data) == 2 and all(isinstance(p, (str, os.PathLike)) for p in data):
-            data = load_parallel_files(*data)  # two file paths, never two sentences split into characters
+        if (
+            isinstance(data, (tuple, list))
+            and len(data) == 2
+            and all(isinstance(p, (str, os.PathLike)) for p in data)
+        ):
+            data = load_parallel_files(
+                *data
+            )  # two file paths, never two sentences split into characters
         if isinstance(data, (tuple, list)) and len(data) == 2:
             data = ParallelText([*data[0]], [*data[1]])
         if not isinstance(data, ParallelText):
@@ -203,12 +237,16 @@ class Translator(Task):
         for side, texts in (("source", data.sources), ("target", data.targets)):
             bad = next((i for i, t in enumerate(texts) if not isinstance(t, str)), None)
             if bad is not None:
-                raise ValueError(f"{side} sentence {bad} is {type(texts[bad]).__name__}, not a string")
+                raise ValueError(
+                    f"{side} sentence {bad} is {type(texts[bad]).__name__}, not a string"
+                )
         return data
 
     def make_dataset(self, data: Any, batch_size: int, training: bool) -> tf.data.Dataset:
         if isinstance(data, tf.data.Dataset):
-            raise ValueError("pass ParallelText, (sources, targets) or a TSV path; not a tf.data.Dataset")
+            raise ValueError(
+                "pass ParallelText, (sources, targets) or a TSV path; not a tf.data.Dataset"
+            )
         data = self.as_parallel(data)
         self.build_vocabularies(data)
         text = self.text
@@ -217,7 +255,9 @@ class Translator(Task):
             inputs, labels = text.target_pairs(targets)
             return text.source_ids(sources), inputs, labels
 
-        def unpadded(*columns: tf.Tensor) -> tuple[tf.Tensor, ...]:  # padding is trailing zeros only
+        def unpadded(
+            *columns: tf.Tensor,
+        ) -> tuple[tf.Tensor, ...]:  # padding is trailing zeros only
             return tuple(x[: tf.math.count_nonzero(x, dtype=tf.int32)] for x in columns)
 
         dataset = (
@@ -230,15 +270,25 @@ class Translator(Task):
             .cache()
         )
         if training:
-            dataset = dataset.shuffle(min(len(data), 50000), seed=self.config.seed, reshuffle_each_iteration=True)
+            dataset = dataset.shuffle(
+                min(len(data), 50000), seed=self.config.seed, reshuffle_each_iteration=True
+            )
         dataset = dataset.padded_batch(batch_size).map(
-            lambda s, i, y: ({"source_ids": s, "target_ids": i}, y, tf.cast(tf.not_equal(y, 0), tf.float32))
+            lambda s, i, y: (
+                {"source_ids": s, "target_ids": i},
+                y,
+                tf.cast(tf.not_equal(y, 0), tf.float32),
+            )
         )
         return dataset.prefetch(tf.data.AUTOTUNE)
 
     # ------------------------------------------------------------------ decoding (one graph for predict and export)
     def _decoding_options(
-        self, decoding: str | None, beam_size: int | None, length_penalty: float | None, max_length: int | None
+        self,
+        decoding: str | None,
+        beam_size: int | None,
+        length_penalty: float | None,
+        max_length: int | None,
     ) -> tuple[str, int, float, int]:
         c = self.config
         decoding = decoding or c.decoding
@@ -249,7 +299,9 @@ class Translator(Task):
         limit = c.max_target_length - 1
         max_length = int(max_length or limit)
         if not 1 <= max_length <= limit:
-            raise ValueError(f"max_length must be in [1, {limit}] (max_target_length - 1), got {max_length}")
+            raise ValueError(
+                f"max_length must be in [1, {limit}] (max_target_length - 1), got {max_length}"
+            )
         if beam_size < 1:
             raise ValueError(f"beam_size must be at least 1, got {beam_size}")
         return decoding, beam_size, alpha, max_length
@@ -267,14 +319,24 @@ class Translator(Task):
         states = model.get_layer("encoder")(source_ids, training=False)
         batch = tf.shape(source_ids)[0]
         steps = CachedDecoderStep(model, c.decoder_layers, c.num_heads, c.embed_dim)
-        ids = dict(bos_id=text.bos_id, eos_id=text.eos_id, max_length=max_length, alpha=alpha, pad_id=text.pad_id)
+        ids = dict(
+            bos_id=text.bos_id,
+            eos_id=text.eos_id,
+            max_length=max_length,
+            alpha=alpha,
+            pad_id=text.pad_id,
+        )
         step, state = steps.build(states, source_ids, 1, max_length, text.bos_id)
         result = decoding_lib.greedy_search(step, batch, state=state, **ids)
         if decoding == "beam" and beam_size > 1:
             step, state = steps.build(states, source_ids, beam_size, max_length, text.bos_id)
             beam = decoding_lib.beam_search(step, batch, beam_size, state=state, **ids)
             result = decoding_lib.best_of(beam, result, text.pad_id)
-        return {"translation": text.detokenize(result.ids), "score": result.scores, "ids": result.ids}
+        return {
+            "translation": text.detokenize(result.ids),
+            "score": result.scores,
+            "ids": result.ids,
+        }
 
     def _translate_fn(self, decoding: str, beam_size: int, alpha: float, max_length: int):
         key = (decoding, beam_size, alpha, max_length)
@@ -284,7 +346,9 @@ class Translator(Task):
                 outputs = self.translate_graph(text, decoding, beam_size, alpha, max_length)
                 return {"translation": outputs["translation"], "score": outputs["score"]}
 
-            self._translate_fns[key] = tf.function(serve, input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+            self._translate_fns[key] = tf.function(
+                serve, input_signature=[tf.TensorSpec([None], tf.string, name="text")]
+            )
         return self._translate_fns[key]
 
     # ------------------------------------------------------------------ inference
@@ -307,7 +371,9 @@ class Translator(Task):
     ) -> tuple[list[str], np.ndarray]:
         """(translations, scores) for a list of raw texts, decoded with the export's graph."""
         items, _ = self._validate(texts, self.config.max_chars)
-        fn = self._translate_fn(*self._decoding_options(decoding, beam_size, length_penalty, max_length))
+        fn = self._translate_fn(
+            *self._decoding_options(decoding, beam_size, length_penalty, max_length)
+        )
         translations, scores = [], []
         for i in range(0, len(items), batch_size):
             outputs = fn(tf.constant(items[i : i + batch_size]))
@@ -319,7 +385,9 @@ class Translator(Task):
         """Text(s) -> ``{"translation", "score"}`` (``decoding``, ``beam_size``, ... override the config)."""
         items, single = self._validate(texts, self.config.max_chars)
         translations, scores = self.translate(items, **decoding)
-        results = [{"translation": t, "score": float(s)} for t, s in zip(translations, scores, strict=True)]
+        results = [
+            {"translation": t, "score": float(s)} for t, s in zip(translations, scores, strict=True)
+        ]
         return results[0] if single else results
 
     # ------------------------------------------------------------------ evaluation
@@ -335,7 +403,10 @@ class Translator(Task):
         bleu = bleu_metric.corpus_score(translations, [data.targets])
         chrf = chrf_metric.corpus_score(translations, [data.targets])
         method, beam_size, alpha, _ = self._decoding_options(
-            decoding.get("decoding"), decoding.get("beam_size"), decoding.get("length_penalty"), None
+            decoding.get("decoding"),
+            decoding.get("beam_size"),
+            decoding.get("length_penalty"),
+            None,
         )
         return {
             "bleu": float(bleu.score),
@@ -348,16 +419,25 @@ class Translator(Task):
             "num_examples": len(translations),
             "samples": [
                 {"source": s, "reference": r, "translation": t}
-                for s, r, t in list(zip(data.sources, data.targets, translations, strict=True))[:samples]
+                for s, r, t in list(zip(data.sources, data.targets, translations, strict=True))[
+                    :samples
+                ]
             ],
         }
 
     # ------------------------------------------------------------------ export
     def serving_endpoints(self, **decoding: Any) -> dict[str, Any]:
-        fn = self._translate_fn(*self._decoding_options(
-            decoding.get("decoding"), decoding.get("beam_size"), decoding.get("length_penalty"), decoding.get("max_length")
-        ))
-        return {"serving_default": (fn.python_function, [tf.TensorSpec([None], tf.string, name="text")])}
+        fn = self._translate_fn(
+            *self._decoding_options(
+                decoding.get("decoding"),
+                decoding.get("beam_size"),
+                decoding.get("length_penalty"),
+                decoding.get("max_length"),
+            )
+        )
+        return {
+            "serving_default": (fn.python_function, [tf.TensorSpec([None], tf.string, name="text")])
+        }
 
     def warmup_inputs(self) -> dict[str, Any]:
         return {"text": np.array([b"A short example sentence."], dtype=object)}
@@ -376,9 +456,16 @@ class Translator(Task):
         The decoding options (default: the config's) are fixed in the exported graph.
         """
         endpoints = self.serving_endpoints(
-            decoding=decoding, beam_size=beam_size, length_penalty=length_penalty, max_length=max_length
+            decoding=decoding,
+            beam_size=beam_size,
+            length_penalty=length_penalty,
+            max_length=max_length,
         )
         return export_lib.export_saved_model(
-            base_dir, self.model, endpoints, warmup_inputs=self.warmup_inputs(), version=version,
+            base_dir,
+            self.model,
+            endpoints,
+            warmup_inputs=self.warmup_inputs(),
+            version=version,
             extra_trackables=[self.text],
         )

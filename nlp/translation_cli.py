@@ -26,14 +26,19 @@ DATA_HELP = (
 def resolve_parallel_data(spec: str, part: str, args: argparse.Namespace) -> ParallelText:
     """A data spec -> ``ParallelText``; the built-in set uses seed 0 for train and 1 otherwise."""
     if spec == "builtin:synthetic":
-        return make_synthetic_translation(2000 if part == "train" else 200, seed=0 if part == "train" else 1)
+        return make_synthetic_translation(
+            2000 if part == "train" else 200, seed=0 if part == "train" else 1
+        )
     if spec.startswith("builtin:"):
         raise ValueError(f"unknown built-in dataset {spec!r}; choose builtin:synthetic")
     if spec.startswith("tfds:"):
         name, _, split = spec.removeprefix("tfds:").partition(":")
         return load_tfds_parallel(
-            name, split or ("train" if part == "train" else "validation"), getattr(args, "data_dir", None),
-            getattr(args, "source_language", None), getattr(args, "target_language", None),
+            name,
+            split or ("train" if part == "train" else "validation"),
+            getattr(args, "data_dir", None),
+            getattr(args, "source_language", None),
+            getattr(args, "target_language", None),
         )
     if "," in spec:
         source, target = spec.split(",", 1)
@@ -48,14 +53,24 @@ def _decoding(args: argparse.Namespace) -> dict[str, Any]:
 def _train(args: argparse.Namespace) -> int:
     output = nlp_cli._check_output(args)
     train = resolve_parallel_data(args.data, "train", args)
-    val = resolve_parallel_data(args.val_data or args.data, "val", args) if (
-        args.val_data or args.data.startswith("builtin:")) else None
+    val = (
+        resolve_parallel_data(args.val_data or args.data, "val", args)
+        if (args.val_data or args.data.startswith("builtin:"))
+        else None
+    )
     options = dict(
-        source_language=train.source_language, target_language=train.target_language,
-        shared_vocabulary=not args.separate_vocabularies, vocabulary_size=args.vocabulary_size,
-        embed_dim=args.embed_dim, encoder_layers=args.layers, decoder_layers=args.layers,
-        num_heads=args.num_heads, intermediate_dim=args.intermediate_dim,
-        max_source_length=args.max_tokens, max_target_length=args.max_tokens, batch_size=args.batch_size,
+        source_language=train.source_language,
+        target_language=train.target_language,
+        shared_vocabulary=not args.separate_vocabularies,
+        vocabulary_size=args.vocabulary_size,
+        embed_dim=args.embed_dim,
+        encoder_layers=args.layers,
+        decoder_layers=args.layers,
+        num_heads=args.num_heads,
+        intermediate_dim=args.intermediate_dim,
+        max_source_length=args.max_tokens,
+        max_target_length=args.max_tokens,
+        batch_size=args.batch_size,
     )
     if args.learning_rate:
         options["learning_rate"] = args.learning_rate
@@ -71,14 +86,18 @@ def _train(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     task = nlp_cli._load(args.model, Translator)
-    report = task.evaluate(resolve_parallel_data(args.data, "val", args), samples=args.samples, **_decoding(args))
+    report = task.evaluate(
+        resolve_parallel_data(args.data, "val", args), samples=args.samples, **_decoding(args)
+    )
     print(json.dumps(report, indent=2, ensure_ascii=False))
     return 0
 
 
 def _predict(args: argparse.Namespace) -> int:
     task = nlp_cli._load(args.model, Translator)
-    for text, result in zip(args.texts, task.predict(list(args.texts), **_decoding(args)), strict=True):
+    for text, result in zip(
+        args.texts, task.predict(list(args.texts), **_decoding(args)), strict=True
+    ):
         print(json.dumps({"text": text, **result}, ensure_ascii=False))
     return 0
 
@@ -97,28 +116,40 @@ def _decoding_options(parser: argparse.ArgumentParser) -> None:
 
 def _data_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", help="TFDS data_dir for tfds: names")
-    parser.add_argument("--source-language", help="tfds: source language key (default: the dataset's)")
+    parser.add_argument(
+        "--source-language", help="tfds: source language key (default: the dataset's)"
+    )
     parser.add_argument("--target-language", help="tfds: target language key")
 
 
 def add_commands(tasks: argparse._SubParsersAction) -> None:
     """Add the ``translate`` task and its actions to the ``dlsuite nlp`` task sub-parsers."""
-    translate = tasks.add_parser("translate", help="machine translation (transformer encoder-decoder)")
+    translate = tasks.add_parser(
+        "translate", help="machine translation (transformer encoder-decoder)"
+    )
     actions = translate.add_subparsers(dest="action", metavar="ACTION", required=True)
 
     train = actions.add_parser("train", help="train a translator and save it as .keras")
     nlp_cli._common_train_options(train, DATA_HELP)
     _data_options(train)
-    train.add_argument("--vocabulary-size", type=int, default=8000, help="WordPiece pieces per vocabulary")
-    train.add_argument("--separate-vocabularies", action="store_true", help="one vocabulary per language")
+    train.add_argument(
+        "--vocabulary-size", type=int, default=8000, help="WordPiece pieces per vocabulary"
+    )
+    train.add_argument(
+        "--separate-vocabularies", action="store_true", help="one vocabulary per language"
+    )
     train.add_argument("--embed-dim", type=int, default=256)
     train.add_argument("--layers", type=int, default=3, help="encoder layers = decoder layers")
     train.add_argument("--num-heads", type=int, default=4)
     train.add_argument("--intermediate-dim", type=int, default=1024)
-    train.add_argument("--max-tokens", type=int, default=64, help="longest source / target in tokens")
+    train.add_argument(
+        "--max-tokens", type=int, default=64, help="longest source / target in tokens"
+    )
     train.set_defaults(func=_train, epochs=10, batch_size=64)
 
-    evaluate = actions.add_parser("evaluate", help="BLEU and chrF (sacrebleu) plus sample translations")
+    evaluate = actions.add_parser(
+        "evaluate", help="BLEU and chrF (sacrebleu) plus sample translations"
+    )
     evaluate.add_argument("--model", required=True)
     evaluate.add_argument("--data", required=True, help=DATA_HELP)
     evaluate.add_argument("--samples", type=int, default=5, help="sample translations to show")
@@ -132,9 +163,13 @@ def add_commands(tasks: argparse._SubParsersAction) -> None:
     _decoding_options(predict)
     predict.set_defaults(func=_predict)
 
-    export = actions.add_parser("export", help="write a TF Serving SavedModel version (text in, translation out)")
+    export = actions.add_parser(
+        "export", help="write a TF Serving SavedModel version (text in, translation out)"
+    )
     export.add_argument("--model", required=True)
-    export.add_argument("--output", required=True, help="model base folder, e.g. models/translation")
+    export.add_argument(
+        "--output", required=True, help="model base folder, e.g. models/translation"
+    )
     export.add_argument("--version", type=int)
     _decoding_options(export)
     export.set_defaults(func=_export)

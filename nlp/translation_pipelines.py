@@ -27,15 +27,27 @@ def translation(
     models_dir, reports_dir = Path(models_dir), Path(reports_dir) / EXPORT_NAME
 
     # 1. Data: synthetic sentence pairs (train seed 0, validation seed 1).
-    train, val = make_synthetic_translation(800 if quick else 4000, seed=0), make_synthetic_translation(100, seed=1)
+    train, val = (
+        make_synthetic_translation(800 if quick else 4000, seed=0),
+        make_synthetic_translation(100, seed=1),
+    )
 
     # 2. Model: one case-preserving WordPiece vocabulary for both sides + a small transformer.
     translator = Translator(
-        source_language="en", target_language="de-synthetic",
-        vocabulary_size=200 if quick else 400, max_source_length=24, max_target_length=24,
-        embed_dim=64 if quick else 128, encoder_layers=1 if quick else 2, decoder_layers=1 if quick else 2,
-        num_heads=2 if quick else 4, intermediate_dim=128 if quick else 256, dropout=0.0 if quick else 0.1,
-        learning_rate=3e-3 if quick else 1e-3, batch_size=32, beam_size=3,
+        source_language="en",
+        target_language="de-synthetic",
+        vocabulary_size=200 if quick else 400,
+        max_source_length=24,
+        max_target_length=24,
+        embed_dim=64 if quick else 128,
+        encoder_layers=1 if quick else 2,
+        decoder_layers=1 if quick else 2,
+        num_heads=2 if quick else 4,
+        intermediate_dim=128 if quick else 256,
+        dropout=0.0 if quick else 0.1,
+        learning_rate=3e-3 if quick else 1e-3,
+        batch_size=32,
+        beam_size=3,
     )
 
     # 3. Train (label-smoothed cross-entropy, warmup + cosine learning rate).
@@ -52,7 +64,9 @@ def translation(
     version_dir = translator.export(models_dir / EXPORT_NAME)
     served = tf.saved_model.load(str(version_dir)).signatures["serving_default"]
     sample = val.sources[:8]
-    served_text = [t.decode("utf-8") for t in served(text=tf.constant(sample))["translation"].numpy()]
+    served_text = [
+        t.decode("utf-8") for t in served(text=tf.constant(sample))["translation"].numpy()
+    ]
     python_text = [r["translation"] for r in translator.predict(sample)]
     agree = sum(a == b for a, b in zip(served_text, python_text, strict=True)) / len(sample)
     text = "The young dog is reading a book in the garden."

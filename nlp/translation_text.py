@@ -26,14 +26,19 @@ _DETOKENIZE_RULES = (
 )
 
 
-def train_translation_vocabulary(texts: Sequence[str], vocabulary_size: int, sample: int = 50000) -> list[str]:
+def train_translation_vocabulary(
+    texts: Sequence[str], vocabulary_size: int, sample: int = 50000
+) -> list[str]:
     """Case-preserving WordPiece vocabulary (``[PAD] [UNK] [BOS] [EOS]`` first) from up to ``sample`` texts."""
     texts = [t for t in texts if t.strip()]
     if not texts:
         raise ValueError("cannot train a vocabulary: no non-empty sentences")
     step = max(1, len(texts) // max(sample, 1))
     return train_vocabulary(
-        texts[::step], vocabulary_size, lowercase=False, strip_accents=False,
+        texts[::step],
+        vocabulary_size,
+        lowercase=False,
+        strip_accents=False,
         special_tokens=TRANSLATION_SPECIAL_TOKENS,
     )
 
@@ -51,10 +56,14 @@ class TranslationText(tf.Module):
         lowercase: bool = False,
     ) -> None:
         super().__init__()
-        self.source = WordPieceTokenizer(source_vocabulary, lowercase=lowercase, strip_accents=lowercase)
+        self.source = WordPieceTokenizer(
+            source_vocabulary, lowercase=lowercase, strip_accents=lowercase
+        )
         same = list(source_vocabulary) == list(target_vocabulary)
-        self.target = self.source if same else WordPieceTokenizer(
-            target_vocabulary, lowercase=lowercase, strip_accents=lowercase
+        self.target = (
+            self.source
+            if same
+            else WordPieceTokenizer(target_vocabulary, lowercase=lowercase, strip_accents=lowercase)
         )
         for tokenizer, side in ((self.source, "source"), (self.target, "target")):
             for token in TRANSLATION_SPECIAL_TOKENS:
@@ -81,19 +90,25 @@ class TranslationText(tf.Module):
 
         Text is first cut to ``max_chars`` characters, so huge requests stay cheap.
         """
-        ids = self.source.tokenize(truncate_texts(tf.convert_to_tensor(texts, tf.string), self.max_chars))
+        ids = self.source.tokenize(
+            truncate_texts(tf.convert_to_tensor(texts, tf.string), self.max_chars)
+        )
         ids = tf.cast(ids[:, : self.max_source_length - 1], tf.int32)
         eos = tf.fill(tf.stack([ids.nrows(), 1]), self.source_eos_id)
         return tf.concat([ids, eos], axis=1).to_tensor(default_value=self.source_pad_id)
 
     def target_pairs(self, texts: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """Texts ``[B]`` -> decoder inputs ``[BOS] y`` and labels ``y [EOS]`` (``[B, T]``, 0-padded)."""
-        ids = self.target.tokenize(truncate_texts(tf.convert_to_tensor(texts, tf.string), self.max_chars))
+        ids = self.target.tokenize(
+            truncate_texts(tf.convert_to_tensor(texts, tf.string), self.max_chars)
+        )
         ids = tf.cast(ids[:, : self.max_target_length - 1], tf.int32)
         rows = tf.stack([ids.nrows(), 1])
         inputs = tf.concat([tf.fill(rows, self.bos_id), ids], axis=1)
         labels = tf.concat([ids, tf.fill(rows, self.eos_id)], axis=1)
-        return inputs.to_tensor(default_value=self.pad_id), labels.to_tensor(default_value=self.pad_id)
+        return inputs.to_tensor(default_value=self.pad_id), labels.to_tensor(
+            default_value=self.pad_id
+        )
 
     def detokenize(self, ids: tf.Tensor) -> tf.Tensor:
         """Target ids ``[B, T]`` -> readable strings ``[B]`` (specials dropped, ``##`` glued)."""

@@ -78,13 +78,19 @@ class SpeechRecognizerConfig(TaskConfig):
         if len(set(self.alphabet)) != len(self.alphabet):
             raise ValueError(f"alphabet characters must be unique, got {self.alphabet!r}")
         if not 4000 <= self.sample_rate <= 48000:
-            raise ValueError(f"sample_rate must be between 4000 and 48000 Hz, got {self.sample_rate}")
+            raise ValueError(
+                f"sample_rate must be between 4000 and 48000 Hz, got {self.sample_rate}"
+            )
         if self.feature_type not in FEATURE_TYPES:
-            raise ValueError(f"feature_type must be one of {FEATURE_TYPES}, got {self.feature_type!r}")
+            raise ValueError(
+                f"feature_type must be one of {FEATURE_TYPES}, got {self.feature_type!r}"
+            )
         if self.num_bins < 8:
             raise ValueError(f"num_bins must be at least 8, got {self.num_bins}")
         if not self.conv_filters or min(self.conv_filters) < 1:
-            raise ValueError(f"conv_filters needs at least one positive width, got {self.conv_filters}")
+            raise ValueError(
+                f"conv_filters needs at least one positive width, got {self.conv_filters}"
+            )
         if self.time_stride not in TIME_STRIDES or 2 ** len(self.conv_filters) < self.time_stride:
             raise ValueError(
                 f"time_stride must be one of {TIME_STRIDES} and at most 2 ** len(conv_filters), "
@@ -113,13 +119,17 @@ class SpeechRecognizerConfig(TaskConfig):
     def check_text(self, texts: list[str], what: str) -> None:
         unknown = sorted({ch for text in texts for ch in text} - set(self.alphabet) - {" "})
         if unknown:
-            raise ValueError(f"{what} use characters {unknown} outside the alphabet {self.alphabet!r}")
+            raise ValueError(
+                f"{what} use characters {unknown} outside the alphabet {self.alphabet!r}"
+            )
 
 
 def audio_items(inputs: Any) -> list[Any]:
     """One audio input (an array, a ``(waveform, rate)`` pair, a path, bytes) or a list of them."""
     if isinstance(inputs, np.ndarray) or (
-        isinstance(inputs, tuple) and len(inputs) == 2 and isinstance(inputs[1], numbers.Number)
+        isinstance(inputs, tuple)
+        and len(inputs) == 2
+        and isinstance(inputs[1], numbers.Number)
         and not isinstance(inputs[0], (str, bytes, os.PathLike))
     ):
         return [inputs]
@@ -136,7 +146,9 @@ class SpeechRecognizer(Task):
     def build_model(self) -> keras.Model:
         c = self.config
         if not c.alphabet:
-            raise ValueError("the alphabet is unknown: pass alphabet=... or fit on transcripts first")
+            raise ValueError(
+                "the alphabet is unknown: pass alphabet=... or fit on transcripts first"
+            )
         keras.utils.set_random_seed(c.seed)
         return build_acoustic_model(
             c.num_bins,
@@ -175,10 +187,15 @@ class SpeechRecognizer(Task):
             return data_lib.utterances_from_dataset(data, self.config.sample_rate)
         if isinstance(data, (str, os.PathLike)):
             path = Path(data)
-            return data_lib.load_manifest(path) if path.is_file() else data_lib.load_audio_folder(path)
+            return (
+                data_lib.load_manifest(path) if path.is_file() else data_lib.load_audio_folder(path)
+            )
         if isinstance(data, (tuple, list)) and len(data) == 2:
             audio, transcripts = list(data[0]), [str(t) for t in data[1]]
-            rates = [None if isinstance(a, (str, os.PathLike, bytes)) else self.config.sample_rate for a in audio]
+            rates = [
+                None if isinstance(a, (str, os.PathLike, bytes)) else self.config.sample_rate
+                for a in audio
+            ]
             audio = [a if r is None else np.asarray(a) for a, r in zip(audio, rates, strict=True)]
             return data_lib.Utterances(audio, transcripts, rates)
         raise ValueError(
@@ -188,7 +205,9 @@ class SpeechRecognizer(Task):
         )
 
     def _normalized(self, utterances: data_lib.Utterances, training: bool) -> list[str]:
-        texts = [data_lib.normalize_transcript(t, self.config.lowercase) for t in utterances.transcripts]
+        texts = [
+            data_lib.normalize_transcript(t, self.config.lowercase) for t in utterances.transcripts
+        ]
         if not texts:
             raise ValueError("the dataset is empty")
         if training and not self.config.alphabet:
@@ -220,13 +239,17 @@ class SpeechRecognizer(Task):
         )
 
         def to_example(waveform, rate, label):
-            features = waveform_to_features(waveform, rate, c.sample_rate, c.feature_type, c.num_bins)
+            features = waveform_to_features(
+                waveform, rate, c.sample_rate, c.feature_type, c.num_bins
+            )
             return {"features": features, "frames": tf.shape(features)[0]}, label
 
         dataset = dataset.map(to_example, num_parallel_calls=tf.data.AUTOTUNE).cache()
         dataset = dataset.apply(tf.data.experimental.assert_cardinality(len(utterances)))
         if training:
-            dataset = dataset.shuffle(min(len(utterances), 4096), seed=c.seed, reshuffle_each_iteration=True)
+            dataset = dataset.shuffle(
+                min(len(utterances), 4096), seed=c.seed, reshuffle_each_iteration=True
+            )
         dataset = dataset.padded_batch(
             batch_size,
             padded_shapes=({"features": [None, c.num_bins], "frames": []}, [None]),
@@ -235,13 +258,22 @@ class SpeechRecognizer(Task):
         return dataset.prefetch(tf.data.AUTOTUNE)
 
     # ------------------------------------------------------------------ inference
-    DECODER_OPTIONS = ("decoder", "beam_width", "phrases", "words", "chunk_seconds", "chunk_overlap_seconds")
+    DECODER_OPTIONS = (
+        "decoder",
+        "beam_width",
+        "phrases",
+        "words",
+        "chunk_seconds",
+        "chunk_overlap_seconds",
+    )
 
     def configure_decoder(self, **options: Any) -> SpeechRecognizer:
         """Change decoding (greedy/beam, phrase grammar, word list, chunking) of a trained model."""
         unknown = sorted(set(options) - set(self.DECODER_OPTIONS))
         if unknown:
-            raise ValueError(f"unknown decoder option(s) {unknown}; choose from {self.DECODER_OPTIONS}")
+            raise ValueError(
+                f"unknown decoder option(s) {unknown}; choose from {self.DECODER_OPTIONS}"
+            )
         values = {**self.config.to_dict(), **options}
         self.config = self.config_class.from_dict(values)
         return self
@@ -278,7 +310,7 @@ class SpeechRecognizer(Task):
                 input_signature=[
                     tf.RaggedTensorSpec([None, None], tf.float32, ragged_rank=1),
                     tf.TensorSpec([None], tf.int32),
-                ]
+                ],
             )
             def run(waveforms, rates):
                 return decoding.transcribe(model, waveforms, rates, settings)
@@ -301,7 +333,9 @@ class SpeechRecognizer(Task):
             for w, r in (read_audio(item, c.sample_rate) for item in audio_items(inputs))
         ]
 
-    def _transcribe_arrays(self, items: list[tuple[np.ndarray, int]], batch_size: int) -> list[dict[str, Any]]:
+    def _transcribe_arrays(
+        self, items: list[tuple[np.ndarray, int]], batch_size: int
+    ) -> list[dict[str, Any]]:
         run, results = self._graph(), []
         for start in range(0, len(items), batch_size):
             chunk = items[start : start + batch_size]
@@ -314,7 +348,9 @@ class SpeechRecognizer(Task):
         return results
 
     # ------------------------------------------------------------------ evaluation
-    def evaluate(self, data: Any, batch_size: int | None = None, examples: int = 5) -> dict[str, Any]:
+    def evaluate(
+        self, data: Any, batch_size: int | None = None, examples: int = 5
+    ) -> dict[str, Any]:
         """WER and CER (jiwer) against the normalised references, plus the real-time factor.
 
         RTF = seconds spent recognising (features, model and decoding, batched as ``batch_size``;
@@ -379,4 +415,3 @@ class SpeechRecognizer(Task):
         t = np.arange(rate // 2) / rate
         tone = 0.3 * np.sin(2 * np.pi * 440.0 * t).astype(np.float32)
         return {"audio_bytes": np.array([encode_wav(tone, rate)], dtype=object)}
-

@@ -19,25 +19,35 @@ DATA_HELP = (
 )
 
 
-def resolve_data(spec: str, part: str = "train", data_dir: str | None = None, sample_rate: int = 8000):
+def resolve_data(
+    spec: str, part: str = "train", data_dir: str | None = None, sample_rate: int = 8000
+):
     """A data spec -> ``Utterances``; built-in sets use seed 0 for train and seed 1 for val."""
     if spec.startswith("builtin:"):
         name, _, count = spec.removeprefix("builtin:").partition(":")
         if name != "synthetic":
-            raise ValueError(f"unknown built-in dataset {name!r}; the built-in speech set is 'synthetic'")
+            raise ValueError(
+                f"unknown built-in dataset {name!r}; the built-in speech set is 'synthetic'"
+            )
         default = 400 if part == "train" else 50
         return data_lib.make_utterances(
-            int(count) if count else default, sample_rate=sample_rate, seed=0 if part == "train" else 1
+            int(count) if count else default,
+            sample_rate=sample_rate,
+            seed=0 if part == "train" else 1,
         )
     if spec.startswith("tfds:"):
         name, _, split = spec.removeprefix("tfds:").partition(":")
-        return data_lib.load_tfds_speech(name, split or ("validation" if part == "val" else "train"), data_dir)
+        return data_lib.load_tfds_speech(
+            name, split or ("validation" if part == "val" else "train"), data_dir
+        )
     path = Path(spec)
     if path.is_file():
         return data_lib.load_manifest(path)
     if path.is_dir():
         return data_lib.load_audio_folder(path)
-    raise ValueError(f"data {spec!r} is neither a file, a folder nor a builtin:/tfds: name ({DATA_HELP})")
+    raise ValueError(
+        f"data {spec!r} is neither a file, a folder nor a builtin:/tfds: name ({DATA_HELP})"
+    )
 
 
 def _split_list(text: str | None) -> list[str]:
@@ -53,7 +63,9 @@ def _train(args: argparse.Namespace) -> int:
     if args.val_data:
         val = resolve_data(args.val_data, "val", args.data_dir, args.sample_rate)
     elif args.data.startswith("builtin:"):
-        val = resolve_data(args.data.split(":")[0] + ":synthetic", "val", sample_rate=args.sample_rate)
+        val = resolve_data(
+            args.data.split(":")[0] + ":synthetic", "val", sample_rate=args.sample_rate
+        )
     task = SpeechRecognizer(
         alphabet=args.alphabet or "",
         sample_rate=args.sample_rate,
@@ -83,7 +95,9 @@ def _train(args: argparse.Namespace) -> int:
     print(f"saved {output}")
     if val is not None:
         report = task.evaluate(val)
-        print(f"validation WER {report['wer']:.4f}, CER {report['cer']:.4f}, RTF {report['rtf']:.4f}")
+        print(
+            f"validation WER {report['wer']:.4f}, CER {report['cer']:.4f}, RTF {report['rtf']:.4f}"
+        )
     return 0
 
 
@@ -145,7 +159,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--val-data", help="validation data (same forms as --data)")
     train.add_argument("--data-dir", help="TFDS data_dir for tfds: names")
     train.add_argument("--alphabet", help="output characters (default: those of the transcripts)")
-    train.add_argument("--sample-rate", type=int, default=16000, help="the model's rate; input is resampled")
+    train.add_argument(
+        "--sample-rate", type=int, default=16000, help="the model's rate; input is resampled"
+    )
     train.add_argument("--feature-type", choices=FEATURE_TYPES, default="log_mel")
     train.add_argument("--num-bins", type=int, default=80, help="mel bins (or MFCCs)")
     train.add_argument("--rnn-type", choices=RNN_TYPES, default="gru")
@@ -157,10 +173,16 @@ def register(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--batch-size", type=int, default=16)
     train.add_argument("--learning-rate", type=float, default=2e-3)
     train.add_argument("--patience", type=int, help="early stopping patience in epochs")
-    train.add_argument("--work-dir", help="checkpoint folder; an interrupted run resumes with --resume")
+    train.add_argument(
+        "--work-dir", help="checkpoint folder; an interrupted run resumes with --resume"
+    )
     train.add_argument("--resume", action="store_true")
-    train.add_argument("--strategy", default="auto", choices=["auto", "mirrored", "multi_worker"],
-                       help="tf.distribute strategy (multi_worker reads TF_CONFIG)")
+    train.add_argument(
+        "--strategy",
+        default="auto",
+        choices=["auto", "mirrored", "multi_worker"],
+        help="tf.distribute strategy (multi_worker reads TF_CONFIG)",
+    )
     train.add_argument("--output", required=True, help="where to save the .keras file")
     train.add_argument("--overwrite", action="store_true", help="replace an existing --output")
     train.set_defaults(func=_train)
@@ -168,8 +190,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     evaluate = actions.add_parser("evaluate", help="WER, CER and real-time factor")
     evaluate.add_argument("--model", required=True, help="a .keras file written by train")
     evaluate.add_argument("--data", required=True, help=DATA_HELP)
-    evaluate.add_argument("--part", choices=["val", "train"], default="val",
-                          help="for builtin: data, the validation (seed 1) or training (seed 0) set")
+    evaluate.add_argument(
+        "--part",
+        choices=["val", "train"],
+        default="val",
+        help="for builtin: data, the validation (seed 1) or training (seed 0) set",
+    )
     evaluate.add_argument("--data-dir", help="TFDS data_dir for tfds: names")
     evaluate.add_argument("--json", action="store_true", help="also print example transcripts")
     _add_decoder_arguments(evaluate, None)
@@ -178,7 +204,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     transcribe = actions.add_parser("transcribe", help="transcribe audio files")
     transcribe.add_argument("--model", required=True)
     _add_decoder_arguments(transcribe, None)
-    transcribe.add_argument("audio", nargs="+", help="audio files (WAV; FLAC/OGG through soundfile)")
+    transcribe.add_argument(
+        "audio", nargs="+", help="audio files (WAV; FLAC/OGG through soundfile)"
+    )
     transcribe.set_defaults(func=_transcribe)
 
     export = actions.add_parser("export", help="write a TF Serving SavedModel version")

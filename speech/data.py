@@ -47,7 +47,9 @@ class Utterances:
 
     def items(self) -> list[Any]:
         """Audio items as ``predict`` takes them: paths, or ``(waveform, rate)`` pairs."""
-        return [a if r is None else (a, r) for a, r in zip(self.audio, self.sample_rates, strict=True)]
+        return [
+            a if r is None else (a, r) for a, r in zip(self.audio, self.sample_rates, strict=True)
+        ]
 
     def subset(self, indices: Sequence[int]) -> Utterances:
         return Utterances(
@@ -72,7 +74,9 @@ def load_manifest(path: str | os.PathLike) -> Utterances:
     with path.open(newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
         if reader.fieldnames is None or not {"path", "transcript"} <= set(reader.fieldnames):
-            raise ValueError(f"{path}: a manifest needs a header with 'path' and 'transcript' columns")
+            raise ValueError(
+                f"{path}: a manifest needs a header with 'path' and 'transcript' columns"
+            )
         rows = list(reader)
     if not rows:
         raise ValueError(f"{path}: the manifest lists no utterances")
@@ -147,14 +151,19 @@ def write_manifest(utterances: Utterances, folder: str | os.PathLike) -> Path:
 
 # ---------------------------------------------------------------------------- TFDS
 def load_tfds_speech(
-    name: str, split: str = "train", data_dir: str | os.PathLike | None = None, limit: int | None = None
+    name: str,
+    split: str = "train",
+    data_dir: str | os.PathLike | None = None,
+    limit: int | None = None,
 ) -> Utterances:
     """``librispeech`` or ``speech_commands`` from prepared TFDS files (16 kHz int16 audio).
 
     speech_commands labels become their word as the transcript. Nothing is downloaded.
     """
     if name not in ("librispeech", "speech_commands"):
-        raise ValueError(f"supported TFDS speech sets are librispeech and speech_commands, got {name!r}")
+        raise ValueError(
+            f"supported TFDS speech sets are librispeech and speech_commands, got {name!r}"
+        )
     dataset = load_tfds(name, split=split, data_dir=data_dir, as_supervised=True)
     label_names = None
     if name == "speech_commands":
@@ -177,7 +186,9 @@ def character_tones(alphabet: str) -> dict[str, tuple[float, float]]:
     lows = (300.0, 450.0, 600.0, 750.0, 900.0)
     highs = (1300.0, 1800.0, 2300.0, 2800.0, 3300.0)
     if len(alphabet) > len(lows) * len(highs):
-        raise ValueError(f"at most {len(lows) * len(highs)} distinct characters, got {len(alphabet)}")
+        raise ValueError(
+            f"at most {len(lows) * len(highs)} distinct characters, got {len(alphabet)}"
+        )
     return {ch: (lows[i % len(lows)], highs[i // len(lows)]) for i, ch in enumerate(alphabet)}
 
 
@@ -192,7 +203,9 @@ def synthesize(text: str, sample_rate: int, rng: np.random.Generator, tones: dic
         low, high = tones[ch]
         n = int(rng.uniform(0.07, 0.11) * sample_rate)
         t = np.arange(n) / sample_rate
-        burst = np.sin(2 * np.pi * low * pitch * t) + 0.6 * np.sin(2 * np.pi * high * pitch * t + rng.uniform(0, 6.28))
+        burst = np.sin(2 * np.pi * low * pitch * t) + 0.6 * np.sin(
+            2 * np.pi * high * pitch * t + rng.uniform(0, 6.28)
+        )
         ramp = max(1, n // 8)
         envelope = np.minimum(1.0, np.minimum(np.arange(n), np.arange(n)[::-1]) / ramp)
         pieces.append(burst * envelope * rng.uniform(0.6, 1.0))
@@ -235,14 +248,18 @@ def utterances_from_dataset(dataset: Any, default_rate: int) -> Utterances:
                 "a speech tf.data.Dataset must yield (waveform, transcript) or "
                 "(waveform, sample_rate, transcript) for single utterances (unbatched)"
             )
-        waveform, rate, text = element if len(element) == 3 else (element[0], default_rate, element[1])
+        waveform, rate, text = (
+            element if len(element) == 3 else (element[0], default_rate, element[1])
+        )
         audio.append(np.asarray(waveform))
         rates.append(int(rate))
         transcripts.append(text.decode("utf-8") if isinstance(text, bytes) else str(text))
     return Utterances(audio, transcripts, rates)
 
 
-def iter_examples(utterances: Utterances, default_rate: int) -> Iterator[tuple[np.ndarray, int, str]]:
+def iter_examples(
+    utterances: Utterances, default_rate: int
+) -> Iterator[tuple[np.ndarray, int, str]]:
     """Yield ``(mono float32 waveform, sample rate, transcript)``, reading files as it goes."""
     from speech.features import read_audio
 

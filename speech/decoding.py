@@ -38,7 +38,9 @@ class DecodeSettings:
 def features_batch(waveforms: tf.RaggedTensor, rates: tf.Tensor, s: DecodeSettings):
     """Ragged mono waveforms ``[batch, (samples)]`` + rates ``[batch]`` -> padded features, frames."""
     features = tf.map_fn(
-        lambda item: waveform_to_features(item[0], item[1], s.sample_rate, s.feature_type, s.num_bins),
+        lambda item: waveform_to_features(
+            item[0], item[1], s.sample_rate, s.feature_type, s.num_bins
+        ),
         (waveforms, tf.cast(rates, tf.int32)),
         fn_output_signature=tf.RaggedTensorSpec([None, s.num_bins], tf.float32, ragged_rank=0),
     )

@@ -44,7 +44,11 @@ def sanitize(waveform: tf.Tensor) -> tf.Tensor:
 
 # ---------------------------------------------------------------------------- resampling
 def resample(
-    waveform: tf.Tensor, rate_in: tf.Tensor | int, rate_out: int, half_width: int = 16, block: int = 4096
+    waveform: tf.Tensor,
+    rate_in: tf.Tensor | int,
+    rate_out: int,
+    half_width: int = 16,
+    block: int = 4096,
 ) -> tf.Tensor:
     """Band-limited resampling of a 1-D waveform from ``rate_in`` to ``rate_out`` (any ratio).
 
@@ -64,7 +68,9 @@ def resample(
     )
 
 
-def _sinc_resample(x: tf.Tensor, rate_in: tf.Tensor, rate_out: tf.Tensor, half_width: int, block: int):
+def _sinc_resample(
+    x: tf.Tensor, rate_in: tf.Tensor, rate_out: tf.Tensor, half_width: int, block: int
+):
     n = tf.shape(x, out_type=tf.int64)[0]
     ratio = rate_out / rate_in
     n_out = tf.cast(tf.math.ceil(tf.cast(n, tf.float64) * ratio), tf.int64)
@@ -80,7 +86,9 @@ def _sinc_resample(x: tf.Tensor, rate_in: tf.Tensor, rate_out: tf.Tensor, half_w
         t = tf.cast(m, tf.float64) * rate_in / rate_out  # position in input samples
         base = tf.cast(tf.floor(t), tf.int64)
         k = base[:, None] + offsets[None, :]
-        d = tf.cast(t[:, None] - tf.cast(k, tf.float64), tf.float32)  # small: float32 is exact enough
+        d = tf.cast(
+            t[:, None] - tf.cast(k, tf.float64), tf.float32
+        )  # small: float32 is exact enough
         arg = cutoff32 * d
         sinc = tf.where(tf.abs(arg) < 1e-6, tf.ones_like(arg), tf.sin(np.pi * arg) / (np.pi * arg))
         window = 0.5 + 0.5 * tf.cos(d * (np.pi / support32))
@@ -95,7 +103,9 @@ def _sinc_resample(x: tf.Tensor, rate_in: tf.Tensor, rate_out: tf.Tensor, half_w
 
 
 # ---------------------------------------------------------------------------- features
-def frame_sizes(sample_rate: int, frame_ms: float = 25.0, step_ms: float = 10.0) -> tuple[int, int, int]:
+def frame_sizes(
+    sample_rate: int, frame_ms: float = 25.0, step_ms: float = 10.0
+) -> tuple[int, int, int]:
     """(frame_length, frame_step, fft_length) in samples for a sample rate."""
     frame_length = int(round(sample_rate * frame_ms / 1000))
     frame_step = int(round(sample_rate * step_ms / 1000))
@@ -112,7 +122,9 @@ def log_mel_spectrogram(
     short = tf.maximum(frame_length - tf.shape(waveform)[-1], 0)  # at least one frame
     paddings = tf.concat([tf.zeros([tf.rank(waveform) - 1, 2], tf.int32), [[0, short]]], 0)
     waveform = tf.pad(waveform, paddings)
-    stft = tf.signal.stft(waveform, frame_length, frame_step, fft_length, window_fn=tf.signal.hann_window)
+    stft = tf.signal.stft(
+        waveform, frame_length, frame_step, fft_length, window_fn=tf.signal.hann_window
+    )
     power = tf.math.square(tf.abs(stft))
     weights = tf.signal.linear_to_mel_weight_matrix(
         num_mel_bins, fft_length // 2 + 1, sample_rate, fmin, sample_rate / 2.0
@@ -164,7 +176,9 @@ class SpecAugment(keras.layers.Layer):
     of up to ``time_width`` frames set to zero (the per-utterance mean). Only active in training.
     """
 
-    def __init__(self, freq_masks=2, freq_width=8, time_masks=2, time_width=10, seed=None, **kwargs):
+    def __init__(
+        self, freq_masks=2, freq_width=8, time_masks=2, time_width=10, seed=None, **kwargs
+    ):
         super().__init__(**kwargs)
         self.freq_masks, self.freq_width = int(freq_masks), int(freq_width)
         self.time_masks, self.time_width = int(time_masks), int(time_width)
@@ -173,7 +187,9 @@ class SpecAugment(keras.layers.Layer):
 
     def _mask(self, batch, size, count, width):
         ops = keras.ops
-        widths = ops.floor(keras.random.uniform((batch, count, 1), 0, width + 1, seed=self._seed_generator))
+        widths = ops.floor(
+            keras.random.uniform((batch, count, 1), 0, width + 1, seed=self._seed_generator)
+        )
         starts = ops.floor(
             keras.random.uniform((batch, count, 1), seed=self._seed_generator)
             * ops.maximum(ops.cast(size, "float32") - widths, 1.0)
@@ -252,7 +268,9 @@ def as_waveform(array: Any) -> np.ndarray:
         channel_axis = 0 if waveform.shape[0] <= 8 < waveform.shape[1] else 1
         waveform = waveform.mean(axis=channel_axis)
     if waveform.ndim != 1:
-        raise ValueError(f"a waveform must be 1-D (samples) or 2-D (samples, channels), got {waveform.shape}")
+        raise ValueError(
+            f"a waveform must be 1-D (samples) or 2-D (samples, channels), got {waveform.shape}"
+        )
     return waveform.astype(np.float32)
 
 
@@ -269,7 +287,9 @@ def decode_audio_bytes(data: bytes, name: str) -> tuple[np.ndarray, int]:
     try:
         import soundfile
     except ImportError as error:  # pragma: no cover - soundfile is a declared dependency
-        raise ValueError(f"{name}: not a 16-bit PCM WAV file and soundfile is not installed") from error
+        raise ValueError(
+            f"{name}: not a 16-bit PCM WAV file and soundfile is not installed"
+        ) from error
     try:
         waveform, rate = soundfile.read(io.BytesIO(data), dtype="float32", always_2d=True)
     except (RuntimeError, soundfile.LibsndfileError) as error:

@@ -85,7 +85,9 @@ def build_acoustic_model(
     features = keras.Input((None, num_bins), name="features")
     frames = keras.Input((), dtype="int32", name="frames")
     if spec_augment:
-        augment = SpecAugment(freq_width=freq_mask_width, time_width=time_mask_width, seed=seed, name="spec_augment")
+        augment = SpecAugment(
+            freq_width=freq_mask_width, time_width=time_mask_width, seed=seed, name="spec_augment"
+        )
         x = augment(features)
     else:
         x = features
@@ -101,9 +103,9 @@ def build_acoustic_model(
     mask = LengthMask(name="frame_mask")(x, lengths)
     cell = {"gru": layers.GRU, "lstm": layers.LSTM}[rnn_type]
     for i in range(rnn_layers):
-        x = layers.Bidirectional(cell(rnn_units, return_sequences=True), name=f"bi{rnn_type}{i + 1}")(
-            x, mask=mask
-        )
+        x = layers.Bidirectional(
+            cell(rnn_units, return_sequences=True), name=f"bi{rnn_type}{i + 1}"
+        )(x, mask=mask)
         if dropout:
             x = layers.Dropout(dropout, name=f"dropout{i + 1}")(x)
     logits = layers.Dense(num_symbols + 1, dtype="float32", name="logits")(x)

@@ -21,7 +21,9 @@ from speech.data import make_utterances
 from speech.features import encode_wav
 
 
-def asr(quick: bool = False, models_dir: str | Path = "models", reports_dir: str | Path = "reports") -> dict[str, Any]:
+def asr(
+    quick: bool = False, models_dir: str | Path = "models", reports_dir: str | Path = "reports"
+) -> dict[str, Any]:
     """Synthetic command phrases ("go left", "stop") with a small DeepSpeech2-style model."""
     models_dir, reports_dir = Path(models_dir), Path(reports_dir) / "speech_asr"
 
@@ -53,7 +55,9 @@ def asr(quick: bool = False, models_dir: str | Path = "models", reports_dir: str
     version_dir = recognizer.export(models_dir / "speech_asr")
     served = tf.saved_model.load(str(version_dir)).signatures["serving_default"]
     payload = [encode_wav(audio, 8000) for audio in val.audio[:8]]
-    served_text = [t.decode() for t in served(audio_bytes=tf.constant(payload))["transcript"].numpy()]
+    served_text = [
+        t.decode() for t in served(audio_bytes=tf.constant(payload))["transcript"].numpy()
+    ]
     python_text = [r["transcript"] for r in recognizer.predict(payload)]
     agree = sum(s == p for s, p in zip(served_text, python_text, strict=True)) / len(payload)
 

@@ -44,7 +44,9 @@ def digits_split():
     from vision.data import load_digits
 
     digits = load_digits()
-    (x_train, y_train), (x_test, y_test) = train_val_split(digits.images, digits.labels, 0.2, seed=0)
+    (x_train, y_train), (x_test, y_test) = train_val_split(
+        digits.images, digits.labels, 0.2, seed=0
+    )
     return digits.class_names, (x_train, y_train), (x_test, y_test)
 
 

@@ -59,7 +59,12 @@ def encode_distances(points: tf.Tensor, boxes: tf.Tensor, strides: tf.Tensor) ->
     y, x = points[:, 0], points[:, 1]
     s = strides
     return tf.stack(
-        [(x - boxes[:, 1]) / s, (y - boxes[:, 0]) / s, (boxes[:, 3] - x) / s, (boxes[:, 2] - y) / s],
+        [
+            (x - boxes[:, 1]) / s,
+            (y - boxes[:, 0]) / s,
+            (boxes[:, 3] - x) / s,
+            (boxes[:, 2] - y) / s,
+        ],
         axis=-1,
     )
 
@@ -108,7 +113,9 @@ def assign_targets(
     ltrb = tf.stack([x - xmin, y - ymin, xmax - x, ymax - y], axis=-1)  # (N, M, 4)
     inside = tf.reduce_min(ltrb, axis=-1) > 0
     radius = center_radius * strides[:, tf.newaxis]
-    near_centre = (tf.abs(x - (xmin + xmax) / 2) < radius) & (tf.abs(y - (ymin + ymax) / 2) < radius)
+    near_centre = (tf.abs(x - (xmin + xmax) / 2) < radius) & (
+        tf.abs(y - (ymin + ymax) / 2) < radius
+    )
     largest = tf.reduce_max(ltrb, axis=-1)
     in_range = (largest >= ranges[:, 0:1]) & (largest < ranges[:, 1:2])
     candidate = inside & near_centre & in_range
@@ -119,7 +126,9 @@ def assign_targets(
     best_boxes = tf.gather(boxes, best)
     distances = encode_distances(points, best_boxes, strides)
     distances = tf.where(positive[:, tf.newaxis], distances, 0.0)
-    one_hot = tf.one_hot(tf.gather(labels, best), num_classes) * tf.cast(positive, tf.float32)[:, None]
+    one_hot = (
+        tf.one_hot(tf.gather(labels, best), num_classes) * tf.cast(positive, tf.float32)[:, None]
+    )
     centre = tf.where(positive, centerness(distances), 0.0)[:, tf.newaxis]
     return tf.concat([one_hot, distances, centre], axis=-1)
 

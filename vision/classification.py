@@ -60,13 +60,17 @@ class ImageClassifierConfig(TaskConfig):
         self.classes = [str(c) for c in self.classes]
         self.widths = [int(w) for w in self.widths]
         if len(self.classes) < 2:
-            raise ValueError("ImageClassifier needs at least two classes, e.g. classes=['cat', 'dog']")
+            raise ValueError(
+                "ImageClassifier needs at least two classes, e.g. classes=['cat', 'dog']"
+            )
         if len(set(self.classes)) != len(self.classes):
             raise ValueError(f"class names must be unique, got {self.classes}")
         if self.image_size < 16:
             raise ValueError(f"image_size must be at least 16 pixels, got {self.image_size}")
         if self.backbone not in BACKBONES:
-            raise ValueError(f"unknown backbone {self.backbone!r}; choose one of {', '.join(BACKBONES)}")
+            raise ValueError(
+                f"unknown backbone {self.backbone!r}; choose one of {', '.join(BACKBONES)}"
+            )
         if self.backbone_weights is not None and not Path(self.backbone_weights).is_file():
             raise ValueError(f"backbone weights file not found: {self.backbone_weights}")
         if self.flip not in FLIPS:
@@ -98,7 +102,10 @@ class ImageClassifier(Task):
         shape = (size, size, 3)
         if c.backbone == "small_resnet":
             return build_small_resnet(
-                shape, widths=tuple(c.widths), blocks_per_stage=c.blocks_per_stage, se_ratio=c.se_ratio
+                shape,
+                widths=tuple(c.widths),
+                blocks_per_stage=c.blocks_per_stage,
+                se_ratio=c.se_ratio,
             )
         factory = {
             "mobilenet_v3_small": keras.applications.MobileNetV3Small,
@@ -159,7 +166,9 @@ class ImageClassifier(Task):
             index = {name: i for i, name in enumerate(self.classes)}
             unknown = sorted({str(v) for v in labels} - set(index))
             if unknown:
-                raise ValueError(f"unknown labels {unknown[:5]}; the model's classes are {self.classes}")
+                raise ValueError(
+                    f"unknown labels {unknown[:5]}; the model's classes are {self.classes}"
+                )
             return np.array([index[str(v)] for v in labels], np.int32)
         if labels.size and (labels.min() < 0 or labels.max() >= self.num_classes):
             raise ValueError(
@@ -223,13 +232,18 @@ class ImageClassifier(Task):
         if not labels:
             raise ValueError("the evaluation data is empty")
         report = classification_report(
-            np.concatenate(labels), np.concatenate(probabilities), self.classes, top_k=self.config.top_k
+            np.concatenate(labels),
+            np.concatenate(probabilities),
+            self.classes,
+            top_k=self.config.top_k,
         )
         if report_dir is not None:
             from common.plots import plot_confusion_matrix
 
             path = plot_confusion_matrix(
-                np.array(report["confusion_matrix"]), self.classes, Path(report_dir) / "confusion_matrix.png"
+                np.array(report["confusion_matrix"]),
+                self.classes,
+                Path(report_dir) / "confusion_matrix.png",
             )
             report["confusion_matrix_png"] = str(path)
         return report
@@ -259,7 +273,11 @@ class ImageClassifier(Task):
 
     # ------------------------------------------------------------------ export
     def serving_endpoints(self) -> dict[str, Any]:
-        size, k, model = self.config.image_size, min(self.config.top_k, self.num_classes), self.model
+        size, k, model = (
+            self.config.image_size,
+            min(self.config.top_k, self.num_classes),
+            self.model,
+        )
         class_names = tf.constant(self.classes)
 
         def serve(image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:

@@ -19,7 +19,9 @@ DATA_HELP = (
 )
 
 
-def resolve_data(spec: str, image_size: int, part: str, data_dir: str | None = None) -> tuple[Any, list[str]]:
+def resolve_data(
+    spec: str, image_size: int, part: str, data_dir: str | None = None
+) -> tuple[Any, list[str]]:
     """A data spec -> (data accepted by ImageClassifier.fit/evaluate, class names).
 
     ``part`` is "train", "val" or "all"; built-in sets use a fixed stratified 80/20 split.
@@ -40,7 +42,9 @@ def resolve_data(spec: str, image_size: int, part: str, data_dir: str | None = N
         return load_tfds_images(name, split=split, data_dir=data_dir)
     folder = Path(spec)
     if not folder.is_dir():
-        raise ValueError(f"data {spec!r} is neither a folder nor a builtin:/tfds: name ({DATA_HELP})")
+        raise ValueError(
+            f"data {spec!r} is neither a folder nor a builtin:/tfds: name ({DATA_HELP})"
+        )
     _, names = load_image_folder(folder, image_size)
     return str(folder), names
 
@@ -114,7 +118,9 @@ def _export(args: argparse.Namespace) -> int:
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add ``vision`` with its ``classify``, ``detect`` and ``segment`` sub-commands."""
-    vision = commands.add_parser("vision", help="image classification, object detection, segmentation")
+    vision = commands.add_parser(
+        "vision", help="image classification, object detection, segmentation"
+    )
     tasks = vision.add_subparsers(dest="vision_task", metavar="TASK", required=True)
     classify = tasks.add_parser("classify", help="image classification")
     actions = classify.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -132,7 +138,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--no-augment", action="store_true", help="disable augmentation")
     train.add_argument("--no-flip", action="store_true", help="no horizontal flips (digits, text)")
     train.add_argument("--patience", type=int, help="early stopping patience in epochs")
-    train.add_argument("--work-dir", help="checkpoint folder; an interrupted run resumes with --resume")
+    train.add_argument(
+        "--work-dir", help="checkpoint folder; an interrupted run resumes with --resume"
+    )
     train.add_argument("--resume", action="store_true")
     train.add_argument("--strategy", default="auto", choices=["auto", "mirrored", "multi_worker"])
     train.add_argument("--output", required=True, help="where to save the .keras file")
@@ -142,8 +150,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     evaluate = actions.add_parser("evaluate", help="accuracy, per-class report, confusion matrix")
     evaluate.add_argument("--model", required=True, help="a .keras file written by train")
     evaluate.add_argument("--data", required=True, help=DATA_HELP)
-    evaluate.add_argument("--part", choices=["val", "all"], default="val",
-                          help="for builtin: data, the validation part or everything")
+    evaluate.add_argument(
+        "--part",
+        choices=["val", "all"],
+        default="val",
+        help="for builtin: data, the validation part or everything",
+    )
     evaluate.add_argument("--data-dir", help="TFDS data_dir for tfds: names")
     evaluate.add_argument("--report-dir", help="write confusion_matrix.png here")
     evaluate.add_argument("--json", action="store_true", help="print the full report as JSON")

@@ -128,7 +128,9 @@ def load_tfds_images(
     dataset = load_tfds(name, split=split, data_dir=data_dir, as_supervised=True)
     builder = tfds.builder(name, data_dir=None if data_dir is None else str(data_dir))
     label = builder.info.features["label"]
-    names = list(label.names) if hasattr(label, "names") else [str(i) for i in range(label.num_classes)]
+    names = (
+        list(label.names) if hasattr(label, "names") else [str(i) for i in range(label.num_classes)]
+    )
     return dataset.map(lambda image, y: (image, tf.cast(y, tf.int32))), names
 
 
@@ -137,7 +139,9 @@ def _open_maybe_gzip(path: Path) -> bytes:
     return gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
 
 
-def load_idx(images_path: str | os.PathLike, labels_path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+def load_idx(
+    images_path: str | os.PathLike, labels_path: str | os.PathLike
+) -> tuple[np.ndarray, np.ndarray]:
     """MNIST-style IDX files (optionally gzipped) -> uint8 images (N, H, W, 1) and labels (N,)."""
     images_raw = _open_maybe_gzip(Path(images_path))
     labels_raw = _open_maybe_gzip(Path(labels_path))

@@ -122,12 +122,15 @@ class ObjectDetector(Task):
         # Feature pyramid: 1x1 laterals, top-down upsample + add, 3x3 smoothing per level.
         pyramid: dict[int, Any] = {}
         for stride in sorted(c.strides, reverse=True):
-            lateral = keras.layers.Conv2D(c.fpn_width, 1, name=f"lateral_{stride}")(features[stride])
+            lateral = keras.layers.Conv2D(c.fpn_width, 1, name=f"lateral_{stride}")(
+                features[stride]
+            )
             if pyramid:
                 upper = keras.layers.UpSampling2D(2, name=f"up_{stride}")(pyramid[stride * 2])
                 lateral = keras.layers.Add(name=f"merge_{stride}")([lateral, upper])
             pyramid[stride] = lateral
         pyramid = {s: ConvBNAct(c.fpn_width, 3, name=f"smooth_{s}")(p) for s, p in pyramid.items()}
+
         # One head shared by every level (GroupNorm: statistics are per level, not mixed).
         def tower(name: str) -> list[keras.layers.Layer]:
             layers = []
@@ -142,7 +145,10 @@ class ObjectDetector(Task):
         class_tower, box_tower = tower("class_tower"), tower("box_tower")
         prior = -math.log((1 - 0.01) / 0.01)  # start every class at p=0.01 (RetinaNet)
         class_out = keras.layers.Conv2D(
-            self.num_classes, 3, padding="same", bias_initializer=keras.initializers.Constant(prior),
+            self.num_classes,
+            3,
+            padding="same",
+            bias_initializer=keras.initializers.Constant(prior),
             name="class_logits",
         )
         box_out = keras.layers.Conv2D(4, 3, padding="same", name="box_distances")
@@ -160,9 +166,13 @@ class ObjectDetector(Task):
                 [class_out(a), softplus(box_out(b)), centre_out(b)]
             )
             level_outputs.append(
-                keras.layers.Reshape((cells * cells, self.num_classes + 5), name=f"flat_{stride}")(level)
+                keras.layers.Reshape((cells * cells, self.num_classes + 5), name=f"flat_{stride}")(
+                    level
+                )
             )
-        outputs = keras.layers.Concatenate(axis=1, dtype="float32", name="dense_predictions")(level_outputs)
+        outputs = keras.layers.Concatenate(axis=1, dtype="float32", name="dense_predictions")(
+            level_outputs
+        )
         return keras.Model(inputs, outputs, name="object_detector")
 
     def compile_model(self, model: keras.Model, total_steps: int) -> None:
@@ -185,8 +195,10 @@ class ObjectDetector(Task):
         folder, an ``(images, boxes, labels)`` triple or a tf.data.Dataset of such dicts."""
         if isinstance(data, (str, os.PathLike)):
             path = str(data)
-            data = load_coco(path, class_names=self.classes) if path.endswith(".json") else load_voc(
-                path, split=None, class_names=self.classes
+            data = (
+                load_coco(path, class_names=self.classes)
+                if path.endswith(".json")
+                else load_voc(path, split=None, class_names=self.classes)
             )
         if isinstance(data, (tuple, list)) and len(data) == 3:
             data = DetectionSet(list(data[0]), list(data[1]), list(data[2]), self.classes)
@@ -199,7 +211,9 @@ class ObjectDetector(Task):
         if isinstance(data, tf.data.Dataset):
             spec = data.element_spec
             if not (isinstance(spec, dict) and {"image", "boxes", "labels"} <= set(spec)):
-                raise ValueError('a detection tf.data.Dataset must yield {"image", "boxes", "labels"} dicts')
+                raise ValueError(
+                    'a detection tf.data.Dataset must yield {"image", "boxes", "labels"} dicts'
+                )
             return data
         raise ValueError(
             "data must be a DetectionSet, a COCO .json file, a VOC folder, an (images, boxes, "
@@ -228,11 +242,19 @@ class ObjectDetector(Task):
         if "horizontal" in modes:
             flip = tf.random.stateless_uniform([], seed) < 0.5
             image = tf.where(flip, image[:, ::-1], image)
-            boxes = tf.where(flip, tf.stack([boxes[:, 0], 1 - boxes[:, 3], boxes[:, 2], 1 - boxes[:, 1]], -1), boxes)
+            boxes = tf.where(
+                flip,
+                tf.stack([boxes[:, 0], 1 - boxes[:, 3], boxes[:, 2], 1 - boxes[:, 1]], -1),
+                boxes,
+            )
         if "vertical" in modes:
             flip = tf.random.stateless_uniform([], seed + 1) < 0.5
             image = tf.where(flip, image[::-1], image)
-            boxes = tf.where(flip, tf.stack([1 - boxes[:, 2], boxes[:, 1], 1 - boxes[:, 0], boxes[:, 3]], -1), boxes)
+            boxes = tf.where(
+                flip,
+                tf.stack([1 - boxes[:, 2], boxes[:, 1], 1 - boxes[:, 0], boxes[:, 3]], -1),
+                boxes,
+            )
         return {**example, "image": image, "boxes": boxes}
 
     def _targets(self, example: dict[str, tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
@@ -253,12 +275,16 @@ class ObjectDetector(Task):
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         autotune = tf.data.AUTOTUNE
-        dataset = self.to_dataset(data).map(self._resize_example, num_parallel_calls=autotune).cache()
+        dataset = (
+            self.to_dataset(data).map(self._resize_example, num_parallel_calls=autotune).cache()
+        )
         if training:
             dataset = dataset.shuffle(1024, seed=self.config.seed, reshuffle_each_iteration=True)
             if self.config.flip:
                 seeds = tf.data.Dataset.random(seed=self.config.seed).batch(2)
-                dataset = tf.data.Dataset.zip(dataset, seeds).map(self._flip, num_parallel_calls=autotune)
+                dataset = tf.data.Dataset.zip(dataset, seeds).map(
+                    self._flip, num_parallel_calls=autotune
+                )
         dataset = dataset.map(self._targets, num_parallel_calls=autotune)
         return dataset.batch(batch_size).prefetch(autotune)
 
@@ -286,28 +312,37 @@ class ObjectDetector(Task):
     ) -> list[dict[str, Any]]:
         """Images -> for each: ``boxes`` (K, 4) [ymin, xmin, ymax, xmax] in pixels of the original
         image, ``classes`` (K,) indices, ``labels`` (class names) and ``scores`` (K,), best first."""
-        threshold = self.config.score_threshold if score_threshold is None else float(score_threshold)
+        threshold = (
+            self.config.score_threshold if score_threshold is None else float(score_threshold)
+        )
         images, sizes = self._inputs(inputs)
         results = []
         for start in range(0, len(sizes), batch_size):
-            out = {k: v.numpy() for k, v in self._detect(images[start : start + batch_size]).items()}
+            out = {
+                k: v.numpy() for k, v in self._detect(images[start : start + batch_size]).items()
+            }
             for j, (height, width) in enumerate(sizes[start : start + batch_size]):
                 n = int(out["num_detections"][j])
                 keep = out["detection_scores"][j, :n] >= threshold
                 classes = out["detection_classes"][j, :n][keep]
-                results.append({
-                    "boxes": out["detection_boxes"][j, :n][keep] * np.array([height, width, height, width]),
-                    "classes": classes,
-                    "labels": [self.classes[i] for i in classes],
-                    "scores": out["detection_scores"][j, :n][keep],
-                })
+                results.append(
+                    {
+                        "boxes": out["detection_boxes"][j, :n][keep]
+                        * np.array([height, width, height, width]),
+                        "classes": classes,
+                        "labels": [self.classes[i] for i in classes],
+                        "scores": out["detection_scores"][j, :n][keep],
+                    }
+                )
         return results
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(self, data: Any, batch_size: int | None = None) -> dict[str, Any]:
         """COCO metrics with pycocotools: mAP@[.5:.95], mAP@.5, mAP@.75, per-class AP and AP50,
         on boxes in original-image pixels."""
-        dataset = self.to_dataset(data).map(self._resize_example, num_parallel_calls=tf.data.AUTOTUNE)
+        dataset = self.to_dataset(data).map(
+            self._resize_example, num_parallel_calls=tf.data.AUTOTUNE
+        )
         dataset = dataset.padded_batch(
             batch_size or self.config.batch_size,
             padding_values={"image": 0.0, "boxes": 0.0, "labels": -1, "size": 0},
@@ -320,15 +355,25 @@ class ObjectDetector(Task):
                 scale = np.array([size[0], size[1], size[0], size[1]], np.float64)
                 images_info.append({"id": image_id, "height": int(size[0]), "width": int(size[1])})
                 labels = batch["labels"].numpy()[j]
-                for box, label in zip(batch["boxes"].numpy()[j][labels >= 0] * scale, labels[labels >= 0], strict=True):
-                    annotations.append({
-                        "id": len(annotations) + 1, "image_id": image_id, "category_id": int(label) + 1,
-                        "bbox": _xywh(box), "area": float((box[2] - box[0]) * (box[3] - box[1])), "iscrowd": 0,
-                    })
+                for box, label in zip(
+                    batch["boxes"].numpy()[j][labels >= 0] * scale, labels[labels >= 0], strict=True
+                ):
+                    annotations.append(
+                        {
+                            "id": len(annotations) + 1,
+                            "image_id": image_id,
+                            "category_id": int(label) + 1,
+                            "bbox": _xywh(box),
+                            "area": float((box[2] - box[0]) * (box[3] - box[1])),
+                            "iscrowd": 0,
+                        }
+                    )
                 n = int(out["num_detections"][j])
                 for box, score, cls in zip(
-                    out["detection_boxes"][j, :n] * scale, out["detection_scores"][j, :n],
-                    out["detection_classes"][j, :n], strict=True,
+                    out["detection_boxes"][j, :n] * scale,
+                    out["detection_scores"][j, :n],
+                    out["detection_classes"][j, :n],
+                    strict=True,
                 ):
                     detections.append([image_id, *_xywh(box), float(score), int(cls) + 1])
         if not images_info:
@@ -379,11 +424,20 @@ def coco_metrics(
     }
     with contextlib.redirect_stdout(io.StringIO()):
         ground_truth.createIndex()
-    report: dict[str, Any] = {"num_images": len(images), "num_objects": len(annotations),
-                              "num_detections": len(detections)}
+    report: dict[str, Any] = {
+        "num_images": len(images),
+        "num_objects": len(annotations),
+        "num_detections": len(detections),
+    }
     if not detections or not annotations:
-        report.update({"mAP": 0.0, "mAP_50": 0.0, "mAP_75": 0.0,
-                       "per_class": {n: {"AP": 0.0, "AP_50": 0.0} for n in classes}})
+        report.update(
+            {
+                "mAP": 0.0,
+                "mAP_50": 0.0,
+                "mAP_75": 0.0,
+                "per_class": {n: {"AP": 0.0, "AP_50": 0.0} for n in classes},
+            }
+        )
         return report
     with contextlib.redirect_stdout(io.StringIO()):
         results = ground_truth.loadRes(np.array(detections, np.float64))
@@ -392,10 +446,16 @@ def coco_metrics(
         evaluator.accumulate()
         evaluator.summarize()
     stats = evaluator.stats
-    report.update({
-        "mAP": float(stats[0]), "mAP_50": float(stats[1]), "mAP_75": float(stats[2]),
-        "mAP_small": float(stats[3]), "mAP_medium": float(stats[4]), "mAP_large": float(stats[5]),
-    })
+    report.update(
+        {
+            "mAP": float(stats[0]),
+            "mAP_50": float(stats[1]),
+            "mAP_75": float(stats[2]),
+            "mAP_small": float(stats[3]),
+            "mAP_medium": float(stats[4]),
+            "mAP_large": float(stats[5]),
+        }
+    )
     precision = evaluator.eval["precision"]  # (iou thresholds, recall, class, area, max dets)
     per_class = {}
     for k, name in enumerate(classes):

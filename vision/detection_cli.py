@@ -18,7 +18,10 @@ DATA_HELP = (
 
 
 def resolve_data(
-    spec: str, part: str, image_dir: str | None = None, data_dir: str | None = None,
+    spec: str,
+    part: str,
+    image_dir: str | None = None,
+    data_dir: str | None = None,
     class_names: list[str] | None = None,
 ) -> tuple[Any, list[str]]:
     """A data spec -> (data accepted by ObjectDetector.fit/evaluate, class names).
@@ -27,11 +30,15 @@ def resolve_data(
     ``ImageSets/Main/<part>.txt`` list (every file when the folder has no split lists).
     """
     if spec == "builtin:shapes":
-        train, val = make_shape_scenes(400, 128, max_objects=3, min_size=0.2, max_size=0.5, seed=0).split(0.2)
+        train, val = make_shape_scenes(
+            400, 128, max_objects=3, min_size=0.2, max_size=0.5, seed=0
+        ).split(0.2)
         return (train if part == "train" else val), train.class_names
     if spec.startswith("tfds:"):
         name, _, split = spec.removeprefix("tfds:").partition(":")
-        return load_tfds_detection(name, split or ("validation" if part == "val" else "train"), data_dir)
+        return load_tfds_detection(
+            name, split or ("validation" if part == "val" else "train"), data_dir
+        )
     path = Path(spec)
     if path.suffix == ".json":
         data = load_coco(path, image_dir, class_names)
@@ -40,7 +47,9 @@ def resolve_data(
         has_split = (path / "ImageSets" / "Main" / f"{part}.txt").is_file()
         data = load_voc(path, part if has_split else None, class_names)
         return data, data.class_names
-    raise ValueError(f"data {spec!r} is not a COCO .json file, a VOC folder or a builtin:/tfds: name")
+    raise ValueError(
+        f"data {spec!r} is not a COCO .json file, a VOC folder or a builtin:/tfds: name"
+    )
 
 
 def _load(path: str) -> ObjectDetector:
@@ -69,13 +78,23 @@ def _train(args: argparse.Namespace) -> int:
         box_loss=args.box_loss,
         flip=None if args.flip == "none" else args.flip,
     )
-    task.fit(data, validation_data=val, epochs=args.epochs, work_dir=args.work_dir, resume=args.resume,
-             strategy=args.strategy, patience=args.patience, verbose=2)
+    task.fit(
+        data,
+        validation_data=val,
+        epochs=args.epochs,
+        work_dir=args.work_dir,
+        resume=args.resume,
+        strategy=args.strategy,
+        patience=args.patience,
+        verbose=2,
+    )
     task.save(output)
     print(f"saved {output}")
     if val is not None:
         report = task.evaluate(val)
-        print(f"validation mAP {report['mAP']:.4f}, mAP@.5 {report['mAP_50']:.4f}, mAP@.75 {report['mAP_75']:.4f}")
+        print(
+            f"validation mAP {report['mAP']:.4f}, mAP@.5 {report['mAP_50']:.4f}, mAP@.75 {report['mAP_75']:.4f}"
+        )
     return 0
 
 
@@ -95,7 +114,9 @@ def _predict(args: argparse.Namespace) -> int:
     for path, result in zip(args.images, results, strict=True):
         found = ", ".join(
             f"{label} {score:.2f} [{', '.join(f'{v:.0f}' for v in box)}]"
-            for label, score, box in zip(result["labels"], result["scores"], result["boxes"], strict=True)
+            for label, score, box in zip(
+                result["labels"], result["scores"], result["boxes"], strict=True
+            )
         )
         print(f"{path}: {found or 'no objects'}")
         if args.draw_dir:
@@ -122,15 +143,22 @@ def register(tasks: argparse._SubParsersAction) -> None:
     train.add_argument("--image-dir", help="image folder of a COCO file (default: next to it)")
     train.add_argument("--data-dir", help="TFDS data_dir for tfds: names")
     train.add_argument("--classes", help="comma-separated class names (default: from the data)")
-    train.add_argument("--image-size", type=int, default=128, help="square model input, multiple of 32")
+    train.add_argument(
+        "--image-size", type=int, default=128, help="square model input, multiple of 32"
+    )
     train.add_argument("--epochs", type=int, default=20)
     train.add_argument("--batch-size", type=int, default=16)
     train.add_argument("--learning-rate", type=float, default=2e-3)
     train.add_argument("--box-loss", choices=["giou", "smooth_l1"], default="giou")
-    train.add_argument("--flip", choices=["none", "horizontal", "vertical", "horizontal_and_vertical"],
-                       default="horizontal")
+    train.add_argument(
+        "--flip",
+        choices=["none", "horizontal", "vertical", "horizontal_and_vertical"],
+        default="horizontal",
+    )
     train.add_argument("--patience", type=int, help="early stopping patience in epochs")
-    train.add_argument("--work-dir", help="checkpoint folder; an interrupted run resumes with --resume")
+    train.add_argument(
+        "--work-dir", help="checkpoint folder; an interrupted run resumes with --resume"
+    )
     train.add_argument("--resume", action="store_true")
     train.add_argument("--strategy", default="auto", choices=["auto", "mirrored", "multi_worker"])
     train.add_argument("--output", required=True, help="where to save the .keras file")
@@ -140,8 +168,12 @@ def register(tasks: argparse._SubParsersAction) -> None:
     evaluate = actions.add_parser("evaluate", help="COCO mAP, mAP@.5, mAP@.75, per-class AP")
     evaluate.add_argument("--model", required=True, help="a .keras file written by train")
     evaluate.add_argument("--data", required=True, help=DATA_HELP)
-    evaluate.add_argument("--part", choices=["train", "val"], default="val",
-                          help="VOC split list / built-in part to score")
+    evaluate.add_argument(
+        "--part",
+        choices=["train", "val"],
+        default="val",
+        help="VOC split list / built-in part to score",
+    )
     evaluate.add_argument("--image-dir", help="image folder of a COCO file")
     evaluate.add_argument("--data-dir", help="TFDS data_dir for tfds: names")
     evaluate.set_defaults(func=_evaluate)

@@ -100,7 +100,9 @@ class DetectionSet:
         for i, image in enumerate(self.images):
             if not isinstance(image, (str, os.PathLike)):
                 height, width = np.shape(image)[:2]
-                self.boxes[i], keep = clean_boxes(self.boxes[i], height, width, f"image {i}", report)
+                self.boxes[i], keep = clean_boxes(
+                    self.boxes[i], height, width, f"image {i}", report
+                )
                 self.labels[i] = self.labels[i][keep]
         report.warn("DetectionSet")
 
@@ -134,7 +136,9 @@ class DetectionSet:
         if len(self) == 0:
             raise ValueError("the detection dataset is empty")
         row_lengths = [len(v) for v in self.labels]
-        boxes = tf.RaggedTensor.from_row_lengths(np.concatenate(self.boxes).reshape(-1, 4), row_lengths)
+        boxes = tf.RaggedTensor.from_row_lengths(
+            np.concatenate(self.boxes).reshape(-1, 4), row_lengths
+        )
         labels = tf.RaggedTensor.from_row_lengths(np.concatenate(self.labels), row_lengths)
         annotations = tf.data.Dataset.from_tensor_slices((boxes, labels))
         if all(isinstance(image, (str, os.PathLike)) for image in self.images):
@@ -195,7 +199,9 @@ def _class_index(names: list[str] | None, found: list[str], source: str) -> list
         return found
     unknown = sorted(set(found) - set(names))
     if unknown:
-        raise ValueError(f"{source} has objects of unknown classes {unknown}; the classes are {names}")
+        raise ValueError(
+            f"{source} has objects of unknown classes {unknown}; the classes are {names}"
+        )
     return list(names)
 
 
@@ -219,8 +225,12 @@ def load_coco(
     for key in ("images", "annotations", "categories"):
         if key not in content:
             raise ValueError(f"{path} is not a COCO detection file: no {key!r} list")
-    categories = {int(c["id"]): str(c["name"]) for c in sorted(content["categories"], key=lambda c: c["id"])}
-    names = _class_index(None if class_names is None else list(class_names), list(categories.values()), str(path))
+    categories = {
+        int(c["id"]): str(c["name"]) for c in sorted(content["categories"], key=lambda c: c["id"])
+    }
+    names = _class_index(
+        None if class_names is None else list(class_names), list(categories.values()), str(path)
+    )
     index = {name: i for i, name in enumerate(names)}
     image_dir = Path(image_dir) if image_dir is not None else path.parent
     per_image: dict[int, list[dict]] = {int(img["id"]): [] for img in content["images"]}
@@ -228,9 +238,13 @@ def load_coco(
     for ann in content["annotations"]:
         image_id = int(ann["image_id"])
         if image_id not in per_image:
-            raise ValueError(f"{path}: annotation {ann.get('id')} refers to unknown image id {image_id}")
+            raise ValueError(
+                f"{path}: annotation {ann.get('id')} refers to unknown image id {image_id}"
+            )
         if int(ann["category_id"]) not in categories:
-            raise ValueError(f"{path}: annotation {ann.get('id')} has unknown category_id {ann['category_id']}")
+            raise ValueError(
+                f"{path}: annotation {ann.get('id')} has unknown category_id {ann['category_id']}"
+            )
         if ann.get("iscrowd", 0):
             report.skipped_crowd += 1
             continue
@@ -245,7 +259,9 @@ def load_coco(
             height, width = _image_size(file)
         anns = per_image[int(img["id"])]
         xywh = np.array([a["bbox"] for a in anns], np.float32).reshape(-1, 4)
-        yxyx = np.stack([xywh[:, 1], xywh[:, 0], xywh[:, 1] + xywh[:, 3], xywh[:, 0] + xywh[:, 2]], -1)
+        yxyx = np.stack(
+            [xywh[:, 1], xywh[:, 0], xywh[:, 1] + xywh[:, 3], xywh[:, 0] + xywh[:, 2]], -1
+        )
         labels = np.array([index[categories[int(a["category_id"])]] for a in anns], np.int32)
         boxes, keep = clean_boxes(yxyx, height, width, f"{path} ({img['file_name']})", report)
         images.append(str(file))
@@ -295,7 +311,9 @@ def load_voc(
     images, all_boxes, all_labels = [], [], []
     for file, image, objects in parsed:
         height, width = _image_size(image)
-        yxyx = np.array([[o.ymin, o.xmin, o.ymax, o.xmax] for o in objects], np.float32).reshape(-1, 4)
+        yxyx = np.array([[o.ymin, o.xmin, o.ymax, o.xmax] for o in objects], np.float32).reshape(
+            -1, 4
+        )
         labels = np.array([index[o.name] for o in objects], np.int32)
         boxes, keep = clean_boxes(yxyx, height, width, str(file), report)
         images.append(str(image))

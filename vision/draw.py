@@ -56,9 +56,13 @@ def draw_detections(
     labels = list(result.get("labels", [""] * len(boxes)))
     scores = np.asarray(result.get("scores", np.ones(len(boxes))), np.float64)
     if not (len(boxes) == len(labels) == len(scores)):
-        raise ValueError(f"result has {len(boxes)} boxes, {len(labels)} labels and {len(scores)} scores")
+        raise ValueError(
+            f"result has {len(boxes)} boxes, {len(labels)} labels and {len(scores)} scores"
+        )
     names = sorted(set(map(str, labels)))
-    colours = {name: tuple(int(v) for v in c) for name, c in zip(names, palette(len(names)), strict=True)}
+    colours = {
+        name: tuple(int(v) for v in c) for name, c in zip(names, palette(len(names)), strict=True)
+    }
     for (ymin, xmin, ymax, xmax), label, score in zip(boxes, labels, scores, strict=True):
         if score < min_score:
             continue
@@ -67,7 +71,9 @@ def draw_detections(
         text = f"{label} {score:.2f}"
         left, top, right, bottom = draw.textbbox((xmin, ymin), text)
         top_y = max(0.0, ymin - (bottom - top) - 2)
-        draw.rectangle([xmin, top_y, xmin + (right - left) + 4, top_y + (bottom - top) + 2], fill=colour)
+        draw.rectangle(
+            [xmin, top_y, xmin + (right - left) + 4, top_y + (bottom - top) + 2], fill=colour
+        )
         draw.text((xmin + 2, top_y), text, fill=(0, 0, 0))
     return _png(picture, path)
 

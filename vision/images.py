@@ -71,7 +71,9 @@ def decode_image(data: bytes, name: str = "<bytes>") -> np.ndarray:
     try:
         image = tf.io.decode_image(data, channels=3, expand_animations=False)
     except (tf.errors.InvalidArgumentError, tf.errors.UnknownError) as error:
-        raise ValueError(f"cannot decode image {name}: not a valid JPEG/PNG/GIF/BMP file") from error
+        raise ValueError(
+            f"cannot decode image {name}: not a valid JPEG/PNG/GIF/BMP file"
+        ) from error
     return image.numpy()
 
 

@@ -35,7 +35,9 @@ def classification(
 
     # 1. Data: 1,797 digits, fixed stratified 80/20 split.
     digits = load_digits()
-    (x_train, y_train), (x_test, y_test) = train_val_split(digits.images, digits.labels, 0.2, seed=0)
+    (x_train, y_train), (x_test, y_test) = train_val_split(
+        digits.images, digits.labels, 0.2, seed=0
+    )
 
     # 2. Model: a small residual network; no flips (a mirrored 2 is not a 2).
     classifier = ImageClassifier(
@@ -65,7 +67,9 @@ def classification(
     payload = [encode_png(image) for image in sample]
     served_classes = served(image_bytes=tf.constant(payload))["classes"].numpy()[:, 0]
     python_classes = [r["label"] for r in classifier.predict(payload)]
-    agree = float(np.mean([s.decode() == p for s, p in zip(served_classes, python_classes, strict=True)]))
+    agree = float(
+        np.mean([s.decode() == p for s, p in zip(served_classes, python_classes, strict=True)])
+    )
 
     return {
         "task": "vision/classification (digits)",
@@ -109,8 +113,11 @@ def detection(
 
     # 4. Evaluate with pycocotools (COCO mAP) and draw one test image with its detections.
     report = detector.evaluate(test)
-    draw_detections(test.images[0], detector.predict(test.images[0], score_threshold=0.3)[0],
-                    path=reports_dir / "detections.png")
+    draw_detections(
+        test.images[0],
+        detector.predict(test.images[0], score_threshold=0.3)[0],
+        path=reports_dir / "detections.png",
+    )
 
     # 5. Export for TF Serving and check the export finds the same boxes as the Python model.
     version_dir = detector.export(models_dir / "shapes_detector")
@@ -121,7 +128,9 @@ def detection(
     for j, result in enumerate(detector.predict(payload, score_threshold=0.0)):
         n = int(outputs["num_detections"][j])
         boxes = outputs["detection_boxes"][j, :n].numpy() * size
-        agree.append(n == len(result["boxes"]) and bool(np.allclose(boxes, result["boxes"], atol=1e-2)))
+        agree.append(
+            n == len(result["boxes"]) and bool(np.allclose(boxes, result["boxes"], atol=1e-2))
+        )
 
     return {
         "task": "vision/detection (shapes)",
@@ -165,7 +174,11 @@ def segmentation(
 
     # 4. Evaluate (mean IoU, per-class IoU, Dice, pixel accuracy) and draw one overlay.
     report = segmenter.evaluate(test)
-    overlay_mask(test.images[0], segmenter.predict(test.images[0])[0]["mask"], path=reports_dir / "overlay.png")
+    overlay_mask(
+        test.images[0],
+        segmenter.predict(test.images[0])[0]["mask"],
+        path=reports_dir / "overlay.png",
+    )
 
     # 5. Export for TF Serving and check the served masks equal the Python model's.
     version_dir = segmenter.export(models_dir / "shapes_segmenter")
@@ -188,8 +201,11 @@ def segmentation(
 def demo(models_dir: str | Path = "models", reports_dir: str | Path = "reports") -> DemoResult:
     """What ``dlsuite demo`` runs for vision: the quick classification, detection and segmentation pipelines."""
     result = DemoResult()
-    for name, pipeline in (("digits", classification), ("shapes_detector", detection),
-                           ("shapes_segmenter", segmentation)):
+    for name, pipeline in (
+        ("digits", classification),
+        ("shapes_detector", detection),
+        ("shapes_segmenter", segmentation),
+    ):
         summary = pipeline(quick=True, models_dir=models_dir, reports_dir=reports_dir)
         result.requests[name] = summary.pop("request")
         result.rows.append(summary)

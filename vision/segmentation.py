@@ -48,11 +48,15 @@ class ImageSegmenterConfig(TaskConfig):
         self.classes = [str(c) for c in self.classes]
         self.widths = [int(w) for w in self.widths]
         if len(self.classes) < 2:
-            raise ValueError("ImageSegmenter needs at least two classes, e.g. ['background', 'cell']")
+            raise ValueError(
+                "ImageSegmenter needs at least two classes, e.g. ['background', 'cell']"
+            )
         if len(set(self.classes)) != len(self.classes):
             raise ValueError(f"class names must be unique, got {self.classes}")
         if self.architecture not in ARCHITECTURES:
-            raise ValueError(f"unknown architecture {self.architecture!r}; choose one of {ARCHITECTURES}")
+            raise ValueError(
+                f"unknown architecture {self.architecture!r}; choose one of {ARCHITECTURES}"
+            )
         if self.loss not in LOSSES:
             raise ValueError(f"unknown loss {self.loss!r}; choose one of {LOSSES}")
         if self.flip not in FLIPS:
@@ -88,7 +92,9 @@ class ImageSegmenter(Task):
         if c.architecture == "unet":
             network = build_unet(shape, self.num_classes, c.widths, dropout=c.dropout)
         else:
-            network = build_deeplabv3plus(shape, self.num_classes, c.widths, aspp_filters=c.aspp_filters)
+            network = build_deeplabv3plus(
+                shape, self.num_classes, c.widths, aspp_filters=c.aspp_filters
+            )
         inputs = keras.Input(shape, name="image")
         x = keras.layers.Rescaling(1.0 / 255.0, name="rescale")(inputs)
         return keras.Model(inputs, network(x), name="image_segmenter")
@@ -96,7 +102,9 @@ class ImageSegmenter(Task):
     def compile_model(self, model: keras.Model, total_steps: int) -> None:
         c = self.config
         loss = {
-            "cross_entropy": lambda: keras.losses.SparseCategoricalCrossentropy(name="cross_entropy"),
+            "cross_entropy": lambda: keras.losses.SparseCategoricalCrossentropy(
+                name="cross_entropy"
+            ),
             "dice": lambda: DiceLoss(sparse=True, num_classes=self.num_classes),
             "focal": lambda: CategoricalFocalLoss(sparse=True),
         }[c.loss]()
@@ -131,7 +139,9 @@ class ImageSegmenter(Task):
         if isinstance(data, tf.data.Dataset):
             spec = data.element_spec
             if not (isinstance(spec, dict) and {"image", "mask"} <= set(spec)):
-                raise ValueError('a segmentation tf.data.Dataset must yield {"image", "mask"} dicts')
+                raise ValueError(
+                    'a segmentation tf.data.Dataset must yield {"image", "mask"} dicts'
+                )
             return data
         raise ValueError(
             "data must be a SegmentationSet, an (images, masks) pair or a tf.data.Dataset of "
@@ -142,7 +152,9 @@ class ImageSegmenter(Task):
         size = self.config.image_size
         mask = tf.cast(example["mask"], tf.int32)
         tf.debugging.assert_equal(
-            tf.shape(mask)[:2], tf.shape(example["image"])[:2], message="mask size differs from its image"
+            tf.shape(mask)[:2],
+            tf.shape(example["image"])[:2],
+            message="mask size differs from its image",
         )
         tf.debugging.assert_less(mask, self.num_classes, message="mask value outside the classes")
         small = tf.image.resize(mask[..., tf.newaxis], (size, size), method="nearest")[..., 0]
@@ -168,7 +180,9 @@ class ImageSegmenter(Task):
             dataset = dataset.shuffle(1024, seed=self.config.seed, reshuffle_each_iteration=True)
             if self.config.flip:
                 seeds = tf.data.Dataset.random(seed=self.config.seed).batch(2)
-                dataset = tf.data.Dataset.zip(dataset, seeds).map(self._flip, num_parallel_calls=autotune)
+                dataset = tf.data.Dataset.zip(dataset, seeds).map(
+                    self._flip, num_parallel_calls=autotune
+                )
         dataset = dataset.map(lambda ex: (ex["image"], ex["mask"]), num_parallel_calls=autotune)
         return dataset.batch(batch_size).prefetch(autotune)
 
@@ -203,14 +217,21 @@ class ImageSegmenter(Task):
     def evaluate(self, data: Any, batch_size: int | None = None) -> dict[str, Any]:
         """Mean IoU, per-class IoU and Dice, pixel accuracy, scored at each mask's own size."""
         size = self.config.image_size
-        dataset = self.to_dataset(data).map(
-            lambda ex: {
-                "image": images_lib.to_model_input(ex["image"], size),
-                "mask": tf.cast(ex["mask"], tf.int32),
-                "size": tf.shape(ex["mask"])[:2],
-            },
-            num_parallel_calls=tf.data.AUTOTUNE,
-        ).padded_batch(batch_size or self.config.batch_size, padding_values={"image": 0.0, "mask": -1, "size": 0})
+        dataset = (
+            self.to_dataset(data)
+            .map(
+                lambda ex: {
+                    "image": images_lib.to_model_input(ex["image"], size),
+                    "mask": tf.cast(ex["mask"], tf.int32),
+                    "size": tf.shape(ex["mask"])[:2],
+                },
+                num_parallel_calls=tf.data.AUTOTUNE,
+            )
+            .padded_batch(
+                batch_size or self.config.batch_size,
+                padding_values={"image": 0.0, "mask": -1, "size": 0},
+            )
+        )
         k = self.num_classes
         confusion = np.zeros((k, k), np.int64)
         for batch in dataset:

@@ -28,11 +28,15 @@ def resolve_data(
         data = make_shape_masks(400, 64, seed=0, max_objects=3, min_size=0.2, max_size=0.5)
     elif spec.startswith("tfds:"):
         name, _, split = spec.removeprefix("tfds:").partition(":")
-        return load_tfds_segmentation(name, split or ("test" if part == "val" else "train"), data_dir)
+        return load_tfds_segmentation(
+            name, split or ("test" if part == "val" else "train"), data_dir
+        )
     else:
         folder = Path(spec)
         if not (folder / "images").is_dir() or not (folder / "masks").is_dir():
-            raise ValueError(f"data {spec!r} is not a folder with images/ and masks/ nor a builtin:/tfds: name")
+            raise ValueError(
+                f"data {spec!r} is not a folder with images/ and masks/ nor a builtin:/tfds: name"
+            )
         data = load_mask_folder(folder / "images", folder / "masks", class_names)
     if len(data) < 2:
         return data, data.class_names
@@ -63,12 +67,22 @@ def _train(args: argparse.Namespace) -> int:
         learning_rate=args.learning_rate,
         flip=None if args.flip == "none" else args.flip,
     )
-    task.fit(data, validation_data=val, epochs=args.epochs, work_dir=args.work_dir, resume=args.resume,
-             strategy=args.strategy, patience=args.patience, verbose=2)
+    task.fit(
+        data,
+        validation_data=val,
+        epochs=args.epochs,
+        work_dir=args.work_dir,
+        resume=args.resume,
+        strategy=args.strategy,
+        patience=args.patience,
+        verbose=2,
+    )
     task.save(output)
     print(f"saved {output}")
     report = task.evaluate(val)
-    print(f"validation mean IoU {report['mean_iou']:.4f}, pixel accuracy {report['pixel_accuracy']:.4f}")
+    print(
+        f"validation mean IoU {report['mean_iou']:.4f}, pixel accuracy {report['pixel_accuracy']:.4f}"
+    )
     return 0
 
 
@@ -89,8 +103,15 @@ def _predict(args: argparse.Namespace) -> int:
     task = _load(args.model)
     for path, result in zip(args.images, task.predict(args.images), strict=True):
         mask = result["mask"]
-        shares = {task.classes[i]: float((mask == i).mean()) for i in range(task.num_classes) if (mask == i).any()}
-        print(f"{path}: {mask.shape[0]}x{mask.shape[1]} " + ", ".join(f"{k} {v:.1%}" for k, v in shares.items()))
+        shares = {
+            task.classes[i]: float((mask == i).mean())
+            for i in range(task.num_classes)
+            if (mask == i).any()
+        }
+        print(
+            f"{path}: {mask.shape[0]}x{mask.shape[1]} "
+            + ", ".join(f"{k} {v:.1%}" for k, v in shares.items())
+        )
         stem = Path(path).stem
         if args.mask_dir:
             Path(args.mask_dir).mkdir(parents=True, exist_ok=True)
@@ -114,24 +135,33 @@ def register(tasks: argparse._SubParsersAction) -> None:
     train.add_argument("--data", required=True, help=DATA_HELP)
     train.add_argument("--val-data", help="validation data (default: 20%% held out of --data)")
     train.add_argument("--data-dir", help="TFDS data_dir for tfds: names")
-    train.add_argument("--classes", help="comma-separated class names, index order (default: from the data)")
+    train.add_argument(
+        "--classes", help="comma-separated class names, index order (default: from the data)"
+    )
     train.add_argument("--image-size", type=int, default=128)
     train.add_argument("--architecture", choices=ARCHITECTURES, default="unet")
     train.add_argument("--loss", choices=LOSSES, default="cross_entropy")
     train.add_argument("--epochs", type=int, default=20)
     train.add_argument("--batch-size", type=int, default=16)
     train.add_argument("--learning-rate", type=float, default=3e-3)
-    train.add_argument("--flip", choices=["none", "horizontal", "vertical", "horizontal_and_vertical"],
-                       default="horizontal")
+    train.add_argument(
+        "--flip",
+        choices=["none", "horizontal", "vertical", "horizontal_and_vertical"],
+        default="horizontal",
+    )
     train.add_argument("--patience", type=int, help="early stopping patience in epochs")
-    train.add_argument("--work-dir", help="checkpoint folder; an interrupted run resumes with --resume")
+    train.add_argument(
+        "--work-dir", help="checkpoint folder; an interrupted run resumes with --resume"
+    )
     train.add_argument("--resume", action="store_true")
     train.add_argument("--strategy", default="auto", choices=["auto", "mirrored", "multi_worker"])
     train.add_argument("--output", required=True, help="where to save the .keras file")
     train.add_argument("--overwrite", action="store_true", help="replace an existing --output")
     train.set_defaults(func=_train)
 
-    evaluate = actions.add_parser("evaluate", help="mean IoU, per-class IoU and Dice, pixel accuracy")
+    evaluate = actions.add_parser(
+        "evaluate", help="mean IoU, per-class IoU and Dice, pixel accuracy"
+    )
     evaluate.add_argument("--model", required=True, help="a .keras file written by train")
     evaluate.add_argument("--data", required=True, help=DATA_HELP)
     evaluate.add_argument("--part", choices=["train", "val"], default="val")

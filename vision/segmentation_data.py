@@ -47,10 +47,14 @@ class SegmentationSet:
 
     def subset(self, index: Sequence[int]) -> SegmentationSet:
         return SegmentationSet(
-            [self.images[int(i)] for i in index], [self.masks[int(i)] for i in index], self.class_names
+            [self.images[int(i)] for i in index],
+            [self.masks[int(i)] for i in index],
+            self.class_names,
         )
 
-    def split(self, val_fraction: float = 0.2, seed: int = 0) -> tuple[SegmentationSet, SegmentationSet]:
+    def split(
+        self, val_fraction: float = 0.2, seed: int = 0
+    ) -> tuple[SegmentationSet, SegmentationSet]:
         """Random (train, validation) split by image."""
         if not 0.0 < val_fraction < 1.0:
             raise ValueError(f"val_fraction must be between 0 and 1, got {val_fraction}")
@@ -97,7 +101,9 @@ def check_mask(mask: np.ndarray, image_shape: tuple[int, int], num_classes: int,
         raise ValueError(f"{name}: masks must hold integer class indices, got dtype {mask.dtype}")
     if mask.size and (mask.min() < 0 or mask.max() >= num_classes):
         bad = sorted(int(v) for v in np.unique(mask) if v < 0 or v >= num_classes)
-        raise ValueError(f"{name}: mask values {bad[:5]} are not class indices 0..{num_classes - 1}")
+        raise ValueError(
+            f"{name}: mask values {bad[:5]} are not class indices 0..{num_classes - 1}"
+        )
 
 
 def read_mask(path: str | os.PathLike) -> np.ndarray:

@@ -34,27 +34,55 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "without a restart."
     )
     parser.add_argument(
-        "model_base", metavar="MODEL_BASE", nargs="?",
+        "model_base",
+        metavar="MODEL_BASE",
+        nargs="?",
         help="folder of models (<name>/<version>/saved_model.pb), one model's folder, or a "
         "models.config file; a models.config inside the folder is used when present",
     )
-    parser.add_argument("--port", type=int, default=DEFAULT_REST_PORT,
-                        help="REST port (default %(default)s; 0 = any free port)")
-    parser.add_argument("--grpc-port", type=int, default=DEFAULT_GRPC_PORT,
-                        help="gRPC port (default %(default)s; 0 = any free port)")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_REST_PORT,
+        help="REST port (default %(default)s; 0 = any free port)",
+    )
+    parser.add_argument(
+        "--grpc-port",
+        type=int,
+        default=DEFAULT_GRPC_PORT,
+        help="gRPC port (default %(default)s; 0 = any free port)",
+    )
     parser.add_argument("--no-grpc", action="store_true", help="do not start the gRPC API")
-    parser.add_argument("--host", default=DEFAULT_HOST,
-                        help="address to bind (default %(default)s: this machine only)")
-    parser.add_argument("--model-config-file", metavar="PATH",
-                        help="TF Serving models.config (overrides MODEL_BASE)")
-    parser.add_argument("--poll-interval", type=float, default=2.0, metavar="SECONDS",
-                        help="how often to look for new versions (default %(default)s; 0 = never)")
-    parser.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES,
-                        help="largest accepted request body (default %(default)s)")
+    parser.add_argument(
+        "--host",
+        default=DEFAULT_HOST,
+        help="address to bind (default %(default)s: this machine only)",
+    )
+    parser.add_argument(
+        "--model-config-file",
+        metavar="PATH",
+        help="TF Serving models.config (overrides MODEL_BASE)",
+    )
+    parser.add_argument(
+        "--poll-interval",
+        type=float,
+        default=2.0,
+        metavar="SECONDS",
+        help="how often to look for new versions (default %(default)s; 0 = never)",
+    )
+    parser.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=DEFAULT_MAX_BODY_BYTES,
+        help="largest accepted request body (default %(default)s)",
+    )
     parser.add_argument("--access-log", action="store_true", help="log every REST request")
-    parser.add_argument("--log-level", default="INFO",
-                        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-                        help="log level of model loading messages (default %(default)s)")
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="log level of model loading messages (default %(default)s)",
+    )
 
 
 def _fail(message: str) -> int:
@@ -106,9 +134,12 @@ def run(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     names = server.registry.model_names() if server.registry else []
     grpc_text = "off" if args.no_grpc else server.grpc_target
-    print(f"Serving {len(names)} model(s) {names} from {source}\n"
-          f"  REST  {server.rest_url}/v1/models/<name>\n  gRPC  {grpc_text}\n"
-          "Press Ctrl-C to stop.", flush=True)
+    print(
+        f"Serving {len(names)} model(s) {names} from {source}\n"
+        f"  REST  {server.rest_url}/v1/models/<name>\n  gRPC  {grpc_text}\n"
+        "Press Ctrl-C to stop.",
+        flush=True,
+    )
     stop = threading.Event()
     previous = {}
     if threading.current_thread() is threading.main_thread():

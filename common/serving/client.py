@@ -40,8 +40,14 @@ class _SignatureCache:
         self._lock = threading.Lock()
         self._entries: dict[tuple[Any, ...], tuple[float, dict[str, Any]]] = {}
 
-    def get(self, model: str, version: int | None, label: str | None, signature: str | None,
-            refresh: bool = False) -> tuple[dict[str, TensorSpec], dict[str, TensorSpec]]:
+    def get(
+        self,
+        model: str,
+        version: int | None,
+        label: str | None,
+        signature: str | None,
+        refresh: bool = False,
+    ) -> tuple[dict[str, TensorSpec], dict[str, TensorSpec]]:
         key = (model, version, label)
         with self._lock:
             hit = self._entries.get(key)
@@ -132,8 +138,7 @@ class Client:
         body: dict[str, Any] = {"inputs": {k: python_to_json(v) for k, v in named.items()}}
         if signature:
             body["signature_name"] = signature
-        answer = self._request("POST", self._path(model, version, label) + ":predict",
-                               json=body)
+        answer = self._request("POST", self._path(model, version, label) + ":predict", json=body)
         outputs = answer.get("outputs")
         if not _is_named(outputs, output_specs):
             if len(output_specs) != 1:  # the signature changed since we cached it
@@ -142,7 +147,9 @@ class Client:
                 raise errors.InternalError(f"Unexpected predict response from {self.url}")
             outputs = {next(iter(output_specs)): outputs}
         return {
-            name: json_to_array(value, output_specs.get(name) or TensorSpec(name, "DT_DOUBLE", None))
+            name: json_to_array(
+                value, output_specs.get(name) or TensorSpec(name, "DT_DOUBLE", None)
+            )
             for name, value in sorted(outputs.items())
         }
 
@@ -160,25 +167,33 @@ class Client:
 class GrpcClient:
     """TF Serving gRPC client on the official ``tensorflow-serving-api`` stubs."""
 
-    def __init__(self, target: str = "127.0.0.1:8500", timeout: float = 60.0,
-                 max_message_bytes: int = 256 * 1024 * 1024) -> None:
+    def __init__(
+        self,
+        target: str = "127.0.0.1:8500",
+        timeout: float = 60.0,
+        max_message_bytes: int = 256 * 1024 * 1024,
+    ) -> None:
         import grpc
         from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
 
         self.target = target
         self.timeout = timeout
         self._grpc = grpc
-        self._channel = grpc.insecure_channel(target, options=[
-            ("grpc.max_receive_message_length", max_message_bytes),
-            ("grpc.max_send_message_length", max_message_bytes),
-        ])
+        self._channel = grpc.insecure_channel(
+            target,
+            options=[
+                ("grpc.max_receive_message_length", max_message_bytes),
+                ("grpc.max_send_message_length", max_message_bytes),
+            ],
+        )
         self._predict_stub = prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
         self._model_stub = model_service_pb2_grpc.ModelServiceStub(self._channel)
         self._signatures = _SignatureCache(self.metadata)
 
     @staticmethod
-    def _spec(spec: Any, model: str, version: int | None, label: str | None,
-              signature: str | None = None) -> None:
+    def _spec(
+        spec: Any, model: str, version: int | None, label: str | None, signature: str | None = None
+    ) -> None:
         if version is not None and label is not None:
             raise ValueError("pass either version or label, not both")
         spec.name = model
@@ -265,4 +280,3 @@ def _as_array(value: Any, spec: TensorSpec | None) -> np.ndarray:
     if array.dtype.kind in "OSUV":
         raise errors.InvalidArgument(f"Input '{spec.name}' expects {spec.dtype} numbers")
     return array.astype(spec.numpy_dtype, copy=False)
-

@@ -38,16 +38,23 @@ def roundtrip(
                     start = time.perf_counter()
                     outputs = client.predict(model, dict(inputs))
                     latency_ms = (time.perf_counter() - start) * 1000
-                    rows.append({"model": model, "protocol": protocol,
-                                 "latency_ms": round(latency_ms, 2), "outputs": outputs,
-                                 "summary": summarize(outputs)})
+                    rows.append(
+                        {
+                            "model": model,
+                            "protocol": protocol,
+                            "latency_ms": round(latency_ms, 2),
+                            "outputs": outputs,
+                            "summary": summarize(outputs),
+                        }
+                    )
     return rows
 
 
 def _short(value: np.ndarray, limit: int = 60) -> str:
     if value.dtype == object:
-        value = np.vectorize(lambda b: b.decode("utf-8", "replace") if isinstance(b, bytes)
-                             else b, otypes=[object])(value)
+        value = np.vectorize(
+            lambda b: b.decode("utf-8", "replace") if isinstance(b, bytes) else b, otypes=[object]
+        )(value)
     text = np.array2string(np.asarray(value), precision=3, threshold=6, separator=", ")
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -63,5 +70,7 @@ def format_rows(rows: list[dict[str, Any]]) -> str:
     lines = [f"{'model':<16} {'protocol':<8} {'ms':>8}  outputs"]
     for row in rows:
         outputs = summarize(row["outputs"])
-        lines.append(f"{row['model']:<16} {row['protocol']:<8} {row['latency_ms']:>8.1f}  {outputs}")
+        lines.append(
+            f"{row['model']:<16} {row['protocol']:<8} {row['latency_ms']:>8.1f}  {outputs}"
+        )
     return "\n".join(lines)

@@ -90,7 +90,9 @@ class ModelServicer(model_service_pb2_grpc.ModelServiceServicer):
             _abort(context, exc)
 
 
-def predict_proto(servable: Servable, request: predict_pb2.PredictRequest) -> predict_pb2.PredictResponse:
+def predict_proto(
+    servable: Servable, request: predict_pb2.PredictRequest
+) -> predict_pb2.PredictResponse:
     """Answer a ``PredictRequest`` with ``servable``."""
     signature = servable.signature(request.model_spec.signature_name or None)
     inputs = {}

@@ -137,7 +137,9 @@ def _entries(models: ModelsSpec, default_base: str) -> list[ModelEntry]:
                 name=name,
                 base_path=str(base_path),
                 version_policy=_policy_from(spec.get("version_policy")),
-                version_labels={str(k): int(v) for k, v in (spec.get("version_labels") or {}).items()},
+                version_labels={
+                    str(k): int(v) for k, v in (spec.get("version_labels") or {}).items()
+                },
             )
         )
     names = [e.name for e in entries]
@@ -212,8 +214,10 @@ def read_models_config(path: str | os.PathLike[str]) -> list[ModelEntry]:
     entries = []
     for model in config.model_config_list.config:
         if model.model_platform not in ("", "tensorflow"):
-            raise ValueError(f"{config_path}: model {model.name!r} has platform "
-                             f"{model.model_platform!r}; only 'tensorflow' is supported")
+            raise ValueError(
+                f"{config_path}: model {model.name!r} has platform "
+                f"{model.model_platform!r}; only 'tensorflow' is supported"
+            )
         which = model.model_version_policy.WhichOneof("policy_choice")
         if which == "all":
             policy = VersionPolicy.all()

@@ -43,7 +43,9 @@ def model_spec(name: str, version: int | None, signature_name: str = "") -> mode
     return spec
 
 
-def status_response(statuses: Iterable[VersionStatus]) -> get_model_status_pb2.GetModelStatusResponse:
+def status_response(
+    statuses: Iterable[VersionStatus],
+) -> get_model_status_pb2.GetModelStatusResponse:
     """``GetModelStatusResponse`` for version states from the registry."""
     response = get_model_status_pb2.GetModelStatusResponse()
     states = get_model_status_pb2.ModelVersionStatus.State

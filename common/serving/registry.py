@@ -181,9 +181,7 @@ class ModelRegistry:
                 model.servables.pop(version, None)
         desired: list[int] = []
         for _ in range(len(on_disk) + 1):  # each round either finishes or marks a failure
-            candidates = [
-                v for v, p in on_disk.items() if model.failed.get(v) != _fingerprint(p)
-            ]
+            candidates = [v for v, p in on_disk.items() if model.failed.get(v) != _fingerprint(p)]
             desired = entry.version_policy.select(candidates)
             to_load = [v for v in desired if v not in model.servables]
             if not to_load:
@@ -213,8 +211,9 @@ class ModelRegistry:
                 model.states[version] = VersionStatus(version, AVAILABLE)
                 model.failed.pop(version, None)
             return
-        log.error("Failed to load %s version %d; keeping the previous versions: %s",
-                  name, version, error)
+        log.error(
+            "Failed to load %s version %d; keeping the previous versions: %s", name, version, error
+        )
         with self._lock:
             model.failed[version] = fingerprint
             model.states[version] = VersionStatus(version, END, error)
@@ -282,7 +281,9 @@ def check_name(name: str) -> None:
 def parse_version(text: str) -> int:
     """A version from a URL segment; non-negative integer or :class:`InvalidArgument`."""
     if not text.isascii() or not text.isdigit() or int(text) > MAX_VERSION:
-        raise InvalidArgument(f"Malformed version {text[:40]!r}: versions are non-negative integers")
+        raise InvalidArgument(
+            f"Malformed version {text[:40]!r}: versions are non-negative integers"
+        )
     return int(text)
 
 

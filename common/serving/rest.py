@@ -41,12 +41,15 @@ DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
 _DRAIN_FACTOR = 4  # read (and drop) bodies up to 4x the limit so the client gets the 413
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
-ModelName = Annotated[str, Path(pattern=NAME_PATTERN, max_length=255,
-                                description="Model name (no '/' or '..')")]
-Version = Annotated[str, Path(pattern=r"^[0-9]+$", max_length=19,
-                              description="Integer model version")]
-Label = Annotated[str, Path(pattern=NAME_PATTERN, max_length=255,
-                            description="Version label from models.config")]
+ModelName = Annotated[
+    str, Path(pattern=NAME_PATTERN, max_length=255, description="Model name (no '/' or '..')")
+]
+Version = Annotated[
+    str, Path(pattern=r"^[0-9]+$", max_length=19, description="Integer model version")
+]
+Label = Annotated[
+    str, Path(pattern=NAME_PATTERN, max_length=255, description="Version label from models.config")
+]
 
 _ERROR_SCHEMA = {
     "type": "object",
@@ -148,20 +151,26 @@ def create_app(registry: ModelRegistry, max_body_bytes: int = DEFAULT_MAX_BODY_B
 
     def status(name: str, version: str | None = None, label: str | None = None) -> Response:
         statuses = registry.status(name, resolve_version(version), label)
-        return Response(_json_bytes(protos.to_json(protos.status_response(statuses))),
-                        media_type="application/json")
+        return Response(
+            _json_bytes(protos.to_json(protos.status_response(statuses))),
+            media_type="application/json",
+        )
 
     @app.get("/v1/models/{name}", responses=_ERRORS, summary="Model status (all versions)")
     def get_status(name: ModelName) -> Response:
         return status(name)
 
-    @app.get("/v1/models/{name}/versions/{version}", responses=_ERRORS,
-             summary="Status of one version")
+    @app.get(
+        "/v1/models/{name}/versions/{version}", responses=_ERRORS, summary="Status of one version"
+    )
     def get_version_status(name: ModelName, version: Version) -> Response:
         return status(name, version=version)
 
-    @app.get("/v1/models/{name}/labels/{label}", responses=_ERRORS,
-             summary="Status of the version a label points to")
+    @app.get(
+        "/v1/models/{name}/labels/{label}",
+        responses=_ERRORS,
+        summary="Status of the version a label points to",
+    )
     def get_label_status(name: ModelName, label: Label) -> Response:
         return status(name, label=label)
 
@@ -176,38 +185,57 @@ def create_app(registry: ModelRegistry, max_body_bytes: int = DEFAULT_MAX_BODY_B
     def get_metadata(name: ModelName) -> Response:
         return metadata(name)
 
-    @app.get("/v1/models/{name}/versions/{version}/metadata", responses=_ERRORS,
-             summary="Signature metadata of one version")
+    @app.get(
+        "/v1/models/{name}/versions/{version}/metadata",
+        responses=_ERRORS,
+        summary="Signature metadata of one version",
+    )
     def get_version_metadata(name: ModelName, version: Version) -> Response:
         return metadata(name, version=version)
 
-    @app.get("/v1/models/{name}/labels/{label}/metadata", responses=_ERRORS,
-             summary="Signature metadata of a labelled version")
+    @app.get(
+        "/v1/models/{name}/labels/{label}/metadata",
+        responses=_ERRORS,
+        summary="Signature metadata of a labelled version",
+    )
     def get_label_metadata(name: ModelName, label: Label) -> Response:
         return metadata(name, label=label)
 
     # ------------------------------------------------------------------ predict
 
-    async def predict(request: Request, name: str, version: str | None = None,
-                      label: str | None = None) -> Response:
+    async def predict(
+        request: Request, name: str, version: str | None = None, label: str | None = None
+    ) -> Response:
         body = await _read_body(request, max_body_bytes)
         check_name(name)
         servable = registry.resolve(name, resolve_version(version), label)
         content = await run_in_threadpool(predict_json, servable, body)
         return Response(content, media_type="application/json")
 
-    @app.post("/v1/models/{name}:predict", responses=_PREDICT_ERRORS,
-              openapi_extra=_PREDICT_OPENAPI, summary="Predict with the latest version")
+    @app.post(
+        "/v1/models/{name}:predict",
+        responses=_PREDICT_ERRORS,
+        openapi_extra=_PREDICT_OPENAPI,
+        summary="Predict with the latest version",
+    )
     async def post_predict(request: Request, name: ModelName) -> Response:
         return await predict(request, name)
 
-    @app.post("/v1/models/{name}/versions/{version}:predict", responses=_PREDICT_ERRORS,
-              openapi_extra=_PREDICT_OPENAPI, summary="Predict with one version")
+    @app.post(
+        "/v1/models/{name}/versions/{version}:predict",
+        responses=_PREDICT_ERRORS,
+        openapi_extra=_PREDICT_OPENAPI,
+        summary="Predict with one version",
+    )
     async def post_version_predict(request: Request, name: ModelName, version: Version) -> Response:
         return await predict(request, name, version=version)
 
-    @app.post("/v1/models/{name}/labels/{label}:predict", responses=_PREDICT_ERRORS,
-              openapi_extra=_PREDICT_OPENAPI, summary="Predict with a labelled version")
+    @app.post(
+        "/v1/models/{name}/labels/{label}:predict",
+        responses=_PREDICT_ERRORS,
+        openapi_extra=_PREDICT_OPENAPI,
+        summary="Predict with a labelled version",
+    )
     async def post_label_predict(request: Request, name: ModelName, label: Label) -> Response:
         return await predict(request, name, label=label)
 
@@ -215,8 +243,11 @@ def create_app(registry: ModelRegistry, max_body_bytes: int = DEFAULT_MAX_BODY_B
     async def other(request: Request, rest: str) -> Response:
         """Anything else under /v1/models is malformed (400, as TF Serving answers)."""
         verb = rest.rpartition(":")[2] if ":" in rest else ""
-        hint = (f"the '{verb}' API needs Example-based signatures and real TF Serving; "
-                if verb in ("classify", "regress") else "")
+        hint = (
+            f"the '{verb}' API needs Example-based signatures and real TF Serving; "
+            if verb in ("classify", "regress")
+            else ""
+        )
         raise InvalidArgument(
             f"Malformed request: {request.method} {request.url.path[:200]} ({hint}see "
             "/openapi.json for the endpoints)"
@@ -236,10 +267,13 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = str(exc.detail)
         if exc.status_code in (404, 405):
-            message = (f"Malformed request: {request.method} {request.url.path[:200]} "
-                       f"({exc.detail}; the endpoints are listed at /openapi.json)")
-        return JSONResponse({"error": message}, status_code=exc.status_code,
-                            headers=getattr(exc, "headers", None))
+            message = (
+                f"Malformed request: {request.method} {request.url.path[:200]} "
+                f"({exc.detail}; the endpoints are listed at /openapi.json)"
+            )
+        return JSONResponse(
+            {"error": message}, status_code=exc.status_code, headers=getattr(exc, "headers", None)
+        )
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

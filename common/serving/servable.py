@@ -115,7 +115,9 @@ class Servable:
         try:
             loaded = tf.saved_model.load(str(path), tags=[SERVE_TAG])
         except Exception as exc:  # TF raises many types for corrupt models
-            raise LoadError(f"{path}: cannot load SavedModel ({type(exc).__name__}: {exc})") from exc
+            raise LoadError(
+                f"{path}: cannot load SavedModel ({type(exc).__name__}: {exc})"
+            ) from exc
         signatures = {}
         for sig_name, function in loaded.signatures.items():
             sig_def = meta_graph.signature_def.get(sig_name)
@@ -165,8 +167,7 @@ class Servable:
         extra = sorted(set(inputs) - set(sig.inputs))
         if missing or extra:
             raise InvalidArgument(
-                f"Inputs do not match signature '{sig.name}': missing {missing}, "
-                f"unexpected {extra}"
+                f"Inputs do not match signature '{sig.name}': missing {missing}, unexpected {extra}"
             )
         wanted = list(output_filter)
         unknown = [name for name in wanted if name not in sig.outputs]
@@ -246,7 +247,8 @@ _TF_NOISE = ("Graph execution error", "Detected at node", "Detected unsupported 
 def _clean_tf_message(text: str) -> str:
     """The useful sentence(s) of a TF error, without graph traces and node listings."""
     lines = [
-        line.strip() for line in text.splitlines()
+        line.strip()
+        for line in text.splitlines()
         if line.strip() and not line[:1].isspace() and not line.startswith(_TF_NOISE)
     ]
     return " ".join(lines)[:2000] if lines else text.strip().splitlines()[0][:2000]

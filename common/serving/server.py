@@ -131,8 +131,10 @@ class ModelServer:
             if self.grpc_port is not None:
                 try:
                     self._grpc, self.grpc_port = create_grpc_server(
-                        self.registry, _grpc_address(self.host, self.grpc_port),
-                        self.max_body_bytes, self.grpc_workers,
+                        self.registry,
+                        _grpc_address(self.host, self.grpc_port),
+                        self.max_body_bytes,
+                        self.grpc_workers,
                     )
                 except OSError:
                     raise ServerStartError(
@@ -150,9 +152,12 @@ class ModelServer:
                 rest_socket.close()
             self.stop()
             raise
-        log.info("Serving %s: REST %s, gRPC %s", self.registry.model_names(),
-                 self.rest_url if self.rest_port is not None else "off",
-                 self.grpc_target if self.grpc_port is not None else "off")
+        log.info(
+            "Serving %s: REST %s, gRPC %s",
+            self.registry.model_names(),
+            self.rest_url if self.rest_port is not None else "off",
+            self.grpc_target if self.grpc_port is not None else "off",
+        )
         return self
 
     def _start_rest(self, sock: socket.socket) -> None:
@@ -171,8 +176,10 @@ class ModelServer:
         )
         self._uvicorn = uvicorn.Server(config)
         self._rest_thread = threading.Thread(
-            target=self._uvicorn.run, kwargs={"sockets": [sock]},
-            name="dlsuite-rest", daemon=True,
+            target=self._uvicorn.run,
+            kwargs={"sockets": [sock]},
+            name="dlsuite-rest",
+            daemon=True,
         )
         self._rest_thread.start()
         deadline = time.monotonic() + _START_TIMEOUT_S

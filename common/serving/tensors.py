@@ -139,8 +139,7 @@ def json_to_array(value: Any, spec: TensorSpec) -> np.ndarray:
     kinds = set(map(type, leaves))
     if list in kinds:
         raise InvalidArgument(
-            f"Input '{spec.name}' is ragged: every list at the same depth must have the "
-            "same length"
+            f"Input '{spec.name}' is ragged: every list at the same depth must have the same length"
         )
     if spec.dtype == "DT_STRING":
         flat = _strings(leaves, kinds, spec)
@@ -259,9 +258,7 @@ def signature_name_of(body: Any) -> str | None:
     return name or None
 
 
-def _parse_rows(
-    instances: Any, specs: Mapping[str, TensorSpec]
-) -> dict[str, np.ndarray]:
+def _parse_rows(instances: Any, specs: Mapping[str, TensorSpec]) -> dict[str, np.ndarray]:
     if not isinstance(instances, list):
         raise InvalidArgument("'instances' must be a list")
     if not instances:
@@ -286,8 +283,7 @@ def _parse_rows(
             raise InvalidArgument(f"Expecting an object at item {i} of 'instances'")
         if set(item) != names:
             raise InvalidArgument(
-                f"Item {i} of 'instances' has keys {sorted(item)}; expected exactly "
-                f"{sorted(names)}"
+                f"Item {i} of 'instances' has keys {sorted(item)}; expected exactly {sorted(names)}"
             )
     return {
         name: json_to_array([item[name] for item in instances], spec)

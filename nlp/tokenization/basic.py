@@ -73,7 +73,9 @@ def strip_accents_python(text: str) -> str:
 
 
 @functools.lru_cache(maxsize=4)
-def normalisation_tables(lowercase: bool, strip_accents: bool) -> tuple[dict[str, str], dict[str, str]]:
+def normalisation_tables(
+    lowercase: bool, strip_accents: bool
+) -> tuple[dict[str, str], dict[str, str]]:
     """``(nfd_table, fold_table)``: per-character forms that differ from the character itself.
 
     ``nfd_table`` maps a character to its canonical decomposition (marks are removed in-graph with
@@ -131,7 +133,9 @@ class BasicTokenizer(tf.Module):
         self._nfd_table = _string_table(nfd) if strip_accents else None
         self._fold_table = _string_table(fold) if lowercase else None
         self._single_pattern = (
-            f"(?:{PUNCTUATION_PATTERN}|{CJK_PATTERN})" if split_on_cjk else f"(?:{PUNCTUATION_PATTERN})"
+            f"(?:{PUNCTUATION_PATTERN}|{CJK_PATTERN})"
+            if split_on_cjk
+            else f"(?:{PUNCTUATION_PATTERN})"
         )
 
     def __call__(self, texts: tf.Tensor) -> Words:
@@ -161,7 +165,9 @@ class BasicTokenizer(tf.Module):
         num_words = tf.reduce_sum(tf.cast(starts_word, tf.int64))
         words = tf.strings.unsorted_segment_join(chars, word_ids, num_words)
         starts = tf.math.unsorted_segment_min(tf.boolean_mask(positions, keep), word_ids, num_words)
-        ends = tf.math.unsorted_segment_max(tf.boolean_mask(positions, keep), word_ids, num_words) + 1
+        ends = (
+            tf.math.unsorted_segment_max(tf.boolean_mask(positions, keep), word_ids, num_words) + 1
+        )
         rows = tf.math.unsorted_segment_min(tf.boolean_mask(row_ids, keep), word_ids, num_words)
         non_empty = tf.strings.length(words) > 0
         nrows = tf.shape(texts, out_type=tf.int64)[0]

@@ -77,7 +77,11 @@ class WordPieceTokenizer(tf.Module):
         self.vocabulary = load_vocabulary(vocabulary)
         if oov_token not in self.vocabulary:
             raise ValueError(f"the vocabulary has no out-of-vocabulary token {oov_token!r}")
-        self.lowercase, self.strip_accents, self.split_on_cjk = lowercase, strip_accents, split_on_cjk
+        self.lowercase, self.strip_accents, self.split_on_cjk = (
+            lowercase,
+            strip_accents,
+            split_on_cjk,
+        )
         self.suffix_indicator, self.oov_token = suffix_indicator, oov_token
         self._index = {token: i for i, token in enumerate(self.vocabulary)}
         self.oov_id = self._index[oov_token]
@@ -110,7 +114,9 @@ class WordPieceTokenizer(tf.Module):
 
     def id_to_token(self, token_id: int) -> str:
         if not 0 <= token_id < len(self.vocabulary):
-            raise ValueError(f"id {token_id} is outside the vocabulary [0, {len(self.vocabulary) - 1}]")
+            raise ValueError(
+                f"id {token_id} is outside the vocabulary [0, {len(self.vocabulary) - 1}]"
+            )
         return self.vocabulary[token_id]
 
     def special_token_id(self, token: str, default: int | None = None) -> int:
@@ -131,7 +137,9 @@ class WordPieceTokenizer(tf.Module):
         }
 
     # ------------------------------------------------------------------ the algorithm
-    def encode_words(self, words: tf.Tensor) -> tuple[tf.RaggedTensor, tf.RaggedTensor, tf.RaggedTensor]:
+    def encode_words(
+        self, words: tf.Tensor
+    ) -> tuple[tf.RaggedTensor, tf.RaggedTensor, tf.RaggedTensor]:
         """Flat normalised words ``[W]`` -> ragged piece ids ``[W, P]`` and piece char spans in the word."""
         words = tf.convert_to_tensor(words, tf.string)
         chars = tf.strings.unicode_split(words, "UTF-8", errors="replace")
@@ -147,7 +155,9 @@ class WordPieceTokenizer(tf.Module):
         def step(position, failed, ids_array, starts_array, sizes_array, emitted_array, i):
             active = (position < lengths) & tf.logical_not(failed)
             start = tf.tile(position[:, tf.newaxis], [1, max_len])
-            pieces = tf.strings.substr(tiled_words, start, tf.broadcast_to(widths, tf.shape(start)), unit="UTF8_CHAR")
+            pieces = tf.strings.substr(
+                tiled_words, start, tf.broadcast_to(widths, tf.shape(start)), unit="UTF8_CHAR"
+            )
             pieces = tf.where(start > 0, tf.strings.join([suffix, pieces]), pieces)
             ids = self._token_to_id.lookup(pieces)
             fits = widths[tf.newaxis, :] <= (lengths - position)[:, tf.newaxis]
@@ -186,7 +196,8 @@ class WordPieceTokenizer(tf.Module):
             return tf.pad(value, [[0, 0], [0, 1]])  # room for the [UNK] of a failed word
 
         ids, piece_starts, piece_sizes, emitted = (
-            stacked(a, d) for a, d in zip(arrays, (tf.int64, tf.int32, tf.int32, tf.bool), strict=True)
+            stacked(a, d)
+            for a, d in zip(arrays, (tf.int64, tf.int32, tf.int32, tf.bool), strict=True)
         )
         unknown = failed | too_long | tf.equal(lengths, 0) & (tf.strings.length(words) > 0)
         first_column = tf.equal(tf.range(tf.shape(ids)[1])[tf.newaxis, :], 0)
@@ -194,7 +205,9 @@ class WordPieceTokenizer(tf.Module):
         ids = tf.where(unknown[:, tf.newaxis], tf.constant(self.oov_id, tf.int64), ids)
         full = tf.cast(tf.strings.length(words, unit="UTF8_CHAR"), tf.int32)
         piece_starts = tf.where(unknown[:, tf.newaxis], 0, piece_starts)
-        piece_ends = tf.where(unknown[:, tf.newaxis], full[:, tf.newaxis], piece_starts + piece_sizes)
+        piece_ends = tf.where(
+            unknown[:, tf.newaxis], full[:, tf.newaxis], piece_starts + piece_sizes
+        )
         return (
             tf.ragged.boolean_mask(ids, emitted),
             tf.ragged.boolean_mask(piece_starts, emitted),
@@ -238,12 +251,20 @@ class WordPieceTokenizer(tf.Module):
         # Re-nest per text: [B, W, P] -> [B, T].
         text_splits = words.words.row_splits
         token_splits = tf.gather(ids.row_splits, text_splits)
-        word_in_text = piece_word - tf.gather(text_splits, tf.gather(words.words.value_rowids(), piece_word))
+        word_in_text = piece_word - tf.gather(
+            text_splits, tf.gather(words.words.value_rowids(), piece_word)
+        )
 
         def per_text(values: tf.Tensor) -> tf.RaggedTensor:
             return tf.RaggedTensor.from_row_splits(values, token_splits, validate=False)
 
-        return Encoding(per_text(ids.flat_values), per_text(starts), per_text(ends), per_text(word_in_text), words)
+        return Encoding(
+            per_text(ids.flat_values),
+            per_text(starts),
+            per_text(ends),
+            per_text(word_in_text),
+            words,
+        )
 
     def tokenize(self, texts: tf.Tensor) -> tf.RaggedTensor:
         """Raw texts ``[B]`` -> ragged token ids ``[B, T]`` (int64)."""
@@ -254,7 +275,9 @@ class WordPieceTokenizer(tf.Module):
         if not isinstance(ids, tf.RaggedTensor):
             ids = tf.RaggedTensor.from_tensor(tf.convert_to_tensor(ids))
         ids = tf.cast(ids, tf.int64)
-        keep = tf.reduce_all(tf.not_equal(ids.flat_values[:, tf.newaxis], self._special_ids[tf.newaxis, :]), 1)
+        keep = tf.reduce_all(
+            tf.not_equal(ids.flat_values[:, tf.newaxis], self._special_ids[tf.newaxis, :]), 1
+        )
         keep &= (ids.flat_values >= 0) & (ids.flat_values < len(self.vocabulary))
         ids = tf.ragged.boolean_mask(ids, ids.with_flat_values(keep))
         tokens = ids.with_flat_values(tf.gather(self._id_to_token, ids.flat_values))
@@ -265,7 +288,9 @@ class WordPieceTokenizer(tf.Module):
     def __call__(self, texts: str | Sequence[str]) -> list[list[int]] | list[int]:
         """Python strings -> lists of ids (one list for one string)."""
         single = isinstance(texts, str)
-        ids = self._compiled_tokenize(tf.constant([texts] if single else list(texts), tf.string)).to_list()
+        ids = self._compiled_tokenize(
+            tf.constant([texts] if single else list(texts), tf.string)
+        ).to_list()
         return ids[0] if single else ids
 
     def decode(self, ids: Sequence[int] | Sequence[Sequence[int]]) -> str | list[str]:

@@ -50,7 +50,9 @@ class Corridor(gym.Env):
 def _register():
     from autonomy.env import register_env
 
-    register_env(CORRIDOR, lambda render_mode=None, **config: Corridor(render_mode=render_mode, **config))
+    register_env(
+        CORRIDOR, lambda render_mode=None, **config: Corridor(render_mode=render_mode, **config)
+    )
 
 
 _register()

@@ -103,13 +103,18 @@ def test_export_answers_like_act_in_a_tensorflow_only_process(corridor_agent, tm
     """)
     dtype, actions = out.strip().splitlines()
     assert dtype == "int64"
-    np.testing.assert_array_equal([int(a) for a in actions.split()], corridor_agent.act(observations))
-    np.testing.assert_allclose(np.load(tmp_path / "q.npy"), corridor_agent.q_values(observations),
-                               rtol=1e-4, atol=1e-5)
+    np.testing.assert_array_equal(
+        [int(a) for a in actions.split()], corridor_agent.act(observations)
+    )
+    np.testing.assert_allclose(
+        np.load(tmp_path / "q.npy"), corridor_agent.q_values(observations), rtol=1e-4, atol=1e-5
+    )
 
 
 def test_tensorboard_logs_and_prioritised_replay_learn(tmp_path):
-    agent = DQNAgent(**dict(CORRIDOR_CONFIG, prioritized=True, dueling=False, double=False, tau=0.5))
+    agent = DQNAgent(
+        **dict(CORRIDOR_CONFIG, prioritized=True, dueling=False, double=False, tau=0.5)
+    )
     agent.learn(300, callbacks=[TensorBoard(tmp_path / "tb", every=50)], log_every=0)
     (events,) = (tmp_path / "tb").glob("events.out.tfevents.*")
     import tensorflow as tf
@@ -138,8 +143,14 @@ def test_highway_agent_and_baselines_report_driving_metrics(tmp_path):
     obs, _ = make_env("highway-fast-v0").reset(seed=0)
     assert agent.act(obs.reshape(5, 5)) == agent.act(obs)  # raw Kinematics shape accepted
     report = agent.evaluate(episodes=1)
-    assert set(report) == {"episodes", "mean_return", "std_return", "crash_rate", "mean_speed",
-                           "mean_length"}
+    assert set(report) == {
+        "episodes",
+        "mean_return",
+        "std_return",
+        "crash_rate",
+        "mean_speed",
+        "mean_length",
+    }
     idle = IdleAgent("highway-fast-v0")
     assert idle.act(obs) == 1  # IDLE
     idle_report = idle.evaluate(episodes=2)
@@ -156,8 +167,13 @@ def test_highway_agent_and_baselines_report_driving_metrics(tmp_path):
 def test_grayscale_observations_get_a_cnn_q_network():
     import keras
 
-    config = {"observation": {"type": "GrayscaleObservation", "observation_shape": [64, 32],
-                              "stack_size": 2}}
+    config = {
+        "observation": {
+            "type": "GrayscaleObservation",
+            "observation_shape": [64, 32],
+            "stack_size": 2,
+        }
+    }
     agent = DQNAgent(env_name="highway-fast-v0", env_config=config, hidden_units=[16])
     assert agent.obs_shape == (32, 64, 2)
     assert any(isinstance(layer, keras.layers.Conv2D) for layer in agent.q_network.layers)
@@ -170,11 +186,20 @@ def test_grayscale_observations_get_a_cnn_q_network():
 def test_worker_processes_train_overlapped_and_stop_cleanly_from_a_callback():
     # AsyncVectorEnv path: the next step is dispatched before the update; an early stop must
     # collect that in-flight step (no hang, no lost count) and a later learn continues from it
-    agent = DQNAgent(env_name="highway-fast-v0", num_envs=2, hidden_units=[16], learning_starts=10,
-                     batch_size=8, exploration_steps=20, seed=3)
+    agent = DQNAgent(
+        env_name="highway-fast-v0",
+        num_envs=2,
+        hidden_units=[16],
+        learning_starts=10,
+        batch_size=8,
+        exploration_steps=20,
+        seed=3,
+    )
     agent.learn(200, callbacks=[StopAfter(40)], log_every=0)
     assert agent.num_timesteps == 40 and 0 < agent.num_updates < 20  # at most one per vector step
     assert len(agent.replay) > 0 and agent.train_steps_per_second > 0
     updates = agent.num_updates
     agent.learn(10, log_every=0)
-    assert agent.num_timesteps == 50 and agent.num_updates == updates + 5  # replay ready: every step
+    assert (
+        agent.num_timesteps == 50 and agent.num_updates == updates + 5
+    )  # replay ready: every step

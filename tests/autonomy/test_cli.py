@@ -22,7 +22,9 @@ def test_train_resume_evaluate_record_export(tmp_path, capsys):
     agent_file = str(tmp_path / "agent.keras")
     config = json.dumps({"hidden_units": [16], "learning_starts": 50, "buffer_size": 500})
     base = ["autonomy", "dqn", "train", "--env", CORRIDOR, "--output", agent_file, "--quiet"]
-    assert run([*base, "--steps", "120", "--config", config, "--log-dir", str(tmp_path / "tb")]) == 0
+    assert (
+        run([*base, "--steps", "120", "--config", config, "--log-dir", str(tmp_path / "tb")]) == 0
+    )
     assert "after 120 steps" in capsys.readouterr().out
     with pytest.raises(FileExistsError, match="--overwrite"):
         run([*base, "--steps", "10"])
@@ -38,17 +40,50 @@ def test_train_resume_evaluate_record_export(tmp_path, capsys):
     assert run(["autonomy", "dqn", "record", "--model", agent_file, "--output", str(gif)]) == 0
     assert gif.stat().st_size > 0
 
-    assert run(["autonomy", "dqn", "export", "--model", agent_file,
-                "--output", str(tmp_path / "models" / "corridor")]) == 0
+    assert (
+        run(
+            [
+                "autonomy",
+                "dqn",
+                "export",
+                "--model",
+                agent_file,
+                "--output",
+                str(tmp_path / "models" / "corridor"),
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "models" / "corridor" / "1" / "saved_model.pb").is_file()
 
 
 def test_baseline_evaluation_and_user_errors(tmp_path, capsys):
-    argv = ["autonomy", "dqn", "evaluate", "--baseline", "idle", "--env", CORRIDOR, "--episodes", "1"]
+    argv = [
+        "autonomy",
+        "dqn",
+        "evaluate",
+        "--baseline",
+        "idle",
+        "--env",
+        CORRIDOR,
+        "--episodes",
+        "1",
+    ]
     assert run(argv) == 0
     assert json.loads(capsys.readouterr().out)["mean_length"] == 20  # IDLE never reaches the goal
-    argv = ["autonomy", "dqn", "evaluate", "--baseline", "planner", "--depth", "8", "--env", CORRIDOR,
-            "--episodes", "1"]
+    argv = [
+        "autonomy",
+        "dqn",
+        "evaluate",
+        "--baseline",
+        "planner",
+        "--depth",
+        "8",
+        "--env",
+        CORRIDOR,
+        "--episodes",
+        "1",
+    ]
     assert run(argv) == 0
     assert json.loads(capsys.readouterr().out)["mean_length"] == 7  # straight to the goal
     with pytest.raises(ValueError, match="--model"):

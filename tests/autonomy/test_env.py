@@ -23,26 +23,40 @@ def test_kinematics_are_scaled_to_driving_distances_and_speed_differences():
     env = make_env("highway-fast-v0")
     obs, _ = env.reset(seed=5)
     rows = obs.reshape(5, 5)  # presence, x, y, vx, vy; row 0 is the ego vehicle
-    ego, others = env.unwrapped.vehicle, env.unwrapped.road.close_vehicles_to(
-        env.unwrapped.vehicle, env.unwrapped.PERCEPTION_DISTANCE, count=4, sort=True)
+    ego, others = (
+        env.unwrapped.vehicle,
+        env.unwrapped.road.close_vehicles_to(
+            env.unwrapped.vehicle, env.unwrapped.PERCEPTION_DISTANCE, count=4, sort=True
+        ),
+    )
     gaps = np.array([v.position[0] - ego.position[0] for v in others])
     np.testing.assert_allclose(rows[1 : 1 + len(others), 1], np.clip(gaps / 25.0, -5, 5), rtol=1e-5)
-    np.testing.assert_allclose(rows[0, 3], ego.velocity[0] / 8.0, rtol=1e-5)  # 20-30 m/s -> 2.5-3.75
+    np.testing.assert_allclose(
+        rows[0, 3], ego.velocity[0] / 8.0, rtol=1e-5
+    )  # 20-30 m/s -> 2.5-3.75
     assert rows[1:, 1].std() > 0.2  # highway-env's own +-200 m scale would give about 0.03
-    custom = make_env("highway-fast-v0", observation={"features_range": {"x": [-100, 100], "vx": [-20, 20]}})
+    custom = make_env(
+        "highway-fast-v0", observation={"features_range": {"x": [-100, 100], "vx": [-20, 20]}}
+    )
     assert custom.unwrapped.observation_type.features_range == {"x": [-100, 100], "vx": [-20, 20]}
     roundabout = make_env("roundabout-v0")
-    assert roundabout.unwrapped.observation_type.features_range["x"] == [-100, 100]  # the scene's own
+    assert roundabout.unwrapped.observation_type.features_range["x"] == [
+        -100,
+        100,
+    ]  # the scene's own
     assert DRIVING_RANGES["x"] == [-25.0, 25.0]
     for e in (env, custom, roundabout):
         e.close()
 
 
-@pytest.mark.parametrize("ranges, message", [
-    ("wide", "dict of \\[low, high\\] pairs"),
-    ({"x": "wide"}, "features_range\\['x'\\] must be \\[low, high\\] numbers"),
-    ({"x": [5, -5]}, "needs low < high"),
-])
+@pytest.mark.parametrize(
+    "ranges, message",
+    [
+        ("wide", "dict of \\[low, high\\] pairs"),
+        ({"x": "wide"}, "features_range\\['x'\\] must be \\[low, high\\] numbers"),
+        ({"x": [5, -5]}, "needs low < high"),
+    ],
+)
 def test_malformed_features_range_is_a_clear_error(ranges, message):
     with pytest.raises(ValueError, match=message):
         make_env("highway-fast-v0", observation={"features_range": ranges})
@@ -87,8 +101,13 @@ def test_async_vector_env_steps_two_workers_and_autoresets():
 
 
 def test_grayscale_stacks_are_drawn_images_for_a_cnn():
-    config = {"observation": {"type": "GrayscaleObservation", "observation_shape": [64, 32],
-                              "stack_size": 2}}
+    config = {
+        "observation": {
+            "type": "GrayscaleObservation",
+            "observation_shape": [64, 32],
+            "stack_size": 2,
+        }
+    }
     env = make_env("highway-fast-v0", **config)
     obs, _ = env.reset(seed=0)
     obs, *_ = env.step(1)

@@ -28,8 +28,14 @@ def _fill_replay(agent: DQNAgent, count: int, seed: int = 0) -> None:
 @pytest.mark.parametrize("dueling", [True, False])
 @pytest.mark.parametrize("hidden_units", [[32], [32, 16]])
 def test_mirror_matches_the_q_network_after_gradient_steps(dueling, hidden_units):
-    agent = DQNAgent(env_name=CORRIDOR, hidden_units=hidden_units, dueling=dueling,
-                     learning_rate=1e-2, batch_size=16, seed=1)
+    agent = DQNAgent(
+        env_name=CORRIDOR,
+        hidden_units=hidden_units,
+        dueling=dueling,
+        learning_rate=1e-2,
+        batch_size=16,
+        seed=1,
+    )
     mirror = agent._rollout_network
     assert isinstance(mirror, NumpyQNetwork) and mirror.dueling == dueling
     observations = np.random.default_rng(2).standard_normal((64, 8)).astype(np.float32)
@@ -52,7 +58,9 @@ def test_training_with_the_mirror_is_identical_to_training_with_tensorflow():
     fast.learn(400, log_every=0)
     slow.learn(400, log_every=0)
     assert fast.history == slow.history and fast.num_updates == slow.num_updates > 300
-    for mine, theirs in zip(fast.q_network.get_weights(), slow.q_network.get_weights(), strict=True):
+    for mine, theirs in zip(
+        fast.q_network.get_weights(), slow.q_network.get_weights(), strict=True
+    ):
         np.testing.assert_array_equal(mine, theirs)
     np.testing.assert_array_equal(fast.replay.action, slow.replay.action)
     np.testing.assert_array_equal(fast.replay.obs, slow.replay.obs)
@@ -66,7 +74,9 @@ def test_mirror_picks_up_weights_set_between_learn_calls():
     eye = np.eye(8, dtype=np.float32)
     assert np.abs(agent._rollout_network(eye) - agent.q_values(eye)).max() > 1e-3
     agent.learn(1, log_every=0)  # learn refreshes the mirror before acting
-    np.testing.assert_allclose(agent._rollout_network(eye), agent.q_values(eye), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        agent._rollout_network(eye), agent.q_values(eye), rtol=1e-5, atol=1e-5
+    )
 
 
 def test_unsupported_networks_get_no_mirror():
@@ -82,7 +92,12 @@ def test_unsupported_networks_get_no_mirror():
 
 
 def test_grayscale_agents_act_through_tensorflow():
-    config = {"observation": {"type": "GrayscaleObservation", "observation_shape": [32, 16],
-                              "stack_size": 2}}
+    config = {
+        "observation": {
+            "type": "GrayscaleObservation",
+            "observation_shape": [32, 16],
+            "stack_size": 2,
+        }
+    }
     agent = DQNAgent(env_name="highway-fast-v0", env_config=config, hidden_units=[16])
     assert agent._rollout_network is None

@@ -47,7 +47,9 @@ def test_planner_avoids_the_crash_that_idle_drives_into():
 
 
 def test_planner_records_a_gif(tmp_path):
-    summary = LookaheadPlanner("highway-fast-v0", depth=1).record(tmp_path / "plan.gif", max_steps=2)
+    summary = LookaheadPlanner("highway-fast-v0", depth=1).record(
+        tmp_path / "plan.gif", max_steps=2
+    )
     assert summary["frames"] == 3 and (tmp_path / "plan.gif").stat().st_size > 0
 
 

@@ -58,8 +58,9 @@ def test_sum_tree_prefix_search():
     tree = SumTree(4)
     tree.set(np.arange(4), np.array([1.0, 2.0, 3.0, 4.0]))
     assert tree.total == 10.0
-    np.testing.assert_array_equal(tree.find(np.array([0.0, 0.99, 1.0, 2.99, 3.0, 5.99, 6.0, 9.99])),
-                                  [0, 0, 1, 1, 2, 2, 3, 3])
+    np.testing.assert_array_equal(
+        tree.find(np.array([0.0, 0.99, 1.0, 2.99, 3.0, 5.99, 6.0, 9.99])), [0, 0, 1, 1, 2, 2, 3, 3]
+    )
 
 
 def test_prioritised_probabilities_and_weights_match_hand_computed_values():
@@ -69,7 +70,9 @@ def test_prioritised_probabilities_and_weights_match_hand_computed_values():
     buffer.update_priorities(np.arange(4), np.array([1.0, 4.0, 9.0, 16.0]))
     # p^alpha = [1, 2, 3, 4] -> P = [0.1, 0.2, 0.3, 0.4]
     np.testing.assert_allclose(buffer.probabilities(), [0.1, 0.2, 0.3, 0.4])
-    counts = np.bincount(np.concatenate([buffer.sample(100)["action"] for _ in range(100)]), minlength=4)
+    counts = np.bincount(
+        np.concatenate([buffer.sample(100)["action"] for _ in range(100)]), minlength=4
+    )
     np.testing.assert_allclose(counts / counts.sum(), [0.1, 0.2, 0.3, 0.4], atol=0.02)
     buffer.beta = 1.0
     batch = buffer.sample(400)
@@ -89,7 +92,10 @@ def test_n_step_accumulator_bootstraps_on_truncation_not_on_termination():
     assert first[2] == pytest.approx(1 + 0.5 * 2) and first[3][0] == 2 and first[4] == gamma**2
     # termination flushes the two pending starts without bootstrapping
     done = acc.push([obs[2]], [2], [4.0], [obs[3]], [True], [False])
-    assert [(t[0][0], t[2], t[3][0], t[4]) for t in done] == [(1, 2 + 0.5 * 4, 3, 0.0), (2, 4.0, 3, 0.0)]
+    assert [(t[0][0], t[2], t[3][0], t[4]) for t in done] == [
+        (1, 2 + 0.5 * 4, 3, 0.0),
+        (2, 4.0, 3, 0.0),
+    ]
     # truncation flushes with discount gamma^k for k rewards
     acc.push([obs[3]], [0], [1.0], [obs[4]], [False], [False])
     cut = acc.push([obs[4]], [0], [1.0], [obs[5]], [False], [True])
@@ -100,8 +106,14 @@ def test_n_step_accumulator_keeps_parallel_envs_apart():
     acc = NStepAccumulator(n=3, gamma=1.0, num_envs=2)
     out = []
     for _ in range(3):
-        out += acc.push(np.array([[0.0], [1.0]]), [0, 1], [1.0, 10.0], np.array([[0.0], [1.0]]),
-                        [False, False], [False, False])
+        out += acc.push(
+            np.array([[0.0], [1.0]]),
+            [0, 1],
+            [1.0, 10.0],
+            np.array([[0.0], [1.0]]),
+            [False, False],
+            [False, False],
+        )
     assert sorted(t[2] for t in out) == [3.0, 30.0]
     with pytest.raises(ValueError, match="n_step"):
         NStepAccumulator(0, 0.9)

@@ -20,12 +20,36 @@ def test_help_is_available_everywhere(capsys):
 
 
 def test_user_mistakes_end_in_one_sentence_and_exit_code_2(tmp_path, capsys):
-    assert main(["vision", "classify", "evaluate", "--model", str(tmp_path / "x.keras"),
-                 "--data", "builtin:digits"]) == 2
+    assert (
+        main(
+            [
+                "vision",
+                "classify",
+                "evaluate",
+                "--model",
+                str(tmp_path / "x.keras"),
+                "--data",
+                "builtin:digits",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert err.startswith("dlsuite: error: no such task file") and "Traceback" not in err
-    assert main(["vision", "classify", "train", "--data", "builtin:nothing",
-                 "--output", str(tmp_path / "m.keras")]) == 2
+    assert (
+        main(
+            [
+                "vision",
+                "classify",
+                "train",
+                "--data",
+                "builtin:nothing",
+                "--output",
+                str(tmp_path / "m.keras"),
+            ]
+        )
+        == 2
+    )
     assert "unknown built-in dataset" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_info:
         main(["vision", "classify", "train"])  # missing required arguments
@@ -34,22 +58,82 @@ def test_user_mistakes_end_in_one_sentence_and_exit_code_2(tmp_path, capsys):
 
 def test_train_evaluate_predict_export_cycle(tmp_path, capsys):
     model = tmp_path / "shapes.keras"
-    assert main(["vision", "classify", "train", "--data", "builtin:shapes", "--epochs", "1",
-                 "--image-size", "16", "--batch-size", "64", "--output", str(model)]) == 0
+    assert (
+        main(
+            [
+                "vision",
+                "classify",
+                "train",
+                "--data",
+                "builtin:shapes",
+                "--epochs",
+                "1",
+                "--image-size",
+                "16",
+                "--batch-size",
+                "64",
+                "--output",
+                str(model),
+            ]
+        )
+        == 0
+    )
     assert model.is_file()
-    assert main(["vision", "classify", "train", "--data", "builtin:shapes", "--epochs", "1",
-                 "--output", str(model)]) == 2  # never overwrites without --overwrite
+    assert (
+        main(
+            [
+                "vision",
+                "classify",
+                "train",
+                "--data",
+                "builtin:shapes",
+                "--epochs",
+                "1",
+                "--output",
+                str(model),
+            ]
+        )
+        == 2
+    )  # never overwrites without --overwrite
     capsys.readouterr()
-    assert main(["vision", "classify", "evaluate", "--model", str(model), "--data", "builtin:shapes",
-                 "--report-dir", str(tmp_path / "report")]) == 0
+    assert (
+        main(
+            [
+                "vision",
+                "classify",
+                "evaluate",
+                "--model",
+                str(model),
+                "--data",
+                "builtin:shapes",
+                "--report-dir",
+                str(tmp_path / "report"),
+            ]
+        )
+        == 0
+    )
     report = json.loads(capsys.readouterr().out)
-    assert 0.0 <= report["accuracy"] <= 1.0 and (tmp_path / "report" / "confusion_matrix.png").exists()
+    assert (
+        0.0 <= report["accuracy"] <= 1.0 and (tmp_path / "report" / "confusion_matrix.png").exists()
+    )
     image = tmp_path / "one.png"
     image.write_bytes(encode_png(np.zeros((20, 20, 3), np.uint8)))
     assert main(["vision", "classify", "predict", "--model", str(model), str(image)]) == 0
     assert capsys.readouterr().out.startswith(f"{image}: ")
-    assert main(["vision", "classify", "export", "--model", str(model), "--output",
-                 str(tmp_path / "models" / "shapes")]) == 0
+    assert (
+        main(
+            [
+                "vision",
+                "classify",
+                "export",
+                "--model",
+                str(model),
+                "--output",
+                str(tmp_path / "models" / "shapes"),
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "models" / "shapes" / "1" / "saved_model.pb").is_file()
 
 

@@ -67,7 +67,9 @@ def test_tfrecord_shards_round_trip_every_example(tmp_path):
     paths = data_lib.write_tfrecords(source, tmp_path / "train", num_shards=3)
     assert len(paths) == 3 and not list(tmp_path.glob("*.tmp"))
     assert int(data_lib.read_tfrecords(tmp_path / "train").cardinality()) == 10
-    restored = sorted(data_lib.read_tfrecords(tmp_path / "train").as_numpy_iterator(), key=lambda e: e[1])
+    restored = sorted(
+        data_lib.read_tfrecords(tmp_path / "train").as_numpy_iterator(), key=lambda e: e[1]
+    )
     assert [int(y) for _, y in restored] == list(range(10))
     for (image, _), original in zip(restored, images, strict=True):
         np.testing.assert_array_equal(image, original)
@@ -86,7 +88,9 @@ def test_classifier_trains_from_tfrecord_shards(tmp_path, digits_split):
     from vision import ImageClassifier
 
     classes, (x, y), _ = digits_split
-    data_lib.write_tfrecords(tf.data.Dataset.from_tensor_slices((x[:64], y[:64])), tmp_path / "d", 2)
+    data_lib.write_tfrecords(
+        tf.data.Dataset.from_tensor_slices((x[:64], y[:64])), tmp_path / "d", 2
+    )
     task = ImageClassifier(classes=classes, image_size=16, widths=[8], batch_size=32)
     history = task.fit(data_lib.read_tfrecords(tmp_path / "d"), epochs=1, verbose=0)
     assert np.isfinite(history["loss"][0])

@@ -44,7 +44,9 @@ def test_versions_are_numbered_and_warmup_is_written(tmp_path):
     (request,) = export_lib.read_warmup_requests(second)
     np.testing.assert_array_equal(request["x"], warmup["x"])
     loaded = tf.saved_model.load(str(second)).signatures["serving_default"]
-    np.testing.assert_allclose(loaded(x=tf.ones((1, 3)))["y"].numpy(), model(np.ones((1, 3))), atol=1e-6)
+    np.testing.assert_allclose(
+        loaded(x=tf.ones((1, 3)))["y"].numpy(), model(np.ones((1, 3))), atol=1e-6
+    )
 
 
 def test_failed_export_leaves_no_partial_version_and_keeps_the_previous(tmp_path, monkeypatch):

@@ -20,12 +20,23 @@ def train_worker(index: int, out_dir: str) -> None:
 
     digits = load_digits()
     (x, y), _ = train_val_split(digits.images, digits.labels, 0.2, seed=0)
-    task = ImageClassifier(classes=digits.class_names, image_size=16, widths=[8, 16], flip=None,
-                           augment=False, batch_size=64, seed=0)
+    task = ImageClassifier(
+        classes=digits.class_names,
+        image_size=16,
+        widths=[8, 16],
+        flip=None,
+        augment=False,
+        batch_size=64,
+        seed=0,
+    )
     history = task.fit((x[:256], y[:256]), epochs=2, strategy="multi_worker", verbose=0)
     weights = [w.tolist() for w in task.model.get_weights()]
     exported = task.export(Path(out_dir) / "models" / "digits")
-    result = {"weights": weights, "loss": history["loss"], "exported": str(exported) if exported else None}
+    result = {
+        "weights": weights,
+        "loss": history["loss"],
+        "exported": str(exported) if exported else None,
+    }
     (Path(out_dir) / f"worker{index}.json").write_text(json.dumps(result))
 
 
@@ -51,10 +62,19 @@ def test_two_workers_end_with_identical_weights_and_the_chief_exports(tmp_path):
             PYTHONPATH=str(Path.cwd()),
             TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}),
         )
-        code = (f"from tests.common.test_multi_worker import train_worker; "
-                f"train_worker({index}, {str(tmp_path)!r})")
-        workers.append(subprocess.Popen([sys.executable, "-c", code], env=env,
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        code = (
+            f"from tests.common.test_multi_worker import train_worker; "
+            f"train_worker({index}, {str(tmp_path)!r})"
+        )
+        workers.append(
+            subprocess.Popen(
+                [sys.executable, "-c", code],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
     try:
         errors = [worker.communicate(timeout=420)[1] for worker in workers]
     finally:

@@ -25,8 +25,15 @@ def train(mode: str, work_dir: str | None) -> dict:
     digits = load_digits()
     (x, y), (x_test, y_test) = train_val_split(digits.images, digits.labels, 0.3, seed=0)
     x, y = x[:512], y[:512]  # 16 steps per epoch at batch 32
-    task = ImageClassifier(classes=digits.class_names, image_size=16, widths=[8, 16], flip=None,
-                           augment=False, batch_size=32, seed=0)
+    task = ImageClassifier(
+        classes=digits.class_names,
+        image_size=16,
+        widths=[8, 16],
+        flip=None,
+        augment=False,
+        batch_size=32,
+        seed=0,
+    )
     record: dict = {}
 
     class Recorder(keras.callbacks.Callback):
@@ -50,8 +57,15 @@ def train(mode: str, work_dir: str | None) -> dict:
             real_rename(src, dst)
 
         ckpt.os.rename = dying_rename
-    task.fit((x, y), epochs=3, work_dir=work_dir, resume=mode == "resume", checkpoint_every=5,
-             callbacks=[Recorder()], verbose=0)
+    task.fit(
+        (x, y),
+        epochs=3,
+        work_dir=work_dir,
+        resume=mode == "resume",
+        checkpoint_every=5,
+        callbacks=[Recorder()],
+        verbose=0,
+    )
     record["accuracy"] = task.evaluate((x_test, y_test))["accuracy"]
     record["iterations"] = int(task.model.optimizer.iterations)
     return record
@@ -64,8 +78,9 @@ def _run(tmp_path: Path, mode: str, work_dir: Path) -> tuple[int, dict]:
         f"json.dump(train({mode!r}, {str(work_dir)!r}), open({str(out)!r}, 'w'))"
     )
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(Path.cwd()))
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=300, env=env)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env
+    )
     if result.returncode not in (0, -signal.SIGKILL):
         pytest.fail(result.stderr[-3000:])
     return result.returncode, (json.loads(out.read_text()) if out.exists() else {})
@@ -81,9 +96,12 @@ def test_sigkill_mid_epoch_then_resume_continues_from_the_saved_step(tmp_path):
 
     from vision import ImageClassifier
 
-    with pytest.raises(ValueError, match="interrupted training run"):  # resume=False won't clobber it
+    with pytest.raises(
+        ValueError, match="interrupted training run"
+    ):  # resume=False won't clobber it
         ImageClassifier(classes=["a", "b"], image_size=16).fit(
-            (np.zeros((4, 8, 8)), [0, 1, 0, 1]), epochs=1, work_dir=work_dir)
+            (np.zeros((4, 8, 8)), [0, 1, 0, 1]), epochs=1, work_dir=work_dir
+        )
 
     code, resumed = _run(tmp_path, "resume", work_dir)
     assert code == 0

@@ -21,7 +21,9 @@ def test_dueling_head_uses_value_plus_centred_advantage():
     head = DuelingHead(3, dueling=True)
     features = np.array([[1.0, 2.0]], np.float32)
     head.build(features.shape)
-    head.advantage.set_weights([np.array([[1, 0, 0], [0, 1, 0]], np.float32), np.zeros(3, np.float32)])
+    head.advantage.set_weights(
+        [np.array([[1, 0, 0], [0, 1, 0]], np.float32), np.zeros(3, np.float32)]
+    )
     head.value.set_weights([np.array([[0.5], [0.5]], np.float32), np.array([1.0], np.float32)])
     q = keras.ops.convert_to_numpy(head(features))
     # A = [1, 2, 0], mean 1; V = 0.5 + 1 + 1 = 2.5 -> Q = 2.5 + [0, 1, -1]

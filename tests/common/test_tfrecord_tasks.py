@@ -82,6 +82,7 @@ def test_model_ready_examples_round_trip_through_tfrecord_shards(name, tmp_path)
         lambda a, b: a.dtype == b.dtype, restored.element_spec, examples.element_spec
     )
     assert all(tf.nest.flatten(same_dtypes))
+
     # shards interleave, so compare the examples as a multiset of their serialised bytes
     def fingerprints(dataset):
         return sorted(

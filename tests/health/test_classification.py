@@ -19,8 +19,9 @@ from tests.conftest import run_fresh_tensorflow
 def trained():
     train = make_phantoms(160, (48, 48), seed=0)
     test = make_phantoms(60, (48, 48), seed=1)
-    classifier = MedicalImageClassifier(classes=["normal", "lesion"], image_size=48, widths=[16, 32, 32],
-                                        batch_size=32)
+    classifier = MedicalImageClassifier(
+        classes=["normal", "lesion"], image_size=48, widths=[16, 32, 32], batch_size=32
+    )
     classifier.fit(train, validation_data=test, epochs=8, verbose=0)
     return classifier, test
 
@@ -36,7 +37,10 @@ def test_learns_lesions_and_reports_clinical_metrics(trained, tmp_path):
     assert 0 <= report["ece"] <= 1
     assert (tmp_path / "reliability_lesion.png").read_bytes()[:4] == b"\x89PNG"
     strict = classifier.evaluate(test, threshold=0.95)["per_class"]["lesion"]
-    assert strict["specificity"] >= lesion["specificity"] and strict["sensitivity"] <= lesion["sensitivity"]
+    assert (
+        strict["specificity"] >= lesion["specificity"]
+        and strict["sensitivity"] <= lesion["sensitivity"]
+    )
 
 
 def test_grad_cam_points_at_the_lesion(trained, tmp_path):
@@ -54,7 +58,9 @@ def test_grad_cam_points_at_the_lesion(trained, tmp_path):
 
 def test_predict_files_and_bad_inputs(trained, tmp_path):
     classifier, test = trained
-    hio.write_dicom_series(hio.Volume(test.images[0], (0.8, 0.8)), tmp_path / "one", patient_name="Doe^Jane")
+    hio.write_dicom_series(
+        hio.Volume(test.images[0], (0.8, 0.8)), tmp_path / "one", patient_name="Doe^Jane"
+    )
     from_file = classifier.predict(next((tmp_path / "one").iterdir()))[0]
     direct = classifier.predict(test.images[0])[0]
     assert from_file["label"] == direct["label"]
@@ -79,8 +85,14 @@ def test_multi_label_from_csv_with_focal_loss(tmp_path):
         writer = csv.DictWriter(handle, ["image", "label"])
         writer.writeheader()
         writer.writerows(rows)
-    classifier = MedicalImageClassifier(classes=["organ", "lesion"], multi_label=True, loss="focal",
-                                        image_size=32, widths=[8, 16], batch_size=8)
+    classifier = MedicalImageClassifier(
+        classes=["organ", "lesion"],
+        multi_label=True,
+        loss="focal",
+        image_size=32,
+        widths=[8, 16],
+        batch_size=8,
+    )
     classifier.fit(tmp_path / "labels.csv", epochs=1, verbose=0)
     report = classifier.evaluate(tmp_path / "labels.csv")
     assert set(report["per_class"]) == {"organ", "lesion"} and "macro_roc_auc" in report
@@ -91,7 +103,9 @@ def test_save_load_and_export_parity_in_fresh_process(trained, tmp_path):
     classifier, test = trained
     loaded = MedicalImageClassifier.load(classifier.save(tmp_path / "clf.keras"))
     images = test.images[:4, :44, :50]  # any size: resized in the graph
-    expected = np.array([[r["scores"][c] for c in loaded.classes] for r in loaded.predict(list(images))])
+    expected = np.array(
+        [[r["scores"][c] for c in loaded.classes] for r in loaded.predict(list(images))]
+    )
     version = loaded.export(tmp_path / "health_classify")
     assert non_core_ops(version) == []
     np.save(tmp_path / "images.npy", images)

@@ -21,53 +21,213 @@ def run(argv: list[str]) -> int:
 
 
 def test_segment_cycle_on_dicom_cases(tmp_path, capsys):
-    cases = hio.write_phantom_cases(hio.make_phantoms(6, (32, 32), seed=0, lesion_fraction=1.0), tmp_path / "cases")
+    cases = hio.write_phantom_cases(
+        hio.make_phantoms(6, (32, 32), seed=0, lesion_fraction=1.0), tmp_path / "cases"
+    )
     model = tmp_path / "seg.keras"
-    assert run(["health", "segment", "train", "--data", str(tmp_path / "cases"), "--output", str(model),
-                "--patch-size", "32,32", "--widths", "4,8", "--epochs", "1", "--patches-per-epoch", "8",
-                "--batch-size", "4"]) == 0
+    assert (
+        run(
+            [
+                "health",
+                "segment",
+                "train",
+                "--data",
+                str(tmp_path / "cases"),
+                "--output",
+                str(model),
+                "--patch-size",
+                "32,32",
+                "--widths",
+                "4,8",
+                "--epochs",
+                "1",
+                "--patches-per-epoch",
+                "8",
+                "--batch-size",
+                "4",
+            ]
+        )
+        == 0
+    )
     with pytest.raises(FileExistsError, match="--overwrite"):
-        run(["health", "segment", "train", "--data", str(tmp_path / "cases"), "--output", str(model)])
+        run(
+            [
+                "health",
+                "segment",
+                "train",
+                "--data",
+                str(tmp_path / "cases"),
+                "--output",
+                str(model),
+            ]
+        )
     capsys.readouterr()
-    assert run(["health", "segment", "evaluate", "--model", str(model), "--data", str(tmp_path / "cases")]) == 0
+    assert (
+        run(
+            [
+                "health",
+                "segment",
+                "evaluate",
+                "--model",
+                str(model),
+                "--data",
+                str(tmp_path / "cases"),
+            ]
+        )
+        == 0
+    )
     report = json.loads(capsys.readouterr().out)
     assert set(report["per_class"]) == {"organ", "lesion"}
     series = tmp_path / "series"
-    hio.write_dicom_series(hio.Volume(np.stack([np.asarray(hio.read(c / "image.nii.gz").array) for c in cases[:2]]),
-                                      (3.0, 0.8, 0.8)), series, patient_name="Doe^Jane", patient_id="PID-7")
-    assert run(["health", "segment", "predict", "--model", str(model), "--mask-dir", str(tmp_path / "masks"),
-                str(series)]) == 0
+    hio.write_dicom_series(
+        hio.Volume(
+            np.stack([np.asarray(hio.read(c / "image.nii.gz").array) for c in cases[:2]]),
+            (3.0, 0.8, 0.8),
+        ),
+        series,
+        patient_name="Doe^Jane",
+        patient_id="PID-7",
+    )
+    assert (
+        run(
+            [
+                "health",
+                "segment",
+                "predict",
+                "--model",
+                str(model),
+                "--mask-dir",
+                str(tmp_path / "masks"),
+                str(series),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
-    assert "series: shape (2, 32, 32)" in out and "ml" in out and "Doe" not in out and "PID-7" not in out
+    assert (
+        "series: shape (2, 32, 32)" in out
+        and "ml" in out
+        and "Doe" not in out
+        and "PID-7" not in out
+    )
     mask = hio.read(tmp_path / "masks" / "series_mask.nii.gz")
     assert mask.shape == (2, 32, 32) and np.allclose(mask.spacing, (3.0, 0.8, 0.8))
-    assert run(["health", "segment", "export", "--model", str(model), "--output", str(tmp_path / "exp")]) == 0
+    assert (
+        run(
+            [
+                "health",
+                "segment",
+                "export",
+                "--model",
+                str(model),
+                "--output",
+                str(tmp_path / "exp"),
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "exp" / "1" / "saved_model.pb").exists()
 
 
 def test_classify_cycle_with_explain_and_deidentify(tmp_path, capsys):
     model = tmp_path / "clf.keras"
-    assert run(["health", "classify", "train", "--data", "builtin:phantoms", "--output", str(model),
-                "--image-size", "32", "--widths", "4,8", "--epochs", "1", "--batch-size", "64"]) == 0
+    assert (
+        run(
+            [
+                "health",
+                "classify",
+                "train",
+                "--data",
+                "builtin:phantoms",
+                "--output",
+                str(model),
+                "--image-size",
+                "32",
+                "--widths",
+                "4,8",
+                "--epochs",
+                "1",
+                "--batch-size",
+                "64",
+            ]
+        )
+        == 0
+    )
     phantoms = hio.make_phantoms(2, (32, 32), seed=9, lesion_fraction=1.0)
-    paths = hio.write_dicom_series(hio.Volume(phantoms.images[0], (0.8, 0.8)), tmp_path / "dcm",
-                                   patient_name="Doe^Jane", patient_id="PID-7")
+    paths = hio.write_dicom_series(
+        hio.Volume(phantoms.images[0], (0.8, 0.8)),
+        tmp_path / "dcm",
+        patient_name="Doe^Jane",
+        patient_id="PID-7",
+    )
     capsys.readouterr()
     assert run(["health", "classify", "predict", "--model", str(model), str(paths[0])]) == 0
     assert "lesion" in capsys.readouterr().out
-    assert run(["health", "classify", "explain", "--model", str(model), "--output-dir", str(tmp_path / "cam"),
-                "--target-class", "lesion", str(paths[0])]) == 0
+    assert (
+        run(
+            [
+                "health",
+                "classify",
+                "explain",
+                "--model",
+                str(model),
+                "--output-dir",
+                str(tmp_path / "cam"),
+                "--target-class",
+                "lesion",
+                str(paths[0]),
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "cam" / "slice_0000_gradcam.png").exists()
-    assert run(["health", "classify", "evaluate", "--model", str(model), "--data", "builtin:phantoms",
-                "--report-dir", str(tmp_path / "rep")]) == 0
+    assert (
+        run(
+            [
+                "health",
+                "classify",
+                "evaluate",
+                "--model",
+                str(model),
+                "--data",
+                "builtin:phantoms",
+                "--report-dir",
+                str(tmp_path / "rep"),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
-    report = json.loads(out[out.index("{"):])
+    report = json.loads(out[out.index("{") :])
     assert 0 <= report["roc_auc"] <= 1 and "sensitivity" in report
     assert (tmp_path / "rep" / "reliability_lesion.png").exists()
-    assert run(["health", "deidentify", str(tmp_path / "dcm"), "--output", str(tmp_path / "clean")]) == 0
+    assert (
+        run(["health", "deidentify", str(tmp_path / "dcm"), "--output", str(tmp_path / "clean")])
+        == 0
+    )
     cleaned = pydicom.dcmread(tmp_path / "clean" / "slice_0000.dcm")
     assert "PatientName" not in cleaned and cleaned.PatientIdentityRemoved == "YES"
     with pytest.raises(ValueError, match="unknown built-in data"):
-        run(["health", "segment", "train", "--data", "builtin:nothing", "--output", str(tmp_path / "x.keras")])
+        run(
+            [
+                "health",
+                "segment",
+                "train",
+                "--data",
+                "builtin:nothing",
+                "--output",
+                str(tmp_path / "x.keras"),
+            ]
+        )
     with pytest.raises(ValueError, match="not a CSV"):
-        run(["health", "classify", "train", "--data", str(tmp_path), "--output", str(tmp_path / "y.keras")])
+        run(
+            [
+                "health",
+                "classify",
+                "train",
+                "--data",
+                str(tmp_path),
+                "--output",
+                str(tmp_path / "y.keras"),
+            ]
+        )

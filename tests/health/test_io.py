@@ -19,7 +19,9 @@ def phantom():
 
 def test_volume_round_trip_through_dicom_and_nifti(phantom, tmp_path):
     volume = phantom.volume(0)
-    hio.write_dicom_series(volume, tmp_path / "dicom", patient_name=SECRET_NAME, patient_id=SECRET_ID)
+    hio.write_dicom_series(
+        volume, tmp_path / "dicom", patient_name=SECRET_NAME, patient_id=SECRET_ID
+    )
     from_dicom = hio.read(tmp_path / "dicom")
     hio.write_nifti(volume, tmp_path / "image.nii.gz")
     from_nifti = hio.read(tmp_path / "image.nii.gz")
@@ -74,8 +76,12 @@ def test_monochrome1_is_inverted(tmp_path):
     ds.save_as(tmp_path / "m1.dcm")
     plain = pydicom.dcmread(get_testdata_file("CT_small.dcm")).pixel_array.astype(np.float64)
     bits = int(ds.BitsStored)
-    low, high = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if ds.PixelRepresentation else (0, 2**bits - 1)
-    np.testing.assert_array_equal(hio.read(tmp_path / "m1.dcm").array, (low + high - plain).astype(np.float32))
+    low, high = (
+        (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if ds.PixelRepresentation else (0, 2**bits - 1)
+    )
+    np.testing.assert_array_equal(
+        hio.read(tmp_path / "m1.dcm").array, (low + high - plain).astype(np.float32)
+    )
     assert hio.read(tmp_path / "m1.dcm", invert_monochrome1=False).array.max() == plain.max()
 
 
@@ -84,7 +90,9 @@ def test_windowing_matches_hand_computation():
     # abdomen: level 40, width 400 -> [-160, 240]
     np.testing.assert_allclose(hio.apply_window(hu, "abdomen"), [0, 0, 0.5, 0.65, 1, 1], atol=1e-6)
     np.testing.assert_allclose(hio.apply_window(hu, (0, 2000)), (hu + 1000) / 2000, atol=1e-6)
-    np.testing.assert_allclose(hio.window_tf(hu, "lung").numpy(), hio.apply_window(hu, "lung"), atol=1e-6)
+    np.testing.assert_allclose(
+        hio.window_tf(hu, "lung").numpy(), hio.apply_window(hu, "lung"), atol=1e-6
+    )
     assert set(hio.WINDOW_PRESETS) >= {"lung", "mediastinum", "bone", "brain", "abdomen"}
     with pytest.raises(ValueError, match="unknown window preset"):
         hio.apply_window(hu, "spleen-ish")
@@ -143,7 +151,13 @@ def test_no_patient_identifiers_in_reprs_errors_or_deidentified_files(tmp_path, 
     ds.save_as(tmp_path / "named_nopixels.dcm")
     with pytest.raises(ValueError) as error:
         hio.read(tmp_path / "named_nopixels.dcm")
-    text = repr(volume) + str(volume) + str(volume.metadata) + str(error.value) + capsys.readouterr().out
+    text = (
+        repr(volume)
+        + str(volume)
+        + str(volume.metadata)
+        + str(error.value)
+        + capsys.readouterr().out
+    )
     for secret in (SECRET_NAME, "Doe", SECRET_ID):
         assert secret not in text
     clean = hio.deidentify_file(tmp_path / "named.dcm", tmp_path / "clean.dcm")
@@ -173,7 +187,9 @@ def test_health_io_does_not_import_tensorflow():
     import sys
 
     code = "import sys, health.io; print('tensorflow' in sys.modules, 'keras' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.split() == ["False", "False"]
 
 

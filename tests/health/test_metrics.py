@@ -88,7 +88,9 @@ def test_sliding_window_equals_whole_image_for_a_per_pixel_model():
 
     whole = per_pixel(image[None])[0]
     for weighting in ("gaussian", "uniform"):
-        windowed = sliding_window_inference(image, (16, 16), per_pixel, overlap=0.5, weighting=weighting)
+        windowed = sliding_window_inference(
+            image, (16, 16), per_pixel, overlap=0.5, weighting=weighting
+        )
         np.testing.assert_allclose(windowed, whole, atol=1e-5)
     small = sliding_window_inference(image[:10, :12], (16, 16), per_pixel)  # padded, cropped back
     np.testing.assert_allclose(small, whole[:10, :12], atol=1e-5)

@@ -17,8 +17,13 @@ def test_random_patches_are_centred_inside_the_region():
     coords = np.arange(64 * 64, dtype=np.float32).reshape(64, 64)  # a pixel's value names its place
     region = np.zeros((64, 64), bool)
     region[30:34, 20:26] = True
-    sampler = PatchSampler(_cases(coords, np.zeros((64, 64))), (8, 8), foreground_fraction=0.0, flip=False,
-                           regions=[region])
+    sampler = PatchSampler(
+        _cases(coords, np.zeros((64, 64))),
+        (8, 8),
+        foreground_fraction=0.0,
+        flip=False,
+        regions=[region],
+    )
     for _ in range(50):
         patch, _ = sampler.sample()
         centre = int(patch[4, 4, 0])
@@ -34,7 +39,9 @@ def test_foreground_patches_visit_every_class_equally_often():
     mask = np.zeros((64, 64))
     mask[:20, :20] = 1  # a big organ ...
     mask[55, 55] = 2  # ... and a one-pixel lesion far from it
-    sampler = PatchSampler(_cases(mask, mask), (8, 8), foreground_fraction=1.0, seed=3, balance_classes=True)
+    sampler = PatchSampler(
+        _cases(mask, mask), (8, 8), foreground_fraction=1.0, seed=3, balance_classes=True
+    )
     with_lesion = np.mean([(sampler.sample()[1] == 2).any() for _ in range(300)])
     assert 0.38 < with_lesion < 0.62  # voxel-uniform sampling would give ~1 / 401
 
@@ -42,7 +49,9 @@ def test_foreground_patches_visit_every_class_equally_often():
 def test_flips_and_quarter_turns_keep_image_and_labels_aligned():
     rng = np.random.default_rng(0)
     mask = rng.integers(0, 3, (16, 16))
-    sampler = PatchSampler(_cases(mask * 10.0, mask), (16, 16), foreground_fraction=0.0, flip=True, rotate=True)
+    sampler = PatchSampler(
+        _cases(mask * 10.0, mask), (16, 16), foreground_fraction=0.0, flip=True, rotate=True
+    )
     seen = set()
     for _ in range(200):
         patch, labels = sampler.sample()
@@ -56,7 +65,9 @@ def test_flips_and_quarter_turns_keep_image_and_labels_aligned():
 def test_intensity_jitter_is_an_affine_map_within_its_range_and_leaves_labels_alone():
     rng = np.random.default_rng(1)
     image, mask = rng.normal(size=(16, 16)), rng.integers(0, 2, (16, 16))
-    sampler = PatchSampler(_cases(image, mask), (16, 16), foreground_fraction=0.0, flip=False, intensity_jitter=0.2)
+    sampler = PatchSampler(
+        _cases(image, mask), (16, 16), foreground_fraction=0.0, flip=False, intensity_jitter=0.2
+    )
     scales = []
     for _ in range(50):
         patch, labels = sampler.sample()
@@ -91,7 +102,9 @@ def test_clahe_raises_local_contrast_and_ignores_pixels_outside_the_mask():
     mask[8:56, 8:56] = True
     changed = image.copy()
     changed[~mask] = 0.0
-    np.testing.assert_allclose(clahe(changed, mask=mask)[mask], clahe(image, mask=mask)[mask], atol=1e-6)
+    np.testing.assert_allclose(
+        clahe(changed, mask=mask)[mask], clahe(image, mask=mask)[mask], atol=1e-6
+    )
     with pytest.raises(ValueError, match="2-D image"):
         clahe(np.zeros((2, 4, 4)))
     with pytest.raises(ValueError, match="selects no pixels"):

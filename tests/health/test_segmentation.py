@@ -18,8 +18,12 @@ def trained():
     train = make_phantoms(48, (48, 48), seed=0, lesion_fraction=0.7)
     test = make_phantoms(10, (48, 48), seed=1, lesion_fraction=0.7)
     segmenter = MedicalSegmenter(
-        classes=train.class_names, patch_size=[32, 32], widths=[8, 16, 32],
-        patches_per_epoch=192, batch_size=16, learning_rate=5e-3,
+        classes=train.class_names,
+        patch_size=[32, 32],
+        widths=[8, 16, 32],
+        patches_per_epoch=192,
+        batch_size=16,
+        learning_rate=5e-3,
     )
     segmenter.fit(train, epochs=5, verbose=0)
     return segmenter, test
@@ -49,12 +53,16 @@ def test_sliding_window_and_whole_image_agree(trained):
 def test_predict_on_files_volumes_and_privacy(trained, tmp_path, capsys):
     segmenter, test = trained
     volume = hio.Volume(test.images[:3], (2.0, 0.8, 0.8), modality="CT")
-    paths = hio.write_dicom_series(volume, tmp_path / "series", patient_name="Doe^Jane", patient_id="PID-42")
+    paths = hio.write_dicom_series(
+        volume, tmp_path / "series", patient_name="Doe^Jane", patient_id="PID-42"
+    )
     ds = pydicom.dcmread(paths[0])
     assert str(ds.PatientName) == "Doe^Jane"
     result = segmenter.predict(tmp_path / "series")[0]  # a 2-D model segments slice by slice
     assert result["mask"].shape == (3, 48, 48)
-    assert result["volume_ml"]["organ"] == pytest.approx((result["mask"] == 1).sum() * 2.0 * 0.64 / 1000)
+    assert result["volume_ml"]["organ"] == pytest.approx(
+        (result["mask"] == 1).sum() * 2.0 * 0.64 / 1000
+    )
     direct = segmenter.predict(test.images[0])[0]["mask"]
     np.testing.assert_array_equal(result["mask"][0], direct)
     text = capsys.readouterr().out + repr(segmenter) + str(result)
@@ -63,7 +71,9 @@ def test_predict_on_files_volumes_and_privacy(trained, tmp_path, capsys):
 
 def test_bad_inputs(trained):
     segmenter, test = trained
-    with pytest.raises(ValueError, match=r"mask 0 has shape \(40, 48\) but its image is \(48, 48\)"):
+    with pytest.raises(
+        ValueError, match=r"mask 0 has shape \(40, 48\) but its image is \(48, 48\)"
+    ):
         segmenter.evaluate((test.images[:1], test.masks[:1, :40]))
     nan = test.images[0].copy()
     nan[3, 3] = np.nan
@@ -83,7 +93,9 @@ def test_save_load_and_export_parity_in_fresh_process(trained, tmp_path):
     loaded = MedicalSegmenter.load(tmp_path / "seg.keras")
     slices = test.images[:3, :46, :42]  # not a multiple of 4: padded and cropped in the graph
     expected = np.stack([r["mask"] for r in loaded.predict(list(slices), mode="whole")])
-    np.testing.assert_array_equal(expected, np.stack([r["mask"] for r in segmenter.predict(list(slices), mode="whole")]))
+    np.testing.assert_array_equal(
+        expected, np.stack([r["mask"] for r in segmenter.predict(list(slices), mode="whole")])
+    )
     version = loaded.export(tmp_path / "health_segment")
     assert non_core_ops(version) == []
     np.save(tmp_path / "slices.npy", slices)
@@ -100,14 +112,24 @@ def test_save_load_and_export_parity_in_fresh_process(trained, tmp_path):
 
 def test_3d_unet_sliding_window_and_save(tmp_path):
     phantoms = make_phantoms(4, (16, 24, 24), seed=2, lesion_fraction=1.0)
-    segmenter = MedicalSegmenter(classes=phantoms.class_names, patch_size=[8, 16, 16], widths=[4, 8],
-                                 patches_per_epoch=8, batch_size=4)
+    segmenter = MedicalSegmenter(
+        classes=phantoms.class_names,
+        patch_size=[8, 16, 16],
+        widths=[4, 8],
+        patches_per_epoch=8,
+        batch_size=4,
+    )
     segmenter.fit(phantoms, epochs=1, verbose=0)
     result = segmenter.predict(phantoms.volume(0))[0]
     assert result["mask"].shape == (16, 24, 24) and "volume_ml" in result
-    block = phantoms.images[0][:8, :16, :16]  # one patch: sliding window and whole volume see the same input
-    np.testing.assert_allclose(segmenter.predict_probabilities(block, mode="sliding_window"),
-                               segmenter.predict_probabilities(block, mode="whole"), atol=1e-5)
+    block = phantoms.images[0][
+        :8, :16, :16
+    ]  # one patch: sliding window and whole volume see the same input
+    np.testing.assert_allclose(
+        segmenter.predict_probabilities(block, mode="sliding_window"),
+        segmenter.predict_probabilities(block, mode="whole"),
+        atol=1e-5,
+    )
     report = segmenter.evaluate(phantoms)
     assert report["num_cases"] == 4 and 0 <= report["mean_dice"] <= 1
     loaded = MedicalSegmenter.load(segmenter.save(tmp_path / "seg3d.keras"))

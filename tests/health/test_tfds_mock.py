@@ -18,7 +18,10 @@ def test_tfds_medical_sets_become_labelled_images(name):
     assert len(data) == len(data.labels) == 3
     assert set(data.labels) <= set(data.classes) and len(data.classes) >= 2
     assert all(not c.isdigit() for c in data.classes)  # names, never bare indices
-    assert all(image.dtype == np.uint8 and image.ndim == 3 and image.shape[-1] == 1 for image in data.images)
+    assert all(
+        image.dtype == np.uint8 and image.ndim == 3 and image.shape[-1] == 1
+        for image in data.images
+    )
 
 
 def test_tfds_set_trains_a_classifier():
@@ -29,8 +32,15 @@ def test_tfds_set_trains_a_classifier():
     with tfds.testing.mock_data(num_examples=8):
         data = load_tfds_medical("patch_camelyon")
     assert data.images[0].shape == (96, 96, 3)
-    classifier = MedicalImageClassifier(classes=data.classes, channels=3, image_size=16, widths=[4, 8],
-                                        window=None, scale=1 / 255, batch_size=4)
+    classifier = MedicalImageClassifier(
+        classes=data.classes,
+        channels=3,
+        image_size=16,
+        widths=[4, 8],
+        window=None,
+        scale=1 / 255,
+        batch_size=4,
+    )
     classifier.fit(data, epochs=1, verbose=0)
     scores = classifier.predict(data.images[:2])
     assert len(scores) == 2 and all(r["label"] in data.classes for r in scores)
@@ -66,12 +76,46 @@ def test_cli_trains_and_evaluates_on_a_tfds_set(tmp_path, capsys):
 
     model = tmp_path / "camelyon.keras"
     with tfds.testing.mock_data(num_examples=8):
-        assert run(["health", "classify", "train", "--data", "tfds:patch_camelyon", "--output", str(model),
-                    "--image-size", "16", "--widths", "4,8", "--epochs", "1", "--batch-size", "4"]) == 0
+        assert (
+            run(
+                [
+                    "health",
+                    "classify",
+                    "train",
+                    "--data",
+                    "tfds:patch_camelyon",
+                    "--output",
+                    str(model),
+                    "--image-size",
+                    "16",
+                    "--widths",
+                    "4,8",
+                    "--epochs",
+                    "1",
+                    "--batch-size",
+                    "4",
+                ]
+            )
+            == 0
+        )
         capsys.readouterr()
-        assert run(["health", "classify", "evaluate", "--model", str(model), "--data", "tfds:patch_camelyon:test",
-                    "--limit", "6"]) == 0
+        assert (
+            run(
+                [
+                    "health",
+                    "classify",
+                    "evaluate",
+                    "--model",
+                    str(model),
+                    "--data",
+                    "tfds:patch_camelyon:test",
+                    "--limit",
+                    "6",
+                ]
+            )
+            == 0
+        )
     out = capsys.readouterr().out
-    report = json.loads(out[out.index("{"):])
+    report = json.loads(out[out.index("{") :])
     assert "sensitivity" in report and 0 <= report["roc_auc"] <= 1
     assert sum(map(sum, report["per_class"]["metastasis"]["confusion_matrix"])) == 6  # --limit 6

@@ -68,12 +68,17 @@ def tiny_preset(tmp_path_factory, sentiment_data, ner_data):
     texts = sentiment_data[0].texts + [" ".join(t) for t in ner_data[0].tokens]
     vocabulary = train_vocabulary(texts, vocabulary_size=300)
     backbone = keras_hub.models.BertBackbone(
-        vocabulary_size=len(vocabulary), num_layers=1, num_heads=2, hidden_dim=16,
-        intermediate_dim=32, max_sequence_length=64,
+        vocabulary_size=len(vocabulary),
+        num_layers=1,
+        num_heads=2,
+        hidden_dim=16,
+        intermediate_dim=32,
+        max_sequence_length=64,
     )
     folder = tmp_path_factory.mktemp("tiny_bert")
     backbone.save_to_preset(str(folder))
     (folder / "assets" / "tokenizer").mkdir(parents=True, exist_ok=True)
-    (folder / "assets" / "tokenizer" / "vocabulary.txt").write_text("\n".join(vocabulary) + "\n", encoding="utf-8")
+    (folder / "assets" / "tokenizer" / "vocabulary.txt").write_text(
+        "\n".join(vocabulary) + "\n", encoding="utf-8"
+    )
     return str(folder)
-

@@ -23,7 +23,7 @@ def test_csv_tsv_and_gzip(tmp_path):
     data = load_text_csv(tmp_path / "a.csv", text_column="body", label_column="tag")
     assert data.texts == ["hello, world", "bye"] and data.class_names == ["farewell", "greeting"]
     with gzip.open(tmp_path / "b.tsv.gz", "wt") as handle:
-        handle.write("label\tsentence\n1\tit's \"great\"\n0\tbad\n")
+        handle.write('label\tsentence\n1\tit\'s "great"\n0\tbad\n')
     data = load_text_csv(tmp_path / "b.tsv.gz", text_column="sentence")
     assert data.texts[0] == 'it\'s "great"' and data.labels == ["1", "0"]
     (tmp_path / "m.csv").write_text("text,label\nx,a|b\ny,b\n")
@@ -70,7 +70,12 @@ def test_scheme_detection_and_conversion():
     assert detect_scheme([["B-PER", "I-PER", "O"]]) == "iob2"
     assert detect_scheme([["I-PER", "I-PER", "B-PER"]]) == "iob1"
     assert detect_scheme([["S-LOC", "B-PER", "E-PER"]]) == "bioes"
-    assert to_iob2(["S-LOC", "B-PER", "I-PER", "E-PER"], "bioes") == ["B-LOC", "B-PER", "I-PER", "I-PER"]
+    assert to_iob2(["S-LOC", "B-PER", "I-PER", "E-PER"], "bioes") == [
+        "B-LOC",
+        "B-PER",
+        "I-PER",
+        "I-PER",
+    ]
     assert to_iob2(["I-PER", "B-PER", "I-LOC"], "iob1") == ["B-PER", "B-PER", "B-LOC"]
 
 
@@ -101,14 +106,25 @@ def test_length_bucketed_batches_keep_every_example_and_trim_padding():
 
     lengths = np.array([3, 9, 4, 20, 5, 30, 2, 11, 7, 25])
     mask = (np.arange(32)[None, :] < lengths[:, None]).astype(np.int32)
-    features = {"token_ids": mask * 7, "padding_mask": mask, "segment_ids": 0 * mask, "word_index": mask[:, :5]}
+    features = {
+        "token_ids": mask * 7,
+        "padding_mask": mask,
+        "segment_ids": 0 * mask,
+        "word_index": mask[:, :5],
+    }
     dataset = tf.data.Dataset.from_tensor_slices((features, np.arange(10)))
     seen = []
     for x, y in length_bucketed_batches(dataset, batch_size=3, boundaries=(8, 16)):
         longest = int(tf.reduce_max(tf.reduce_sum(x["padding_mask"], axis=1)))
-        assert x["token_ids"].shape[1] == x["padding_mask"].shape[1] == longest  # trimmed to the batch
+        assert (
+            x["token_ids"].shape[1] == x["padding_mask"].shape[1] == longest
+        )  # trimmed to the batch
         assert x["word_index"].shape[1] == 5  # non-piece inputs keep their width
-        assert len({int(np.searchsorted([8, 16], lengths[i], side="right")) for i in y.numpy()}) == 1  # one bucket
+        assert (
+            len({int(np.searchsorted([8, 16], lengths[i], side="right")) for i in y.numpy()}) == 1
+        )  # one bucket
         seen.extend(y.numpy().tolist())
     assert sorted(seen) == list(range(10))
-    assert trim_to_longest({"token_ids": mask[:2], "padding_mask": mask[:2]})["token_ids"].shape == (2, 9)
+    assert trim_to_longest({"token_ids": mask[:2], "padding_mask": mask[:2]})[
+        "token_ids"
+    ].shape == (2, 9)

@@ -85,7 +85,7 @@ def _check_parity(tagger, version_dir):
             assert served["entity_ends"][row][j] == entity["end"]
             assert served["entity_scores"][row][j] == pytest.approx(entity["score"], abs=1e-5)
         padding = len(served["entity_texts"][row]) - len(entities)
-        assert served["entity_starts"][row][len(entities):] == [-1] * padding
+        assert served["entity_starts"][row][len(entities) :] == [-1] * padding
 
 
 def test_export_matches_predict_in_fresh_process(trained_tagger, tmp_path):
@@ -96,8 +96,13 @@ def test_export_matches_predict_in_fresh_process(trained_tagger, tmp_path):
 def test_pretrained_tagger_export_parity(which, tiny_preset, ner_data, tmp_path):
     preset = tiny_preset if which == "tiny" else minilm_or_skip()
     train, _ = ner_data
-    tagger = EntityTagger(entity_types=train.entity_types, preset=preset, max_words=20, sequence_length=32,
-                          learning_rate=1e-4)
+    tagger = EntityTagger(
+        entity_types=train.entity_types,
+        preset=preset,
+        max_words=20,
+        sequence_length=32,
+        learning_rate=1e-4,
+    )
     tagger.fit((train.tokens[:32], train.tags[:32]), epochs=1, batch_size=16, verbose=0)
     _check_parity(tagger, tagger.export(tmp_path / "ner_pretrained"))
 
@@ -108,6 +113,16 @@ def test_word_casing_classes():
     from nlp.ner_features import CASE_CLASSES, word_casing
 
     words = ["paris", "Paris", "EU", "U.S.", "1996", "A4", "Ärger", "ÖSTERREICH", "-", "iPhone"]
-    expected = ["lower", "capitalised", "upper", "upper", "has_digit", "has_digit", "capitalised", "upper",
-                "other", "lower"]
+    expected = [
+        "lower",
+        "capitalised",
+        "upper",
+        "upper",
+        "has_digit",
+        "has_digit",
+        "capitalised",
+        "upper",
+        "other",
+        "lower",
+    ]
     assert [CASE_CLASSES[i] for i in word_casing(tf.constant(words)).numpy()] == expected

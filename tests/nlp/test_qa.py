@@ -13,8 +13,19 @@ from nlp.question_answering import QuestionAnswerer
 from nlp.squad import QAExample, make_synthetic_qa
 from tests.conftest import run_fresh_tensorflow
 
-TINY = dict(vocabulary_size=300, sequence_length=64, doc_stride=16, max_question_tokens=16, embed_dim=32,
-            num_layers=2, num_heads=2, intermediate_dim=64, learning_rate=3e-3, batch_size=16, dropout=0.0)
+TINY = dict(
+    vocabulary_size=300,
+    sequence_length=64,
+    doc_stride=16,
+    max_question_tokens=16,
+    embed_dim=32,
+    num_layers=2,
+    num_heads=2,
+    intermediate_dim=64,
+    learning_rate=3e-3,
+    batch_size=16,
+    dropout=0.0,
+)
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +55,10 @@ def test_short_training_reaches_high_exact_match(trained_qa, qa_data):
 
 
 def test_offsets_slice_the_context_with_unicode_and_repeated_spaces(trained_qa):
-    contexts = ["Zoë  Müller   was born in São   Paulo.", "  Zoë Müller joined Helix  Bank last spring."]
+    contexts = [
+        "Zoë  Müller   was born in São   Paulo.",
+        "  Zoë Müller joined Helix  Bank last spring.",
+    ]
     questions = ["Where was Zoë Müller born?", "Which organisation did Zoë Müller join?"]
     results = trained_qa.predict(questions, contexts)
     for context, result in zip(contexts, results, strict=True):
@@ -58,7 +72,10 @@ def test_save_load_round_trip(trained_qa, tmp_path):
     path = trained_qa.save(tmp_path / "qa.keras")
     loaded = QuestionAnswerer.load(path)
     assert loaded.config == trained_qa.config
-    question, context = "What does Omar Haddad work as?", "Omar Haddad works as a pilot. Omar Haddad moved abroad in 1999."
+    question, context = (
+        "What does Omar Haddad work as?",
+        "Omar Haddad works as a pilot. Omar Haddad moved abroad in 1999.",
+    )
     assert loaded.predict(question, context) == pytest.approx(trained_qa.predict(question, context))
 
 
@@ -68,9 +85,11 @@ def test_export_serves_raw_strings_in_fresh_process_like_predict(trained_qa, exp
     warmup = read_warmup_requests(version_dir)[0]
     assert set(warmup) == {"question", "context"}
     questions = ["Where was Mei Tanaka born?", "In what year did Lars  Berg move abroad?", "Who?"]
-    contexts = ["Mei Tanaka was born in Kraków. Mei Tanaka works as a baker.",
-                "Lars  Berg moved abroad in 1987.   Lars Berg works as a chemist.",
-                "Ünïcode  only here."]
+    contexts = [
+        "Mei Tanaka was born in Kraków. Mei Tanaka works as a baker.",
+        "Lars  Berg moved abroad in 1987.   Lars Berg works as a chemist.",
+        "Ünïcode  only here.",
+    ]
     out = run_fresh_tensorflow(f"""
 import json
 fn = tf.saved_model.load({str(version_dir)!r}).signatures["serving_default"]
@@ -82,8 +101,12 @@ print(json.dumps({{k: v.numpy().tolist() for k, v in out.items()}}, default=lamb
     assert served["answer"] == [r["answer"] for r in expected]
     assert served["start"] == [r["start"] for r in expected]
     assert served["end"] == [r["end"] for r in expected]
-    np.testing.assert_allclose(served["score"], [r["score"] for r in expected], rtol=1e-4, atol=1e-6)
-    np.testing.assert_allclose(served["no_answer_margin"], [r["no_answer_margin"] for r in expected], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(
+        served["score"], [r["score"] for r in expected], rtol=1e-4, atol=1e-6
+    )
+    np.testing.assert_allclose(
+        served["no_answer_margin"], [r["no_answer_margin"] for r in expected], rtol=1e-4, atol=1e-4
+    )
 
 
 def test_export_survives_bad_requests(exported_qa):
@@ -91,8 +114,12 @@ def test_export_survives_bad_requests(exported_qa):
     serve = tf.saved_model.load(str(exported_qa)).signatures["serving_default"]
     long_context = "word " * 20_000 + "Ada Lovelace was born in Osaka."
     out = serve(
-        question=tf.constant([b"", b"Where was Ada born?", b"Where \xff\xfe?", b"Where was Ada Lovelace born?"]),
-        context=tf.constant([b"Ada was born in Lyon.", b"", b"Ada was born in Lyon \xc3(.", long_context.encode()]),
+        question=tf.constant(
+            [b"", b"Where was Ada born?", b"Where \xff\xfe?", b"Where was Ada Lovelace born?"]
+        ),
+        context=tf.constant(
+            [b"Ada was born in Lyon.", b"", b"Ada was born in Lyon \xc3(.", long_context.encode()]
+        ),
     )
     answers = [a.decode("utf-8") for a in out["answer"].numpy()]
     assert out["no_answer"].numpy()[1] and answers[1] == "" and out["start"].numpy()[1] == -1
@@ -113,7 +140,9 @@ def test_predict_rejects_bad_input_with_clear_errors(trained_qa):
         trained_qa.predict("Where?", "x" * (trained_qa.config.max_context_chars + 1))
     with pytest.raises(ValueError, match="SquadData"):
         trained_qa.evaluate({"question": "q"})
-    with pytest.raises(ValueError, match="question must be a string or a list of strings, got NoneType"):
+    with pytest.raises(
+        ValueError, match="question must be a string or a list of strings, got NoneType"
+    ):
         trained_qa.predict(None, "Ada was born in Lyon.")
     with pytest.raises(ValueError, match="context 0 is int"):
         trained_qa.predict("Where?", [5])
@@ -133,8 +162,14 @@ def test_no_answer_option_answers_nothing_when_the_null_score_wins(trained_qa):
     abstaining.set_state(trained_qa.get_state())
     abstaining._model = trained_qa.model
     result = abstaining.predict("Where was Ada born?", "Ada Lovelace was born in Lyon.")
-    assert result == {"answer": "", "start": -1, "end": -1, "score": result["score"], "no_answer": True,
-                      "no_answer_margin": result["no_answer_margin"]}
+    assert result == {
+        "answer": "",
+        "start": -1,
+        "end": -1,
+        "score": result["score"],
+        "no_answer": True,
+        "no_answer_margin": result["no_answer_margin"],
+    }
 
 
 def test_tuned_no_answer_threshold_is_the_best_and_is_what_predict_applies(trained_qa, tmp_path):
@@ -151,7 +186,9 @@ def test_tuned_no_answer_threshold_is_the_best_and_is_what_predict_applies(train
     # The model never saw unanswerable questions; a tuned threshold must still beat always abstaining.
     assert tuned["f1"] > 100.0 * sum(e.is_impossible for e in v2.examples) / len(v2)
     results = tuned_qa.predict([e.question for e in v2.examples], [e.context for e in v2.examples])
-    assert [r["no_answer"] for r in results] == [r["no_answer_margin"] > tuned["threshold"] for r in results]
+    assert [r["no_answer"] for r in results] == [
+        r["no_answer_margin"] > tuned["threshold"] for r in results
+    ]
     loaded = QuestionAnswerer.load(tuned_qa.save(tmp_path / "tuned.keras"))
     assert loaded.config.no_answer_threshold == tuned["threshold"]
     with pytest.raises(ValueError, match="allow_no_answer=True"):
@@ -164,4 +201,6 @@ def test_config_and_data_errors():
     with pytest.raises(ValueError, match="doc_stride"):
         QuestionAnswerer(doc_stride=0)
     with pytest.raises(ValueError, match="no usable training examples"):
-        QuestionAnswerer(**TINY).fit([QAExample("q?", "some context", [("absent", -1)])], epochs=1, verbose=0)
+        QuestionAnswerer(**TINY).fit(
+            [QAExample("q?", "some context", [("absent", -1)])], epochs=1, verbose=0
+        )

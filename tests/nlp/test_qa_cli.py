@@ -23,11 +23,50 @@ def test_qa_train_evaluate_predict_export(tmp_path, capsys):
     model = tmp_path / "qa.keras"
     squad = tmp_path / "dev.json"
     context = "Ada Lovelace was born in Lyon. Ada Lovelace works as a pilot."
-    squad.write_text(json.dumps({"version": "1.1", "data": [{"title": "t", "paragraphs": [{"context": context, "qas": [
-        {"id": "1", "question": "Where was Ada Lovelace born?", "answers": [{"text": "Lyon", "answer_start": 3}]},
-    ]}]}]}), encoding="utf-8")
-    assert _run(["qa", "train", "--data", str(squad), "--epochs", "2", "--sequence-length", "32",
-                 "--vocabulary-size", "100", "--output", str(model)]) == 0
+    squad.write_text(
+        json.dumps(
+            {
+                "version": "1.1",
+                "data": [
+                    {
+                        "title": "t",
+                        "paragraphs": [
+                            {
+                                "context": context,
+                                "qas": [
+                                    {
+                                        "id": "1",
+                                        "question": "Where was Ada Lovelace born?",
+                                        "answers": [{"text": "Lyon", "answer_start": 3}],
+                                    },
+                                ],
+                            }
+                        ],
+                    }
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
+    assert (
+        _run(
+            [
+                "qa",
+                "train",
+                "--data",
+                str(squad),
+                "--epochs",
+                "2",
+                "--sequence-length",
+                "32",
+                "--vocabulary-size",
+                "100",
+                "--output",
+                str(model),
+            ]
+        )
+        == 0
+    )
     assert f"saved {model}" in capsys.readouterr().out
     with pytest.raises(FileExistsError, match="--overwrite"):
         _run(["qa", "train", "--data", "builtin:synthetic", "--output", str(model)])
@@ -35,10 +74,23 @@ def test_qa_train_evaluate_predict_export(tmp_path, capsys):
     assert _run(["qa", "evaluate", "--model", str(model), "--data", str(squad)]) == 0
     out = capsys.readouterr().out
     assert "1 answer(s) not at their answer_start" in out  # misaligned answers are reported
-    report = json.loads(out[out.index("{"):])
+    report = json.loads(out[out.index("{") :])
     assert report["count"] == 1 and 0.0 <= report["f1"] <= 100.0
 
-    assert _run(["qa", "predict", "--model", str(model), "--context", context, "Where was Ada Lovelace born?"]) == 0
+    assert (
+        _run(
+            [
+                "qa",
+                "predict",
+                "--model",
+                str(model),
+                "--context",
+                context,
+                "Where was Ada Lovelace born?",
+            ]
+        )
+        == 0
+    )
     line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert context[line["start"] : line["end"]] == line["answer"]
     with pytest.raises(ValueError, match="--context"):
@@ -57,22 +109,81 @@ def test_qa_data_errors(tmp_path):
     with pytest.raises(ValueError, match="not a file"):
         resolve_squad_data(str(tmp_path / "missing.json"), "val")
     with pytest.raises(ValueError, match="no such task file"):
-        _run(["qa", "evaluate", "--model", str(tmp_path / "x.keras"), "--data", "builtin:synthetic"])
+        _run(
+            ["qa", "evaluate", "--model", str(tmp_path / "x.keras"), "--data", "builtin:synthetic"]
+        )
 
 
 def test_qa_train_tunes_the_no_answer_threshold_on_validation_data(tmp_path, capsys):
     model = tmp_path / "qa2.keras"
-    assert _run(["qa", "train", "--data", "builtin:synthetic-v2", "--tune-threshold", "--epochs", "1",
-                 "--sequence-length", "48", "--doc-stride", "16", "--vocabulary-size", "200",
-                 "--output", str(model)]) == 0
+    assert (
+        _run(
+            [
+                "qa",
+                "train",
+                "--data",
+                "builtin:synthetic-v2",
+                "--tune-threshold",
+                "--epochs",
+                "1",
+                "--sequence-length",
+                "48",
+                "--doc-stride",
+                "16",
+                "--vocabulary-size",
+                "200",
+                "--output",
+                str(model),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     line = next(x for x in out.splitlines() if x.startswith("no-answer threshold"))
-    threshold, tuned, was = (float(x) for x in re.match(
-        r"no-answer threshold (-?[\d.]+): validation F1 ([\d.]+) \(was ([\d.]+)\)", line).groups())
+    threshold, tuned, was = (
+        float(x)
+        for x in re.match(
+            r"no-answer threshold (-?[\d.]+): validation F1 ([\d.]+) \(was ([\d.]+)\)", line
+        ).groups()
+    )
     assert tuned >= was
-    assert QuestionAnswerer.load(model).config.no_answer_threshold == pytest.approx(threshold, abs=1e-3)
+    assert QuestionAnswerer.load(model).config.no_answer_threshold == pytest.approx(
+        threshold, abs=1e-3
+    )
     squad = tmp_path / "v1.json"
-    squad.write_text(json.dumps({"version": "1.1", "data": [{"title": "t", "paragraphs": [{"context": "Ada was born in Lyon.",
-        "qas": [{"id": "1", "question": "Where?", "answers": [{"text": "Lyon", "answer_start": 16}]}]}]}]}))
+    squad.write_text(
+        json.dumps(
+            {
+                "version": "1.1",
+                "data": [
+                    {
+                        "title": "t",
+                        "paragraphs": [
+                            {
+                                "context": "Ada was born in Lyon.",
+                                "qas": [
+                                    {
+                                        "id": "1",
+                                        "question": "Where?",
+                                        "answers": [{"text": "Lyon", "answer_start": 16}],
+                                    }
+                                ],
+                            }
+                        ],
+                    }
+                ],
+            }
+        )
+    )
     with pytest.raises(ValueError, match="--tune-threshold needs validation data"):
-        _run(["qa", "train", "--data", str(squad), "--tune-threshold", "--output", str(tmp_path / "x.keras")])
+        _run(
+            [
+                "qa",
+                "train",
+                "--data",
+                str(squad),
+                "--tune-threshold",
+                "--output",
+                str(tmp_path / "x.keras"),
+            ]
+        )

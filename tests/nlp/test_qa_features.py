@@ -19,11 +19,19 @@ TEXTS = [
 @pytest.fixture(scope="module")
 def featurizer():
     tokenizer = WordPieceTokenizer(train_vocabulary(TEXTS * 5, vocabulary_size=200))
-    return QAFeaturizer(tokenizer, sequence_length=32, doc_stride=8, max_question_tokens=8,
-                        max_question_chars=200, max_context_chars=100_000)
+    return QAFeaturizer(
+        tokenizer,
+        sequence_length=32,
+        doc_stride=8,
+        max_question_tokens=8,
+        max_question_chars=200,
+        max_context_chars=100_000,
+    )
 
 
-def oracle_logits(features, target_starts: list[int], target_ends: list[int]) -> tuple[np.ndarray, np.ndarray]:
+def oracle_logits(
+    features, target_starts: list[int], target_ends: list[int]
+) -> tuple[np.ndarray, np.ndarray]:
     """Logits peaking on the tokens whose character span starts / ends at the given offsets."""
     token_starts, token_ends = features.token_starts.numpy(), features.token_ends.numpy()
     starts = np.where(np.isin(token_starts, target_starts), 10.0, -10.0).astype(np.float32)
@@ -34,7 +42,12 @@ def oracle_logits(features, target_starts: list[int], target_ends: list[int]) ->
 def decode(featurizer, questions, contexts, starts, ends, **options):
     features = featurizer(tf.constant(questions), tf.constant(contexts))
     start_logits, end_logits = oracle_logits(features, starts, ends)
-    options = {"max_answer_length": 10, "allow_no_answer": False, "no_answer_threshold": 0.0, **options}
+    options = {
+        "max_answer_length": 10,
+        "allow_no_answer": False,
+        "no_answer_threshold": 0.0,
+        **options,
+    }
     return features, decode_answers(features, start_logits, end_logits, **options)
 
 
@@ -66,15 +79,23 @@ def test_long_context_windows_overlap_and_cover_every_token(featurizer):
 
 def test_needle_at_the_end_of_a_100k_character_context(featurizer):
     needle = "Ada Lovelace works as a chemist."
-    context = ("filler words appear here again and again.  " * 3000)[: 100_000 - len(needle)] + needle
+    context = ("filler words appear here again and again.  " * 3000)[
+        : 100_000 - len(needle)
+    ] + needle
     assert len(context) == 100_000
     answer_start = context.rindex("chemist")
-    features, answers = decode(featurizer, ["What does Ada do?"], [context], [answer_start], [answer_start + 7])
+    features, answers = decode(
+        featurizer, ["What does Ada do?"], [context], [answer_start], [answer_start + 7]
+    )
     assert answers.answer.numpy()[0].decode() == "chemist"
     assert int(answers.start[0]) == answer_start and int(answers.end[0]) == answer_start + 7
-    start_labels, end_labels = span_labels(features, tf.constant([answer_start]), tf.constant([answer_start + 7]))
+    start_labels, end_labels = span_labels(
+        features, tf.constant([answer_start]), tf.constant([answer_start + 7])
+    )
     labelled = np.flatnonzero(start_labels.numpy())
-    assert len(labelled) >= 1 and labelled.min() > len(start_labels) - 5  # only the last windows hold it
+    assert (
+        len(labelled) >= 1 and labelled.min() > len(start_labels) - 5
+    )  # only the last windows hold it
     assert (end_labels.numpy()[labelled] >= start_labels.numpy()[labelled]).all()
 
 
@@ -82,9 +103,15 @@ def test_offsets_slice_unicode_and_repeated_spaces(featurizer):
     context = "Zoë  Müller   was born in  São   Paulo ,  in 1990."
     start, end = context.index("São"), context.index("Paulo") + len("Paulo")
     _, answers = decode(featurizer, ["Where was Zoë born?"], [context], [start], [end])
-    assert answers.answer.numpy()[0].decode() == "São   Paulo" == context[int(answers.start[0]) : int(answers.end[0])]
+    assert (
+        answers.answer.numpy()[0].decode()
+        == "São   Paulo"
+        == context[int(answers.start[0]) : int(answers.end[0])]
+    )
     start_labels, end_labels = span_labels(
-        featurizer(tf.constant(["Where was Zoë born?"]), tf.constant([context])), tf.constant([start]), tf.constant([end])
+        featurizer(tf.constant(["Where was Zoë born?"]), tf.constant([context])),
+        tf.constant([start]),
+        tf.constant([end]),
     )
     assert end_labels.numpy()[0] > start_labels.numpy()[0] > 0
 
@@ -109,7 +136,9 @@ def test_max_answer_length_and_no_answer_rules(featurizer):
 
 
 def test_empty_context_and_invalid_utf8_do_not_fail(featurizer):
-    features = featurizer(tf.constant([b"Where?", b"Where \xff?"]), tf.constant([b"", b"S\xc3o Paulo \xfe"]))
+    features = featurizer(
+        tf.constant([b"Where?", b"Where \xff?"]), tf.constant([b"", b"S\xc3o Paulo \xfe"])
+    )
     assert features.contexts.numpy()[1].decode("utf-8") == "S\ufffdo Paulo \ufffd"
     logits = np.zeros(features.token_starts.shape, np.float32)
     answers = decode_answers(features, logits, logits, 5, False, 0.0)
@@ -117,7 +146,9 @@ def test_empty_context_and_invalid_utf8_do_not_fail(featurizer):
     assert float(answers.no_answer_margin[0]) == np.finfo(np.float32).max  # nothing to answer from
     assert not bool(answers.no_answer[1])
     context = features.contexts.numpy()[1].decode("utf-8")
-    assert context[int(answers.start[1]) : int(answers.end[1])] == answers.answer.numpy()[1].decode()
+    assert (
+        context[int(answers.start[1]) : int(answers.end[1])] == answers.answer.numpy()[1].decode()
+    )
 
 
 def test_window_configuration_errors():

@@ -68,13 +68,25 @@ print(json.dumps({
 
 def test_span_model_trains_on_jax_without_tensorflow(tmp_path: Path) -> None:
     pytest.importorskip("jax")
-    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "KERAS_HOME": str(tmp_path)}
-    done = subprocess.run([sys.executable, "-c", SCRIPT, str(REPO_ROOT)], capture_output=True, text=True,
-                          env=env, timeout=600)
+    env = {
+        **os.environ,
+        "KERAS_BACKEND": "jax",
+        "JAX_PLATFORMS": "cpu",
+        "KERAS_HOME": str(tmp_path),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(REPO_ROOT)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["backend"] == "jax"
     assert not result["tensorflow_loaded"]
     assert result["last_loss"] < 0.3 * result["first_loss"]
     assert result["start_accuracy"] > 0.9 and result["end_accuracy"] > 0.9
-    assert result["padding_logit_max"] == pytest.approx(-1e4)  # padding can never be an answer token
+    assert result["padding_logit_max"] == pytest.approx(
+        -1e4
+    )  # padding can never be an answer token

@@ -16,8 +16,12 @@ EMPTY_F1 = [0.0, 0.0, 1.0, 1.0]
 def test_f1_at_threshold_abstains_above_the_threshold():
     # Threshold 0: margins -2 and 0 answer (F1 1 and 0), margins 1 and 3 abstain (F1 0 and 1).
     assert f1_at_threshold(MARGINS, SPAN_F1, EMPTY_F1, 0.0) == pytest.approx(100 * 2 / 4)
-    assert f1_at_threshold(MARGINS, SPAN_F1, EMPTY_F1, 10.0) == pytest.approx(100 * 1.5 / 4)  # answers all
-    assert f1_at_threshold(MARGINS, SPAN_F1, EMPTY_F1, -10.0) == pytest.approx(100 * 2 / 4)  # abstains on all
+    assert f1_at_threshold(MARGINS, SPAN_F1, EMPTY_F1, 10.0) == pytest.approx(
+        100 * 1.5 / 4
+    )  # answers all
+    assert f1_at_threshold(MARGINS, SPAN_F1, EMPTY_F1, -10.0) == pytest.approx(
+        100 * 2 / 4
+    )  # abstains on all
 
 
 def test_best_threshold_is_found_exactly_and_lies_between_margins():

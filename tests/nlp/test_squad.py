@@ -22,18 +22,32 @@ CONTEXT = "The Normans were in Normandy. Normandy is in France, and Rollo led th
 
 def squad_payload(version: str = "1.1") -> dict:
     qas = [
-        {"id": "q1", "question": "Where were the Normans?", "answers": [
-            {"text": "Normandy", "answer_start": 20},  # correct
-            {"text": "Normandy", "answer_start": 0},  # wrong offset, text elsewhere: re-anchored
-        ]},
-        {"id": "q2", "question": "Who led them?", "answers": [
-            {"text": "Rollo", "answer_start": 57},  # correct
-            {"text": "William", "answer_start": 3},  # text nowhere in the context: unusable
-        ]},
+        {
+            "id": "q1",
+            "question": "Where were the Normans?",
+            "answers": [
+                {"text": "Normandy", "answer_start": 20},  # correct
+                {
+                    "text": "Normandy",
+                    "answer_start": 0,
+                },  # wrong offset, text elsewhere: re-anchored
+            ],
+        },
+        {
+            "id": "q2",
+            "question": "Who led them?",
+            "answers": [
+                {"text": "Rollo", "answer_start": 57},  # correct
+                {"text": "William", "answer_start": 3},  # text nowhere in the context: unusable
+            ],
+        },
     ]
     if version == "v2.0":
         qas.append({"id": "q3", "question": "Who was king?", "answers": [], "is_impossible": True})
-    return {"version": version, "data": [{"title": "Normans", "paragraphs": [{"context": CONTEXT, "qas": qas}]}]}
+    return {
+        "version": version,
+        "data": [{"title": "Normans", "paragraphs": [{"context": CONTEXT, "qas": qas}]}],
+    }
 
 
 def test_reader_counts_and_reports_answers_not_at_answer_start(tmp_path):
@@ -43,7 +57,10 @@ def test_reader_counts_and_reports_answers_not_at_answer_start(tmp_path):
     assert len(data) == 2 and data.titles == ["Normans"]
     assert data.misaligned == 2 and data.unusable == 1
     first, second = data.examples
-    assert first.answers == [("Normandy", 20), ("Normandy", 20)]  # re-anchored to the nearest occurrence
+    assert first.answers == [
+        ("Normandy", 20),
+        ("Normandy", 20),
+    ]  # re-anchored to the nearest occurrence
     assert second.answers == [("Rollo", 57), ("William", -1)]
     for example in data.examples:
         for text, start in example.answers:

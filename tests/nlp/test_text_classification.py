@@ -74,7 +74,10 @@ def test_save_load_round_trip(trained_classifier, tmp_path):
     path = trained_classifier.save(tmp_path / "clf.keras")
     loaded = TextClassifier.load(path)
     np.testing.assert_allclose(
-        loaded.predict_proba(SAMPLES), trained_classifier.predict_proba(SAMPLES), rtol=1e-5, atol=1e-6
+        loaded.predict_proba(SAMPLES),
+        trained_classifier.predict_proba(SAMPLES),
+        rtol=1e-5,
+        atol=1e-6,
     )
 
 
@@ -105,10 +108,22 @@ def test_export_matches_predict_in_fresh_process(trained_classifier, tmp_path):
 
 
 def test_multi_label_learns():
-    train, val = make_topics(240, seed=0, multi_label=True), make_topics(60, seed=1, multi_label=True)
+    train, val = (
+        make_topics(240, seed=0, multi_label=True),
+        make_topics(60, seed=1, multi_label=True),
+    )
     classifier = TextClassifier(
-        classes=train.class_names, multi_label=True, vocabulary_size=200, sequence_length=16, pooling="mean_max",
-        embed_dim=32, num_layers=1, num_heads=2, intermediate_dim=64, learning_rate=5e-3, batch_size=16,
+        classes=train.class_names,
+        multi_label=True,
+        vocabulary_size=200,
+        sequence_length=16,
+        pooling="mean_max",
+        embed_dim=32,
+        num_layers=1,
+        num_heads=2,
+        intermediate_dim=64,
+        learning_rate=5e-3,
+        batch_size=16,
     )
     classifier.fit(train, epochs=8, verbose=0)
     report = classifier.evaluate(val)
@@ -121,7 +136,9 @@ def test_multi_label_learns():
 def test_pretrained_backbone_export_parity(which, tiny_preset, tmp_path, sentiment_data):
     preset = tiny_preset if which == "tiny" else minilm_or_skip()
     train, _ = sentiment_data
-    classifier = TextClassifier(classes=train.class_names, preset=preset, sequence_length=16, learning_rate=1e-4)
+    classifier = TextClassifier(
+        classes=train.class_names, preset=preset, sequence_length=16, learning_rate=1e-4
+    )
     classifier.fit((train.texts[:32], train.labels[:32]), epochs=1, batch_size=16, verbose=0)
     assert classifier.vocabulary == preset_tokenizer_options(preset)["vocabulary"]
     version_dir = classifier.export(tmp_path / "pretrained")
@@ -136,13 +153,19 @@ def test_pretrained_backbone_export_parity(which, tiny_preset, tmp_path, sentime
 def test_token_dropout_replaces_only_text_pieces(trained_classifier):
     import tensorflow as tf
 
-    dropping = TextClassifier(classes=trained_classifier.classes, sequence_length=20, token_dropout=0.5)
+    dropping = TextClassifier(
+        classes=trained_classifier.classes, sequence_length=20, token_dropout=0.5
+    )
     dropping.vocabulary = trained_classifier.vocabulary
     inputs = dropping.packer(tf.constant(["the plot was dreadful and the acting dull"] * 20))
     dropped, _ = dropping._drop_tokens(inputs, None)
     before, after = inputs["token_ids"].numpy(), dropped["token_ids"].numpy()
     changed = before != after
-    text = (inputs["padding_mask"].numpy() == 1) & (before != dropping.packer.cls_id) & (before != dropping.packer.sep_id)
+    text = (
+        (inputs["padding_mask"].numpy() == 1)
+        & (before != dropping.packer.cls_id)
+        & (before != dropping.packer.sep_id)
+    )
     assert not changed[~text].any()  # [CLS], [SEP] and padding untouched
     assert (after[changed] == dropping.packer.tokenizer.oov_id).all()
     assert 0.3 < changed.sum() / text.sum() < 0.7

@@ -122,13 +122,27 @@ def test_offsets_slice_original_text():
 
 
 def test_wordpiece_offsets_and_word_ids():
-    vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "the", "qu", "##ick", "br", "##own", "fox", "."]
+    vocabulary = [
+        "[PAD]",
+        "[UNK]",
+        "[CLS]",
+        "[SEP]",
+        "the",
+        "qu",
+        "##ick",
+        "br",
+        "##own",
+        "fox",
+        ".",
+    ]
     tokenizer = WordPieceTokenizer(vocabulary)
     text = "The  quíck brown fox. Zebra"
     encoding = tokenizer.encode(tf.constant([text]))
     ids = encoding.ids[0].numpy().tolist()
     assert ids == [4, 5, 6, 7, 8, 9, 10, 1]
-    spans = [text[s:e] for s, e in zip(encoding.starts[0].numpy(), encoding.ends[0].numpy(), strict=True)]
+    spans = [
+        text[s:e] for s, e in zip(encoding.starts[0].numpy(), encoding.ends[0].numpy(), strict=True)
+    ]
     assert spans == ["The", "qu", "íck", "br", "own", "fox", ".", "Zebra"]
     assert encoding.word_ids[0].numpy().tolist() == [0, 1, 1, 2, 2, 3, 4, 5]
     assert tokenizer.decode(ids) == "the quick brown fox . [UNK]"

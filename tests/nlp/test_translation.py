@@ -14,11 +14,27 @@ from nlp.translation import Translator
 from tests.conftest import run_fresh_tensorflow
 
 SMALL = dict(
-    source_language="en", target_language="de-synthetic", vocabulary_size=200, max_source_length=24,
-    max_target_length=24, embed_dim=64, encoder_layers=1, decoder_layers=1, num_heads=2,
-    intermediate_dim=128, dropout=0.0, learning_rate=3e-3, batch_size=32, beam_size=3,
+    source_language="en",
+    target_language="de-synthetic",
+    vocabulary_size=200,
+    max_source_length=24,
+    max_target_length=24,
+    embed_dim=64,
+    encoder_layers=1,
+    decoder_layers=1,
+    num_heads=2,
+    intermediate_dim=128,
+    dropout=0.0,
+    learning_rate=3e-3,
+    batch_size=32,
+    beam_size=3,
 )
-SAMPLES = ["The old dog is running in the park.", "A happy girl is singing a song.", "x", "Éine  Straße 😀 ?"]
+SAMPLES = [
+    "The old dog is running in the park.",
+    "A happy girl is singing a song.",
+    "x",
+    "Éine  Straße 😀 ?",
+]
 
 
 @pytest.fixture(scope="module")
@@ -83,15 +99,21 @@ def test_separate_vocabularies(data):
     model = Translator(**{**SMALL, "shared_vocabulary": False, "vocabulary_size": 120})
     model.build_vocabularies(data[0])
     assert model.source_vocabulary != model.target_vocabulary
-    assert any("ä" in t for t in model.target_vocabulary) and not any("ä" in t for t in model.source_vocabulary)
-    logits = model.model({"source_ids": np.ones((2, 5), "int32"), "target_ids": np.ones((2, 3), "int32")})
+    assert any("ä" in t for t in model.target_vocabulary) and not any(
+        "ä" in t for t in model.source_vocabulary
+    )
+    logits = model.model(
+        {"source_ids": np.ones((2, 5), "int32"), "target_ids": np.ones((2, 3), "int32")}
+    )
     assert tuple(logits.shape) == (2, 3, len(model.target_vocabulary))
 
 
 def test_save_load_round_trip(translator, tmp_path):
     loaded = Translator.load(translator.save(tmp_path / "translator.keras"))
     assert loaded.source_vocabulary == translator.source_vocabulary
-    assert loaded.predict(SAMPLES, decoding="greedy") == translator.predict(SAMPLES, decoding="greedy")
+    assert loaded.predict(SAMPLES, decoding="greedy") == translator.predict(
+        SAMPLES, decoding="greedy"
+    )
 
 
 FRESH = """
@@ -117,12 +139,22 @@ print(json.dumps({{
 
 def test_export_matches_predict_in_fresh_process(translator, tmp_path):
     version_dir = translator.export(tmp_path / "translation")
-    texts = [t.encode("utf-8") for t in SAMPLES] + [b"\xff\xfe not utf-8", b"", ("word " * 20_000).encode()]
-    served = json.loads(run_fresh_tensorflow(FRESH.format(path=str(version_dir), texts=texts)).strip().splitlines()[-1])
+    texts = [t.encode("utf-8") for t in SAMPLES] + [
+        b"\xff\xfe not utf-8",
+        b"",
+        ("word " * 20_000).encode(),
+    ]
+    served = json.loads(
+        run_fresh_tensorflow(FRESH.format(path=str(version_dir), texts=texts))
+        .strip()
+        .splitlines()[-1]
+    )
     assert served["missing"] == []
     expected = translator.predict(SAMPLES)
     assert served["translation"][: len(SAMPLES)] == [r["translation"] for r in expected]
-    np.testing.assert_allclose(served["score"][: len(SAMPLES)], [r["score"] for r in expected], atol=1e-4)
+    np.testing.assert_allclose(
+        served["score"][: len(SAMPLES)], [r["score"] for r in expected], atol=1e-4
+    )
     # the graph copes with what predict refuses: bad bytes, empty text, a 100k-character text
     assert len(served["translation"]) == len(texts) and all(np.isfinite(served["score"]))
     assert read_warmup_requests(version_dir)[0]["text"].shape == (1,)
@@ -141,22 +173,60 @@ def test_cli_actions(tmp_path, capsys):
 
     small = make_synthetic_translation(48, seed=2)
     tsv = tmp_path / "pairs.tsv"
-    tsv.write_text("".join(f"{s}\t{t}\n" for s, t in zip(small.sources, small.targets, strict=True)), encoding="utf-8")
+    tsv.write_text(
+        "".join(f"{s}\t{t}\n" for s, t in zip(small.sources, small.targets, strict=True)),
+        encoding="utf-8",
+    )
     model = str(tmp_path / "t.keras")
-    out = run("translate", "train", "--data", str(tsv), "--epochs", "1",
-              "--embed-dim", "16", "--layers", "1", "--num-heads", "2", "--intermediate-dim", "32",
-              "--vocabulary-size", "100", "--max-tokens", "24", "--output", model)
+    out = run(
+        "translate",
+        "train",
+        "--data",
+        str(tsv),
+        "--epochs",
+        "1",
+        "--embed-dim",
+        "16",
+        "--layers",
+        "1",
+        "--num-heads",
+        "2",
+        "--intermediate-dim",
+        "32",
+        "--vocabulary-size",
+        "100",
+        "--max-tokens",
+        "24",
+        "--output",
+        model,
+    )
     assert f"saved {model}" in out and (tmp_path / "t.keras").is_file()
-    report = json.loads(run("translate", "evaluate", "--model", model, "--data", str(tsv), "--decoding", "greedy"))
+    report = json.loads(
+        run("translate", "evaluate", "--model", model, "--data", str(tsv), "--decoding", "greedy")
+    )
     assert report["num_examples"] == 48 and report["decoding"] == "greedy"
-    line = json.loads(run("translate", "predict", "--model", model, "--decoding", "greedy", "The dog.").splitlines()[0])
+    line = json.loads(
+        run(
+            "translate", "predict", "--model", model, "--decoding", "greedy", "The dog."
+        ).splitlines()[0]
+    )
     assert set(line) == {"text", "translation", "score"}
-    assert "exported" in run("translate", "export", "--model", model, "--output", str(tmp_path / "m"), "--decoding", "greedy")
+    assert "exported" in run(
+        "translate",
+        "export",
+        "--model",
+        model,
+        "--output",
+        str(tmp_path / "m"),
+        "--decoding",
+        "greedy",
+    )
     assert (tmp_path / "m" / "1" / "saved_model.pb").is_file()
     with pytest.raises(FileExistsError, match="--overwrite"):
         run("translate", "train", "--data", "builtin:synthetic", "--output", model)
     with pytest.raises(ValueError, match="unknown built-in"):
         run("translate", "train", "--data", "builtin:nope", "--output", str(tmp_path / "x.keras"))
+
 
 def test_scores_are_the_model_log_probabilities_of_the_output(translator, data):
     """The cached in-graph decoder agrees with a full teacher-forced pass of the Keras model."""
@@ -166,8 +236,12 @@ def test_scores_are_the_model_log_probabilities_of_the_output(translator, data):
     text = translator.text
     result = translator.translate_graph(tf.constant(texts), "greedy", 1, 0.0, 23)
     ids = result["ids"].numpy()
-    inputs = np.concatenate([np.full((len(ids), 1), text.bos_id), ids[:, :-1]], axis=1).astype("int32")
-    logits = translator.model({"source_ids": text.source_ids(tf.constant(texts)), "target_ids": tf.constant(inputs)})
+    inputs = np.concatenate([np.full((len(ids), 1), text.bos_id), ids[:, :-1]], axis=1).astype(
+        "int32"
+    )
+    logits = translator.model(
+        {"source_ids": text.source_ids(tf.constant(texts)), "target_ids": tf.constant(inputs)}
+    )
     log_probs = tf.nn.log_softmax(logits).numpy()
     picked = np.take_along_axis(log_probs, ids[..., None].astype(int), axis=-1)[..., 0]
     expected = (picked * (ids != text.pad_id)).sum(axis=1)

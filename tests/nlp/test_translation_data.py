@@ -25,8 +25,14 @@ def write(path, text: str, compress: bool = False) -> str:
 @pytest.mark.parametrize("compress", [False, True])
 def test_line_aligned_files(tmp_path, compress):
     suffix = ".gz" if compress else ""
-    source = write(tmp_path / f"train.en{suffix}", "A dog runs.\nTwo men\u2028talk.\n\nA cat.\n", compress)
-    target = write(tmp_path / f"train.de{suffix}", "Ein Hund rennt.\nZwei Männer reden.\nLeer\nEine Katze.\n", compress)
+    source = write(
+        tmp_path / f"train.en{suffix}", "A dog runs.\nTwo men\u2028talk.\n\nA cat.\n", compress
+    )
+    target = write(
+        tmp_path / f"train.de{suffix}",
+        "Ein Hund rennt.\nZwei Männer reden.\nLeer\nEine Katze.\n",
+        compress,
+    )
     data = load_parallel_files(source, target, "en", "de")
     # split on \n only (U+2028 stays inside its line); the pair with a blank side is dropped
     assert data.sources == ["A dog runs.", "Two men\u2028talk.", "A cat."]
@@ -57,7 +63,9 @@ def test_bad_files(tmp_path):
 
 
 def test_tsv_pairs(tmp_path):
-    path = write(tmp_path / "pairs.tsv", 'Hello "world".\tHallo "Welt".\n\nGood night.\tGute Nacht.\textra\n')
+    path = write(
+        tmp_path / "pairs.tsv", 'Hello "world".\tHallo "Welt".\n\nGood night.\tGute Nacht.\textra\n'
+    )
     data = load_parallel_tsv(path)
     assert data.sources == ['Hello "world".', "Good night."]
     assert data.targets == ['Hallo "Welt".', "Gute Nacht."]
@@ -70,8 +78,12 @@ def test_tfds_translation_sets_with_mock_data():
     tfds = pytest.importorskip("tensorflow_datasets")
     with tfds.testing.mock_data(num_examples=3):
         ted = load_tfds_parallel("ted_hrlr_translate/pt_to_en")
-        assert (ted.source_language, ted.target_language) == ("pt", "en") and len(ted) + ted.skipped_empty == 3
-        wmt = load_tfds_parallel("wmt14_translate/de-en", split="validation", source_language="en", target_language="de")
+        assert (ted.source_language, ted.target_language) == ("pt", "en") and len(
+            ted
+        ) + ted.skipped_empty == 3
+        wmt = load_tfds_parallel(
+            "wmt14_translate/de-en", split="validation", source_language="en", target_language="de"
+        )
         assert (wmt.source_language, wmt.target_language) == ("en", "de")
         assert all(isinstance(s, str) for s in wmt.sources + wmt.targets)
     with pytest.raises(ValueError, match="unsupported TFDS translation dataset"):
@@ -83,7 +95,9 @@ def test_synthetic_corpus_is_labelled_and_deterministic():
     assert data.synthetic and data.target_language == "de-synthetic" and len(data) == 50
     assert data.sources == make_synthetic_translation(50, seed=3).sources
     assert data.sources != make_synthetic_translation(50, seed=4).sources
-    assert all(s.endswith(".") and t.endswith(".") and s[0].isupper() and t[0].isupper()
-               for s, t in zip(data.sources, data.targets, strict=True))
+    assert all(
+        s.endswith(".") and t.endswith(".") and s[0].isupper() and t[0].isupper()
+        for s, t in zip(data.sources, data.targets, strict=True)
+    )
     with pytest.raises(ValueError, match="positive"):
         make_synthetic_translation(0)

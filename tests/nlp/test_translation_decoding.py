@@ -69,7 +69,9 @@ def test_beam_with_greedy_fallback_never_scores_below_greedy():
         _, table = bigram_model(9, seed, eos_bias=0.3)
         ids = [t for t in beam.ids.numpy()[0] if t != PAD]
         total = sum(table[p, t] for p, t in zip([BOS, *ids[:-1]], ids, strict=True))
-        assert beam.scores.numpy()[0] == pytest.approx(total / ((5 + len(ids)) / 6) ** 0.6, abs=1e-5)
+        assert beam.scores.numpy()[0] == pytest.approx(
+            total / ((5 + len(ids)) / 6) ** 0.6, abs=1e-5
+        )
 
 
 def scripted_model(vocabulary: int, ends_at: list[int]):
@@ -126,7 +128,6 @@ def test_length_penalty_and_argument_checks():
         beam_search(step, 1, 0, BOS, EOS, 5)
     with pytest.raises(ValueError, match="max_length"):
         greedy_search(step, 1, BOS, EOS, 0)
-
 
 
 @pytest.mark.parametrize("search", ["greedy", "beam"])

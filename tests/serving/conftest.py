@@ -44,17 +44,28 @@ def model_library(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     for version, seed in ((1, 1), (2, 2)):
         module = Tabular(seed)
         lib[f"tabular_v{version}"] = _save(
-            module, root / f"tabular_v{version}", {"serving_default": module.serve},
+            module,
+            root / f"tabular_v{version}",
+            {"serving_default": module.serve},
             {"features": np.zeros((1, 3), np.float32)},
         )
     images = Images()
-    lib["images"] = _save(images, root / "images", {"serving_default": images.serve},
-                          {"image_bytes": np.array([png_bytes((1, 2, 3))], dtype=object)})
+    lib["images"] = _save(
+        images,
+        root / "images",
+        {"serving_default": images.serve},
+        {"image_bytes": np.array([png_bytes((1, 2, 3))], dtype=object)},
+    )
     pair = Pair()
     lib["pair"] = _save(
-        pair, root / "pair",
-        {"serving_default": pair.serve, "sum_only": pair.sum_only, "scale": pair.scale,
-         "count": pair.count},
+        pair,
+        root / "pair",
+        {
+            "serving_default": pair.serve,
+            "sum_only": pair.sum_only,
+            "scale": pair.scale,
+            "count": pair.count,
+        },
         {"a": np.zeros((1, 2), np.float32), "b": np.zeros((1, 2), np.float32)},
     )
     # Loads fine but its warmup request does not fit the signature -> must be rejected.
@@ -95,12 +106,19 @@ def served_base(model_library: dict[str, Path], tmp_path_factory: pytest.TempPat
     install(model_library, base, "tabular", 2, "tabular_v2")
     install(model_library, base, "images", 1, "images")
     install(model_library, base, "pair", 7, "pair")
-    write_models_config(base, [
-        {"name": "tabular", "base_path": str(base / "tabular"),
-         "version_policy": VersionPolicy.all(), "version_labels": {"stable": 1, "canary": 2}},
-        {"name": "images", "base_path": str(base / "images")},
-        {"name": "pair", "base_path": str(base / "pair")},
-    ])
+    write_models_config(
+        base,
+        [
+            {
+                "name": "tabular",
+                "base_path": str(base / "tabular"),
+                "version_policy": VersionPolicy.all(),
+                "version_labels": {"stable": 1, "canary": 2},
+            },
+            {"name": "images", "base_path": str(base / "images")},
+            {"name": "pair", "base_path": str(base / "pair")},
+        ],
+    )
     return base
 
 
@@ -110,8 +128,9 @@ MAX_BODY_BYTES = 256 * 1024
 @pytest.fixture(scope="session")
 def server(served_base: Path) -> Iterator[ModelServer]:
     """One embedded server for the read-only tests (REST + gRPC on ephemeral ports)."""
-    srv = ModelServer(served_base, rest_port=0, grpc_port=0, poll_interval=0,
-                      max_body_bytes=MAX_BODY_BYTES)
+    srv = ModelServer(
+        served_base, rest_port=0, grpc_port=0, poll_interval=0, max_body_bytes=MAX_BODY_BYTES
+    )
     srv.start()
     try:
         yield srv

@@ -32,8 +32,9 @@ class Images(tf.Module):
             return tf.reduce_mean(image, axis=[0, 1]) / 255.0, tf.io.encode_png(thumb)
 
         mean, thumb = tf.map_fn(
-            one, image_bytes, fn_output_signature=(tf.TensorSpec([3], tf.float32),
-                                                   tf.TensorSpec([], tf.string))
+            one,
+            image_bytes,
+            fn_output_signature=(tf.TensorSpec([3], tf.float32), tf.TensorSpec([], tf.string)),
         )
         return {"mean": mean, "thumbnail_bytes": thumb}
 
@@ -41,23 +42,39 @@ class Images(tf.Module):
 class Pair(tf.Module):
     spec = tf.TensorSpec([None, 2], tf.float32)
 
-    @tf.function(input_signature=[tf.TensorSpec([None, 2], tf.float32, name="a"),
-                                  tf.TensorSpec([None, 2], tf.float32, name="b")])
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None, 2], tf.float32, name="a"),
+            tf.TensorSpec([None, 2], tf.float32, name="b"),
+        ]
+    )
     def serve(self, a: tf.Tensor, b: tf.Tensor) -> dict[str, tf.Tensor]:
         return {"sum": a + b, "dot": tf.reduce_sum(a * b, axis=-1)}
 
-    @tf.function(input_signature=[tf.TensorSpec([None, 2], tf.float32, name="a"),
-                                  tf.TensorSpec([None, 2], tf.float32, name="b")])
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None, 2], tf.float32, name="a"),
+            tf.TensorSpec([None, 2], tf.float32, name="b"),
+        ]
+    )
     def sum_only(self, a: tf.Tensor, b: tf.Tensor) -> dict[str, tf.Tensor]:
         return {"sum": a + b}
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name="x"),
-                                  tf.TensorSpec([], tf.float32, name="factor")])
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None], tf.float32, name="x"),
+            tf.TensorSpec([], tf.float32, name="factor"),
+        ]
+    )
     def scale(self, x: tf.Tensor, factor: tf.Tensor) -> dict[str, tf.Tensor]:
         return {"y": x * factor}
 
-    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32, name="tokens"),
-                                  tf.TensorSpec([None, None], tf.bool, name="mask")])
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None, None], tf.int32, name="tokens"),
+            tf.TensorSpec([None, None], tf.bool, name="mask"),
+        ]
+    )
     def count(self, tokens: tf.Tensor, mask: tf.Tensor) -> dict[str, tf.Tensor]:
         kept = tf.where(mask, tokens, tf.zeros_like(tokens))
         return {"n": tf.reduce_sum(tf.cast(kept, tf.int64), axis=-1)}

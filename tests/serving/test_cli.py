@@ -88,7 +88,8 @@ def test_foreground_run_serves_and_stops_on_sigterm(served_base, capsys):
             if signal.getsignal(signal.SIGTERM) is not original:
                 try:
                     seen["status"] = httpx.get(
-                        f"http://127.0.0.1:{port}/v1/models/images", timeout=30).json()
+                        f"http://127.0.0.1:{port}/v1/models/images", timeout=30
+                    ).json()
                 finally:
                     os.kill(os.getpid(), signal.SIGTERM)
                 return
@@ -96,8 +97,9 @@ def test_foreground_run_serves_and_stops_on_sigterm(served_base, capsys):
 
     helper = threading.Thread(target=probe, daemon=True)
     helper.start()
-    code = run(parse(str(served_base), "--port", str(port), "--grpc-port", "0",
-                     "--poll-interval", "0"))
+    code = run(
+        parse(str(served_base), "--port", str(port), "--grpc-port", "0", "--poll-interval", "0")
+    )
     helper.join(30)
     assert code == 0
     assert signal.getsignal(signal.SIGTERM) is original

@@ -26,12 +26,16 @@ def both(server):
         yield rest, grpc_client
 
 
-@pytest.mark.parametrize("inputs", [
-    {"features": FEATURES},
-    {"features": FEATURES.tolist()},
-    FEATURES,  # a bare value for a one-input signature
-    FEATURES.astype(np.float64).tolist(),
-], ids=["array", "list", "bare-array", "float64-list"])
+@pytest.mark.parametrize(
+    "inputs",
+    [
+        {"features": FEATURES},
+        {"features": FEATURES.tolist()},
+        FEATURES,  # a bare value for a one-input signature
+        FEATURES.astype(np.float64).tolist(),
+    ],
+    ids=["array", "list", "bare-array", "float64-list"],
+)
 def test_predict_input_kinds_equal_in_process(client, in_process, inputs):
     outputs = client.predict("tabular", inputs)
     expected = in_process("tabular_v2")["serving_default"](features=FEATURES)

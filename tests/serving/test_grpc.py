@@ -39,8 +39,9 @@ def models(channel):
     return model_service_pb2_grpc.ModelServiceStub(channel)
 
 
-def predict_request(model: str, inputs: dict, signature: str = "", version: int | None = None,
-                    label: str = "") -> predict_pb2.PredictRequest:
+def predict_request(
+    model: str, inputs: dict, signature: str = "", version: int | None = None, label: str = ""
+) -> predict_pb2.PredictRequest:
     request = predict_pb2.PredictRequest()
     request.model_spec.name = model
     request.model_spec.signature_name = signature
@@ -63,20 +64,26 @@ def test_predict_equals_in_process_and_rest(server, prediction, in_process):
     expected = in_process("tabular_v2")["serving_default"](features=FEATURES)
     np.testing.assert_array_equal(scores, expected["scores"].numpy())
     assert list(labels) == list(expected["label"].numpy())
-    rest = httpx.post(f"{server.rest_url}/v1/models/tabular:predict",
-                      json={"inputs": FEATURES.tolist()}).json()["outputs"]
+    rest = httpx.post(
+        f"{server.rest_url}/v1/models/tabular:predict", json={"inputs": FEATURES.tolist()}
+    ).json()["outputs"]
     np.testing.assert_array_equal(np.array(rest["scores"], np.float32), scores)
 
 
 def test_predict_version_label_and_signature(prediction, in_process):
     v1 = in_process("tabular_v1")["serving_default"](features=FEATURES)["scores"].numpy()
-    for request in (predict_request("tabular", {"features": FEATURES}, version=1),
-                    predict_request("tabular", {"features": FEATURES}, label="stable")):
+    for request in (
+        predict_request("tabular", {"features": FEATURES}, version=1),
+        predict_request("tabular", {"features": FEATURES}, label="stable"),
+    ):
         response = prediction.Predict(request, timeout=30)
         assert response.model_spec.version.value == 1
         np.testing.assert_array_equal(tf.make_ndarray(response.outputs["scores"]), v1)
-    request = predict_request("pair", {"x": np.array([1.0, 2.0], np.float32),
-                                       "factor": np.float32(3.0)}, signature="scale")
+    request = predict_request(
+        "pair",
+        {"x": np.array([1.0, 2.0], np.float32), "factor": np.float32(3.0)},
+        signature="scale",
+    )
     response = prediction.Predict(request, timeout=30)
     np.testing.assert_array_equal(tf.make_ndarray(response.outputs["y"]), [3.0, 6.0])
 
@@ -85,8 +92,9 @@ def test_predict_image_bytes(prediction, in_process):
     images = np.array([png_bytes((10, 200, 30))], dtype=object)
     response = prediction.Predict(predict_request("images", {"image_bytes": images}), timeout=30)
     expected = in_process("images")["serving_default"](image_bytes=images)
-    np.testing.assert_array_equal(tf.make_ndarray(response.outputs["mean"]),
-                                  expected["mean"].numpy())
+    np.testing.assert_array_equal(
+        tf.make_ndarray(response.outputs["mean"]), expected["mean"].numpy()
+    )
     assert tf.make_ndarray(response.outputs["thumbnail_bytes"])[0].startswith(b"\x89PNG")
 
 
@@ -107,7 +115,8 @@ def test_get_model_metadata_matches_rest(server, prediction):
     assert set(sig_map.signature_def["serving_default"].inputs) == {"a", "b"}
     rest = httpx.get(f"{server.rest_url}/v1/models/pair/metadata").json()
     assert rest["metadata"]["signature_def"] == json_format.MessageToDict(
-        sig_map, always_print_fields_with_no_presence=True, preserving_proto_field_name=True)
+        sig_map, always_print_fields_with_no_presence=True, preserving_proto_field_name=True
+    )
 
 
 def test_get_model_status(models):
@@ -116,27 +125,45 @@ def test_get_model_status(models):
     response = models.GetModelStatus(request, timeout=30)
     available = get_model_status_pb2.ModelVersionStatus.AVAILABLE
     assert [(s.version, s.state) for s in response.model_version_status] == [
-        (1, available), (2, available)]
+        (1, available),
+        (2, available),
+    ]
     request.model_spec.version_label = "canary"
     response = models.GetModelStatus(request, timeout=30)
     assert [s.version for s in response.model_version_status] == [2]
 
 
-@pytest.mark.parametrize("make, code", [
-    (lambda: predict_request("nope", {"features": FEATURES}), grpc.StatusCode.NOT_FOUND),
-    (lambda: predict_request("tabular", {"features": FEATURES}, version=99),
-     grpc.StatusCode.NOT_FOUND),
-    (lambda: predict_request("tabular", {"features": FEATURES}, signature="nope"),
-     grpc.StatusCode.NOT_FOUND),
-    (lambda: predict_request("tabular", {"features": FEATURES.astype(np.float64)}),
-     grpc.StatusCode.INVALID_ARGUMENT),
-    (lambda: predict_request("tabular", {"features": FEATURES[0]}),
-     grpc.StatusCode.INVALID_ARGUMENT),
-    (lambda: predict_request("tabular", {"wrong": FEATURES}), grpc.StatusCode.INVALID_ARGUMENT),
-    (lambda: predict_request("images", {"image_bytes": np.array([b"not an image"], object)}),
-     grpc.StatusCode.INVALID_ARGUMENT),
-    (lambda: predict_request("../etc", {"features": FEATURES}), grpc.StatusCode.INVALID_ARGUMENT),
-])
+@pytest.mark.parametrize(
+    "make, code",
+    [
+        (lambda: predict_request("nope", {"features": FEATURES}), grpc.StatusCode.NOT_FOUND),
+        (
+            lambda: predict_request("tabular", {"features": FEATURES}, version=99),
+            grpc.StatusCode.NOT_FOUND,
+        ),
+        (
+            lambda: predict_request("tabular", {"features": FEATURES}, signature="nope"),
+            grpc.StatusCode.NOT_FOUND,
+        ),
+        (
+            lambda: predict_request("tabular", {"features": FEATURES.astype(np.float64)}),
+            grpc.StatusCode.INVALID_ARGUMENT,
+        ),
+        (
+            lambda: predict_request("tabular", {"features": FEATURES[0]}),
+            grpc.StatusCode.INVALID_ARGUMENT,
+        ),
+        (lambda: predict_request("tabular", {"wrong": FEATURES}), grpc.StatusCode.INVALID_ARGUMENT),
+        (
+            lambda: predict_request("images", {"image_bytes": np.array([b"not an image"], object)}),
+            grpc.StatusCode.INVALID_ARGUMENT,
+        ),
+        (
+            lambda: predict_request("../etc", {"features": FEATURES}),
+            grpc.StatusCode.INVALID_ARGUMENT,
+        ),
+    ],
+)
 def test_errors_have_status_codes(prediction, make, code):
     with pytest.raises(grpc.RpcError) as info:
         prediction.Predict(make(), timeout=30)

@@ -18,13 +18,19 @@ def parse(path: Path) -> model_server_config_pb2.ModelServerConfig:
 
 
 def test_writes_tf_serving_text_format(tmp_path):
-    path = write_models_config(tmp_path, [
-        "digits",
-        {"name": "pets", "version_policy": {"specific": [3, 4]},
-         "version_labels": {"stable": 3, "canary": 4}},
-        ModelEntry("ner", "/srv/models/ner", VersionPolicy.all()),
-        {"name": "qa", "version_policy": {"latest": 2}},
-    ])
+    path = write_models_config(
+        tmp_path,
+        [
+            "digits",
+            {
+                "name": "pets",
+                "version_policy": {"specific": [3, 4]},
+                "version_labels": {"stable": 3, "canary": 4},
+            },
+            ModelEntry("ner", "/srv/models/ner", VersionPolicy.all()),
+            {"name": "qa", "version_policy": {"latest": 2}},
+        ],
+    )
     assert path == tmp_path / "models.config"
     config = parse(path)
     models = {m.name: m for m in config.model_config_list.config}
@@ -41,9 +47,11 @@ def test_writes_tf_serving_text_format(tmp_path):
 
 
 def test_mapping_form_and_prefix(tmp_path):
-    path = write_models_config(tmp_path / "conf" / "serving.config",
-                               {"a": "/data/a", "b": {"version_policy": "all"}},
-                               base_path_prefix="/mnt/m")
+    path = write_models_config(
+        tmp_path / "conf" / "serving.config",
+        {"a": "/data/a", "b": {"version_policy": "all"}},
+        base_path_prefix="/mnt/m",
+    )
     models = {m.name: m for m in parse(path).model_config_list.config}
     assert models["a"].base_path == "/data/a"
     assert models["b"].base_path == "/mnt/m/b"
@@ -51,10 +59,17 @@ def test_mapping_form_and_prefix(tmp_path):
 
 def test_round_trip_and_docker_paths(tmp_path):
     (tmp_path / "pets").mkdir()
-    write_models_config(tmp_path, [
-        {"name": "pets", "version_policy": {"specific": [1, 2]}, "version_labels": {"stable": 1}},
-        {"name": "rel", "base_path": "sub/rel"},
-    ])
+    write_models_config(
+        tmp_path,
+        [
+            {
+                "name": "pets",
+                "version_policy": {"specific": [1, 2]},
+                "version_labels": {"stable": 1},
+            },
+            {"name": "rel", "base_path": "sub/rel"},
+        ],
+    )
     entries = {e.name: e for e in read_models_config(tmp_path / "models.config")}
     # "/models/pets" does not exist here: it maps to the folder next to the config file.
     assert Path(entries["pets"].base_path) == (tmp_path / "pets").resolve()
@@ -63,10 +78,17 @@ def test_round_trip_and_docker_paths(tmp_path):
     assert Path(entries["rel"].base_path) == (tmp_path / "sub" / "rel").resolve()
 
 
-@pytest.mark.parametrize("bad", [
-    ["../escape"], ["a/b"], [""], [{"name": "x", "version_policy": "newest"}],
-    [{"name": "x", "version_labels": {"bad label": 1}}], ["dup", "dup"],
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        ["../escape"],
+        ["a/b"],
+        [""],
+        [{"name": "x", "version_policy": "newest"}],
+        [{"name": "x", "version_labels": {"bad label": 1}}],
+        ["dup", "dup"],
+    ],
+)
 def test_rejects_bad_entries(tmp_path, bad):
     with pytest.raises(ValueError):
         write_models_config(tmp_path, bad)

@@ -41,14 +41,20 @@ def test_every_operation_is_covered(api_schema):
     assert documented == set(OPERATIONS)
 
 
-@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE],
-                         ids=["positive", "negative"])
+@pytest.mark.parametrize(
+    "mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=["positive", "negative"]
+)
 @pytest.mark.parametrize("method, path", OPERATIONS, ids=[f"{m} {p}" for m, p in OPERATIONS])
 def test_no_server_errors(api_schema, method, path, mode):
     operation = api_schema[path][method]
 
-    @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, derandomize=True,
-              database=None, suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=EXAMPLES_PER_OPERATION,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(case=operation.as_strategy(generation_mode=mode))
     def check(case):
         response = case.call_and_validate(
@@ -61,16 +67,22 @@ def test_no_server_errors(api_schema, method, path, mode):
     check()
 
 
-@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE],
-                         ids=["positive", "negative"])
+@pytest.mark.parametrize(
+    "mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=["positive", "negative"]
+)
 @pytest.mark.parametrize("model", ["tabular", "images", "pair"])
 def test_predict_bodies_against_real_models(api_schema, model, mode):
     """Same, with the model fixed so generated bodies reach the JSON/tensor conversion."""
     operation = api_schema["/v1/models/{name}:predict"]["POST"]
     strategy = operation.as_strategy(generation_mode=mode, path_parameters={"name": model})
 
-    @settings(max_examples=40, deadline=None, derandomize=True, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=40,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(case=strategy)
     def check(case):
         response = case.call_and_validate(checks=[not_a_server_error], timeout=30)

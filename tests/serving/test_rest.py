@@ -35,18 +35,27 @@ def test_binds_loopback_by_default(server):
 def test_status_all_versions(http):
     response = http.get("/v1/models/tabular")
     assert response.status_code == 200
-    assert response.json() == {"model_version_status": [
-        {"version": str(v), "state": "AVAILABLE",
-         "status": {"error_code": "OK", "error_message": ""}} for v in (1, 2)
-    ]}
+    assert response.json() == {
+        "model_version_status": [
+            {
+                "version": str(v),
+                "state": "AVAILABLE",
+                "status": {"error_code": "OK", "error_message": ""},
+            }
+            for v in (1, 2)
+        ]
+    }
 
 
-@pytest.mark.parametrize("path, version", [
-    ("/v1/models/tabular/versions/1", "1"),
-    ("/v1/models/tabular/labels/stable", "1"),
-    ("/v1/models/tabular/labels/canary", "2"),
-    ("/v1/models/images", "1"),
-])
+@pytest.mark.parametrize(
+    "path, version",
+    [
+        ("/v1/models/tabular/versions/1", "1"),
+        ("/v1/models/tabular/labels/stable", "1"),
+        ("/v1/models/tabular/labels/canary", "2"),
+        ("/v1/models/images", "1"),
+    ],
+)
 def test_status_one_version(http, path, version):
     body = http.get(path).json()
     assert [s["version"] for s in body["model_version_status"]] == [version]
@@ -65,11 +74,14 @@ def test_metadata_describes_signatures(http):
     assert set(default["outputs"]) == {"sum", "dot"}
 
 
-@pytest.mark.parametrize("path, version", [
-    ("/v1/models/tabular/metadata", "2"),
-    ("/v1/models/tabular/versions/1/metadata", "1"),
-    ("/v1/models/tabular/labels/stable/metadata", "1"),
-])
+@pytest.mark.parametrize(
+    "path, version",
+    [
+        ("/v1/models/tabular/metadata", "2"),
+        ("/v1/models/tabular/versions/1/metadata", "1"),
+        ("/v1/models/tabular/labels/stable/metadata", "1"),
+    ],
+)
 def test_metadata_versions(http, path, version):
     body = http.get(path).json()
     assert body["model_spec"]["version"] == version
@@ -80,8 +92,9 @@ def test_metadata_versions(http, path, version):
 def test_row_and_columnar_match_in_process(http, in_process):
     rows = http.post("/v1/models/tabular:predict", json={"instances": FEATURES})
     cols = http.post("/v1/models/tabular:predict", json={"inputs": FEATURES})
-    named_rows = http.post("/v1/models/tabular:predict",
-                           json={"instances": [{"features": f} for f in FEATURES]})
+    named_rows = http.post(
+        "/v1/models/tabular:predict", json={"instances": [{"features": f} for f in FEATURES]}
+    )
     named_cols = http.post("/v1/models/tabular:predict", json={"inputs": {"features": FEATURES}})
     assert {r.status_code for r in (rows, cols, named_rows, named_cols)} == {200}
     predictions = rows.json()["predictions"]
@@ -92,8 +105,9 @@ def test_row_and_columnar_match_in_process(http, in_process):
     assert [p["scores"] for p in predictions] == outputs["scores"]
     assert [p["label"] for p in predictions] == outputs["label"]
     expected = in_process("tabular_v2")["serving_default"](features=np.array(FEATURES, np.float32))
-    np.testing.assert_array_equal(np.array(outputs["scores"], np.float32),
-                                  expected["scores"].numpy())
+    np.testing.assert_array_equal(
+        np.array(outputs["scores"], np.float32), expected["scores"].numpy()
+    )
     assert [s.encode() for s in outputs["label"]] == list(expected["label"].numpy())
 
 
@@ -104,23 +118,32 @@ def test_versions_and_labels_select_weights(http, in_process):
         return np.array(response.json()["outputs"]["scores"], np.float32)
 
     v1 = in_process("tabular_v1")["serving_default"](features=np.array(FEATURES, np.float32))
-    np.testing.assert_array_equal(scores("/v1/models/tabular/versions/1:predict"),
-                                  v1["scores"].numpy())
-    np.testing.assert_array_equal(scores("/v1/models/tabular/labels/stable:predict"),
-                                  v1["scores"].numpy())
-    np.testing.assert_array_equal(scores("/v1/models/tabular/labels/canary:predict"),
-                                  scores("/v1/models/tabular:predict"))
-    assert not np.array_equal(scores("/v1/models/tabular/versions/1:predict"),
-                              scores("/v1/models/tabular/versions/2:predict"))
+    np.testing.assert_array_equal(
+        scores("/v1/models/tabular/versions/1:predict"), v1["scores"].numpy()
+    )
+    np.testing.assert_array_equal(
+        scores("/v1/models/tabular/labels/stable:predict"), v1["scores"].numpy()
+    )
+    np.testing.assert_array_equal(
+        scores("/v1/models/tabular/labels/canary:predict"), scores("/v1/models/tabular:predict")
+    )
+    assert not np.array_equal(
+        scores("/v1/models/tabular/versions/1:predict"),
+        scores("/v1/models/tabular/versions/2:predict"),
+    )
 
 
 def test_multi_input_row_and_columnar(http):
     a = [[1.0, 2.0], [3.0, 4.0]]
     b = [[0.5, 0.5], [-1.0, 2.0]]
-    rows = http.post("/v1/models/pair:predict", json={
-        "instances": [{"a": a[0], "b": b[0]}, {"a": a[1], "b": b[1]}]}).json()
+    rows = http.post(
+        "/v1/models/pair:predict",
+        json={"instances": [{"a": a[0], "b": b[0]}, {"a": a[1], "b": b[1]}]},
+    ).json()
     cols = http.post("/v1/models/pair:predict", json={"inputs": {"a": a, "b": b}}).json()
-    assert rows == {"predictions": [{"sum": [1.5, 2.5], "dot": 1.5}, {"sum": [2.0, 6.0], "dot": 5.0}]}
+    assert rows == {
+        "predictions": [{"sum": [1.5, 2.5], "dot": 1.5}, {"sum": [2.0, 6.0], "dot": 5.0}]
+    }
     assert cols == {"outputs": {"sum": [[1.5, 2.5], [2.0, 6.0]], "dot": [1.5, 5.0]}}
 
 
@@ -137,14 +160,19 @@ def test_columnar_allows_different_batch_sizes(http):
 
 
 def test_integer_and_bool_inputs(http):
-    body = {"signature_name": "count",
-            "inputs": {"tokens": [[1, 2, 3], [4, 5, 6]], "mask": [[True, False, True], [False] * 3]}}
+    body = {
+        "signature_name": "count",
+        "inputs": {"tokens": [[1, 2, 3], [4, 5, 6]], "mask": [[True, False, True], [False] * 3]},
+    }
     assert http.post("/v1/models/pair:predict", json=body).json() == {"outputs": [4, 0]}
 
 
 def test_nan_and_infinity_accepted(http):
-    response = http.post("/v1/models/pair:predict", content=b'{"signature_name": "scale", '
-                         b'"inputs": {"x": [NaN, Infinity, -Infinity, 1e3], "factor": 1}}')
+    response = http.post(
+        "/v1/models/pair:predict",
+        content=b'{"signature_name": "scale", '
+        b'"inputs": {"x": [NaN, Infinity, -Infinity, 1e3], "factor": 1}}',
+    )
     assert response.status_code == 200
     assert response.text.replace(" ", "") == '{"outputs":[NaN,Infinity,-Infinity,1000.0]}'
 
@@ -153,13 +181,13 @@ def test_nan_and_infinity_accepted(http):
 def test_b64_images(http, in_process, encode):
     images = [encode((255, 0, 0)), encode((0, 0, 255))]
     rows = http.post("/v1/models/images:predict", json={"instances": [b64(i) for i in images]})
-    cols = http.post("/v1/models/images:predict",
-                     json={"inputs": {"image_bytes": [b64(i) for i in images]}})
+    cols = http.post(
+        "/v1/models/images:predict", json={"inputs": {"image_bytes": [b64(i) for i in images]}}
+    )
     assert rows.status_code == cols.status_code == 200, rows.text
     predictions, outputs = rows.json()["predictions"], cols.json()["outputs"]
     assert [p["mean"] for p in predictions] == outputs["mean"]
-    expected = in_process("images")["serving_default"](
-        image_bytes=np.array(images, dtype=object))
+    expected = in_process("images")["serving_default"](image_bytes=np.array(images, dtype=object))
     np.testing.assert_array_equal(np.array(outputs["mean"], np.float32), expected["mean"].numpy())
     # "_bytes" outputs come back base64-encoded: they decode to real PNGs.
     thumbs = [base64.b64decode(t["b64"]) for t in outputs["thumbnail_bytes"]]
@@ -169,8 +197,7 @@ def test_b64_images(http, in_process, encode):
 
 
 def test_single_b64_object_is_a_value_not_named_inputs(http):
-    response = http.post("/v1/models/images:predict",
-                         json={"inputs": [b64(png_bytes((9, 9, 9)))]})
+    response = http.post("/v1/models/images:predict", json={"inputs": [b64(png_bytes((9, 9, 9)))]})
     assert response.status_code == 200
     assert len(response.json()["outputs"]["mean"]) == 1
 

@@ -24,21 +24,39 @@ pytestmark = pytest.mark.timeout(120)
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 json_leaves = st.one_of(
-    st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
-    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=8),
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=8),
     st.fixed_dictionaries({"b64": st.text(max_size=8)}),
 )
 json_values = st.recursive(
     json_leaves,
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=4),
-                                                                       children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=4), children, max_size=3)
+    ),
     max_leaves=20,
 )
-dtypes = st.sampled_from(["DT_FLOAT", "DT_DOUBLE", "DT_HALF", "DT_INT8", "DT_INT32",
-                          "DT_INT64", "DT_UINT8", "DT_UINT64", "DT_BOOL", "DT_STRING",
-                          "DT_BFLOAT16", "DT_COMPLEX64"])
-shapes = st.one_of(st.none(), st.lists(st.one_of(st.none(), st.integers(0, 3)), max_size=3)
-                   .map(tuple))
+dtypes = st.sampled_from(
+    [
+        "DT_FLOAT",
+        "DT_DOUBLE",
+        "DT_HALF",
+        "DT_INT8",
+        "DT_INT32",
+        "DT_INT64",
+        "DT_UINT8",
+        "DT_UINT64",
+        "DT_BOOL",
+        "DT_STRING",
+        "DT_BFLOAT16",
+        "DT_COMPLEX64",
+    ]
+)
+shapes = st.one_of(
+    st.none(), st.lists(st.one_of(st.none(), st.integers(0, 3)), max_size=3).map(tuple)
+)
 specs = st.builds(TensorSpec, name=st.sampled_from(["x", "y_bytes"]), dtype=dtypes, shape=shapes)
 
 
@@ -54,8 +72,10 @@ def test_any_json_value_converts_or_is_rejected_cleanly(value, spec):
 
 
 @FAST
-@given(body=json_values, input_specs=st.dictionaries(st.sampled_from(["a", "b", "c"]), specs,
-                                                     min_size=1, max_size=3))
+@given(
+    body=json_values,
+    input_specs=st.dictionaries(st.sampled_from(["a", "b", "c"]), specs, min_size=1, max_size=3),
+)
 def test_any_body_parses_or_is_rejected_cleanly(body, input_specs):
     named = {k: TensorSpec(k, s.dtype, s.shape) for k, s in input_specs.items()}
     for candidate in (body, {"instances": body}, {"inputs": body}):
@@ -69,11 +89,16 @@ finite_f32 = st.floats(width=32, allow_nan=False, allow_infinity=False)
 
 
 @FAST
-@given(a=hnp.arrays(np.float32, st.tuples(st.integers(1, 5), st.just(3)), elements=finite_f32),
-       b=st.data())
+@given(
+    a=hnp.arrays(np.float32, st.tuples(st.integers(1, 5), st.just(3)), elements=finite_f32),
+    b=st.data(),
+)
 def test_row_and_columnar_formats_agree(a, b):
     words = b.draw(st.lists(st.text(max_size=5), min_size=len(a), max_size=len(a)))
-    specs = {"a": TensorSpec("a", "DT_FLOAT", (None, 3)), "w": TensorSpec("w", "DT_STRING", (None,))}
+    specs = {
+        "a": TensorSpec("a", "DT_FLOAT", (None, 3)),
+        "w": TensorSpec("w", "DT_STRING", (None,)),
+    }
     rows = [{"a": row.tolist(), "w": word} for row, word in zip(a, words, strict=True)]
     by_rows, fmt_rows = parse_predict_request({"instances": rows}, specs)
     by_cols, fmt_cols = parse_predict_request({"inputs": {"a": a.tolist(), "w": words}}, specs)
@@ -90,15 +115,39 @@ def test_row_and_columnar_formats_agree(a, b):
 
 
 @FAST
-@given(array=hnp.arrays(
-    st.sampled_from([np.float32, np.float64, np.float16, np.int8, np.int32, np.int64, np.uint8,
-                     np.uint64, np.bool_]),
-    hnp.array_shapes(min_dims=0, max_dims=3, max_side=3)))
+@given(
+    array=hnp.arrays(
+        st.sampled_from(
+            [
+                np.float32,
+                np.float64,
+                np.float16,
+                np.int8,
+                np.int32,
+                np.int64,
+                np.uint8,
+                np.uint64,
+                np.bool_,
+            ]
+        ),
+        hnp.array_shapes(min_dims=0, max_dims=3, max_side=3),
+    )
+)
 def test_numeric_round_trip_through_json_text(array):
-    dt = {np.dtype(v): k for k, v in {
-        "DT_FLOAT": np.float32, "DT_DOUBLE": np.float64, "DT_HALF": np.float16,
-        "DT_INT8": np.int8, "DT_INT32": np.int32, "DT_INT64": np.int64, "DT_UINT8": np.uint8,
-        "DT_UINT64": np.uint64, "DT_BOOL": np.bool_}.items()}[array.dtype]
+    dt = {
+        np.dtype(v): k
+        for k, v in {
+            "DT_FLOAT": np.float32,
+            "DT_DOUBLE": np.float64,
+            "DT_HALF": np.float16,
+            "DT_INT8": np.int8,
+            "DT_INT32": np.int32,
+            "DT_INT64": np.int64,
+            "DT_UINT8": np.uint8,
+            "DT_UINT64": np.uint64,
+            "DT_BOOL": np.bool_,
+        }.items()
+    }[array.dtype]
     text = json.dumps(array_to_json(array, "out"))
     back = json_to_array(json.loads(text), TensorSpec("out", dt, None))
     assert back.dtype == array.dtype and back.shape == array.shape

@@ -47,8 +47,10 @@ def corrupt_version(base: Path, version: int) -> Path:
 
 @pytest.fixture()
 def expected(in_process):
-    return {v: in_process(f"tabular_v{v}")["serving_default"](features=FEATURES)["scores"].numpy()
-            for v in (1, 2)}
+    return {
+        v: in_process(f"tabular_v{v}")["serving_default"](features=FEATURES)["scores"].numpy()
+        for v in (1, 2)
+    }
 
 
 @pytest.fixture()
@@ -118,16 +120,19 @@ def test_corrupt_new_version_keeps_old_one_served(live, model_library, expected)
     with Client(server.rest_url) as client:
         status = wait_until(lambda: (s := states(client)).get(5) == "END" and s)
         assert status == {1: "AVAILABLE", 5: "END"}
-        error = [s for s in client.status("tabular")["model_version_status"]
-                 if s["version"] == "5"][0]["status"]
+        error = [
+            s for s in client.status("tabular")["model_version_status"] if s["version"] == "5"
+        ][0]["status"]
         assert error["error_code"] != "OK" and "savedmodel" in error["error_message"].lower()
         np.testing.assert_array_equal(
-            client.predict("tabular", {"features": FEATURES})["scores"], expected[1])
+            client.predict("tabular", {"features": FEATURES})["scores"], expected[1]
+        )
         # A later good version is still picked up after a failure.
         install(model_library, base, "tabular", 6, "tabular_v2")
         wait_until(lambda: states(client).get(6) == "AVAILABLE")
         np.testing.assert_array_equal(
-            client.predict("tabular", {"features": FEATURES})["scores"], expected[2])
+            client.predict("tabular", {"features": FEATURES})["scores"], expected[2]
+        )
 
 
 def test_failed_warmup_rejects_version(live, model_library, expected):
@@ -139,7 +144,8 @@ def test_failed_warmup_rejects_version(live, model_library, expected):
         assert "warmup" in message["error_message"]
         assert states(client)[1] == "AVAILABLE"
         np.testing.assert_array_equal(
-            client.predict("tabular", {"features": FEATURES})["scores"], expected[1])
+            client.predict("tabular", {"features": FEATURES})["scores"], expected[1]
+        )
 
 
 def test_startup_falls_back_below_corrupt_latest(model_library, tmp_path, expected):
@@ -150,7 +156,8 @@ def test_startup_falls_back_below_corrupt_latest(model_library, tmp_path, expect
         with Client(server.rest_url) as client:  # a single model's folder is served by its name
             assert states(client) == {1: "AVAILABLE", 2: "END"}
             np.testing.assert_array_equal(
-                client.predict("tabular", FEATURES)["scores"], expected[1])
+                client.predict("tabular", FEATURES)["scores"], expected[1]
+            )
 
 
 def test_new_model_folder_is_discovered(live, model_library):
@@ -172,19 +179,26 @@ def test_models_config_policies_and_labels(model_library, tmp_path, expected):
     for version in (1, 2):
         install(model_library, base, "tabular", version, f"tabular_v{version}")
     shutil.copytree(base / "tabular", base / "other")
-    write_models_config(base / "models.config", [
-        {"name": "tabular", "base_path": "tabular", "version_policy": {"specific": [1]},
-         "version_labels": {"stable": 1}},
-        {"name": "other", "base_path": str(base / "other"), "version_policy": {"latest": 2}},
-    ])
+    write_models_config(
+        base / "models.config",
+        [
+            {
+                "name": "tabular",
+                "base_path": "tabular",
+                "version_policy": {"specific": [1]},
+                "version_labels": {"stable": 1},
+            },
+            {"name": "other", "base_path": str(base / "other"), "version_policy": {"latest": 2}},
+        ],
+    )
     with ModelServer(base, rest_port=0, grpc_port=None, poll_interval=0) as server:
         with Client(server.rest_url) as client:
             assert states(client) == {1: "AVAILABLE"}
             assert states(client, "other") == {1: "AVAILABLE", 2: "AVAILABLE"}
             np.testing.assert_array_equal(
-                client.predict("tabular", FEATURES, label="stable")["scores"], expected[1])
-            np.testing.assert_array_equal(
-                client.predict("other", FEATURES)["scores"], expected[2])
+                client.predict("tabular", FEATURES, label="stable")["scores"], expected[1]
+            )
+            np.testing.assert_array_equal(client.predict("other", FEATURES)["scores"], expected[2])
 
 
 def test_config_change_is_picked_up(model_library, tmp_path):
@@ -197,8 +211,18 @@ def test_config_change_is_picked_up(model_library, tmp_path):
         with Client(server.rest_url) as client:
             assert states(client) == {2: "AVAILABLE"}
             time.sleep(0.05)  # a distinct mtime for the rewritten file
-            write_models_config(config, [{"name": "tabular", "base_path": str(base / "tabular"),
-                                          "version_policy": VersionPolicy.all(),
-                                          "version_labels": {"old": 1}}])
+            write_models_config(
+                config,
+                [
+                    {
+                        "name": "tabular",
+                        "base_path": str(base / "tabular"),
+                        "version_policy": VersionPolicy.all(),
+                        "version_labels": {"old": 1},
+                    }
+                ],
+            )
             wait_until(lambda: states(client).get(1) == "AVAILABLE")
-            assert client.status("tabular", label="old")["model_version_status"][0]["version"] == "1"
+            assert (
+                client.status("tabular", label="old")["model_version_status"][0]["version"] == "1"
+            )

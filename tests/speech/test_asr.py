@@ -27,7 +27,9 @@ def test_short_training_on_synthetic_utterances_reaches_low_cer(trained_asr, syn
     assert trained_asr.config.alphabet == "".join(sorted(set("".join(val.transcripts)) | {" "}))
 
 
-def test_predict_accepts_paths_bytes_arrays_flac_and_other_rates(trained_asr, synthetic_split, tmp_path):
+def test_predict_accepts_paths_bytes_arrays_flac_and_other_rates(
+    trained_asr, synthetic_split, tmp_path
+):
     _, val = synthetic_split
     audio, text = val.audio[0], val.transcripts[0]
     wav = encode_wav(audio, SAMPLE_RATE)
@@ -85,10 +87,14 @@ def test_beam_grammar_and_word_list_decoders(trained_asr, synthetic_split):
         beam = trained_asr.configure_decoder(decoder="beam", beam_width=1).predict(val.items()[:8])
         assert [r["transcript"] for r in beam] == greedy
         phrases = sorted(set(val.transcripts[:8])) + ["up up up"]
-        grammar = trained_asr.configure_decoder(decoder="greedy", phrases=phrases).predict(val.items()[:8])
+        grammar = trained_asr.configure_decoder(decoder="greedy", phrases=phrases).predict(
+            val.items()[:8]
+        )
         assert [r["transcript"] for r in grammar] == val.transcripts[:8]
         assert all(0.5 < r["score"] <= 1.0 for r in grammar)
-        words = trained_asr.configure_decoder(phrases=[], words=["yes", "no"]).predict(val.items()[:8])
+        words = trained_asr.configure_decoder(phrases=[], words=["yes", "no"]).predict(
+            val.items()[:8]
+        )
         assert all(set(r["transcript"].split()) <= {"yes", "no"} for r in words)
         with pytest.raises(ValueError, match="unknown decoder option"):
             trained_asr.configure_decoder(rnn_units=3)
@@ -130,15 +136,17 @@ def test_export_matches_predict_in_a_process_without_keras(trained_asr, syntheti
     expected = trained_asr.predict(payload)
     python_features = trained_asr.extract_features([flac.getvalue()])[0]  # soundfile path
 
-    (tmp_path / "payload.json").write_text(json.dumps([p.hex() for p in payload + [stereo, at_16k]]))
+    (tmp_path / "payload.json").write_text(
+        json.dumps([p.hex() for p in payload + [stereo, at_16k]])
+    )
     out = run_fresh_tensorflow(f"""
         import json
         import numpy as np
-        payload = [bytes.fromhex(h) for h in json.load(open({str(tmp_path / 'payload.json')!r}))]
+        payload = [bytes.fromhex(h) for h in json.load(open({str(tmp_path / "payload.json")!r}))]
         model = tf.saved_model.load({str(version_dir)!r})
         result = model.signatures["serving_default"](audio_bytes=tf.constant(payload[:6]))
         features = model.signatures["features"](audio_bytes=tf.constant(payload[:1]))
-        np.save({str(tmp_path / 'features.npy')!r}, features["features"].numpy()[0])
+        np.save({str(tmp_path / "features.npy")!r}, features["features"].numpy()[0])
         waveform, rate = tf.audio.decode_wav(payload[0])
         by_waveform = model.signatures["waveform"](waveform=tf.transpose(waveform), sample_rate=rate)
         stereo_16k = model.signatures["serving_default"](audio_bytes=tf.constant(payload[-2:]))

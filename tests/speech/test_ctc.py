@@ -17,10 +17,12 @@ def _logits(path: list[int], classes: int = 4, sharp: float = 10.0) -> np.ndarra
 
 
 def test_greedy_collapses_repeats_and_drops_blanks():
-    logits = np.stack([
-        _logits([0, 0, BLANK, 0, 1, 1, BLANK, 2]),
-        _logits([BLANK, 2, 2, 2, BLANK, BLANK, 1, 1]),
-    ])
+    logits = np.stack(
+        [
+            _logits([0, 0, BLANK, 0, 1, 1, BLANK, 2]),
+            _logits([BLANK, 2, 2, 2, BLANK, BLANK, 1, 1]),
+        ]
+    )
     ids, log_prob = ctc.greedy_decode(logits, tf.constant([8, 5]))
     texts = ctc.ids_to_text(ids, "abc").numpy().tolist()
     assert texts == [b"aabc", b"c"]  # second row: frames past length 5 are ignored
@@ -48,11 +50,17 @@ def test_masked_loss_equals_loss_on_true_lengths():
     masked = ctc.CTCFrameMask()(tf.constant(logits), tf.constant(lengths))
     loss = ctc.CTCLoss(reduction=None)(labels, masked).numpy()
     reference = tf.nn.ctc_loss(
-        tf.constant([[0, 1, 2], [2, 2, 0]]), logits, tf.constant([3, 2]), tf.constant(lengths),
-        logits_time_major=False, blank_index=-1,
+        tf.constant([[0, 1, 2], [2, 2, 0]]),
+        logits,
+        tf.constant([3, 2]),
+        tf.constant(lengths),
+        logits_time_major=False,
+        blank_index=-1,
     ).numpy()
     np.testing.assert_allclose(loss, reference, rtol=1e-4)
-    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(ctc.CTCLoss()))
+    restored = keras.saving.deserialize_keras_object(
+        keras.saving.serialize_keras_object(ctc.CTCLoss())
+    )
     assert isinstance(restored, ctc.CTCLoss)
 
 

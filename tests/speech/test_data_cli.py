@@ -43,13 +43,21 @@ def test_manifest_and_librispeech_folders(tmp_path):
     (chapter / "19-198.trans.txt").write_text("\n".join(lines) + "\n")
     libri = load_audio_folder(tmp_path / "libri")
     assert libri.transcripts == [t.upper() for t in utterances.transcripts]
-    dataset = SpeechRecognizer(sample_rate=SAMPLE_RATE, num_bins=40).make_dataset(libri, 2, training=True)
+    dataset = SpeechRecognizer(sample_rate=SAMPLE_RATE, num_bins=40).make_dataset(
+        libri, 2, training=True
+    )
     inputs, labels = next(iter(dataset))
     assert inputs["features"].shape[0] == 2 and inputs["features"].shape[2] == 40
     assert labels.shape[0] == 2 and int(labels.numpy().min()) >= -1
     as_tf_data = tf.data.Dataset.from_generator(
-        lambda: ((a, 8000, t) for a, t in zip(utterances.audio, utterances.transcripts, strict=True)),
-        output_signature=(tf.TensorSpec([None], tf.float32), tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.string)),
+        lambda: (
+            (a, 8000, t) for a, t in zip(utterances.audio, utterances.transcripts, strict=True)
+        ),
+        output_signature=(
+            tf.TensorSpec([None], tf.float32),
+            tf.TensorSpec([], tf.int32),
+            tf.TensorSpec([], tf.string),
+        ),
     )
     task = SpeechRecognizer(sample_rate=SAMPLE_RATE, num_bins=40)
     assert task.to_utterances(as_tf_data).transcripts == utterances.transcripts
@@ -88,7 +96,9 @@ def test_cli_evaluate_transcribe_export(trained_asr, synthetic_split, tmp_path, 
     _, val = synthetic_split
     model = str(trained_asr.save(tmp_path / "asr.keras"))
     write_manifest(val.subset(range(6)), tmp_path / "val")
-    assert _run(["speech", "asr", "evaluate", "--model", model, "--data", str(tmp_path / "val")]) == 0
+    assert (
+        _run(["speech", "asr", "evaluate", "--model", model, "--data", str(tmp_path / "val")]) == 0
+    )
     assert '"cer"' in capsys.readouterr().out
     wav = str(tmp_path / "val" / "utt00000.wav")
     assert _run(["speech", "asr", "transcribe", "--model", model, wav]) == 0
@@ -103,9 +113,27 @@ def test_cli_evaluate_transcribe_export(trained_asr, synthetic_split, tmp_path, 
 
 def test_cli_train_writes_a_model(tmp_path, capsys):
     output = tmp_path / "tiny.keras"
-    argv = ["speech", "asr", "train", "--data", "builtin:synthetic:24", "--val-data", "builtin:synthetic:6", "--sample-rate", "8000",
-            "--num-bins", "24", "--rnn-units", "16", "--rnn-layers", "1", "--epochs", "1",
-            "--output", str(output)]
+    argv = [
+        "speech",
+        "asr",
+        "train",
+        "--data",
+        "builtin:synthetic:24",
+        "--val-data",
+        "builtin:synthetic:6",
+        "--sample-rate",
+        "8000",
+        "--num-bins",
+        "24",
+        "--rnn-units",
+        "16",
+        "--rnn-layers",
+        "1",
+        "--epochs",
+        "1",
+        "--output",
+        str(output),
+    ]
     assert _run(argv) == 0
     assert output.is_file() and "validation WER" in capsys.readouterr().out
     with pytest.raises(FileExistsError):

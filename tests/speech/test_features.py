@@ -14,12 +14,20 @@ from speech import features as F
 
 
 def _sine(freq: float, rate: int, seconds: float = 1.0, amplitude: float = 0.5) -> np.ndarray:
-    return (amplitude * np.sin(2 * np.pi * freq * np.arange(int(rate * seconds)) / rate)).astype(np.float32)
+    return (amplitude * np.sin(2 * np.pi * freq * np.arange(int(rate * seconds)) / rate)).astype(
+        np.float32
+    )
 
 
-@pytest.mark.parametrize(("rate_in", "rate_out", "up", "down"), [
-    (8000, 16000, 2, 1), (22050, 16000, 320, 441), (44100, 16000, 160, 441), (16000, 8000, 1, 2),
-])
+@pytest.mark.parametrize(
+    ("rate_in", "rate_out", "up", "down"),
+    [
+        (8000, 16000, 2, 1),
+        (22050, 16000, 320, 441),
+        (44100, 16000, 160, 441),
+        (16000, 8000, 1, 2),
+    ],
+)
 def test_resample_matches_scipy_resample_poly_on_a_sine(rate_in, rate_out, up, down):
     x = _sine(440.0, rate_in)
     ours = F.resample(x, rate_in, rate_out).numpy()
@@ -81,7 +89,9 @@ def test_log_mel_mfcc_shapes_and_per_utterance_normalisation():
     assert mel_edges[int(440 / 16000 * 512)].argmax() == pytest.approx(peak_bin, abs=1)
     assert F.mfcc(log_mel, 13).shape == (98, 13)
     assert F.log_mel_spectrogram(x[:10], 16000, 80).shape == (1, 80)  # shorter than a frame
-    normalised = F.waveform_to_features(x + np.random.default_rng(0).normal(0, 0.1, x.shape), 16000, 16000)
+    normalised = F.waveform_to_features(
+        x + np.random.default_rng(0).normal(0, 0.1, x.shape), 16000, 16000
+    )
     np.testing.assert_allclose(tf.reduce_mean(normalised, 0), 0.0, atol=1e-4)
     np.testing.assert_allclose(tf.math.reduce_std(normalised, 0), 1.0, atol=1e-2)
     with pytest.raises(ValueError, match="feature_type"):

@@ -118,7 +118,9 @@ def test_load_refuses_other_files(tmp_path):
 
 def test_export_matches_predict_in_a_process_without_keras(trained_digits, digits_split, tmp_path):
     _, _, (x_test, _) = digits_split
-    images = [np.repeat(np.kron(x_test[i], np.ones((4, 4, 1))), 3, -1).astype(np.uint8) for i in range(6)]
+    images = [
+        np.repeat(np.kron(x_test[i], np.ones((4, 4, 1))), 3, -1).astype(np.uint8) for i in range(6)
+    ]
     payload = [_jpeg(image) for image in images]
     version_dir = trained_digits.export(tmp_path / "digits")
     assert version_dir.name == "1"
@@ -127,14 +129,16 @@ def test_export_matches_predict_in_a_process_without_keras(trained_digits, digit
     (tmp_path / "payload.json").write_text(json.dumps([p.hex() for p in payload]))
     out = run_fresh_tensorflow(f"""
         import json
-        payload = [bytes.fromhex(h) for h in json.load(open({str(tmp_path / 'payload.json')!r}))]
+        payload = [bytes.fromhex(h) for h in json.load(open({str(tmp_path / "payload.json")!r}))]
         fn = tf.saved_model.load({str(version_dir)!r}).signatures["serving_default"]
         result = fn(image_bytes=tf.constant(payload))
         print(json.dumps({{"classes": [[c.decode() for c in row] for row in result["classes"].numpy()],
                           "scores": result["scores"].numpy().tolist()}}))
     """)
     served = json.loads(out.strip().splitlines()[-1])
-    for got_classes, got_scores, want in zip(served["classes"], served["scores"], expected, strict=True):
+    for got_classes, got_scores, want in zip(
+        served["classes"], served["scores"], expected, strict=True
+    ):
         assert got_classes[0] == want["label"]
         np.testing.assert_allclose(got_scores, [t["score"] for t in want["top_k"]], atol=1e-5)
     assert non_core_ops(version_dir) == []

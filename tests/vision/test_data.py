@@ -70,7 +70,9 @@ def test_tfds_images_by_name_with_mock_data():
 
 def test_idx_reader_round_trip(tmp_path):
     images = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
-    (tmp_path / "img.gz").write_bytes(gzip.compress(struct.pack(">IIII", 2051, 2, 3, 4) + images.tobytes()))
+    (tmp_path / "img.gz").write_bytes(
+        gzip.compress(struct.pack(">IIII", 2051, 2, 3, 4) + images.tobytes())
+    )
     (tmp_path / "lbl").write_bytes(struct.pack(">II", 2049, 2) + bytes([7, 1]))
     x, y = load_idx(tmp_path / "img.gz", tmp_path / "lbl")
     np.testing.assert_array_equal(x[..., 0], images)
@@ -99,4 +101,6 @@ def test_builtin_sets_are_real_and_balanced():
     shapes = make_shapes(90, image_size=24, seed=1)
     assert shapes.images.shape == (90, 24, 24, 3)
     assert set(np.unique(shapes.labels)) == {0, 1, 2}
-    np.testing.assert_array_equal(make_shapes(5, 24, seed=1).images, make_shapes(5, 24, seed=1).images)
+    np.testing.assert_array_equal(
+        make_shapes(5, 24, seed=1).images, make_shapes(5, 24, seed=1).images
+    )

@@ -21,8 +21,13 @@ def detector_and_val():
     train = make_shape_scenes(200, 96, seed=1, **SCENES)
     val = make_shape_scenes(40, 96, seed=2, **SCENES)
     detector = ObjectDetector(
-        classes=train.class_names, image_size=96, widths=[16, 24, 32, 48, 64], fpn_width=32,
-        head_convs=1, batch_size=16, learning_rate=1e-2,
+        classes=train.class_names,
+        image_size=96,
+        widths=[16, 24, 32, 48, 64],
+        fpn_width=32,
+        head_convs=1,
+        batch_size=16,
+        learning_rate=1e-2,
     )
     detector.fit(train, epochs=10, verbose=0)
     return detector, val
@@ -41,11 +46,15 @@ def test_predict_returns_pixel_boxes_of_the_original_image(detector_and_val, tmp
     detector, val = detector_and_val
     image = val.images[0]
     big = np.repeat(np.repeat(image, 2, axis=0), 3, axis=1)  # 192 x 288: boxes must scale
-    (small,), (large,) = detector.predict(image, score_threshold=0.3), detector.predict(big, score_threshold=0.3)
+    (small,), (large,) = (
+        detector.predict(image, score_threshold=0.3),
+        detector.predict(big, score_threshold=0.3),
+    )
     assert len(small["boxes"]) >= 1
     assert set(small["labels"]) <= {"circle", "square", "triangle"}
-    np.testing.assert_allclose(large["boxes"][: len(small["boxes"])],
-                               small["boxes"] * [2, 3, 2, 3], atol=6.0)
+    np.testing.assert_allclose(
+        large["boxes"][: len(small["boxes"])], small["boxes"] * [2, 3, 2, 3], atol=6.0
+    )
     assert (np.diff(small["scores"]) <= 1e-6).all()
     path = tmp_path / "scene.png"
     path.write_bytes(encode_png(image))
@@ -74,22 +83,31 @@ def test_export_matches_predict_in_fresh_process_with_core_ops_only(detector_and
     (tmp_path / "payload.json").write_text(json.dumps([p.hex() for p in payload]))
     out = run_fresh_tensorflow(f"""
         import json, numpy as np
-        payload = [bytes.fromhex(h) for h in json.load(open({str(tmp_path / 'payload.json')!r}))]
+        payload = [bytes.fromhex(h) for h in json.load(open({str(tmp_path / "payload.json")!r}))]
         serve = tf.saved_model.load({str(version)!r}).signatures["serving_default"]
         result = {{k: v.numpy() for k, v in serve(image_bytes=tf.constant(payload)).items()}}
         print(json.dumps({{k: v.tolist() if v.dtype != object else [[s.decode() for s in row] for row in v]
                           for k, v in result.items()}}))
     """)
     served = json.loads(out.strip().splitlines()[-1])
-    assert set(served) >= {"detection_boxes", "detection_scores", "detection_classes", "num_detections"}
-    for j, (image, result) in enumerate(zip(images, detector.predict(payload, score_threshold=0.0), strict=True)):
+    assert set(served) >= {
+        "detection_boxes",
+        "detection_scores",
+        "detection_classes",
+        "num_detections",
+    }
+    for j, (image, result) in enumerate(
+        zip(images, detector.predict(payload, score_threshold=0.0), strict=True)
+    ):
         n = int(served["num_detections"][j])
         assert n == len(result["boxes"])
         height, width = image.shape[:2]
         boxes = np.array(served["detection_boxes"][j][:n]) * [height, width, height, width]
         np.testing.assert_allclose(boxes, result["boxes"], atol=1e-2)
         np.testing.assert_allclose(served["detection_scores"][j][:n], result["scores"], atol=1e-4)
-        assert [int(c) - 1 for c in served["detection_classes"][j][:n]] == result["classes"].tolist()
+        assert [int(c) - 1 for c in served["detection_classes"][j][:n]] == result[
+            "classes"
+        ].tolist()
         assert served["detection_class_names"][j][:n] == result["labels"]
 
 
@@ -106,15 +124,27 @@ def test_bad_inputs_and_options_give_clear_errors(detector_and_val, tmp_path):
     with pytest.raises(ValueError, match="unique"):
         ObjectDetector(classes=["a", "a"])
     with pytest.raises(ValueError, match="differ from the detector"):
-        detector.to_dataset(make_shape_scenes(2, 64).subset([0]).__class__(
-            [np.zeros((8, 8, 3))], [np.zeros((0, 4))], [np.zeros(0)], ["x", "y", "z"]))
+        detector.to_dataset(
+            make_shape_scenes(2, 64)
+            .subset([0])
+            .__class__([np.zeros((8, 8, 3))], [np.zeros((0, 4))], [np.zeros(0)], ["x", "y", "z"])
+        )
 
 
 def test_images_without_objects_train_as_background():
     scenes = make_shape_scenes(8, 64, seed=3, max_objects=1)
-    empty = type(scenes)([np.zeros((64, 64, 3), np.uint8)] * 4, [np.zeros((0, 4))] * 4,
-                         [np.zeros(0)] * 4, scenes.class_names)
-    detector = ObjectDetector(classes=scenes.class_names, image_size=64, widths=[8, 8, 8, 8, 8],
-                              fpn_width=16, head_convs=1)
+    empty = type(scenes)(
+        [np.zeros((64, 64, 3), np.uint8)] * 4,
+        [np.zeros((0, 4))] * 4,
+        [np.zeros(0)] * 4,
+        scenes.class_names,
+    )
+    detector = ObjectDetector(
+        classes=scenes.class_names,
+        image_size=64,
+        widths=[8, 8, 8, 8, 8],
+        fpn_width=16,
+        head_convs=1,
+    )
     _, targets = next(iter(detector.make_dataset(empty, 4, training=True)))
     assert targets.shape == (4, 64 + 16 + 4, 8) and not targets.numpy().any()

@@ -39,8 +39,28 @@ def _voc_folder(root, count=4):
 def test_detect_train_evaluate_predict_export(tmp_path, capsys):
     data = _voc_folder(tmp_path / "voc")
     model = tmp_path / "det.keras"
-    assert _run(["vision", "detect", "train", "--data", str(data), "--val-data", str(data), "--image-size", "64",
-                 "--epochs", "1", "--batch-size", "4", "--output", str(model)]) == 0
+    assert (
+        _run(
+            [
+                "vision",
+                "detect",
+                "train",
+                "--data",
+                str(data),
+                "--val-data",
+                str(data),
+                "--image-size",
+                "64",
+                "--epochs",
+                "1",
+                "--batch-size",
+                "4",
+                "--output",
+                str(model),
+            ]
+        )
+        == 0
+    )
     assert model.is_file() and "validation mAP" in capsys.readouterr().out
     with pytest.raises(FileExistsError, match="--overwrite"):
         _run(["vision", "detect", "train", "--data", str(data), "--output", str(model)])
@@ -48,10 +68,48 @@ def test_detect_train_evaluate_predict_export(tmp_path, capsys):
     report = json.loads(capsys.readouterr().out)
     assert {"mAP", "mAP_50", "mAP_75", "per_class"} <= set(report) and report["num_objects"] == 4
     image = str(data / "JPEGImages" / "im0.png")
-    assert _run(["vision", "detect", "predict", "--model", str(model), "--score-threshold", "0",
-                 "--draw-dir", str(tmp_path / "drawn"), image]) == 0
+    assert (
+        _run(
+            [
+                "vision",
+                "detect",
+                "predict",
+                "--model",
+                str(model),
+                "--score-threshold",
+                "0",
+                "--draw-dir",
+                str(tmp_path / "drawn"),
+                image,
+            ]
+        )
+        == 0
+    )
     assert image in capsys.readouterr().out and (tmp_path / "drawn" / "im0.png").is_file()
-    assert _run(["vision", "detect", "export", "--model", str(model), "--output", str(tmp_path / "models")]) == 0
+    assert (
+        _run(
+            [
+                "vision",
+                "detect",
+                "export",
+                "--model",
+                str(model),
+                "--output",
+                str(tmp_path / "models"),
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "models" / "1" / "saved_model.pb").is_file()
     with pytest.raises(ValueError, match="not a COCO .json file"):
-        _run(["vision", "detect", "evaluate", "--model", str(model), "--data", str(tmp_path / "nothing")])
+        _run(
+            [
+                "vision",
+                "detect",
+                "evaluate",
+                "--model",
+                str(model),
+                "--data",
+                str(tmp_path / "nothing"),
+            ]
+        )

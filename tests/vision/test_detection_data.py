@@ -25,8 +25,10 @@ def _coco(tmp_path, annotations, categories=None):
     _image(tmp_path / "a.png")
     _image(tmp_path / "b.png")
     content = {
-        "images": [{"id": 1, "file_name": "a.png", "height": 40, "width": 60},
-                   {"id": 2, "file_name": "b.png", "height": 40, "width": 60}],
+        "images": [
+            {"id": 1, "file_name": "a.png", "height": 40, "width": 60},
+            {"id": 2, "file_name": "b.png", "height": 40, "width": 60},
+        ],
         "annotations": annotations,
         "categories": categories or [{"id": 3, "name": "cat"}, {"id": 7, "name": "dog"}],
     }
@@ -36,11 +38,14 @@ def _coco(tmp_path, annotations, categories=None):
 
 
 def test_coco_loader(tmp_path):
-    path = _coco(tmp_path, [
-        {"id": 1, "image_id": 1, "category_id": 7, "bbox": [10, 5, 20, 10]},
-        {"id": 2, "image_id": 1, "category_id": 3, "bbox": [0, 0, 4, 4]},
-        {"id": 3, "image_id": 1, "category_id": 3, "bbox": [0, 0, 4, 4], "iscrowd": 1},
-    ])
+    path = _coco(
+        tmp_path,
+        [
+            {"id": 1, "image_id": 1, "category_id": 7, "bbox": [10, 5, 20, 10]},
+            {"id": 2, "image_id": 1, "category_id": 3, "bbox": [0, 0, 4, 4]},
+            {"id": 3, "image_id": 1, "category_id": 3, "bbox": [0, 0, 4, 4], "iscrowd": 1},
+        ],
+    )
     with pytest.warns(UserWarning, match="1 COCO crowd"):
         data = load_coco(path)
     assert data.class_names == ["cat", "dog"]
@@ -53,12 +58,17 @@ def test_coco_loader(tmp_path):
 
 
 def test_coco_bad_annotations_are_clipped_dropped_or_rejected(tmp_path):
-    path = _coco(tmp_path, [
-        {"id": 1, "image_id": 1, "category_id": 7, "bbox": [50, 30, 30, 30]},  # reaches outside
-        {"id": 2, "image_id": 1, "category_id": 7, "bbox": [10, 10, 0, 5]},  # zero area
-        {"id": 3, "image_id": 2, "category_id": 3, "bbox": [70, 50, 5, 5]},  # fully outside
-    ])
-    with pytest.warns(UserWarning, match=r"2 box\(es\) reaching outside.*2 box\(es\) with zero area"):
+    path = _coco(
+        tmp_path,
+        [
+            {"id": 1, "image_id": 1, "category_id": 7, "bbox": [50, 30, 30, 30]},  # reaches outside
+            {"id": 2, "image_id": 1, "category_id": 7, "bbox": [10, 10, 0, 5]},  # zero area
+            {"id": 3, "image_id": 2, "category_id": 3, "bbox": [70, 50, 5, 5]},  # fully outside
+        ],
+    )
+    with pytest.warns(
+        UserWarning, match=r"2 box\(es\) reaching outside.*2 box\(es\) with zero area"
+    ):
         data = load_coco(path)
     np.testing.assert_array_equal(data.boxes[0], [[30, 50, 40, 60]])
     assert data.num_boxes == 1
@@ -67,7 +77,9 @@ def test_coco_bad_annotations_are_clipped_dropped_or_rejected(tmp_path):
     bad = _coco(tmp_path, [{"id": 1, "image_id": 1, "category_id": 99, "bbox": [0, 0, 4, 4]}])
     with pytest.raises(ValueError, match="unknown category_id 99"):
         load_coco(bad)
-    nan = _coco(tmp_path, [{"id": 1, "image_id": 1, "category_id": 3, "bbox": [0, float("nan"), 4, 4]}])
+    nan = _coco(
+        tmp_path, [{"id": 1, "image_id": 1, "category_id": 3, "bbox": [0, float("nan"), 4, 4]}]
+    )
     with pytest.raises(ValueError, match="finite"):
         load_coco(nan)
 
@@ -118,7 +130,11 @@ def test_tfds_detection_loader_with_mock_data(name, num_classes):
     for example in examples:
         height, width = example["image"].shape[:2]
         boxes = example["boxes"].numpy()
-        assert boxes.shape[1] == 4 and (boxes[:, 2] <= height + 1e-3).all() and (boxes[:, 3] <= width + 1e-3).all()
+        assert (
+            boxes.shape[1] == 4
+            and (boxes[:, 2] <= height + 1e-3).all()
+            and (boxes[:, 3] <= width + 1e-3).all()
+        )
         assert example["labels"].shape[0] == boxes.shape[0]
 
 
@@ -131,7 +147,9 @@ def test_detection_set_validation_and_synthetic_scenes():
     again = make_shape_scenes(6, 64, max_objects=3, seed=0)
     np.testing.assert_array_equal(scenes.images[0], again.images[0])
     assert scenes.class_names == ["circle", "square", "triangle"]
-    for image, boxes, labels, mask in zip(scenes.images, scenes.boxes, scenes.labels, scenes.masks, strict=True):
+    for image, boxes, labels, mask in zip(
+        scenes.images, scenes.boxes, scenes.labels, scenes.masks, strict=True
+    ):
         assert image.shape == (64, 64, 3) and 1 <= len(boxes) <= 3
         assert (boxes[:, 2:] > boxes[:, :2]).all() and boxes.min() >= 0 and boxes.max() <= 64
         assert set(np.unique(mask)) - {0} <= {int(v) + 1 for v in labels}
@@ -140,8 +158,15 @@ def test_detection_set_validation_and_synthetic_scenes():
 
 
 def test_in_memory_sets_clip_and_drop_boxes_with_a_warning():
-    with pytest.warns(UserWarning, match=r"1 box\(es\) reaching outside.*1 box\(es\) with zero area"):
-        data = DetectionSet([np.zeros((20, 30, 3), np.uint8)], [[[5, 5, 25, 40], [3, 3, 3, 9]]], [[0, 1]], ["a", "b"])
+    with pytest.warns(
+        UserWarning, match=r"1 box\(es\) reaching outside.*1 box\(es\) with zero area"
+    ):
+        data = DetectionSet(
+            [np.zeros((20, 30, 3), np.uint8)],
+            [[[5, 5, 25, 40], [3, 3, 3, 9]]],
+            [[0, 1]],
+            ["a", "b"],
+        )
     np.testing.assert_array_equal(data.boxes[0], [[5, 5, 20, 30]])
     assert data.labels[0].tolist() == [0]
     with pytest.raises(ValueError, match="max < min"):

@@ -21,8 +21,13 @@ def segmenter_and_val():
     train = make_shape_masks(200, 64, seed=1, **SCENES)
     val = make_shape_masks(30, 64, seed=2, **SCENES)
     segmenter = ImageSegmenter(
-        classes=train.class_names, image_size=64, architecture="deeplabv3plus", widths=[16, 24, 32],
-        aspp_filters=32, batch_size=16, learning_rate=1e-2,
+        classes=train.class_names,
+        image_size=64,
+        architecture="deeplabv3plus",
+        widths=[16, 24, 32],
+        aspp_filters=32,
+        batch_size=16,
+        learning_rate=1e-2,
     )
     segmenter.fit(train, epochs=8, verbose=0)
     return segmenter, val
@@ -42,7 +47,10 @@ def test_predict_returns_masks_at_the_original_size(segmenter_and_val, tmp_path)
     segmenter, val = segmenter_and_val
     image = val.images[0]
     tall = np.repeat(image, 2, axis=0)  # 128 x 64
-    (small,), (large,) = segmenter.predict(image), segmenter.predict(tall, return_probabilities=True)
+    (small,), (large,) = (
+        segmenter.predict(image),
+        segmenter.predict(tall, return_probabilities=True),
+    )
     assert small["mask"].shape == (64, 64) and small["mask"].dtype == np.int32
     assert large["mask"].shape == (128, 64) and large["probabilities"].shape == (128, 64, 4)
     np.testing.assert_allclose(large["probabilities"].sum(-1), 1.0, atol=1e-4)
@@ -59,7 +67,9 @@ def test_save_load_and_export_parity_in_fresh_process(segmenter_and_val, tmp_pat
     segmenter, val = segmenter_and_val
     segmenter.save(tmp_path / "seg.keras")
     loaded = ImageSegmenter.load(tmp_path / "seg.keras")
-    np.testing.assert_array_equal(loaded.predict(val.images[1])[0]["mask"], segmenter.predict(val.images[1])[0]["mask"])
+    np.testing.assert_array_equal(
+        loaded.predict(val.images[1])[0]["mask"], segmenter.predict(val.images[1])[0]["mask"]
+    )
     version = loaded.export(tmp_path / "segmenter")
     assert non_core_ops(version) == []
     images = [val.images[2], np.pad(val.images[3], ((0, 30), (0, 10), (0, 0)))]  # 64x64 and 94x74
@@ -67,7 +77,7 @@ def test_save_load_and_export_parity_in_fresh_process(segmenter_and_val, tmp_pat
     (tmp_path / "payload.json").write_text(json.dumps([p.hex() for p in payload]))
     out = run_fresh_tensorflow(f"""
         import json
-        payload = [bytes.fromhex(h) for h in json.load(open({str(tmp_path / 'payload.json')!r}))]
+        payload = [bytes.fromhex(h) for h in json.load(open({str(tmp_path / "payload.json")!r}))]
         serve = tf.saved_model.load({str(version)!r}).signatures["serving_default"]
         result = serve(image_bytes=tf.constant(payload))
         print(json.dumps({{"mask": result["mask"].numpy().tolist(), "size": result["image_size"].numpy().tolist(),
@@ -81,15 +91,29 @@ def test_save_load_and_export_parity_in_fresh_process(segmenter_and_val, tmp_pat
         height, width = result["mask"].shape
         np.testing.assert_array_equal(masks[j, :height, :width], result["mask"])
         assert (masks[j, height:] == -1).all() and (masks[j, :, width:] == -1).all()
-        np.testing.assert_allclose(np.array(served["probabilities"])[j, :height, :width], result["probabilities"],
-                                   atol=1e-4)
+        np.testing.assert_allclose(
+            np.array(served["probabilities"])[j, :height, :width],
+            result["probabilities"],
+            atol=1e-4,
+        )
 
 
 def test_unet_and_loss_options_build_and_train_a_step():
     data = make_shape_masks(8, 32, seed=4, max_objects=1)
-    for architecture, loss in (("unet", "dice"), ("unet", "focal"), ("deeplabv3plus", "cross_entropy")):
-        segmenter = ImageSegmenter(classes=data.class_names, image_size=32, architecture=architecture,
-                                   widths=[16, 16, 16], aspp_filters=16, loss=loss, batch_size=8)
+    for architecture, loss in (
+        ("unet", "dice"),
+        ("unet", "focal"),
+        ("deeplabv3plus", "cross_entropy"),
+    ):
+        segmenter = ImageSegmenter(
+            classes=data.class_names,
+            image_size=32,
+            architecture=architecture,
+            widths=[16, 16, 16],
+            aspp_filters=16,
+            loss=loss,
+            batch_size=8,
+        )
         history = segmenter.fit(data, epochs=1, verbose=0)
         assert np.isfinite(history["loss"][0])
 

@@ -25,7 +25,9 @@ def _mask_folder(root, count=5):
     for i in range(count):
         mask = np.zeros((32, 48), np.uint8)
         mask[4 + i : 20 + i, 10:30] = 1
-        Image.fromarray((mask * 200 + 20).astype(np.uint8)).convert("RGB").save(root / "images" / f"m{i}.png")
+        Image.fromarray((mask * 200 + 20).astype(np.uint8)).convert("RGB").save(
+            root / "images" / f"m{i}.png"
+        )
         Image.fromarray(mask, mode="L").save(root / "masks" / f"m{i}.png")
     return root
 
@@ -33,19 +35,82 @@ def _mask_folder(root, count=5):
 def test_segment_train_evaluate_predict_export(tmp_path, capsys):
     data = _mask_folder(tmp_path / "cells")
     model = tmp_path / "seg.keras"
-    assert _run(["vision", "segment", "train", "--data", str(data), "--classes", "background,cell",
-                 "--image-size", "32", "--epochs", "1", "--batch-size", "4", "--output", str(model)]) == 0
+    assert (
+        _run(
+            [
+                "vision",
+                "segment",
+                "train",
+                "--data",
+                str(data),
+                "--classes",
+                "background,cell",
+                "--image-size",
+                "32",
+                "--epochs",
+                "1",
+                "--batch-size",
+                "4",
+                "--output",
+                str(model),
+            ]
+        )
+        == 0
+    )
     assert "validation mean IoU" in capsys.readouterr().out
-    assert _run(["vision", "segment", "evaluate", "--model", str(model), "--data", str(data), "--part", "train"]) == 0
+    assert (
+        _run(
+            [
+                "vision",
+                "segment",
+                "evaluate",
+                "--model",
+                str(model),
+                "--data",
+                str(data),
+                "--part",
+                "train",
+            ]
+        )
+        == 0
+    )
     report = json.loads(capsys.readouterr().out)
     assert set(report["per_class"]) == {"background", "cell"} and "confusion_matrix" not in report
     image = str(data / "images" / "m0.png")
-    assert _run(["vision", "segment", "predict", "--model", str(model), "--mask-dir", str(tmp_path / "masks"),
-                 "--overlay-dir", str(tmp_path / "overlays"), image]) == 0
+    assert (
+        _run(
+            [
+                "vision",
+                "segment",
+                "predict",
+                "--model",
+                str(model),
+                "--mask-dir",
+                str(tmp_path / "masks"),
+                "--overlay-dir",
+                str(tmp_path / "overlays"),
+                image,
+            ]
+        )
+        == 0
+    )
     assert "32x48" in capsys.readouterr().out
     assert np.asarray(Image.open(tmp_path / "masks" / "m0.png")).shape == (32, 48)
     assert (tmp_path / "overlays" / "m0.png").is_file()
-    assert _run(["vision", "segment", "export", "--model", str(model), "--output", str(tmp_path / "models")]) == 0
+    assert (
+        _run(
+            [
+                "vision",
+                "segment",
+                "export",
+                "--model",
+                str(model),
+                "--output",
+                str(tmp_path / "models"),
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "models" / "1" / "saved_model.pb").is_file()
     with pytest.raises(ValueError, match="images/ and masks/"):
         _run(["vision", "segment", "evaluate", "--model", str(model), "--data", str(tmp_path)])

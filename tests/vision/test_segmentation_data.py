@@ -13,7 +13,9 @@ def _write_pair(root, name, mask, mode="P", size=None):
     (root / "images").mkdir(exist_ok=True)
     (root / "masks").mkdir(exist_ok=True)
     height, width = size or mask.shape
-    Image.fromarray(np.full((height, width, 3), 120, np.uint8)).save(root / "images" / f"{name}.jpg")
+    Image.fromarray(np.full((height, width, 3), 120, np.uint8)).save(
+        root / "images" / f"{name}.jpg"
+    )
     picture = Image.fromarray(mask.astype(np.uint8), mode="L")
     if mode == "P":
         picture = picture.convert("P")
