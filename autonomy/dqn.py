@@ -33,9 +33,9 @@ from autonomy.callbacks import AgentCallback
 from autonomy.env import DEFAULT_ENV, check_env_name, make_env, make_vector_env
 from autonomy.evaluation import evaluate_policy, record_episode
 from autonomy.numpy_q import NumpyQNetwork
+from autonomy.q_network import build_q_network
 from autonomy.replay import NStepAccumulator, PrioritizedReplayBuffer, ReplayBuffer
 from common import export as export_lib
-from common.layers import build_q_network
 from common.task import TaskConfig
 
 AGENT_FILE = "dlsuite_agent.json"

@@ -8,7 +8,7 @@ forward pass in NumPy takes ~20 us. The copy's weights are refreshed right after
 gradient step (the train step hands back the updated values, so this costs no extra
 TensorFlow call), i.e. off the critical path.
 
-Only the networks ``common.layers.build_q_network`` builds for flat observations are
+Only the networks ``autonomy.q_network.build_q_network`` builds for flat observations are
 supported: ``Dense`` layers with ReLU (or linear) activations and a bias, then a
 ``DuelingHead`` (dueling or plain), all in float32. ``from_network`` returns ``None`` for
 anything else (the CNN for images, mixed precision, custom layers), and callers keep using
@@ -23,7 +23,7 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
-from common.layers import DuelingHead
+from autonomy.q_network import DuelingHead
 
 _ACTIVATIONS = ("relu", "linear")
 

@@ -38,9 +38,9 @@ import tensorflow as tf
 from sklearn.metrics import roc_auc_score
 
 from bench.nlp_classification import StopAfterCheckpoint, TimeBudgetReached
-from nlp.qa_threshold import best_no_answer_threshold, f1_at_threshold
-from nlp.question_answering import QuestionAnswerer
-from nlp.squad import SquadData, read_squad
+from nlp.qa.squad import SquadData, read_squad
+from nlp.qa.task import QuestionAnswerer
+from nlp.qa.threshold import best_no_answer_threshold, f1_at_threshold
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "squad"

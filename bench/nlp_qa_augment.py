@@ -22,7 +22,7 @@ import random
 import re
 from collections import defaultdict
 
-from nlp.squad import QAExample, SquadData
+from nlp.qa.squad import QAExample, SquadData
 
 WORD = re.compile(r"[A-Za-z0-9]+(?:['\-.][A-Za-z0-9]+)*")
 AUXILIARY = re.compile(

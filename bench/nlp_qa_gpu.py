@@ -8,7 +8,7 @@ cores. The work is split so that only the training leaves this machine:
    ``bench.nlp_qa``; the initial weights are those of ``QuestionAnswerer.build_model``. Only the
    embedding rows of tokens that occur in the data travel (other rows are never looked up).
 2. ``bench/nlp_qa_gpu_train.py`` (there, Keras on JAX): the same model and the same compile
-   recipe (``nlp.qa_model``) trained with ``keras.Model.fit``; returns the test windows' logits.
+   recipe (``nlp.qa.model``) trained with ``keras.Model.fit``; returns the test windows' logits.
 3. ``finish`` (here, TensorFlow): ``QuestionAnswerer.evaluate`` and ``no_answer_evidence`` run
    unchanged on the test questions, with the model call replaced by a lookup of those logits,
    so the decoding, scoring and no-answer rule are dlsuite's own. Rows merge into
@@ -39,9 +39,9 @@ from bench.nlp_qa import (
     no_answer_fields,
 )
 from bench.nlp_qa_augment import unanswerable_variants
-from nlp.qa_features import span_labels
-from nlp.question_answering import QuestionAnswerer, training_span
-from nlp.squad import QAExample, SquadData, read_squad
+from nlp.qa.features import span_labels
+from nlp.qa.squad import QAExample, SquadData, read_squad
+from nlp.qa.task import QuestionAnswerer, training_span
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_PATH = REPO_ROOT / "bench" / "results" / "nlp_qa_gpu.json"
@@ -287,7 +287,7 @@ def results_header() -> dict[str, Any]:
         "dataset": "SQuAD v2.0 dev articles in ../shared/data/squad (15 articles, 5,233 questions), "
         "article-level 4-fold cross-validation (the folds of bench.nlp_qa)",
         "note": "Windows, labels and initial weights made here by dlsuite (TensorFlow); training with "
-        "keras.Model.fit and the compile recipe of nlp.qa_model on a lent GPU under the JAX backend "
+        "keras.Model.fit and the compile recipe of nlp.qa.model on a lent GPU under the JAX backend "
         "(every batch padded to 256 tokens, Keras shuffling instead of length buckets); evaluation "
         "here by QuestionAnswerer.evaluate with the model call replaced by those windows' logits. "
         "Recipe per row: recipe, epochs, options.learning_rate, extra_train_questions (v1.1 "

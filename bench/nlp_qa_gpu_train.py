@@ -1,8 +1,8 @@
 """Train one SQuAD v2.0 fold of a ``bench.nlp_qa_gpu`` pack with Keras on JAX (no TensorFlow needed).
 
 Runs on a lent accelerator machine that has JAX but not TensorFlow. The model is dlsuite's
-(``nlp.qa_model.span_model`` over the pack's BertBackbone config and initial weights) and the
-recipe is ``QuestionAnswerer.fit``'s (``nlp.qa_model.compile_span_model``: AdamW, warmup + cosine,
+(``nlp.qa.model.span_model`` over the pack's BertBackbone config and initial weights) and the
+recipe is ``QuestionAnswerer.fit``'s (``nlp.qa.model.compile_span_model``: AdamW, warmup + cosine,
 clipping, start/end cross-entropy; batch 16). Writes the fold's test-window logits (non-padding
 positions only) for ``python -m bench.nlp_qa_gpu finish``. Recipe flags add training windows:
 ``extra`` the extra v1.1 articles' questions, ``aug`` / ``aug2`` one or two rule-made unanswerable

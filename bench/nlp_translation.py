@@ -28,8 +28,8 @@ from typing import Any
 import tensorflow as tf
 
 from bench.nlp_classification import load_average, resumable_fit
-from nlp.parallel_data import ParallelText, load_parallel_files
 from nlp.translation import Translator
+from nlp.translation.data import ParallelText, load_parallel_files
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "multi30k"

@@ -1,7 +1,7 @@
 """Serving benchmark: embedded server latency / throughput and a malformed-traffic load run.
 
 Latency: p50 / p99 and throughput of ``predict`` at batch 1 and batch 32 over REST
-(``common.serving.Client``) and gRPC (``GrpcClient``, official stubs) with N concurrent
+(``serving.Client``) and gRPC (``GrpcClient``, official stubs) with N concurrent
 clients, next to the in-process SavedModel ``serving_default`` call on the same model with the
 same N threads; server overhead is reported as the p50 ratio served / in-process.
 
@@ -10,7 +10,7 @@ Load run: 10,000 REST requests from N clients, 20 % of them malformed (bad JSON,
 an oversized body, a ``..`` model name); reports 5xx count, answers by error class and the
 server process's resident memory before and after.
 
-The server runs in its own process (``python -m common.serving``) on loopback ports, so its
+The server runs in its own process (``python -m serving``) on loopback ports, so its
 memory is measured alone; clients share the machine's cores with it (numbers from a 2-core
 box are client-bound as much as server-bound). Default model: a small MLP (64 -> 256 -> 10,
 ``scores`` + ``label``) built in a temp folder; ``--models-base DIR --model NAME`` benchmarks
@@ -43,8 +43,8 @@ import numpy as np
 import psutil
 import tensorflow as tf
 
-from common.serving import Client, GrpcClient
-from common.serving.warmup import read_warmup_requests, write_warmup_file
+from serving import Client, GrpcClient
+from serving.warmup import read_warmup_requests, write_warmup_file
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_PATH = REPO_ROOT / "bench" / "results" / "serving.json"
@@ -151,7 +151,7 @@ def start_server(base: Path) -> tuple[subprocess.Popen, str, str]:
         [
             sys.executable,
             "-m",
-            "common.serving",
+            "serving",
             str(base),
             "--port",
             str(rest_port),

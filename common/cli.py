@@ -48,8 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-serve", action="store_true", help="skip the serving round trip")
     demo.set_defaults(func=run_demo)
     try:
-        from common.serving.cli import add_arguments as add_serve_arguments
-        from common.serving.cli import run as run_serve
+        from serving.cli import add_arguments as add_serve_arguments
+        from serving.cli import run as run_serve
     except ImportError:  # serving package not installed in this build
         pass
     else:
@@ -78,7 +78,7 @@ def run_demo(args: argparse.Namespace) -> int:
     requests = {name: inputs for result in results for name, inputs in result.requests.items()}
     if requests and not args.no_serve:
         try:
-            from common.serving.demo import roundtrip
+            from serving.demo import roundtrip
         except ImportError:
             print("serving package unavailable: skipped the server round trip")
         else:

@@ -332,8 +332,16 @@ def read_task_file(path: str | os.PathLike) -> dict[str, Any]:
         raise ValueError(f"{path} is not a .keras file (not a zip archive)") from error
 
 
+#: Modules that task files written before the per-task sub-packages name; mapped to their new home.
+_MOVED_TASK_MODULES = {
+    "nlp.text_classification": "nlp.classification.task",
+    "nlp.question_answering": "nlp.qa.task",
+}
+
+
 def _import_task_class(qualified: str) -> type[Task]:
     module_name, _, class_name = qualified.rpartition(".")
+    module_name = _MOVED_TASK_MODULES.get(module_name, module_name)
     if module_name.split(".")[0] not in TASK_PACKAGES:
         raise ValueError(f"refusing to import task class {qualified!r} outside dlsuite packages")
     task_cls = getattr(importlib.import_module(module_name), class_name, None)

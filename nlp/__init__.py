@@ -4,9 +4,9 @@ Raw strings in, named results out; tokenisation (``nlp.tokenization``) uses core
 so exported SavedModels take ``tf.string`` text and load in stock TensorFlow Serving.
 """
 
+from nlp.classification.task import TextClassifier
 from nlp.ner import EntityTagger
-from nlp.question_answering import QuestionAnswerer
-from nlp.text_classification import TextClassifier
+from nlp.qa.task import QuestionAnswerer
 from nlp.translation import Translator
 
 __all__ = ["EntityTagger", "QuestionAnswerer", "TextClassifier", "Translator"]

@@ -9,8 +9,8 @@ from typing import Any
 
 from common.task import load_task
 from nlp import data as data_lib
+from nlp.classification.task import TextClassifier
 from nlp.ner import EntityTagger
-from nlp.text_classification import TextClassifier
 
 CLASSIFY_DATA_HELP = (
     "a CSV/TSV file (see --text-column/--label-column), a folder with one sub-folder of .txt files "
@@ -283,7 +283,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     export.set_defaults(func=_export(EntityTagger))
 
     # Imported here: these modules reuse this module's helpers (train options, export action).
-    from nlp import qa_cli, translation_cli
+    from nlp.qa import cli as qa_cli
+    from nlp.translation import cli as translation_cli
 
     translation_cli.add_commands(tasks)
     qa_cli.add_commands(tasks)

@@ -16,11 +16,11 @@ import tensorflow as tf
 
 from common.demo import DemoResult
 from common.plots import plot_history
+from nlp.classification.task import TextClassifier
 from nlp.data import make_ner, make_sentiment
 from nlp.ner import EntityTagger
-from nlp.qa_pipelines import question_answering
-from nlp.text_classification import TextClassifier
-from nlp.translation_pipelines import translation
+from nlp.qa.pipelines import question_answering
+from nlp.translation.pipelines import translation
 
 
 def classification(

@@ -26,11 +26,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from common.ctc import PAD_LABEL, CTCLoss
 from common.optimizers import make_optimizer
 from common.task import Task, TaskConfig, as_list
 from speech import data as data_lib
 from speech import decoding
+from speech.ctc import PAD_LABEL, CTCLoss
 from speech.features import FEATURE_TYPES, encode_wav, read_audio, waveform_to_features
 from speech.model import RNN_TYPES, TIME_STRIDES, build_acoustic_model
 

@@ -12,7 +12,7 @@ import dataclasses
 import keras
 import tensorflow as tf
 
-from common import ctc
+from speech import ctc
 from speech.features import waveform_to_features
 
 DECODERS = ("greedy", "beam")

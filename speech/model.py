@@ -10,7 +10,7 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
-from common.ctc import CTCFrameMask
+from speech.ctc import CTCFrameMask
 from speech.features import SpecAugment
 
 TIME_STRIDES = (1, 2, 4)  # 10 ms feature frames per output frame (one stride-2 conv per factor 2)

@@ -3,7 +3,7 @@
 from vision.classification import ImageClassifier, ImageClassifierConfig
 from vision.data import load_digits, load_image_folder, load_tfds_images, make_shapes
 from vision.detection import ObjectDetector, ObjectDetectorConfig
-from vision.detection_data import (
+from vision.detection.data import (
     DetectionSet,
     load_coco,
     load_tfds_detection,
@@ -12,7 +12,7 @@ from vision.detection_data import (
 )
 from vision.draw import draw_detections, overlay_mask
 from vision.segmentation import ImageSegmenter, ImageSegmenterConfig
-from vision.segmentation_data import (
+from vision.segmentation.data import (
     SegmentationSet,
     load_mask_folder,
     load_tfds_segmentation,

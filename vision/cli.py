@@ -9,9 +9,10 @@ from typing import Any
 
 from common.data import train_val_split
 from common.task import load_task
-from vision import detection_cli, segmentation_cli
 from vision.classification import BACKBONES, ImageClassifier
 from vision.data import ImageArrays, load_digits, load_image_folder, load_tfds_images, make_shapes
+from vision.detection import cli as detection_cli
+from vision.segmentation import cli as segmentation_cli
 
 DATA_HELP = (
     "an image folder (one sub-folder per class), 'builtin:digits', 'builtin:shapes' or "

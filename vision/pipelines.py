@@ -20,11 +20,11 @@ from common.plots import plot_history
 from vision.classification import ImageClassifier
 from vision.data import load_digits
 from vision.detection import ObjectDetector
-from vision.detection_data import make_shape_scenes
+from vision.detection.data import make_shape_scenes
 from vision.draw import draw_detections, overlay_mask
 from vision.images import encode_png
 from vision.segmentation import ImageSegmenter
-from vision.segmentation_data import make_shape_masks
+from vision.segmentation.data import make_shape_masks
 
 
 def classification(

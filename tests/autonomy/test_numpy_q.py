@@ -8,7 +8,7 @@ import pytest
 
 from autonomy import DQNAgent
 from autonomy.numpy_q import NumpyQNetwork
-from common.layers import DuelingHead, build_q_network
+from autonomy.q_network import DuelingHead, build_q_network
 from tests.autonomy.corridor import CORRIDOR, CORRIDOR_CONFIG
 
 

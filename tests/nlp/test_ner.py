@@ -110,7 +110,7 @@ def test_pretrained_tagger_export_parity(which, tiny_preset, ner_data, tmp_path)
 def test_word_casing_classes():
     import tensorflow as tf
 
-    from nlp.ner_features import CASE_CLASSES, word_casing
+    from nlp.ner.features import CASE_CLASSES, word_casing
 
     words = ["paris", "Paris", "EU", "U.S.", "1996", "A4", "Ärger", "ÖSTERREICH", "-", "iPhone"]
     expected = [

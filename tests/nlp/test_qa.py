@@ -9,8 +9,8 @@ import pytest
 import tensorflow as tf
 
 from common.export import non_core_ops, read_warmup_requests
-from nlp.question_answering import QuestionAnswerer
-from nlp.squad import QAExample, make_synthetic_qa
+from nlp.qa.squad import QAExample, make_synthetic_qa
+from nlp.qa.task import QuestionAnswerer
 from tests.conftest import run_fresh_tensorflow
 
 TINY = dict(

@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from nlp.qa_cli import add_commands, resolve_squad_data
-from nlp.question_answering import QuestionAnswerer
+from nlp.qa.cli import add_commands, resolve_squad_data
+from nlp.qa.task import QuestionAnswerer
 
 
 def _run(argv: list[str]) -> int:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from nlp.qa_features import QAFeaturizer, decode_answers, span_labels
+from nlp.qa.features import QAFeaturizer, decode_answers, span_labels
 from nlp.tokenization import WordPieceTokenizer, train_vocabulary
 
 TEXTS = [

@@ -1,4 +1,4 @@
-"""``nlp.qa_model`` builds and trains QuestionAnswerer's span model on Keras-JAX with TensorFlow unimportable.
+"""``nlp.qa.model`` builds and trains QuestionAnswerer's span model on Keras-JAX with TensorFlow unimportable.
 
 That is what lets ``bench/nlp_qa_gpu_train.py`` train the same model and recipe on an accelerator
 machine that has JAX but no TensorFlow. The check runs in a fresh process with ``import tensorflow``

@@ -1,11 +1,11 @@
-"""``nlp.qa_threshold``: the no-answer threshold sweep against hand-computed values."""
+"""``nlp.qa.threshold``: the no-answer threshold sweep against hand-computed values."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from nlp.qa_threshold import best_no_answer_threshold, f1_at_threshold
+from nlp.qa.threshold import best_no_answer_threshold, f1_at_threshold
 
 # Four questions: two answerable (span F1 1.0 and 0.5), two unanswerable (span F1 0).
 MARGINS = [-2.0, 1.0, 3.0, 0.0]

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from nlp.squad import (
+from nlp.qa.squad import (
     QAExample,
     f1_score,
     load_tfds_squad,

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from common.export import read_warmup_requests
-from nlp.parallel_data import make_synthetic_translation
 from nlp.translation import Translator
+from nlp.translation.data import make_synthetic_translation
 from tests.conftest import run_fresh_tensorflow
 
 SMALL = dict(
@@ -161,7 +161,7 @@ def test_export_matches_predict_in_fresh_process(translator, tmp_path):
 
 
 def test_cli_actions(tmp_path, capsys):
-    from nlp.translation_cli import add_commands
+    from nlp.translation.cli import add_commands
 
     parser = argparse.ArgumentParser()
     add_commands(parser.add_subparsers(dest="task", required=True))

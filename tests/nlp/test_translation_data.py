@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from nlp.parallel_data import (
+from nlp.translation import Translator
+from nlp.translation.data import (
     load_parallel_files,
     load_parallel_tsv,
     load_tfds_parallel,
     make_synthetic_translation,
 )
-from nlp.translation import Translator
 
 
 def write(path, text: str, compress: bool = False) -> str:

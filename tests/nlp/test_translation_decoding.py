@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from nlp.seq2seq_decoding import beam_search, best_of, greedy_search, length_penalty
+from nlp.translation.decoding import beam_search, best_of, greedy_search, length_penalty
 
 PAD, BOS, EOS = 0, 1, 2
 

@@ -25,9 +25,9 @@ import tensorflow as tf
 sys.path.insert(0, str(Path(__file__).parent))  # tests here import serving_helpers
 from serving_helpers import Images, Pair, Tabular, png_bytes  # noqa: E402
 
-from common.serving.models_config import VersionPolicy, write_models_config  # noqa: E402
-from common.serving.server import ModelServer  # noqa: E402
-from common.serving.warmup import write_warmup_file  # noqa: E402
+from serving.models_config import VersionPolicy, write_models_config  # noqa: E402
+from serving.server import ModelServer  # noqa: E402
+from serving.warmup import write_warmup_file  # noqa: E402
 
 
 def _save(module: tf.Module, path: Path, signatures: dict, warmup: dict) -> Path:

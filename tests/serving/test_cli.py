@@ -1,4 +1,4 @@
-"""``dlsuite serve`` (common.serving.cli): defaults, user mistakes, a real foreground run."""
+"""``dlsuite serve`` (serving.cli): defaults, user mistakes, a real foreground run."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import time
 import httpx
 import pytest
 
-from common.serving.cli import add_arguments, run
+from serving.cli import add_arguments, run
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -109,7 +109,7 @@ def test_foreground_run_serves_and_stops_on_sigterm(served_base, capsys):
 
 
 def test_module_entry_point(tmp_path, capsys):
-    from common.serving.__main__ import main
+    from serving.__main__ import main
 
     assert main([str(tmp_path / "missing")]) == 2
     assert_one_sentence(capsys, "does not exist")

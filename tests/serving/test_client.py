@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from serving_helpers import png_bytes
 
-from common.serving import Client, GrpcClient, InvalidArgument, NotFound, ServingError
+from serving import Client, GrpcClient, InvalidArgument, NotFound, ServingError
 
 pytestmark = pytest.mark.timeout(120)
 

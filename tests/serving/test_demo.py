@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from serving_helpers import png_bytes
 
-from common.serving.demo import format_rows, roundtrip
+from serving.demo import format_rows, roundtrip
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -8,7 +8,7 @@ import pytest
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
-from common.serving import ModelEntry, VersionPolicy, read_models_config, write_models_config
+from serving import ModelEntry, VersionPolicy, read_models_config, write_models_config
 
 pytestmark = pytest.mark.timeout(60)
 

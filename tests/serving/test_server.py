@@ -8,7 +8,7 @@ import logging
 import httpx
 import pytest
 
-from common.serving.server import ModelServer
+from serving.server import ModelServer
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from common.serving.errors import InvalidArgument
-from common.serving.tensors import (
+from serving.errors import InvalidArgument
+from serving.tensors import (
     TensorSpec,
     array_to_json,
     json_to_array,

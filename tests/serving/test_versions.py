@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from conftest import install
 
-from common.serving import Client, GrpcClient
-from common.serving.models_config import VersionPolicy, write_models_config
-from common.serving.server import ModelServer
+from serving import Client, GrpcClient
+from serving.models_config import VersionPolicy, write_models_config
+from serving.server import ModelServer
 
 pytestmark = pytest.mark.timeout(180)
 

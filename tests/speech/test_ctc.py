@@ -1,4 +1,4 @@
-"""common.ctc: the loss, padded-frame masking and the decoders, on hand-made logits."""
+"""speech.ctc: the loss, padded-frame masking and the decoders, on hand-made logits."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from common import ctc
+from speech import ctc
 
 BLANK = 3  # three labels (0, 1, 2) and the blank last
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from common.box_losses import DenseDetectionLoss, giou_boxes, giou_distances, smooth_l1
-from vision import boxes as B
+from vision.detection import boxes as B
+from vision.detection.losses import DenseDetectionLoss, giou_boxes, giou_distances, smooth_l1
 
 
 def test_feature_points_cover_every_level_in_order():

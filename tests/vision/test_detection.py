@@ -10,7 +10,7 @@ import pytest
 from common.export import non_core_ops, read_warmup_requests
 from tests.conftest import run_fresh_tensorflow
 from vision import ObjectDetector, draw_detections
-from vision.detection_data import make_shape_scenes
+from vision.detection.data import make_shape_scenes
 from vision.images import encode_png
 
 SCENES = {"max_objects": 3, "min_size": 0.2, "max_size": 0.5}

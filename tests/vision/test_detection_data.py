@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from vision.detection_data import (
+from vision.detection.data import (
     DetectionSet,
     load_coco,
     load_tfds_detection,

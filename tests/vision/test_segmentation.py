@@ -11,7 +11,7 @@ from common.export import non_core_ops
 from tests.conftest import run_fresh_tensorflow
 from vision import ImageSegmenter, overlay_mask
 from vision.images import encode_png
-from vision.segmentation_data import make_shape_masks
+from vision.segmentation.data import make_shape_masks
 
 SCENES = {"max_objects": 3, "min_size": 0.2, "max_size": 0.5}
 

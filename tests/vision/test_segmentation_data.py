@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vision.segmentation_data import load_mask_folder, load_tfds_segmentation, make_shape_masks
+from vision.segmentation.data import load_mask_folder, load_tfds_segmentation, make_shape_masks
 
 
 def _write_pair(root, name, mask, mode="P", size=None):

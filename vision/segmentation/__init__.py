@@ -1,0 +1,5 @@
+"""Semantic segmentation: U-Net / DeepLabV3+ (``ImageSegmenter``)."""
+
+from vision.segmentation.task import ImageSegmenter, ImageSegmenterConfig
+
+__all__ = ["ImageSegmenter", "ImageSegmenterConfig"]
