@@ -14,6 +14,7 @@ import sys
 import threading
 from pathlib import Path
 
+from serving.http_protocol import DEFAULT_READ_TIMEOUT_S
 from serving.rest import DEFAULT_MAX_BODY_BYTES
 from serving.server import (
     DEFAULT_GRPC_PORT,
@@ -74,7 +75,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-body-bytes",
         type=int,
         default=DEFAULT_MAX_BODY_BYTES,
-        help="largest accepted request body (default %(default)s)",
+        help="largest accepted request body; also bounds the decoded tensors of a request "
+        "(default %(default)s)",
+    )
+    parser.add_argument(
+        "--read-timeout",
+        type=float,
+        default=DEFAULT_READ_TIMEOUT_S,
+        metavar="SECONDS",
+        help="close a REST request that sends nothing for this long, with 408 "
+        "(default %(default)s; 0 = never)",
     )
     parser.add_argument("--access-log", action="store_true", help="log every REST request")
     parser.add_argument(
@@ -101,6 +111,10 @@ def _setup_logging(level: str) -> None:
         logger = logging.getLogger(name)
         if not logger.handlers:
             logger.addHandler(handler)
+            # Our handler prints these lines; a root handler added later (any library's
+            # logging.warning() calls basicConfig, as a failed SavedModel load does) must not
+            # print them a second time.
+            logger.propagate = False
 
 
 def run(args: argparse.Namespace) -> int:
@@ -118,6 +132,8 @@ def run(args: argparse.Namespace) -> int:
         return _fail("--max-body-bytes must be positive")
     if args.poll_interval < 0:
         return _fail("--poll-interval cannot be negative")
+    if not args.read_timeout >= 0:
+        return _fail("--read-timeout cannot be negative")
     _setup_logging(args.log_level)
     server = ModelServer(
         source,
@@ -127,6 +143,7 @@ def run(args: argparse.Namespace) -> int:
         poll_interval=args.poll_interval,
         max_body_bytes=args.max_body_bytes,
         access_log=args.access_log,
+        read_timeout=args.read_timeout,
     )
     try:
         server.start()

@@ -13,6 +13,7 @@ from concurrent import futures
 from typing import Any
 
 import grpc
+import numpy as np
 import tensorflow as tf
 from tensorflow_serving.apis import (
     get_model_metadata_pb2,
@@ -26,6 +27,7 @@ from serving import protos
 from serving.errors import InvalidArgument, ServingError
 from serving.registry import ModelRegistry
 from serving.servable import Servable
+from serving.tensors import STRING_ELEMENT_BYTES, check_decoded_size
 
 log = logging.getLogger(__name__)
 
@@ -47,14 +49,15 @@ def _abort(context: grpc.ServicerContext, exc: Exception) -> None:
 class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
     """``tensorflow.serving.PredictionService`` over a :class:`ModelRegistry`."""
 
-    def __init__(self, registry: ModelRegistry) -> None:
+    def __init__(self, registry: ModelRegistry, max_decoded_bytes: int | None = None) -> None:
         self.registry = registry
+        self.max_decoded_bytes = max_decoded_bytes
 
     def Predict(self, request: predict_pb2.PredictRequest, context: grpc.ServicerContext) -> Any:  # noqa: N802
         try:
             name, version, label = _spec_target(request.model_spec)
             servable = self.registry.resolve(name, version, label)
-            return predict_proto(servable, request)
+            return predict_proto(servable, request, self.max_decoded_bytes)
         except Exception as exc:
             _abort(context, exc)
 
@@ -90,17 +93,42 @@ class ModelServicer(model_service_pb2_grpc.ModelServiceServicer):
             _abort(context, exc)
 
 
+def tensor_from_proto(
+    key: str, tensor: Any, max_bytes: int | None, used: int = 0
+) -> tuple[np.ndarray, int]:
+    """A ``TensorProto`` as an array, checked against ``max_bytes`` *before* it is expanded.
+
+    Returns ``(array, used)`` where ``used`` adds this tensor's decoded bytes. Negative
+    dimensions, unknown ranks, unknown dtypes and oversized shapes are
+    :class:`InvalidArgument`.
+    """
+    if tensor.tensor_shape.unknown_rank:
+        raise InvalidArgument(f"Input '{key}' has an unknown rank; send a full shape")
+    try:
+        dtype = tf.dtypes.as_dtype(tensor.dtype)
+    except (TypeError, ValueError):
+        raise InvalidArgument(f"Input '{key}' has an unknown dtype ({tensor.dtype})") from None
+    shape = [d.size for d in tensor.tensor_shape.dim]
+    if dtype == tf.string:
+        contents = sum(len(v) for v in tensor.string_val)
+        used = check_decoded_size(key, shape, STRING_ELEMENT_BYTES, max_bytes, used + contents)
+    else:
+        used = check_decoded_size(key, shape, max(1, dtype.size), max_bytes, used)
+    try:
+        return tf.make_ndarray(tensor), used
+    except Exception as exc:  # malformed TensorProto contents
+        raise InvalidArgument(f"Input '{key}' is not a valid TensorProto: {exc}") from None
+
+
 def predict_proto(
-    servable: Servable, request: predict_pb2.PredictRequest
+    servable: Servable, request: predict_pb2.PredictRequest, max_decoded_bytes: int | None = None
 ) -> predict_pb2.PredictResponse:
-    """Answer a ``PredictRequest`` with ``servable``."""
+    """Answer a ``PredictRequest`` with ``servable``; inputs bounded by ``max_decoded_bytes``."""
     signature = servable.signature(request.model_spec.signature_name or None)
     inputs = {}
+    used = 0
     for key, tensor in request.inputs.items():
-        try:
-            inputs[key] = tf.make_ndarray(tensor)
-        except Exception as exc:  # malformed TensorProto contents
-            raise InvalidArgument(f"Input '{key}' is not a valid TensorProto: {exc}") from None
+        inputs[key], used = tensor_from_proto(key, tensor, max_decoded_bytes, used)
     outputs = servable.predict(inputs, signature.name, request.output_filter)
     response = predict_pb2.PredictResponse()
     response.model_spec.CopyFrom(protos.model_spec(servable.name, servable.version, signature.name))
@@ -117,6 +145,8 @@ def create_grpc_server(
 ) -> tuple[grpc.Server, int]:
     """A started-not-yet gRPC server bound to ``address`` (``host:port``; port 0 = any).
 
+    Messages over ``max_message_bytes`` get RESOURCE_EXHAUSTED; a message whose tensors
+    would decode to more than that (a shape larger than its values) gets INVALID_ARGUMENT.
     Returns the server and the bound port. Raises ``OSError`` when the address is taken.
     """
     server = grpc.server(
@@ -128,7 +158,7 @@ def create_grpc_server(
         ],
     )
     prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
-        PredictionServicer(registry), server
+        PredictionServicer(registry, max_message_bytes), server
     )
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelServicer(registry), server)
     try:

@@ -53,7 +53,7 @@ class _Model:
     entry: ModelEntry
     servables: dict[int, Servable] = field(default_factory=dict)
     states: dict[int, VersionStatus] = field(default_factory=dict)
-    failed: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    failed: dict[int, tuple[tuple[str, int, int], ...]] = field(default_factory=dict)
 
 
 def version_dirs(base_path: Path) -> dict[int, Path]:
@@ -72,15 +72,23 @@ def version_dirs(base_path: Path) -> dict[int, Path]:
     return found
 
 
-def _fingerprint(path: Path) -> tuple[int, ...]:
-    """Changes when a version folder's files change (so a fixed version is retried)."""
-    parts: list[int] = []
-    for name in ("saved_model.pb", "saved_model.pbtxt", "variables", "assets.extra"):
-        try:
-            st = (path / name).stat()
-            parts += [st.st_mtime_ns, st.st_size]
-        except OSError:
-            parts += [0, 0]
+def _fingerprint(path: Path) -> tuple[tuple[str, int, int], ...]:
+    """Changes when any file of a version folder changes (so a fixed version is retried).
+
+    Every file below the folder counts (name, mtime, size): rewriting
+    ``variables/variables.data-00000-of-00001`` in place does not touch the folder's own
+    mtime, so looking at the top-level entries only would never retry such a fix.
+    """
+    parts: list[tuple[str, int, int]] = []
+    for root, dirs, files in os.walk(path, onerror=lambda _: None):
+        dirs.sort()
+        for name in sorted(files):
+            full = os.path.join(root, name)
+            try:
+                st = os.stat(full)
+            except OSError:
+                continue
+            parts.append((os.path.relpath(full, path), st.st_mtime_ns, st.st_size))
     return tuple(parts)
 
 
@@ -172,16 +180,26 @@ class ModelRegistry:
                 self._sync(model)
 
     def _sync(self, model: _Model) -> None:
+        """Load what the policy wants, *then* unload the rest (availability preserving).
+
+        A served version whose folder was deleted keeps answering (it is in memory) until
+        the version that replaces it has loaded, as TF Serving's availability-preserving
+        policy does; so deleting the highest version never leaves a window without one.
+        """
         entry = model.entry
         on_disk = version_dirs(Path(entry.base_path))
         with self._lock:
             for version in [v for v in model.states if v not in on_disk]:
-                model.states.pop(version, None)
+                if version not in model.servables:
+                    model.states.pop(version, None)
                 model.failed.pop(version, None)
-                model.servables.pop(version, None)
         desired: list[int] = []
         for _ in range(len(on_disk) + 1):  # each round either finishes or marks a failure
-            candidates = [v for v, p in on_disk.items() if model.failed.get(v) != _fingerprint(p)]
+            candidates = [
+                v
+                for v, p in on_disk.items()
+                if v not in model.failed or model.failed[v] != _fingerprint(p)
+            ]
             desired = entry.version_policy.select(candidates)
             to_load = [v for v in desired if v not in model.servables]
             if not to_load:
@@ -192,7 +210,10 @@ class ModelRegistry:
             for version in [v for v in model.servables if v not in desired]:
                 log.info("Unloading %s version %d", entry.name, version)
                 del model.servables[version]
-                model.states[version] = VersionStatus(version, END)
+                if version in on_disk:
+                    model.states[version] = VersionStatus(version, END)
+                else:
+                    model.states.pop(version, None)
 
     def _load(self, model: _Model, version: int, path: Path) -> None:
         name = model.entry.name

@@ -104,11 +104,14 @@ def _parse_json(body: bytes) -> Any:
         raise InvalidArgument(f"JSON Parse error: {exc}") from None
 
 
-def predict_json(servable: Servable, body: bytes) -> bytes:
-    """Run one REST predict request body against ``servable``; return the response body."""
+def predict_json(servable: Servable, body: bytes, max_decoded_bytes: int | None = None) -> bytes:
+    """Run one REST predict request body against ``servable``; return the response body.
+
+    The decoded input tensors together may hold at most ``max_decoded_bytes``.
+    """
     doc = _parse_json(body)
     signature = servable.signature(signature_name_of(doc))
-    inputs, fmt = parse_predict_request(doc, signature.inputs)
+    inputs, fmt = parse_predict_request(doc, signature.inputs, max_decoded_bytes)
     outputs = servable.predict(inputs, signature.name)
     return _json_bytes(make_predict_response(outputs, fmt))
 
@@ -209,7 +212,7 @@ def create_app(registry: ModelRegistry, max_body_bytes: int = DEFAULT_MAX_BODY_B
         body = await _read_body(request, max_body_bytes)
         check_name(name)
         servable = registry.resolve(name, resolve_version(version), label)
-        content = await run_in_threadpool(predict_json, servable, body)
+        content = await run_in_threadpool(predict_json, servable, body, max_body_bytes)
         return Response(content, media_type="application/json")
 
     @app.post(

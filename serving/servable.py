@@ -241,7 +241,12 @@ def _error_for(exc: tf.errors.OpError) -> ServingError:
     return InternalError(message)
 
 
-_TF_NOISE = ("Graph execution error", "Detected at node", "Detected unsupported operations")
+_TF_NOISE = (
+    "Graph execution error",
+    "Detected at node",
+    "Detected unsupported operations",
+    "<stack traces unavailable>",
+)
 
 
 def _clean_tf_message(text: str) -> str:
@@ -251,4 +256,8 @@ def _clean_tf_message(text: str) -> str:
         for line in text.splitlines()
         if line.strip() and not line[:1].isspace() and not line.startswith(_TF_NOISE)
     ]
-    return " ".join(lines)[:2000] if lines else text.strip().splitlines()[0][:2000]
+    if lines:
+        return " ".join(lines)[:2000]
+    indented = [line.strip() for line in text.splitlines() if line.strip()]
+    rest = [line for line in indented if not line.startswith(_TF_NOISE)]
+    return (rest or indented or [""])[0][:2000]

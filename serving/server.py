@@ -24,6 +24,7 @@ import grpc
 import uvicorn
 
 from serving.grpc_server import create_grpc_server
+from serving.http_protocol import DEFAULT_READ_TIMEOUT_S, MAX_HEAD_BYTES, GuardedH11Protocol
 from serving.registry import ModelRegistry
 from serving.rest import DEFAULT_MAX_BODY_BYTES, create_app
 
@@ -74,7 +75,10 @@ class ModelServer:
 
     ``rest_port`` / ``grpc_port``: 0 picks a free port, ``None`` disables that protocol.
     ``poll_interval``: seconds between scans for new versions (0 disables polling).
-    ``max_body_bytes``: REST bodies and gRPC messages above it get 413 / RESOURCE_EXHAUSTED.
+    ``max_body_bytes``: REST bodies and gRPC messages above it get 413 / RESOURCE_EXHAUSTED;
+    requests whose tensors decode to more than it get 400 / INVALID_ARGUMENT.
+    ``read_timeout``: a REST request that stops sending (head or body) for this many seconds
+    gets 408 and is closed (0 disables).
     """
 
     def __init__(
@@ -88,6 +92,7 @@ class ModelServer:
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         grpc_workers: int = 8,
         access_log: bool = False,
+        read_timeout: float = DEFAULT_READ_TIMEOUT_S,
     ) -> None:
         self.model_base = Path(model_base)
         self.host = host
@@ -97,6 +102,7 @@ class ModelServer:
         self.max_body_bytes = max_body_bytes
         self.grpc_workers = grpc_workers
         self.access_log = access_log
+        self.read_timeout = read_timeout
         self.registry: ModelRegistry | None = None
         self._uvicorn: uvicorn.Server | None = None
         self._rest_thread: threading.Thread | None = None
@@ -122,6 +128,8 @@ class ModelServer:
         """Load models, bind both ports and serve in background threads."""
         if self.max_body_bytes <= 0:
             raise ServerStartError("max_body_bytes must be positive")
+        if not self.read_timeout >= 0:
+            raise ServerStartError("read_timeout must be >= 0 seconds")
         try:
             self.registry = ModelRegistry.for_path(self.model_base, self.poll_interval)
         except (FileNotFoundError, ValueError) as exc:
@@ -172,7 +180,8 @@ class ModelServer:
             access_log=self.access_log,
             lifespan="off",
             timeout_graceful_shutdown=5,
-            h11_max_incomplete_event_size=64 * 1024,
+            http=GuardedH11Protocol.configured(self.read_timeout, MAX_HEAD_BYTES),
+            h11_max_incomplete_event_size=MAX_HEAD_BYTES,
         )
         self._uvicorn = uvicorn.Server(config)
         self._rest_thread = threading.Thread(

@@ -49,6 +49,8 @@ DT_TO_NUMPY: dict[str, Any] = {
 }
 
 _FLOATS = {"DT_FLOAT", "DT_DOUBLE", "DT_HALF"}
+#: bytes one element of a string tensor costs beyond its contents (an object pointer)
+STRING_ELEMENT_BYTES = 8
 _BYTES_SUFFIX = "_bytes"
 _B64 = "b64"
 
@@ -104,6 +106,39 @@ def _shape_str(shape: Sequence[int | None]) -> str:
     return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
 
 
+# ---------------------------------------------------------------------- size limits
+
+
+def check_decoded_size(
+    name: str, shape: Sequence[int], itemsize: int, limit: int | None, used: int = 0
+) -> int:
+    """Bytes a tensor of ``shape`` decodes to; :class:`InvalidArgument` past ``limit``.
+
+    A request may declare a shape far larger than the values it carries (a TensorProto with
+    one ``float_val`` fills its whole shape), so the element count is checked *before* any
+    memory is allocated. ``used`` is what earlier tensors of the same request took; the
+    limit is the server's body limit (``--max-body-bytes``): a decoded request may not be
+    larger than the largest request body the server accepts. Negative dimensions are
+    rejected. Returns ``used`` plus this tensor's bytes.
+    """
+    dims = [int(d) for d in shape]
+    negative = [d for d in dims if d < 0]
+    if negative:
+        raise InvalidArgument(
+            f"Input '{name}' has a negative dimension ({negative[0]}) in shape {dims[:8]}"
+        )
+    elements = 1
+    for dim in dims:  # Python ints: no int64 overflow for absurd shapes
+        elements *= dim
+    total = used + elements * max(1, int(itemsize))
+    if limit is not None and total > limit:
+        raise InvalidArgument(
+            f"Input '{name}' of shape {dims[:8]} ({elements} elements) makes the request "
+            f"decode to more than the {limit}-byte limit (--max-body-bytes)"
+        )
+    return total
+
+
 # --------------------------------------------------------------------------- JSON -> array
 
 
@@ -124,17 +159,22 @@ def decode_b64(value: Mapping[str, str]) -> bytes:
     raise InvalidArgument(f"Unable to base64 decode value starting with {text[:32]!r}")
 
 
-def json_to_array(value: Any, spec: TensorSpec) -> np.ndarray:
+def _itemsize(target: Any) -> int:
+    return STRING_ELEMENT_BYTES if target is np.object_ else np.dtype(target).itemsize
+
+
+def json_to_array(value: Any, spec: TensorSpec, max_bytes: int | None = None) -> np.ndarray:
     """Convert one JSON value (scalar or nested lists) to an array of ``spec``'s dtype.
 
     Raises :class:`InvalidArgument` for ragged nesting, wrong JSON types, values out of
-    range for the dtype and undecodable base64.
+    range for the dtype, undecodable base64 and tensors over ``max_bytes`` decoded.
     """
     target = spec.numpy_dtype
     try:
         nested = np.array(value, dtype=object)
     except (ValueError, TypeError, RecursionError) as exc:
         raise InvalidArgument(f"Input '{spec.name}' is not a dense tensor: {exc}") from None
+    check_decoded_size(spec.name, nested.shape, _itemsize(target), max_bytes)
     leaves = nested.reshape(-1).tolist()
     kinds = set(map(type, leaves))
     if list in kinds:
@@ -227,13 +267,24 @@ def _integers(leaves: list[Any], kinds: set[type], spec: TensorSpec, target: Any
 
 
 def parse_predict_request(
-    body: Any, input_specs: Mapping[str, TensorSpec]
+    body: Any, input_specs: Mapping[str, TensorSpec], max_bytes: int | None = None
 ) -> tuple[dict[str, np.ndarray], Format]:
     """Turn a decoded predict body into named arrays plus the request format.
 
     ``input_specs`` are the signature's inputs; ``signature_name`` must already have been
-    used to pick them (see :func:`signature_name_of`).
+    used to pick them (see :func:`signature_name_of`). ``max_bytes`` bounds the decoded
+    tensors of the request together (see :func:`check_decoded_size`).
     """
+    arrays, fmt = _parse_body(body, input_specs, max_bytes)
+    used = 0
+    for name, array in arrays.items():
+        used = check_decoded_size(name, array.shape, array.dtype.itemsize, max_bytes, used)
+    return arrays, fmt
+
+
+def _parse_body(
+    body: Any, input_specs: Mapping[str, TensorSpec], max_bytes: int | None
+) -> tuple[dict[str, np.ndarray], Format]:
     if not isinstance(body, dict):
         raise InvalidArgument("Request body must be a JSON object")
     has_instances, has_inputs = "instances" in body, "inputs" in body
@@ -242,9 +293,9 @@ def parse_predict_request(
     if not input_specs:
         raise InvalidArgument("The signature has no inputs")
     if has_instances:
-        return _parse_rows(body["instances"], input_specs), "row"
+        return _parse_rows(body["instances"], input_specs, max_bytes), "row"
     if has_inputs:
-        return _parse_columns(body["inputs"], input_specs), "columnar"
+        return _parse_columns(body["inputs"], input_specs, max_bytes), "columnar"
     raise InvalidArgument("Missing 'inputs' or 'instances' key")
 
 
@@ -258,7 +309,9 @@ def signature_name_of(body: Any) -> str | None:
     return name or None
 
 
-def _parse_rows(instances: Any, specs: Mapping[str, TensorSpec]) -> dict[str, np.ndarray]:
+def _parse_rows(
+    instances: Any, specs: Mapping[str, TensorSpec], max_bytes: int | None
+) -> dict[str, np.ndarray]:
     if not isinstance(instances, list):
         raise InvalidArgument("'instances' must be a list")
     if not instances:
@@ -277,7 +330,7 @@ def _parse_rows(instances: Any, specs: Mapping[str, TensorSpec]) -> dict[str, np
         if any(is_named(item) for item in instances):
             raise InvalidArgument("'instances' mixes objects and plain values")
         (spec,) = specs.values()
-        return {spec.name: json_to_array(instances, spec)}
+        return {spec.name: json_to_array(instances, spec, max_bytes)}
     for i, item in enumerate(instances):
         if not is_named(item):
             raise InvalidArgument(f"Expecting an object at item {i} of 'instances'")
@@ -286,12 +339,14 @@ def _parse_rows(instances: Any, specs: Mapping[str, TensorSpec]) -> dict[str, np
                 f"Item {i} of 'instances' has keys {sorted(item)}; expected exactly {sorted(names)}"
             )
     return {
-        name: json_to_array([item[name] for item in instances], spec)
+        name: json_to_array([item[name] for item in instances], spec, max_bytes)
         for name, spec in specs.items()
     }
 
 
-def _parse_columns(inputs: Any, specs: Mapping[str, TensorSpec]) -> dict[str, np.ndarray]:
+def _parse_columns(
+    inputs: Any, specs: Mapping[str, TensorSpec], max_bytes: int | None
+) -> dict[str, np.ndarray]:
     if not isinstance(inputs, dict) or is_b64_object(inputs):
         if len(specs) > 1:
             raise InvalidArgument(
@@ -299,7 +354,7 @@ def _parse_columns(inputs: Any, specs: Mapping[str, TensorSpec]) -> dict[str, np
                 f"({', '.join(sorted(specs))}): send an object keyed by input name"
             )
         (spec,) = specs.values()
-        return {spec.name: json_to_array(inputs, spec)}
+        return {spec.name: json_to_array(inputs, spec, max_bytes)}
     missing = [name for name in specs if name not in inputs]
     if missing:
         raise InvalidArgument(f"Missing named input(s) {missing} in 'inputs' object")
@@ -308,7 +363,7 @@ def _parse_columns(inputs: Any, specs: Mapping[str, TensorSpec]) -> dict[str, np
         raise InvalidArgument(
             f"Unknown input(s) {extra[:5]} in 'inputs'; the signature takes {sorted(specs)}"
         )
-    return {name: json_to_array(inputs[name], spec) for name, spec in specs.items()}
+    return {name: json_to_array(inputs[name], spec, max_bytes) for name, spec in specs.items()}
 
 
 # ---------------------------------------------------------------------- array -> JSON
