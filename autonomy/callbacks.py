@@ -7,8 +7,12 @@ of logs, and ``on_step`` may return ``False`` to stop training early.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+#: File name of the agent checkpoint ``learn(checkpoint_dir=...)`` keeps up to date.
+CHECKPOINT_FILE = "agent.keras"
 
 
 class AgentCallback:
@@ -129,3 +133,25 @@ class StopAfter(AgentCallback):
 
     def on_step(self, agent, logs):
         return agent.num_timesteps < self.steps
+
+
+def learn_callbacks(
+    callbacks: Sequence[AgentCallback] = (),
+    progress_bar: bool = True,
+    log_dir: str | os.PathLike | None = None,
+    checkpoint_dir: str | os.PathLike | None = None,
+    checkpoint_every: int = 5000,
+) -> list[AgentCallback]:
+    """``callbacks`` plus what ``learn``'s arguments ask for: a progress bar (unless one is
+    there already), TensorBoard logs in ``log_dir``, checkpoints in ``checkpoint_dir``.
+
+    The built-in ones go first, so a user callback that stops training cannot starve them.
+    """
+    built_in: list[AgentCallback] = []
+    if progress_bar and not any(isinstance(c, ProgressBar) for c in callbacks):
+        built_in.append(ProgressBar())
+    if log_dir is not None:
+        built_in.append(TensorBoard(log_dir))
+    if checkpoint_dir is not None:
+        built_in.append(Checkpoint(Path(checkpoint_dir) / CHECKPOINT_FILE, every=checkpoint_every))
+    return [*built_in, *callbacks]

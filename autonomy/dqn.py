@@ -1,102 +1,39 @@
 """``DQNAgent``: Double / dueling / n-step DQN with optional prioritised replay, in Keras + TF.
 
-Reads like CleanRL's single file: collect with epsilon-greedy actions from (vectorised) envs,
-store n-step transitions in a NumPy ring buffer, and run a compiled ``tf.function`` update with
-Huber loss, global-norm gradient clipping and a hard or Polyak target network.
+Reads like CleanRL: collect with epsilon-greedy actions from (vectorised) envs, store n-step
+transitions in a NumPy ring buffer, and run a compiled ``tf.function`` update with Huber loss,
+global-norm gradient clipping and a hard or Polyak target network. The collection loop of
+``learn`` lives in ``autonomy.learning``, the agent file format in ``autonomy.agent_file``.
 
     agent = DQNAgent(env_name="highway-fast-v0")
-    agent.learn(20_000, callbacks=[ProgressBar()])
+    agent.learn(20_000, log_dir="runs/dqn", checkpoint_dir="runs/dqn")  # + a progress bar
     agent.evaluate(episodes=10)      # mean/std return, crash rate, mean speed, episode length
     agent.save("agent.keras"); DQNAgent.load("agent.keras").learn(5_000)   # resumes counters
+    common.task.load_task("agent.keras")   # agent files carry the task header too
     agent.export("models/highway")   # SavedModel: observation -> q_values, action
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import os
-import time
-import uuid
-import zipfile
-from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-import gymnasium as gym
 import keras
 import numpy as np
 import tensorflow as tf
 
-from autonomy.callbacks import AgentCallback
-from autonomy.env import DEFAULT_ENV, check_env_name, make_env, make_vector_env
+from autonomy import agent_file
+from autonomy.callbacks import AgentCallback, ProgressBar, learn_callbacks
+from autonomy.config import DQNConfig
+from autonomy.env import make_env
 from autonomy.evaluation import evaluate_policy, record_episode
+from autonomy.learning import run_learn
 from autonomy.numpy_q import NumpyQNetwork
 from autonomy.q_network import build_q_network
-from autonomy.replay import NStepAccumulator, PrioritizedReplayBuffer, ReplayBuffer
+from autonomy.replay import PrioritizedReplayBuffer, ReplayBuffer
 from common import export as export_lib
-from common.task import TaskConfig
-
-AGENT_FILE = "dlsuite_agent.json"
-TARGET_FILE = "target_weights.npz"
-
-
-@dataclasses.dataclass
-class DQNConfig(TaskConfig):
-    """Every DQNAgent option; defaults follow highway-env's SB3 DQN recipe plus the DQN extensions."""
-
-    env_name: str = DEFAULT_ENV
-    env_config: dict[str, Any] = dataclasses.field(default_factory=dict)
-    num_envs: int = 1  # > 1: AsyncVectorEnv worker processes
-    hidden_units: list[int] = dataclasses.field(default_factory=lambda: [256, 256])
-    dueling: bool = True
-    double: bool = True
-    n_step: int = 3
-    prioritized: bool = False
-    alpha: float = 0.6  # prioritisation exponent
-    beta_start: float = 0.4  # importance-sampling exponent, annealed to 1 over exploration...
-    beta_steps: int = 20_000  # ...this many env steps
-    buffer_size: int = 15_000
-    batch_size: int = 32
-    learning_rate: float = 5e-4
-    gamma: float = 0.8
-    learning_starts: int = 200
-    train_freq: int = 1  # vector steps between updates
-    gradient_steps: int = 1
-    target_update_interval: int = 50  # env steps between target updates
-    tau: float = 1.0  # 1.0 = hard copy, < 1 = Polyak averaging
-    epsilon_start: float = 1.0
-    epsilon_end: float = 0.05
-    exploration_steps: int = 2_000
-    max_grad_norm: float = 10.0
-    seed: int = 0
-
-    def validate(self) -> None:
-        check_env_name(self.env_name)
-        positive = (
-            "num_envs",
-            "n_step",
-            "buffer_size",
-            "batch_size",
-            "train_freq",
-            "gradient_steps",
-            "target_update_interval",
-        )
-        for name in positive:
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
-        for name in ("gamma", "tau", "epsilon_start", "epsilon_end", "beta_start"):
-            if not 0.0 <= float(getattr(self, name)) <= 1.0:
-                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)!r}")
-        if self.tau == 0.0:
-            raise ValueError("tau must be > 0 (0 would freeze the target network)")
-        if self.learning_rate <= 0 or self.max_grad_norm <= 0:
-            raise ValueError("learning_rate and max_grad_norm must be > 0")
-        if not self.hidden_units or min(self.hidden_units) < 1:
-            raise ValueError(f"hidden_units must be positive widths, got {self.hidden_units!r}")
-        if self.learning_starts < 0 or self.exploration_steps < 0:
-            raise ValueError("learning_starts and exploration_steps must be >= 0")
 
 
 def td_targets(rewards, discounts, next_q_online, next_q_target, double: bool = True) -> tf.Tensor:
@@ -130,6 +67,8 @@ class DQNAgent:
     MLP Q-network, grayscale image stacks ``(H, W, stack)`` a Nature-DQN CNN."""
 
     config_class = DQNConfig
+    #: Marks a class whose own ``load`` reads its task file (``common.task.load_task`` calls it).
+    dlsuite_task_file: ClassVar[bool] = True
 
     def __init__(self, **options: Any) -> None:
         self.config: DQNConfig = DQNConfig.from_dict(options)
@@ -281,134 +220,38 @@ class DQNAgent:
 
     # ------------------------------------------------------------------ learning
     def learn(
-        self, total_steps: int, callbacks: Sequence[AgentCallback] = (), log_every: int = 1000
+        self,
+        total_steps: int,
+        callbacks: Sequence[AgentCallback] = (),
+        log_every: int | None = None,
+        progress_bar: bool = True,
+        log_dir: str | os.PathLike | None = None,
+        checkpoint_dir: str | os.PathLike | None = None,
+        checkpoint_every: int = 5000,
     ) -> dict[str, list[float]]:
         """Collect ``total_steps`` more env steps (counted over all envs) and train as it goes.
 
         Counters, epsilon, optimizer moments and the replay buffer continue from where a previous
         ``learn`` (or a loaded checkpoint) stopped. A callback's ``on_step`` returning ``False``
-        stops early. ``log_every`` prints a one-line summary that often (0 = silent).
+        stops early. ``progress_bar`` shows a tqdm bar (off with ``False``; not added twice when
+        ``callbacks`` hold a ``ProgressBar``). ``log_dir`` writes TensorBoard scalars there
+        (``tensorboard --logdir LOG_DIR``). ``checkpoint_dir`` saves the agent to
+        ``checkpoint_dir/agent.keras`` every ``checkpoint_every`` steps and at the end; resume
+        with ``DQNAgent.load(checkpoint_dir / "agent.keras").learn(...)``. ``log_every`` prints a
+        one-line summary that often (0 = silent; by default 1000 without a progress bar, else 0).
         """
-        c = self.config
         if int(total_steps) < 1:
             raise ValueError(f"total_steps must be >= 1, got {total_steps!r}")
-        end = self.num_timesteps + int(total_steps)
-        envs = make_vector_env(c.env_name, c.num_envs, **c.env_config)
-        nstep = NStepAccumulator(c.n_step, c.gamma, c.num_envs)
-        seed = c.seed + 1000 * self.num_episodes + self.num_timesteps
-        obs, _ = envs.reset(seed=[seed + i for i in range(c.num_envs)])
-        overlap = isinstance(envs, gym.vector.AsyncVectorEnv)
-        episode_return = np.zeros(c.num_envs)
-        episode_length = np.zeros(c.num_envs, np.int64)
-        recent = deque(maxlen=20)
-        losses = deque(maxlen=100)
-        started, start_steps, vector_steps = time.perf_counter(), self.num_timesteps, 0
-        for callback in callbacks:
-            callback.on_learn_begin(self, int(total_steps))
-        # act on the NumPy mirror of an MLP Q-network (TF dispatch would be on the critical
-        # path); weights may have been set since its last refresh (load, set_weights, callbacks)
-        rollout_q_values = self._tf_q_values
-        if self._rollout_network is not None:
-            self._rollout_network.refresh()
-            rollout_q_values = self._rollout_network
-        pending = False  # a step dispatched to the worker processes and not yet collected
-        try:
-            if overlap:
-                actions = self._act(obs, self.epsilon, rollout_q_values)
-                envs.step_async(actions)
-                pending = True
-            while self.num_timesteps < end:
-                if overlap:
-                    pending = False  # collected below (or failed: nothing left to collect)
-                    next_obs, rewards, terminated, truncated, infos = envs.step_wait()
-                else:
-                    actions = self._act(obs, self.epsilon, rollout_q_values)
-                    next_obs, rewards, terminated, truncated, infos = envs.step(actions)
-                self.num_timesteps += c.num_envs
-                vector_steps += 1
-                next_actions = None
-                if overlap and self.num_timesteps < end:
-                    # the workers simulate the next step while this process stores the
-                    # transition and runs the gradient step: only acting is on the critical path
-                    next_actions = self._act(next_obs, self.epsilon, rollout_q_values)
-                    envs.step_async(next_actions)
-                    pending = True
-                final_obs = np.array(next_obs, np.float32)
-                done = np.logical_or(terminated, truncated)
-                for i in np.flatnonzero(done):
-                    final_obs[i] = infos["final_obs"][i]
-                for transition in nstep.push(
-                    obs, actions, rewards, final_obs, terminated, truncated
-                ):
-                    self.replay.add(*(np.asarray(part)[None] for part in transition))
-                obs, actions = next_obs, next_actions
-                episode_return += rewards
-                episode_length += 1
-                for i in np.flatnonzero(done):
-                    crashed = infos.get("final_info", {}).get("crashed")
-                    logs = {
-                        "return": float(episode_return[i]),
-                        "length": float(episode_length[i]),
-                        "crashed": float(bool(crashed[i])) if crashed is not None else 0.0,
-                    }
-                    self.num_episodes += 1
-                    recent.append(logs["return"])
-                    self.history["episode_return"].append(logs["return"])
-                    self.history["episode_length"].append(logs["length"])
-                    episode_return[i], episode_length[i] = 0.0, 0
-                    for callback in callbacks:
-                        callback.on_episode_end(self, logs)
-                self._train_if_due(vector_steps, losses)
-                if self.num_timesteps % c.target_update_interval < c.num_envs:
-                    self._sync_target(tf.constant(c.tau, tf.float32))
-                log_now = bool(log_every) and self.num_timesteps % log_every < c.num_envs
-                if not (callbacks or log_now):
-                    continue
-                elapsed = time.perf_counter() - started
-                logs = {
-                    "epsilon": self.epsilon,
-                    "loss": float(np.mean(losses)) if losses else float("nan"),
-                    "mean_return": float(np.mean(recent)) if recent else float("nan"),
-                    "steps_per_second": (self.num_timesteps - start_steps) / max(elapsed, 1e-9),
-                }
-                if log_now:
-                    print(
-                        f"step {self.num_timesteps}: episodes {self.num_episodes}, "
-                        f"mean return {logs['mean_return']:.2f}, epsilon {logs['epsilon']:.3f}, "
-                        f"loss {logs['loss']:.4f}, {logs['steps_per_second']:.0f} steps/s",
-                        flush=True,
-                    )
-                if any(callback.on_step(self, logs) is False for callback in callbacks):
-                    break
-        finally:
-            if pending:  # a callback stopped early: collect the dispatched step before closing
-                envs.step_wait()
-            envs.close()
-            self.train_seconds = time.perf_counter() - started
-            self.train_steps_per_second = (self.num_timesteps - start_steps) / max(
-                self.train_seconds, 1e-9
-            )
-        for callback in callbacks:
-            callback.on_learn_end(self)
+        callbacks = learn_callbacks(
+            callbacks, progress_bar, log_dir, checkpoint_dir, checkpoint_every
+        )
+        if log_every is None:
+            log_every = 0 if any(isinstance(c, ProgressBar) for c in callbacks) else 1000
+        run_learn(self, int(total_steps), callbacks, log_every)
         return self.history
 
-    def _train_if_due(self, vector_steps: int, losses: deque) -> None:
-        """``gradient_steps`` updates every ``train_freq`` vector steps once replay is ready.
-
-        With worker processes this runs while they simulate the next step (already chosen by
-        the network before this update), so it costs no wall time of its own.
-        """
-        if self._ready_to_train() and vector_steps % self.config.train_freq == 0:
-            for _ in range(self.config.gradient_steps):
-                losses.append(self._gradient_step())
-
-    def _ready_to_train(self) -> bool:
-        """Past ``learning_starts``, with enough replay (a resume without buffer refills first)."""
-        c = self.config
-        needed = max(c.batch_size, min(c.learning_starts, c.buffer_size))
-        return self.num_timesteps >= c.learning_starts and len(self.replay) >= needed
-
     def _gradient_step(self) -> float:
+        """One update of the online network on a replay batch (priorities updated, mirror too)."""
         c = self.config
         if isinstance(self.replay, PrioritizedReplayBuffer):
             fraction = min(1.0, self.num_timesteps / max(1, c.beta_steps))
@@ -445,74 +288,61 @@ class DQNAgent:
         )
 
     # ------------------------------------------------------------------ persistence
-    def save(self, path: str | os.PathLike, include_buffer: bool = False) -> Path:
-        """One ``.keras`` file: Q-network + optimizer state, target weights, config and counters.
+    @classmethod
+    def qualified_name(cls) -> str:
+        """The class name agent files record, as task files do (``autonomy.dqn.DQNAgent``)."""
+        return f"{cls.__module__}.{cls.__qualname__}"
 
-        With ``include_buffer`` the replay buffer goes to ``<path>.replay.npz`` beside it. Files
-        are written to a temporary name and renamed into place, so a crash never corrupts them.
-        """
-        path = Path(path)
-        if path.suffix != ".keras":
-            raise ValueError(f"agent files use the .keras extension, got {path.name!r}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        staging = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.keras")
-        header = {
-            "agent": "autonomy.DQNAgent",
-            "format": 1,
-            "config": self.config.to_dict(),
+    def get_state(self) -> dict[str, Any]:
+        """Counters and episode history: what a saved agent keeps beyond config and weights."""
+        return {
             "num_timesteps": self.num_timesteps,
             "num_updates": self.num_updates,
             "num_episodes": self.num_episodes,
-            "epsilon": self.epsilon,
+            "epsilon": self.epsilon,  # follows from num_timesteps; kept for people reading it
             "history": self.history,
         }
-        try:
-            self.q_network.save(staging)
-            target = {f"w{i}": w for i, w in enumerate(self.target_network.get_weights())}
-            with zipfile.ZipFile(staging, "a") as archive:
-                archive.writestr(AGENT_FILE, json.dumps(header))
-                with archive.open(TARGET_FILE, "w") as handle:
-                    np.savez(handle, **target)
-            if include_buffer:
-                buffer_path = Path(f"{path}.replay.npz")
-                buffer_staging = buffer_path.with_name(
-                    f".{buffer_path.name}.{uuid.uuid4().hex[:8]}"
-                )
-                with open(buffer_staging, "wb") as handle:
-                    np.savez(handle, **self.replay.state_dict())
-                os.replace(buffer_staging, buffer_path)
-            os.replace(staging, path)
-        finally:
-            staging.unlink(missing_ok=True)
-        return path
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        """Restore what ``get_state`` returned."""
+        self.num_timesteps = int(state["num_timesteps"])
+        self.num_updates = int(state["num_updates"])
+        self.num_episodes = int(state["num_episodes"])
+        self.history = {k: list(v) for k, v in state.get("history", {}).items()}
+
+    def save(self, path: str | os.PathLike, include_buffer: bool = False) -> Path:
+        """One ``.keras`` file: Q-network + optimizer state, target weights, config and counters.
+
+        The file carries the task header (``dlsuite_task.json``), so ``common.task.load_task``
+        loads it too. With ``include_buffer`` the replay buffer goes to ``<path>.replay.npz``
+        beside it. Both are written under staging names and renamed into place when complete.
+        """
+        payload = {
+            "task": self.qualified_name(),
+            "config": self.config.to_dict(),
+            "state": self.get_state(),
+            "format": agent_file.FORMAT,
+        }
+        return agent_file.write_agent_file(
+            path,
+            self.q_network,
+            self.target_network.get_weights(),
+            payload,
+            replay_state=self.replay.state_dict() if include_buffer else None,
+        )
 
     @classmethod
     def load(cls, path: str | os.PathLike, load_buffer: bool = True) -> DQNAgent:
-        """Rebuild an agent saved with ``save``; training continues with ``learn``."""
-        path = Path(path)
-        if not path.is_file():
-            raise ValueError(f"no such agent file: {path}")
-        try:
-            with zipfile.ZipFile(path) as archive:
-                if AGENT_FILE not in archive.namelist():
-                    raise ValueError(f"{path} is not a dlsuite DQN agent file (no {AGENT_FILE})")
-                header = json.loads(archive.read(AGENT_FILE))
-                with archive.open(TARGET_FILE) as handle:
-                    target = np.load(handle)
-                    target_weights = [target[f"w{i}"] for i in range(len(target.files))]
-        except zipfile.BadZipFile as error:
-            raise ValueError(f"{path} is not a .keras file (not a zip archive)") from error
-        agent = cls(**header["config"])
+        """Rebuild an agent saved with ``save`` (any format); training continues with ``learn``."""
+        payload, target_weights = agent_file.read_agent_file(path, cls.qualified_name())
+        agent = cls(**payload["config"])
         loaded = keras.saving.load_model(path, safe_mode=True)
         agent.q_network.set_weights(loaded.get_weights())
         for mine, theirs in zip(agent.optimizer.variables, loaded.optimizer.variables, strict=True):
             mine.assign(theirs)
         agent.target_network.set_weights(target_weights)
-        agent.num_timesteps = int(header["num_timesteps"])
-        agent.num_updates = int(header["num_updates"])
-        agent.num_episodes = int(header["num_episodes"])
-        agent.history = {k: list(v) for k, v in header.get("history", {}).items()}
-        buffer_path = Path(f"{path}.replay.npz")
+        agent.set_state(payload["state"])
+        buffer_path = agent_file.replay_path(path)
         if load_buffer and buffer_path.is_file():
             with np.load(buffer_path) as state:
                 agent.replay.load_state_dict(dict(state))

@@ -1,0 +1,240 @@
+"""The ``DQNAgent.learn`` loop, in the four pieces it is made of.
+
+    rollout   = Rollout(agent, end)          # act epsilon-greedy, step the envs, store n-step data
+    episodes  = EpisodeTracker(agent, ...)   # running returns; finished episodes -> history
+    schedule  = TrainingSchedule(agent)      # gradient steps and target-network syncs when due
+    reporter  = LearnReporter(agent, ...)    # the logs callbacks get and the printed summary
+
+``run_learn`` wires them together; ``DQNAgent.learn`` adds the default callbacks and calls it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import gymnasium as gym
+import numpy as np
+import tensorflow as tf
+
+from autonomy.callbacks import AgentCallback
+from autonomy.env import make_vector_env
+from autonomy.replay import NStepAccumulator
+
+if TYPE_CHECKING:
+    from autonomy.dqn import DQNAgent
+
+
+class Rollout:
+    """Steps the (vectorised) envs with epsilon-greedy actions and stores n-step transitions.
+
+    With worker processes (``AsyncVectorEnv``) the next step is dispatched before the gradient
+    step of this one, so the workers simulate while this process trains: only acting is on the
+    critical path. ``close`` collects a step still in flight (after an early stop).
+    """
+
+    def __init__(self, agent: DQNAgent, end: int) -> None:
+        c = agent.config
+        self.agent, self.end = agent, end
+        self.envs = make_vector_env(c.env_name, c.num_envs, **c.env_config)
+        self.nstep = NStepAccumulator(c.n_step, c.gamma, c.num_envs)
+        seed = c.seed + 1000 * agent.num_episodes + agent.num_timesteps
+        self.obs, _ = self.envs.reset(seed=[seed + i for i in range(c.num_envs)])
+        self.overlap = isinstance(self.envs, gym.vector.AsyncVectorEnv)
+        self.actions: np.ndarray | None = None
+        self.pending = False  # a step dispatched to the worker processes and not yet collected
+        self.q_values: Callable[[np.ndarray], np.ndarray] = agent._tf_q_values
+
+    def start(self) -> None:
+        """Pick the acting network and, with workers, dispatch the first step."""
+        # act on the NumPy mirror of an MLP Q-network (TF dispatch would be on the critical
+        # path); weights may have been set since its last refresh (load, set_weights, callbacks)
+        mirror = self.agent._rollout_network
+        if mirror is not None:
+            mirror.refresh()
+            self.q_values = mirror
+        if self.overlap:
+            self.actions = self._dispatch(self.obs)
+
+    def _act(self, obs: np.ndarray) -> np.ndarray:
+        return self.agent._act(obs, self.agent.epsilon, self.q_values)
+
+    def _dispatch(self, obs: np.ndarray) -> np.ndarray:
+        actions = self._act(obs)
+        self.envs.step_async(actions)
+        self.pending = True
+        return actions
+
+    def step(self) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+        """One vector step: returns its rewards, which envs finished and the envs' infos."""
+        agent = self.agent
+        if self.overlap:
+            self.pending = False  # collected here (or failed: nothing left to collect)
+            next_obs, rewards, terminated, truncated, infos = self.envs.step_wait()
+        else:
+            self.actions = self._act(self.obs)
+            next_obs, rewards, terminated, truncated, infos = self.envs.step(self.actions)
+        agent.num_timesteps += agent.config.num_envs
+        next_actions = None
+        if self.overlap and agent.num_timesteps < self.end:
+            next_actions = self._dispatch(next_obs)
+        final_obs = np.array(next_obs, np.float32)
+        done = np.logical_or(terminated, truncated)
+        for i in np.flatnonzero(done):
+            final_obs[i] = infos["final_obs"][i]
+        for transition in self.nstep.push(
+            self.obs, self.actions, rewards, final_obs, terminated, truncated
+        ):
+            agent.replay.add(*(np.asarray(part)[None] for part in transition))
+        self.obs, self.actions = next_obs, next_actions
+        return rewards, done, infos
+
+    def close(self) -> None:
+        """Collect a dispatched step (a callback stopped early) and close the envs."""
+        try:
+            if self.pending:
+                self.envs.step_wait()
+        finally:
+            self.envs.close()
+
+
+class EpisodeTracker:
+    """Running return and length per env; finished episodes go to the history and callbacks."""
+
+    def __init__(self, agent: DQNAgent, callbacks: Sequence[AgentCallback]) -> None:
+        num_envs = agent.config.num_envs
+        self.agent, self.callbacks = agent, callbacks
+        self.returns = np.zeros(num_envs)
+        self.lengths = np.zeros(num_envs, np.int64)
+        self.recent: deque[float] = deque(maxlen=20)
+
+    def update(self, rewards: np.ndarray, done: np.ndarray, infos: dict[str, Any]) -> None:
+        """Add one vector step; close the episodes that ended with it."""
+        agent = self.agent
+        self.returns += rewards
+        self.lengths += 1
+        for i in np.flatnonzero(done):
+            crashed = infos.get("final_info", {}).get("crashed")
+            logs = {
+                "return": float(self.returns[i]),
+                "length": float(self.lengths[i]),
+                "crashed": float(bool(crashed[i])) if crashed is not None else 0.0,
+            }
+            agent.num_episodes += 1
+            self.recent.append(logs["return"])
+            agent.history["episode_return"].append(logs["return"])
+            agent.history["episode_length"].append(logs["length"])
+            self.returns[i], self.lengths[i] = 0.0, 0
+            for callback in self.callbacks:
+                callback.on_episode_end(agent, logs)
+
+    def mean_return(self) -> float:
+        """Mean return of the last 20 finished episodes (NaN before the first)."""
+        return float(np.mean(self.recent)) if self.recent else float("nan")
+
+
+class TrainingSchedule:
+    """``gradient_steps`` updates every ``train_freq`` vector steps once replay is ready, and a
+    target-network sync every ``target_update_interval`` env steps.
+
+    With worker processes the updates run while they simulate the next step (already chosen by
+    the network before this update), so they cost no wall time of their own.
+    """
+
+    def __init__(self, agent: DQNAgent) -> None:
+        self.agent = agent
+        self.vector_steps = 0
+        self.losses: deque[float] = deque(maxlen=100)
+
+    def ready(self) -> bool:
+        """Past ``learning_starts``, with enough replay (a resume without buffer refills first)."""
+        c = self.agent.config
+        needed = max(c.batch_size, min(c.learning_starts, c.buffer_size))
+        return self.agent.num_timesteps >= c.learning_starts and len(self.agent.replay) >= needed
+
+    def step(self) -> None:
+        """Run what is due after one vector step."""
+        agent, c = self.agent, self.agent.config
+        self.vector_steps += 1
+        if self.ready() and self.vector_steps % c.train_freq == 0:
+            for _ in range(c.gradient_steps):
+                self.losses.append(agent._gradient_step())
+        if agent.num_timesteps % c.target_update_interval < c.num_envs:
+            agent._sync_target(tf.constant(c.tau, tf.float32))
+
+    def mean_loss(self) -> float:
+        """Mean loss of the last 100 gradient steps (NaN before the first)."""
+        return float(np.mean(self.losses)) if self.losses else float("nan")
+
+
+class LearnReporter:
+    """Builds the logs ``on_step`` callbacks get and prints a summary every ``log_every`` steps."""
+
+    def __init__(self, agent: DQNAgent, callbacks: Sequence[AgentCallback], log_every: int):
+        self.agent, self.callbacks, self.log_every = agent, callbacks, int(log_every)
+        self.started = time.perf_counter()
+        self.start_steps = agent.num_timesteps
+
+    def steps_per_second(self) -> float:
+        """Env steps per second since ``learn`` began."""
+        elapsed = time.perf_counter() - self.started
+        return (self.agent.num_timesteps - self.start_steps) / max(elapsed, 1e-9)
+
+    def step(self, episodes: EpisodeTracker, schedule: TrainingSchedule) -> bool:
+        """Log this step; ``False`` when a callback asks to stop."""
+        agent = self.agent
+        log_now = bool(self.log_every) and (
+            agent.num_timesteps % self.log_every < agent.config.num_envs
+        )
+        if not (self.callbacks or log_now):
+            return True
+        logs = {
+            "epsilon": agent.epsilon,
+            "loss": schedule.mean_loss(),
+            "mean_return": episodes.mean_return(),
+            "steps_per_second": self.steps_per_second(),
+        }
+        if log_now:
+            print(
+                f"step {agent.num_timesteps}: episodes {agent.num_episodes}, "
+                f"mean return {logs['mean_return']:.2f}, epsilon {logs['epsilon']:.3f}, "
+                f"loss {logs['loss']:.4f}, {logs['steps_per_second']:.0f} steps/s",
+                flush=True,
+            )
+        return not any(callback.on_step(agent, logs) is False for callback in self.callbacks)
+
+    def finish(self) -> None:
+        """Record the wall time and throughput of this ``learn`` on the agent."""
+        agent = self.agent
+        agent.train_seconds = time.perf_counter() - self.started
+        agent.train_steps_per_second = (agent.num_timesteps - self.start_steps) / max(
+            agent.train_seconds, 1e-9
+        )
+
+
+def run_learn(
+    agent: DQNAgent, total_steps: int, callbacks: Sequence[AgentCallback], log_every: int
+) -> None:
+    """Collect ``total_steps`` more env steps with ``agent`` and train it as it goes."""
+    end = agent.num_timesteps + int(total_steps)
+    rollout = Rollout(agent, end)
+    episodes = EpisodeTracker(agent, callbacks)
+    schedule = TrainingSchedule(agent)
+    reporter = LearnReporter(agent, callbacks, log_every)
+    try:
+        for callback in callbacks:
+            callback.on_learn_begin(agent, int(total_steps))
+        rollout.start()
+        while agent.num_timesteps < end:
+            rewards, done, infos = rollout.step()
+            episodes.update(rewards, done, infos)
+            schedule.step()
+            if not reporter.step(episodes, schedule):
+                break
+    finally:
+        rollout.close()
+        reporter.finish()
+    for callback in callbacks:
+        callback.on_learn_end(agent)
