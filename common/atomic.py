@@ -67,24 +67,48 @@ def staged(
             _remove(staging)
 
 
-def remove_stale_staging(folder: str | os.PathLike, older_than_s: float = 3600.0) -> list[Path]:
-    """Delete staging leftovers in ``folder`` (from a killed writer) older than ``older_than_s``.
+def newest_mtime(path: str | os.PathLike) -> float:
+    """The latest modification time of ``path`` and, for a folder, of anything inside it."""
+    path = Path(path)
+    newest = path.stat().st_mtime
+    if path.is_dir() and not path.is_symlink():
+        for root, dirs, files in os.walk(path):
+            for name in (*dirs, *files):
+                try:
+                    newest = max(newest, os.stat(os.path.join(root, name)).st_mtime)
+                except FileNotFoundError:
+                    continue
+    return newest
 
-    Young ones are kept: they may belong to a writer that is still running.
+
+def remove_stale_staging(
+    folder: str | os.PathLike,
+    older_than_s: float = 3600.0,
+    *,
+    before: float | None = None,
+    keep: str | os.PathLike | None = None,
+) -> list[Path]:
+    """Delete staging leftovers in ``folder`` (from a killed writer); return what was removed.
+
+    A leftover is stale when nothing in it changed for ``older_than_s`` seconds or, with
+    ``before`` (e.g. the mtime of a running writer's own staging folder), since that time.
+    Younger ones are kept: they may belong to a writer that is still running. ``keep`` (the
+    caller's own staging path) is never removed.
     """
     folder = Path(folder)
     if not folder.is_dir():
         return []
+    cutoff = time.time() - older_than_s if before is None else before
+    spare = Path(keep).name if keep is not None else None
     removed = []
-    now = time.time()
-    for path in folder.iterdir():
-        if not path.name.startswith(STAGING_PREFIX):
+    for path in sorted(folder.iterdir()):
+        if not path.name.startswith(STAGING_PREFIX) or path.name == spare:
             continue
         try:
-            age = now - path.stat().st_mtime
+            changed = newest_mtime(path)
         except FileNotFoundError:
             continue
-        if age > older_than_s:
+        if changed < cutoff:
             _remove(path)
             removed.append(path)
     return removed

@@ -4,7 +4,8 @@ Keras' ``BackupAndRestore`` overwrites its files in place and restarts an interr
 its first batch. ``TrainingCheckpoint`` writes each checkpoint (weights + optimizer state +
 position + task state) into a hidden staging folder and renames it into place, so a process
 killed mid-write leaves the previous checkpoint usable; it also records the step inside the
-epoch so ``Task.fit(resume=True)`` continues from the exact step that was saved.
+epoch so ``Task.fit(resume=True)`` continues from the exact step that was saved, and the
+per-epoch logs so far, so the resumed ``fit`` returns the whole run's history.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import uuid
 from pathlib import Path
 from typing import Any
 
 import keras
+
+from common.atomic import staged
 
 WEIGHTS_FILE = "model.weights.h5"
 STATE_FILE = "state.json"
@@ -67,6 +69,10 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         self.step_in_epoch = 0
         self.global_step = 0
         self._batch_offset = 0
+        #: Per-epoch logs of the whole run so far (restored on resume), as ``History.history``.
+        self.history: dict[str, list[float]] = {}
+        #: The epoch indices those logs belong to, as ``History.epoch``.
+        self.epochs_done: list[int] = []
 
     # -------------------------------------------------------------- position bookkeeping
     def start_at(self, epoch: int, step_in_epoch: int, global_step: int) -> None:
@@ -84,6 +90,9 @@ class TrainingCheckpoint(keras.callbacks.Callback):
             self.save()
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(float(value))
+        self.epochs_done.append(epoch)
         self.epoch, self.step_in_epoch, self._batch_offset = epoch + 1, 0, 0
         self.save()
 
@@ -93,26 +102,23 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         if not self.write:
             return None
         final = self.directory / f"{PREFIX}{self.global_step}"
-        if final.exists():  # the epoch ended right on a step checkpoint: same position
+        state = {
+            "epoch": self.epoch,
+            "step_in_epoch": self.step_in_epoch,
+            "global_step": self.global_step,
+            "steps_per_epoch": self.steps_per_epoch,
+            "task": self.task_state,
+            "history": self.history,
+            "epochs_done": self.epochs_done,
+        }
+        if final.exists():  # the epoch ended right on a step checkpoint: same weights
+            with staged(final / STATE_FILE) as staging:  # but now with this epoch's logs
+                staging.write_text(json.dumps(state))
             return final
-        self.directory.mkdir(parents=True, exist_ok=True)
-        staging = self.directory / f".tmp-{uuid.uuid4().hex[:8]}"
-        staging.mkdir()
-        try:
+        with staged(final, replace=False, make_dir=True) as staging:
             self.model.save_weights(staging / WEIGHTS_FILE)
-            state = {
-                "epoch": self.epoch,
-                "step_in_epoch": self.step_in_epoch,
-                "global_step": self.global_step,
-                "steps_per_epoch": self.steps_per_epoch,
-                "task": self.task_state,
-            }
             (staging / STATE_FILE).write_text(json.dumps(state))
             _fsync_tree(staging)
-            os.rename(staging, final)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
         for old in list_checkpoints(self.directory)[: -self.keep]:
             shutil.rmtree(old, ignore_errors=True)
         return final
@@ -136,6 +142,9 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         if step >= self.steps_per_epoch:  # saved on the last batch of an epoch
             epoch, step = epoch + 1, 0
         self.start_at(epoch, step, state["global_step"])
+        history = state.get("history", {})
+        self.history = {key: [float(v) for v in values] for key, values in history.items()}
+        self.epochs_done = [int(e) for e in state.get("epochs_done", [])]
         return {"epoch": epoch, "step_in_epoch": step, "global_step": state["global_step"]}
 
     def clear(self) -> None:

@@ -2,26 +2,39 @@
 
 A task hands over its Keras model plus raw-input endpoint functions; this module writes
 ``base_dir/<N>/`` (saved_model.pb, variables/, assets.extra/tf_serving_warmup_requests) into a
-hidden temporary sibling and renames it into place only when complete, so a server polling
-``base_dir`` never sees half a model and an earlier version is never touched.
+hidden staging sibling (``common.atomic``) and renames it into place only when complete, so a
+server polling ``base_dir`` never sees half a model and an earlier version is never touched.
+Staging folders left by exports killed mid-write are removed by the next export.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import tensorflow as tf
 
-WARMUP_FILE = "tf_serving_warmup_requests"
-TEMP_PREFIX = ".tmp-"
+from common.atomic import STAGING_PREFIX, remove_stale_staging, staged
+from common.warmup import WARMUP_FILE, read_warmup_requests, write_warmup_file
+
+#: Staging folders start with this (not a number), so TF Serving never loads one.
+TEMP_PREFIX = STAGING_PREFIX
+__all__ = [
+    "WARMUP_FILE",
+    "Endpoint",
+    "ExportError",
+    "existing_versions",
+    "export_saved_model",
+    "next_version",
+    "non_core_ops",
+    "read_warmup_requests",
+    "saved_model_op_types",
+    "write_warmup_requests",
+]
 
 
 class ExportError(ValueError):
@@ -42,55 +55,14 @@ def next_version(base_dir: str | os.PathLike) -> int:
     return versions[-1] + 1 if versions else 1
 
 
-def _tensor_proto(value: Any) -> Any:
-    array = np.asarray(value)
-    if array.dtype.kind in "US":
-        array = np.vectorize(
-            lambda s: s.encode("utf-8") if isinstance(s, str) else s, otypes=[object]
-        )(array)
-    return tf.make_tensor_proto(array)
-
-
 def write_warmup_requests(
     saved_model_dir: str | os.PathLike,
     inputs: Mapping[str, Any],
     model_name: str = "model",
     signature_name: str = "serving_default",
 ) -> Path:
-    """Write ``assets.extra/tf_serving_warmup_requests``: a TFRecord holding one PredictionLog.
-
-    TF Serving replays these requests when it loads a version, so the first real request does
-    not pay for graph tracing and a version that cannot answer is never made available.
-    """
-    from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
-
-    request = predict_pb2.PredictRequest(
-        model_spec=model_pb2.ModelSpec(name=model_name, signature_name=signature_name)
-    )
-    for key, value in inputs.items():
-        request.inputs[key].CopyFrom(_tensor_proto(value))
-    log = prediction_log_pb2.PredictionLog(
-        predict_log=prediction_log_pb2.PredictLog(request=request)
-    )
-    extra = Path(saved_model_dir) / "assets.extra"
-    extra.mkdir(parents=True, exist_ok=True)
-    path = extra / WARMUP_FILE
-    with tf.io.TFRecordWriter(str(path)) as writer:
-        writer.write(log.SerializeToString())
-    return path
-
-
-def read_warmup_requests(saved_model_dir: str | os.PathLike) -> list[dict[str, np.ndarray]]:
-    """Decode the warmup requests of an export back into ``{input_name: array}`` dicts."""
-    from tensorflow_serving.apis import prediction_log_pb2
-
-    path = Path(saved_model_dir) / "assets.extra" / WARMUP_FILE
-    requests = []
-    for record in tf.data.TFRecordDataset(str(path)).as_numpy_iterator():
-        log = prediction_log_pb2.PredictionLog.FromString(record)
-        inputs = log.predict_log.request.inputs
-        requests.append({k: tf.make_ndarray(v) for k, v in inputs.items()})
-    return requests
+    """Write one representative request as the export's warmup file (format: ``common.warmup``)."""
+    return write_warmup_file(saved_model_dir, [inputs], signature_name, model_name)
 
 
 Endpoint = tuple[Callable[..., Any], Sequence[tf.TensorSpec]]
@@ -107,7 +79,8 @@ def export_saved_model(
     """Export ``model`` with named raw-input endpoints to ``base_dir/<version>/`` atomically.
 
     ``endpoints`` maps a signature name (``serving_default`` required) to ``(fn, input_signature)``.
-    Returns the final version folder. Nothing is left behind if any step fails.
+    Returns the final version folder. Nothing is left behind if any step fails; staging folders
+    of earlier exports that were killed mid-write (untouched since this one began) are removed.
     """
     import keras
 
@@ -123,30 +96,22 @@ def export_saved_model(
     final = base / str(version)
     if final.exists():
         raise ExportError(f"version {version} already exists in {base}; it is never overwritten")
-    staging = base / f"{TEMP_PREFIX}{version}-{uuid.uuid4().hex[:8]}"
     try:
-        archive = keras.export.ExportArchive()
-        archive.track(model)
-        for trackable in extra_trackables:
-            archive.track(trackable)
-        for name, (fn, signature) in endpoints.items():
-            archive.add_endpoint(name, fn, input_signature=list(signature))
-        archive.write_out(str(staging), verbose=False)
-        if warmup_inputs is not None:
-            write_warmup_requests(staging, warmup_inputs, model_name=base.name)
-        _publish(staging, final)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return final
-
-
-def _publish(staging: Path, final: Path) -> None:
-    """Rename the finished staging folder into its version slot (atomic on one file system)."""
-    try:
-        os.rename(staging, final)
-    except OSError as error:
+        with staged(final, replace=False, tag=str(version), make_dir=True) as staging:
+            # Leftovers of exports killed mid-write: anything untouched since this one began.
+            remove_stale_staging(base, before=staging.stat().st_mtime, keep=staging)
+            archive = keras.export.ExportArchive()
+            archive.track(model)
+            for trackable in extra_trackables:
+                archive.track(trackable)
+            for name, (fn, signature) in endpoints.items():
+                archive.add_endpoint(name, fn, input_signature=list(signature))
+            archive.write_out(str(staging), verbose=False)
+            if warmup_inputs is not None:
+                write_warmup_requests(staging, warmup_inputs, model_name=base.name)
+    except FileExistsError as error:  # another export took this version meanwhile
         raise ExportError(f"could not publish export as {final}: {error}") from error
+    return final
 
 
 def saved_model_op_types(saved_model_dir: str | os.PathLike) -> set[str]:

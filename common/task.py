@@ -10,21 +10,23 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import inspect
 import json
 import os
 import shutil
 import tempfile
-import uuid
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from common import callbacks as callbacks_lib
 from common import export as export_lib
+from common.atomic import staged
 from common.checkpoint import TrainingCheckpoint, list_checkpoints
 from common.distribute import is_chief, keras_multi_worker_fix, resolve_strategy
 
@@ -97,6 +99,27 @@ class Task:
         """One representative raw request for ``serving_default`` (written as the warmup file)."""
         raise NotImplementedError
 
+    def export_trackables(self) -> list[Any]:
+        """Objects the serving graph uses beyond the model (lookup tables, tokenizers, ...)."""
+        return []
+
+    def is_single_input(self, inputs: Any) -> bool:
+        """Whether ``predict`` got one input (one result back) rather than a list of them.
+
+        The default: a list, a tuple or another non-string iterable (not an array) is a list
+        of inputs; anything else is one input. Tasks override it where one input can itself be
+        a sequence (an image array, a waveform given as a list of floats).
+        """
+        if isinstance(inputs, (list, tuple)):
+            return False
+        return not isinstance(inputs, Iterable) or isinstance(
+            inputs, (str, bytes, os.PathLike, Mapping, np.ndarray)
+        )
+
+    def predict_batch(self, items: list[Any], **kwargs: Any) -> list[Any]:
+        """Raw inputs -> one result per input, in order (the work behind ``predict``)."""
+        raise NotImplementedError
+
     def get_state(self) -> dict[str, Any]:
         """Task state beyond the config that a saved file must keep (e.g. vocabularies)."""
         return {}
@@ -137,8 +160,11 @@ class Task:
         patience: int | None = None,
         checkpoint_every: int | None = None,
         verbose: str | int = "auto",
-    ) -> dict[str, list[float]]:
-        """Train with ``keras.Model.fit``; returns (and keeps in ``self.history``) the History dict.
+    ) -> TrainingHistory:
+        """Train with ``keras.Model.fit``; returns a ``keras.callbacks.History`` of the whole run.
+
+        ``self.history`` keeps the same per-epoch logs as a plain dict of lists; after
+        ``resume=True`` both hold every epoch of the run, the ones before the interruption too.
 
         ``work_dir`` turns on atomic checkpoints (each epoch, and every ``checkpoint_every``
         steps): after a crash or ``kill -9``, the same call with ``resume=True`` continues from
@@ -184,7 +210,13 @@ class Task:
                 *callbacks,
             ],
         )
+        # Epochs finished before an interruption (from the checkpoint), then this call's.
         history: dict[str, list[float]] = {}
+        epochs_done: list[int] = []
+        if checkpoint is not None:
+            history = {key: list(values) for key, values in checkpoint.history.items()}
+            epochs_done = list(checkpoint.epochs_done)
+        params: dict[str, Any] = {}
 
         def run(dataset: tf.data.Dataset, first: int, last: int) -> None:
             with keras_multi_worker_fix(strategy):
@@ -199,6 +231,8 @@ class Task:
                 )
             for key, values in result.history.items():
                 history.setdefault(key, []).extend(float(v) for v in values)
+            epochs_done.extend(int(e) for e in result.epoch)
+            params.update(result.params or {})
 
         if skip and start_epoch < epochs:  # finish the interrupted epoch from its saved step
             run(train.skip(skip), start_epoch, start_epoch + 1)
@@ -208,7 +242,7 @@ class Task:
         if checkpoint is not None:
             checkpoint.clear()
         self.history = history
-        return history
+        return TrainingHistory(history, epochs_done, params, model)
 
     @staticmethod
     def _check_work_dir(work_dir: str | os.PathLike | None, resume: bool) -> Path | None:
@@ -229,7 +263,21 @@ class Task:
         raise NotImplementedError
 
     def predict(self, inputs: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError
+        """One raw input -> one result; a list of inputs -> a list of results, in order.
+
+        What one input is, and the keyword options, are the task's (see its ``predict_batch``).
+        """
+        single = self.is_single_input(inputs)
+        items = [inputs] if single else list(inputs)
+        if not items:
+            raise ValueError("predict needs at least one input, got an empty list")
+        results = self.predict_batch(items, **kwargs)
+        if len(results) != len(items):
+            raise RuntimeError(
+                f"{type(self).__name__}.predict_batch returned {len(results)} results "
+                f"for {len(items)} inputs"
+            )
+        return results[0] if single else results
 
     # ----------------------------------------------------------------- persistence
     @classmethod
@@ -245,30 +293,30 @@ class Task:
         path = Path(path)
         if path.suffix != ".keras":
             raise ValueError(f"task files use the .keras extension, got {path.name!r}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        staging = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.keras")
         payload = {
             "task": self.qualified_name(),
             "config": self.config.to_dict(),
             "state": self.get_state(),
             "format": 1,
         }
-        try:
+        with staged(path) as staging:
             self.model.save(staging)
             with zipfile.ZipFile(staging, "a") as archive:
                 archive.writestr(TASK_FILE, json.dumps(payload))
-            os.replace(staging, path)
-        finally:
-            staging.unlink(missing_ok=True)
         return path
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> Task:
-        """Load a file written by ``save``; the stored task must be this class (or a subclass)."""
+    def load(cls, path: str | os.PathLike) -> Any:
+        """Load a file written by ``save``; the stored task must be this class.
+
+        ``Task.load`` itself loads whichever task (or loadable agent) class wrote the file.
+        """
         payload = read_task_file(path)
         if payload["task"] != cls.qualified_name() and cls is not Task:
             raise ValueError(f"{path} holds a {payload['task']}, not a {cls.qualified_name()}")
         task_cls = cls if cls is not Task else _import_task_class(payload["task"])
+        if not issubclass(task_cls, Task):  # a loadable non-Task (e.g. an RL agent)
+            return task_cls.load(path)
         task = task_cls.__new__(task_cls)
         task.config = task_cls.config_class.from_dict(payload["config"])
         task._strategy = None
@@ -277,21 +325,36 @@ class Task:
         task._model = keras.saving.load_model(path, safe_mode=True)
         return task
 
-    def export(self, base_dir: str | os.PathLike, version: int | None = None) -> Path | None:
+    def export(
+        self, base_dir: str | os.PathLike, version: int | None = None, **options: Any
+    ) -> Path | None:
         """Export a SavedModel with raw-input signatures to ``base_dir/<version>/`` atomically.
 
-        In a multi-worker run every worker must take part in writing, but only the chief's
-        export is kept; the other workers write to a temporary folder and return None.
+        ``options`` go to ``serving_endpoints`` (e.g. a translator's decoding settings), and
+        ``export_trackables`` names the tables the graph needs. In a multi-worker run every
+        worker must take part in writing, but only the chief's export is kept; the other
+        workers write to a temporary folder and return None.
         """
+        if options:
+            accepted = inspect.signature(self.serving_endpoints).parameters.values()
+            if not any(p.kind is p.VAR_KEYWORD for p in accepted):
+                known = {p.name for p in accepted}
+                unknown = sorted(set(options) - known)
+                if unknown:
+                    raise ValueError(
+                        f"unknown export option(s) {', '.join(unknown)} for {type(self).__name__}"
+                    )
+        endpoints = self.serving_endpoints(**options)
         chief = self._strategy is None or is_chief(self._strategy)
         target = Path(base_dir) if chief else Path(tempfile.mkdtemp(prefix="dlsuite-export-"))
         try:
             path = export_lib.export_saved_model(
                 target,
                 self.model,
-                self.serving_endpoints(),
+                endpoints,
                 warmup_inputs=self.warmup_inputs(),
                 version=version,
+                extra_trackables=self.export_trackables(),
             )
         finally:
             if not chief:
@@ -339,20 +402,65 @@ _MOVED_TASK_MODULES = {
 }
 
 
-def _import_task_class(qualified: str) -> type[Task]:
+def is_loadable(cls: Any) -> bool:
+    """Whether ``load_task`` may load files of ``cls``: a ``Task`` or a declared task-file class.
+
+    A class that is not a ``Task`` (e.g. ``autonomy.DQNAgent``) opts in with the class attribute
+    ``dlsuite_task_file = True``, writes the same ``dlsuite_task.json`` header into its
+    ``.keras`` file and has a ``load(path)`` classmethod.
+    """
+    if not isinstance(cls, type):
+        return False
+    return issubclass(cls, Task) or getattr(cls, "dlsuite_task_file", False) is True
+
+
+def _import_task_class(qualified: str) -> type:
     module_name, _, class_name = qualified.rpartition(".")
     module_name = _MOVED_TASK_MODULES.get(module_name, module_name)
     if module_name.split(".")[0] not in TASK_PACKAGES:
         raise ValueError(f"refusing to import task class {qualified!r} outside dlsuite packages")
     task_cls = getattr(importlib.import_module(module_name), class_name, None)
-    if not (isinstance(task_cls, type) and issubclass(task_cls, Task)):
+    if not is_loadable(task_cls):
         raise ValueError(f"{qualified!r} is not a dlsuite task class")
     return task_cls
 
 
-def load_task(path: str | os.PathLike) -> Task:
-    """Load any dlsuite task file, whichever task class wrote it."""
-    return Task.load(path)
+def load_task(path: str | os.PathLike) -> Any:
+    """Load any dlsuite task file (a task or a loadable agent), whichever class wrote it."""
+    return _import_task_class(read_task_file(path)["task"]).load(path)
+
+
+class TrainingHistory(keras.callbacks.History):
+    """What ``Task.fit`` returns: a ``keras.callbacks.History`` of the whole run.
+
+    ``history`` maps each metric to its per-epoch values, ``epoch`` lists the epoch indices,
+    ``params`` holds Keras' fit parameters. Reading it like the dict that ``fit`` used to return
+    (``history["loss"]``) still works but is deprecated: use ``history.history["loss"]``.
+    """
+
+    def __init__(
+        self,
+        history: Mapping[str, Sequence[float]],
+        epoch: Sequence[int],
+        params: Mapping[str, Any] | None = None,
+        model: keras.Model | None = None,
+    ) -> None:
+        super().__init__()
+        self.history = {key: list(values) for key, values in history.items()}
+        self.epoch = list(epoch)
+        self.set_params(dict(params or {}))
+        if model is not None:
+            self.set_model(model)
+
+    def __getitem__(self, key: str) -> list[float]:
+        return self.history[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.history
+
+    def keys(self) -> Any:
+        """The metric names (deprecated dict-style access; use ``.history.keys()``)."""
+        return self.history.keys()
 
 
 def as_list(inputs: Any) -> list[Any]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import time
 from pathlib import Path
 
 import keras
@@ -96,3 +98,48 @@ def test_core_op_checker_flags_non_core_ops(tmp_path):
     proto.meta_graphs[0].graph_def.node[0].op = "FastWordpieceTokenizeWithOffsets"
     (version / "saved_model.pb").write_bytes(proto.SerializeToString())
     assert export_lib.non_core_ops(version) == ["FastWordpieceTokenizeWithOffsets"]
+
+
+def test_next_export_removes_staging_left_by_a_killed_export_but_keeps_live_ones(
+    tmp_path, monkeypatch
+):
+    model = _tiny_model()
+    base = tmp_path / "m"
+    dead = base / f"{export_lib.TEMP_PREFIX}1-0badf00d-1"  # an export killed mid-write
+    (dead / "variables").mkdir(parents=True)
+    (dead / "variables" / "variables.data-00000-of-00001").write_bytes(b"half")
+    past = time.time() - 600
+    for path in (dead / "variables" / "variables.data-00000-of-00001", dead / "variables", dead):
+        os.utime(path, (past, past))
+    live = base / f"{export_lib.TEMP_PREFIX}1-5eedc0de-1"  # an export still writing files
+    live.mkdir()
+    soon = time.time() + 60
+    os.utime(live, (soon, soon))
+    staging_names = []
+    real_write = export_lib.write_warmup_requests
+
+    def spy(staging, *args, **kwargs):
+        staging_names.append(Path(staging).name)
+        return real_write(staging, *args, **kwargs)
+
+    monkeypatch.setattr(export_lib, "write_warmup_requests", spy)
+    version = export_lib.export_saved_model(base, model, _endpoints(model), {"x": np.ones((1, 3))})
+    assert version == base / "1"
+    assert sorted(p.name for p in base.iterdir()) == sorted(["1", live.name])
+    # TF Serving loads only numeric folders: the staging folder never looks like a version.
+    (name,) = staging_names
+    assert name.startswith(".") and not name.isdigit()
+    assert export_lib.existing_versions(base) == [1]
+
+
+def test_warmup_file_has_one_owner_that_the_server_reads(tmp_path):
+    from common import warmup
+    from serving import warmup as serving_warmup
+
+    assert serving_warmup.write_warmup_file is warmup.write_warmup_file
+    warmup.write_warmup_file(tmp_path, [{"text": np.array(["héllo"])}, {"x": np.ones((1, 2))}])
+    first, second = warmup.read_warmup_requests(tmp_path)
+    assert first["text"].tolist() == ["héllo".encode()] and second["x"].shape == (1, 2)
+    logs = list(serving_warmup.read_warmup_requests(tmp_path))  # the server's view: protos
+    assert [log.WhichOneof("log_type") for log in logs] == ["predict_log", "predict_log"]
+    assert warmup.read_warmup_requests(tmp_path / "none") == []
