@@ -18,28 +18,31 @@ import argparse
 import csv
 import gzip
 import json
-import os
-import platform
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import keras
 import tensorflow as tf
 
-from common.checkpoint import list_checkpoints, read_state
+from bench._harness import (
+    DATA_ROOT,
+    PAUSED,
+    RESULTS_DIR,
+    SHARED_MACHINE_NOTE,
+    load_average,
+    merge_result,
+    resumable_fit,
+    text_throughput,
+)
 from nlp import TextClassifier
 from nlp.data import TextData
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "sst2"
-RESULTS_PATH = REPO_ROOT / "bench" / "results" / "nlp_classification.json"
+DEFAULT_DATA = DATA_ROOT / "sst2"
+RESULTS_PATH = RESULTS_DIR / "nlp_classification.json"
 CLASSES = ["negative", "positive"]
-PAUSED = 3  # exit code: the training slice ended on its time budget; run the same command again
 
-SCRATCH = dict(
+SCRATCH: dict[str, Any] = dict(
     vocabulary_size=8000,
     sequence_length=64,
     embed_dim=96,
@@ -52,7 +55,7 @@ SCRATCH = dict(
 )
 #: Candidates for the from-scratch model, compared on a held-out part of SST-2 *train*
 #: (``--section scratch-select``); the dev set is only used for the final reported number.
-SCRATCH_CANDIDATES = {
+SCRATCH_CANDIDATES: dict[str, dict[str, Any]] = {
     "mean pooling": SCRATCH,
     "mean+max pooling, word dropout 0.1": {**SCRATCH, "pooling": "mean_max", "token_dropout": 0.1},
     "mean+max pooling, word dropout 0.2, dropout 0.3": {
@@ -62,7 +65,7 @@ SCRATCH_CANDIDATES = {
         "dropout": 0.3,
     },
 }
-MINILM = dict(
+MINILM: dict[str, Any] = dict(
     preset="minilm",
     sequence_length=64,
     learning_rate=1e-4,
@@ -128,148 +131,6 @@ def select_scratch(train: TextData, args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-# --------------------------------------------------------------------------- resumable training
-class TimeBudgetReached(Exception):
-    """Raised by ``StopAfterCheckpoint`` once the slice's time is up and a checkpoint is on disk."""
-
-
-class StopAfterCheckpoint(keras.callbacks.Callback):
-    """Stop training at the first step checkpoint written after ``seconds`` have passed."""
-
-    def __init__(self, seconds: float, checkpoint_dir: Path) -> None:
-        super().__init__()
-        self.deadline = time.monotonic() + seconds
-        self.checkpoint_dir = checkpoint_dir
-        self.seen: str | None = None
-        self.start = time.monotonic()
-        self.steps = 0
-
-    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        self.steps += 1
-        if self.steps % 100 == 0:  # a progress line for long runs logged with verbose=2
-            loss = (logs or {}).get("loss", float("nan"))
-            print(
-                f"  {self.steps} steps this slice, {time.monotonic() - self.start:.0f} s, loss {loss:.4f}",
-                flush=True,
-            )
-        self._stop_if_due()
-
-    def _latest(self) -> str:
-        found = list_checkpoints(self.checkpoint_dir)
-        return found[-1].name if found else ""
-
-    def _stop_if_due(self) -> None:
-        if time.monotonic() < self.deadline:
-            return
-        latest = self._latest()
-        if self.seen is None:
-            self.seen = latest
-        elif latest != self.seen:
-            raise TimeBudgetReached(latest)
-
-
-def resumable_fit(
-    task: Any,
-    train: Any,
-    epochs: int,
-    work_dir: Path | None,
-    max_minutes: float | None,
-    checkpoint_every: int = 300,
-    validation_data: Any = None,
-) -> dict[str, float] | None:
-    """``task.fit`` in time-limited slices; None when paused, else the accumulated seconds.
-
-    Returns ``train_s`` (wall-clock) and ``train_cpu_s`` (process CPU seconds; on a shared,
-    oversubscribed machine the CPU time says more about the cost than the wall-clock).
-    ``work_dir`` keeps the checkpoints and the seconds spent so far (``progress.json``).
-    """
-    callbacks: list[keras.callbacks.Callback] = []
-    spent = {"train_s": 0.0, "train_cpu_s": 0.0}
-    progress = None
-    if work_dir is not None:
-        progress = work_dir / "progress.json"
-        if progress.is_file():
-            spent.update(json.loads(progress.read_text()))
-        checkpoints = work_dir / "checkpoints"
-        if list_checkpoints(checkpoints):
-            latest = list_checkpoints(checkpoints)[-1]
-            print(
-                f"resuming from {latest.name}, {read_state(latest)['global_step']} steps done, "
-                f"{spent['train_s']:.0f} s spent"
-            )
-        callbacks.append(
-            StopAfterCheckpoint(60 * max_minutes if max_minutes else float("inf"), checkpoints)
-        )
-    start, start_cpu = time.perf_counter(), time.process_time()
-
-    def add_time() -> None:
-        spent["train_s"] += time.perf_counter() - start
-        spent["train_cpu_s"] += time.process_time() - start_cpu
-
-    try:
-        task.fit(
-            train,
-            validation_data=validation_data,
-            epochs=epochs,
-            verbose=2,
-            callbacks=callbacks,
-            work_dir=work_dir,
-            resume=work_dir is not None,
-            checkpoint_every=checkpoint_every if work_dir else None,
-        )
-    except TimeBudgetReached as stop:
-        add_time()
-        progress.write_text(json.dumps(spent))
-        print(
-            f"time budget reached after checkpoint {stop}; {spent['train_s']:.0f} s spent; "
-            "run the same command to continue"
-        )
-        return None
-    add_time()
-    if progress is not None:
-        progress.unlink(missing_ok=True)  # finished: the next run of this command starts afresh
-    return spent
-
-
-def throughput(
-    served: Callable, python_path: Callable, texts: list[str], batch: int = 64
-) -> dict[str, float]:
-    """Sentences/s of the exported signature vs the Python path, same texts, same batch size."""
-    served(text=tf.constant(texts[:batch]))  # warm up both
-    python_path(texts[:batch])
-    start = time.perf_counter()
-    for i in range(0, len(texts), batch):
-        served(text=tf.constant(texts[i : i + batch]))
-    export_rate = len(texts) / (time.perf_counter() - start)
-    start = time.perf_counter()
-    for i in range(0, len(texts), batch):
-        python_path(texts[i : i + batch])
-    python_rate = len(texts) / (time.perf_counter() - start)
-    return {
-        "export_sentences_per_s": round(export_rate, 1),
-        "predict_sentences_per_s": round(python_rate, 1),
-        "export_over_predict": round(export_rate / python_rate, 2),
-    }
-
-
-def load_average() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
-def merge_result(path: Path, header: dict[str, Any], row: dict[str, Any]) -> None:
-    """Write ``row`` into the results JSON, replacing an earlier row of the same model name."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    previous = json.loads(path.read_text()) if path.is_file() else {}
-    rows = [r for r in previous.get("results", []) if r.get("model") != row["model"]] + [row]
-    kept = {
-        k: v for k, v in previous.items() if k not in header and k != "results"
-    }  # e.g. earlier_runs
-    path.write_text(
-        json.dumps({**header, **kept, "machine": platform.platform(), "results": rows}, indent=2)
-        + "\n"
-    )
-
-
 # --------------------------------------------------------------------------- SST-2
 def run(
     name: str,
@@ -295,7 +156,7 @@ def run(
     with tempfile.TemporaryDirectory() as tmp:
         version_dir = task.export(Path(tmp) / "sst2")
         served = tf.saved_model.load(str(version_dir)).signatures["serving_default"]
-        speed = throughput(served, lambda t: task.predict_proba(t, batch_size=64), dev.texts)
+        speed = text_throughput(served, lambda t: task.predict_proba(t, batch_size=64), dev.texts)
     return {
         "model": name,
         "train_examples": len(train),
@@ -354,8 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     header = {
         "benchmark": "nlp_classification",
         "dataset": "SST-2 dev (872 sentences); trained on SST-2 train",
-        "note": "2-core CPU shared with other jobs; timings are noisy (load average recorded per row), "
-        "compare ratios",
+        "note": SHARED_MACHINE_NOTE,
         "targets": {"scratch_accuracy": 0.80, "minilm_accuracy": 0.88},
     }
     if args.section == "scratch-select":

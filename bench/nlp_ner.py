@@ -6,7 +6,7 @@ of the exported SavedModel (raw text in, entities out) over the Python ``predict
 same detokenised validation sentences.
 
 Sections run separately and merge their row into the JSON; ``--work-dir DIR --max-minutes 15``
-trains in resumable slices (exit code 3 until the run is finished), as in ``bench.nlp_classification``.
+trains in resumable slices (exit code 3 until the run is finished; ``bench._harness.resumable_fit``).
 
     python -m bench.nlp_ner [--data ../shared/data/conll2003] [--section scratch|minilm|all]
 """
@@ -20,15 +20,23 @@ from typing import Any
 
 import tensorflow as tf
 
-from bench.nlp_classification import PAUSED, load_average, merge_result, resumable_fit, throughput
+from bench._harness import (
+    DATA_ROOT,
+    PAUSED,
+    RESULTS_DIR,
+    SHARED_MACHINE_NOTE,
+    load_average,
+    merge_result,
+    resumable_fit,
+    text_throughput,
+)
 from nlp import EntityTagger
 from nlp.data import TaggedSentences, read_conll
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "conll2003"
-RESULTS_PATH = REPO_ROOT / "bench" / "results" / "nlp_ner.json"
+DEFAULT_DATA = DATA_ROOT / "conll2003"
+RESULTS_PATH = RESULTS_DIR / "nlp_ner.json"
 
-SCRATCH = dict(
+SCRATCH: dict[str, Any] = dict(
     max_words=64,
     word_dim=100,
     char_dim=32,
@@ -38,7 +46,7 @@ SCRATCH = dict(
     learning_rate=3e-3,
     batch_size=32,
 )
-MINILM = dict(
+MINILM: dict[str, Any] = dict(
     preset="minilm",
     max_words=128,
     sequence_length=192,
@@ -68,7 +76,7 @@ def run(
         served = tf.saved_model.load(str(task.export(Path(tmp) / "ner"))).signatures[
             "serving_default"
         ]
-        speed = throughput(served, lambda t: task.predict(t, batch_size=64), texts)
+        speed = text_throughput(served, lambda t: task.predict(t, batch_size=64), texts)
     return {
         "model": name,
         "train_sentences": len(train),
@@ -115,8 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     header = {
         "benchmark": "nlp_ner",
         "dataset": "CoNLL-2003 eng.testa (3,250 sentences); trained on eng.train",
-        "note": "2-core CPU shared with other jobs; timings are noisy (load average recorded per row), "
-        "compare ratios",
+        "note": SHARED_MACHINE_NOTE,
         "targets": {"scratch_f1": 0.80, "minilm_f1": 0.88},
     }
     sections = []

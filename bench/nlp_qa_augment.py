@@ -143,7 +143,7 @@ def _swap(example: QAExample, pool: dict[str, list[str]], rng: random.Random) ->
     for spot in spots:
         options = [
             w
-            for w in pool[_kind(spot.group())]
+            for w in pool[_kind(spot.group()) or ""]  # spots all have a kind
             if w != spot.group() and not _in_text(w, example.context)
         ]
         if options:
@@ -216,7 +216,7 @@ def unanswerable_variants(
         for kind in order:
             if count == per_question:
                 break
-            context = example.context
+            context: str | None = example.context
             question = None
             if kind == "swap":
                 question = _swap(example, sorted_pools[example.title], rng)
@@ -227,7 +227,7 @@ def unanswerable_variants(
             else:
                 context = _distractor(example, paragraphs[example.title])
                 question = example.question if context else None
-            if question:
+            if question and context:  # context is None only where question is None
                 made.append(
                     QAExample(
                         question, context, [], id=f"aug-{kind}-{example.id}", title=example.title

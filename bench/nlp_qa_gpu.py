@@ -12,7 +12,7 @@ cores. The work is split so that only the training leaves this machine:
 3. ``finish`` (here, TensorFlow): ``QuestionAnswerer.evaluate`` and ``no_answer_evidence`` run
    unchanged on the test questions, with the model call replaced by a lookup of those logits,
    so the decoding, scoring and no-answer rule are dlsuite's own. Rows merge into
-   ``bench/results/nlp_qa_gpu.json`` with ``bench.nlp_qa``'s summary (threshold from other folds).
+   ``bench/results/nlp_qa_gpu.json`` with the summary of ``bench.nlp_qa`` (``bench._squad_cv``).
 
     python -m bench.nlp_qa_gpu prepare --pack .gpu/pack
     python bench/nlp_qa_gpu_train.py --pack .gpu/pack --out OUT --fold 0 --epochs 6   # on the GPU
@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from bench.nlp_qa import (
+from bench._harness import REPO_ROOT, RESULTS_DIR
+from bench._squad_cv import (
     BACKBONES,
     DEFAULT_DATA,
     FILES,
@@ -43,8 +44,7 @@ from nlp.qa.features import span_labels
 from nlp.qa.squad import QAExample, SquadData, read_squad
 from nlp.qa.task import QuestionAnswerer, training_span
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-RESULTS_PATH = REPO_ROOT / "bench" / "results" / "nlp_qa_gpu.json"
+RESULTS_PATH = RESULTS_DIR / "nlp_qa_gpu.json"
 TOKEN_EMBEDDING = "token_embedding/embeddings"
 
 
@@ -115,19 +115,19 @@ def prepare(args: argparse.Namespace) -> None:
     data = read_squad(args.data / FILES["v2.0"])
     extra = extra_answerable(args.data, data)
     examples = data.examples + extra.examples
-    source = [0] * len(data.examples) + [1] * len(extra.examples)
+    sources = [0] * len(data.examples) + [1] * len(extra.examples)
     if args.augment:
         for part, first in ((data, 2), (extra, 4)):
             made, ranks = augmented(part, args.augment, seed=0)
             examples += made
-            source += [first + min(r, 1) for r in ranks]
-    source = np.array(source)
+            sources += [first + min(r, 1) for r in ranks]
+    source = np.array(sources)
     task = QuestionAnswerer(**task_options(args.learning_rate))
     model = task.build_model()
     windows = featurize(task, examples)
     usable = np.array([training_span(e)[2] for e in examples])
     window_source = source[windows["example"]]
-    folds = {}
+    folds: dict[str, Any] = {}
     for fold in range(args.folds):
         _, _, test_titles = fold_split(data, fold, args.folds)
         test_set = set(test_titles)
@@ -151,9 +151,8 @@ def prepare(args: argparse.Namespace) -> None:
             ]  # only rows the data looks up travel; the trainer zero-fills the rest
         weights[f"w{i}"] = value
     pack.mkdir(parents=True)
-    np.savez_compressed(
-        pack / "windows.npz", **{k: v.astype(np.int32) for k, v in windows.items()}, **folds
-    )
+    arrays: dict[str, Any] = {k: v.astype(np.int32) for k, v in windows.items()}
+    np.savez_compressed(pack / "windows.npz", **arrays, **folds)
     flat = np.concatenate([w.ravel() for w in weights.values()]).astype("<f4")
     # Byte planes compress where raw float32 does not (the sign/exponent byte to ~40 %): the pack
     # must fit the 64 MiB a device call carries, and the trainer gets the exact float32 values back.

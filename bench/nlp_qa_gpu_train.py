@@ -39,11 +39,12 @@ INPUTS = ("token_ids", "padding_mask", "segment_ids")
 
 
 def load_qa_model() -> ModuleType:
-    """``nlp/qa_model.py`` by path: importing the package ``nlp`` would import TensorFlow."""
+    """``nlp/qa/model.py`` by path: importing the package ``nlp`` would import TensorFlow."""
     sys.path.insert(0, str(REPO_ROOT))  # for common.optimizers, which is Keras-only
-    spec = importlib.util.spec_from_file_location(
-        "dlsuite_qa_model", REPO_ROOT / "nlp" / "qa_model.py"
-    )
+    path = REPO_ROOT / "nlp" / "qa" / "model.py"
+    spec = importlib.util.spec_from_file_location("dlsuite_qa_model", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -155,14 +156,16 @@ def sweep(
 
     begin = time.perf_counter()
     log = open(out / "log.txt", "a")
-    overhead_s, unit_s = None, None  # start-up + compile + test logits; training per epoch-unit
+    # Start-up + compile + test logits, and training per epoch-unit: known after the first recipe.
+    overhead_s: float | None = None
+    unit_s: float | None = None
     for spec in recipes:  # "EPOCHS:LR" or "EPOCHS:LR:extra"
         epochs, lr, *flags = spec.split(":")
         units = int(epochs) * (
             1 + ("extra" in flags) + ("aug" in flags) + 2 * ("aug2" in flags)
         )  # ~windows
         left = deadline_s - (time.perf_counter() - begin)
-        if unit_s is not None and overhead_s + unit_s * units > left:
+        if overhead_s is not None and unit_s is not None and overhead_s + unit_s * units > left:
             print(
                 f"skip {spec}: needs about {overhead_s + unit_s * units:.0f} s, {left:.0f} s left",
                 file=log,

@@ -17,6 +17,7 @@ and with beam decoding vs the Python ``predict`` path on the same sentences.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -27,14 +28,13 @@ from typing import Any
 
 import tensorflow as tf
 
-from bench.nlp_classification import load_average, resumable_fit
+from bench._harness import DATA_ROOT, RESULTS_DIR, items_per_second, load_average, resumable_fit
 from nlp.translation import Translator
 from nlp.translation.data import ParallelText, load_parallel_files
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "multi30k"
+DEFAULT_DATA = DATA_ROOT / "multi30k"
 DEFAULT_WORK_DIR = Path(tempfile.gettempdir()) / "dlsuite_bench_nlp_translation"
-RESULTS_PATH = REPO_ROOT / "bench" / "results" / "nlp_translation.json"
+RESULTS_PATH = RESULTS_DIR / "nlp_translation.json"
 TARGET_BLEU, TARGET_MINUTES = 30.0, 60.0
 
 # Sized for a shared 2-core CPU: a shared 6k WordPiece vocabulary (Multi30k has ~10k German and
@@ -89,6 +89,14 @@ def write_results(path: Path, results: dict[str, Any]) -> None:
     path.write_text(json.dumps({**results, **header}, indent=2, ensure_ascii=False) + "\n")
 
 
+def load_translator(path: Path) -> Translator:
+    """The translator saved at ``path`` (a TypeError if the file holds another task)."""
+    task = Translator.load(path)
+    if not isinstance(task, Translator):
+        raise TypeError(f"{path} holds a {type(task).__name__}, not a Translator")
+    return task
+
+
 def make_task(work_dir: Path, train: ParallelText, epochs: int) -> Translator:
     """The benchmark's translator with the vocabulary of the first chunk (kept in ``work_dir``)."""
     task = Translator(**CONFIG)
@@ -100,9 +108,8 @@ def make_task(work_dir: Path, train: ParallelText, epochs: int) -> Translator:
         task.build_vocabularies(train)
         work_dir.mkdir(parents=True, exist_ok=True)
         state_file.write_text(json.dumps(task.get_state()))
-        print(
-            f"vocabulary: {len(task.source_vocabulary)} pieces in {time.perf_counter() - started:.0f} s"
-        )
+        pieces, seconds = len(task.source_vocabulary or []), time.perf_counter() - started
+        print(f"vocabulary: {pieces} pieces in {seconds:.0f} s")
     return task
 
 
@@ -113,18 +120,18 @@ def train_chunk(args: argparse.Namespace, results: dict[str, Any]) -> Translator
     load_start = load_average()
     if final.is_file():
         task, spent, done = (
-            Translator.load(final),
+            load_translator(final),
             json.loads((args.work_dir / "final.json").read_text())["train_s"],
             True,
         )
     else:
         task = make_task(args.work_dir, train, args.epochs)
-        train_s = resumable_fit(
+        seconds = resumable_fit(
             task, train, args.epochs, args.work_dir, args.minutes, args.checkpoint_every
         )
-        done = train_s is not None
-        if done:
-            spent = train_s
+        done = seconds is not None
+        if seconds is not None:
+            spent = seconds["train_s"]  # wall-clock seconds, as in every point of the curve
             task.save(final)
             (args.work_dir / "final.json").write_text(json.dumps({"train_s": spent}))
         else:
@@ -160,19 +167,21 @@ def train_chunk(args: argparse.Namespace, results: dict[str, Any]) -> Translator
     return task
 
 
-def rate(fn, texts: list[str], batch: int) -> float:
-    fn(texts[:batch])  # warm up (graph tracing)
-    started = time.perf_counter()
-    for i in range(0, len(texts), batch):
-        fn(texts[i : i + batch])
-    return len(texts) / (time.perf_counter() - started)
+def _served_texts(signature: Any, texts: list[str]) -> Any:
+    """The exported ``serving_default`` signature on a batch of sentences."""
+    return signature(text=tf.constant(texts))
+
+
+def _predicted_texts(task: Translator, decoding: str, texts: list[str]) -> Any:
+    """``Translator.predict`` on a batch of sentences, as one batch."""
+    return task.predict(texts, decoding=decoding, batch_size=len(texts))
 
 
 def speed(args: argparse.Namespace, results: dict[str, Any], task: Translator | None = None) -> int:
     """Sentences/s of the exported model (greedy, beam) vs ``predict``; the model as trained so far."""
     final = args.work_dir / "final.keras"
     if task is None and final.is_file():
-        task = Translator.load(final)
+        task = load_translator(final)
     elif task is None:  # an untrained model decodes to max length: slower than a trained one
         task = make_task(args.work_dir, load_multi30k(args.data, "train"), args.epochs)
         print("note: measuring an untrained model of the same size")
@@ -182,13 +191,11 @@ def speed(args: argparse.Namespace, results: dict[str, Any], task: Translator | 
         for method in ("greedy", "beam"):
             served = tf.saved_model.load(str(task.export(Path(tmp) / method, decoding=method)))
             signature = served.signatures["serving_default"]
-            export_rate = rate(
-                lambda t, s=signature: s(text=tf.constant(t)), texts, args.eval_batch
+            export_rate = items_per_second(
+                functools.partial(_served_texts, signature), texts, args.eval_batch
             )
-            predict_rate = rate(
-                lambda t, m=method: task.predict(t, decoding=m, batch_size=len(t)),
-                texts,
-                args.eval_batch,
+            predict_rate = items_per_second(
+                functools.partial(_predicted_texts, task, method), texts, args.eval_batch
             )
             rows[method] = {
                 "export_sentences_per_s": round(export_rate, 1),

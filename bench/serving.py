@@ -22,6 +22,7 @@ an export instead, using its warmup request as the example input.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -100,6 +101,11 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q)) if values else float("nan")
 
 
+def in_process_call(signature: Any, tensors: dict[str, tf.Tensor]) -> Callable[[], Any]:
+    """A call of a loaded signature on fixed inputs that returns NumPy outputs."""
+    return lambda: {k: v.numpy() for k, v in signature(**tensors).items()}
+
+
 def run_concurrent(
     make_call: Callable[[], Callable[[], Any]], clients: int, total: int, warmup: int = 5
 ) -> dict[str, float]:
@@ -173,7 +179,8 @@ def start_server(base: Path) -> tuple[subprocess.Popen, str, str]:
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"server exited: {proc.stderr.read().decode()[-2000:]}")
+            stderr = proc.stderr.read().decode() if proc.stderr else ""
+            raise SystemExit(f"server exited: {stderr[-2000:]}")
         try:
             if httpx.get(url + "/openapi.json", timeout=2).status_code == 200:
                 return proc, url, f"127.0.0.1:{grpc_port}"
@@ -280,7 +287,7 @@ def load_run(
             future.result()
     wall = time.perf_counter() - start
     rss_after = server.memory_info().rss
-    statuses = Counter()
+    statuses: Counter[int] = Counter()
     for counts in by_class.values():
         statuses.update(counts)
     return {
@@ -338,9 +345,7 @@ def main(argv: list[str] | None = None) -> int:
                     "protocol": "in-process",
                     "batch": batch,
                     **run_concurrent(
-                        lambda tensors=tensors: (
-                            lambda: {k: v.numpy() for k, v in signature(**tensors).items()}
-                        ),
+                        functools.partial(in_process_call, signature, tensors),
                         args.clients,
                         args.requests,
                     ),

@@ -53,31 +53,13 @@ def load_fsdd(folder: Path):
     files = sorted((folder / "recordings").glob("*.wav"))
     if not files:
         raise SystemExit(f"no FSDD recordings in {folder / 'recordings'}")
-    split = {"train": ([], []), "test": ([], [])}
+    split: dict[str, tuple[list[str], list[str]]] = {"train": ([], []), "test": ([], [])}
     for path in files:
         digit, _speaker, index = path.stem.split("_")
         part = "test" if int(index) < 5 else "train"
         split[part][0].append(str(path))
         split[part][1].append(DIGITS[int(digit)])
     return tuple(Utterances(a, t, [None] * len(a)) for a, t in (split["train"], split["test"]))
-
-
-class TimeBudget:
-    """Keras callback: stop training once ``minutes`` of wall-clock time are spent."""
-
-    def __new__(cls, minutes: float):
-        import keras
-
-        class _Budget(keras.callbacks.Callback):
-            def on_train_begin(self, logs=None):
-                self.started = time.perf_counter()
-
-            def on_epoch_end(self, epoch, logs=None):
-                if time.perf_counter() - self.started > minutes * 60:
-                    print(f"time budget of {minutes} minutes reached after epoch {epoch + 1}")
-                    self.model.stop_training = True
-
-        return _Budget()
 
 
 def pocketsphinx_row(test) -> dict | None:
@@ -126,6 +108,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--output", default=str(REPO / "bench" / "results" / "speech_asr.json"))
     args = parser.parse_args(argv)
 
+    from bench._harness import EpochTimeBudget
     from speech import SpeechRecognizer
 
     train, test = load_fsdd(Path(args.data))
@@ -145,11 +128,10 @@ def main(argv: list[str] | None = None) -> dict:
             batch_size=32,
         )
         started = time.perf_counter()
-        history = recognizer.fit(
-            train, epochs=args.epochs, callbacks=[TimeBudget(args.max_minutes)], verbose=2
-        )
+        budget = EpochTimeBudget(60 * args.max_minutes, announce=True)
+        recognizer.fit(train, epochs=args.epochs, callbacks=[budget], verbose=2)
         train_seconds = time.perf_counter() - started
-        epochs_run = len(history["loss"])
+        epochs_run = len(recognizer.history["loss"])
         if args.save_model:
             recognizer.save(args.save_model)
 

@@ -16,24 +16,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import statistics
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import keras
-import numpy as np
 import tensorflow as tf
 
+from bench._harness import DATA_ROOT, RESULTS_DIR, EpochTimeBudget, image_export_speed, write_rows
 from vision import ObjectDetector, load_voc, make_shape_scenes
-from vision.images import encode_png
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "bccd"
-RESULTS_PATH = REPO_ROOT / "bench" / "results" / "vision_detection.json"
+DEFAULT_DATA = DATA_ROOT / "bccd"
+RESULTS_PATH = RESULTS_DIR / "vision_detection.json"
 BCCD_CLASSES = ["Platelets", "RBC", "WBC"]
 
 SETTINGS: dict[str, dict[str, Any]] = {
@@ -52,61 +45,6 @@ SETTINGS: dict[str, dict[str, Any]] = {
 }  # fmt: skip
 
 
-class TimeBudget(keras.callbacks.Callback):
-    """Stop training at the end of the first epoch that finishes past ``seconds``."""
-
-    def __init__(self, seconds: float):
-        super().__init__()
-        self.seconds = seconds
-        self.epochs_run = 0
-
-    def on_train_begin(self, logs=None):
-        self.started = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.epochs_run = epoch + 1
-        if time.perf_counter() - self.started > self.seconds:
-            self.model.stop_training = True
-
-
-def _p50(fn: Any, calls: int) -> float:
-    fn()  # warm up (tracing)
-    times = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def speed(task: ObjectDetector, images: list[np.ndarray], calls: int) -> dict[str, Any]:
-    """Batch-1 latency and batch-16 throughput: export and task.predict vs keras model.predict."""
-    size = task.config.image_size
-    payload = [encode_png(image) for image in images[:16]]
-    batch = np.stack([tf.image.resize(image, (size, size)).numpy() for image in images[:16]])
-    with tempfile.TemporaryDirectory() as folder:
-        serve = tf.saved_model.load(str(task.export(Path(folder) / "det"))).signatures[
-            "serving_default"
-        ]
-        one = tf.constant(payload[:1])
-        many = tf.constant(payload)
-        keras_1 = _p50(lambda: task.model.predict(batch[:1], verbose=0), calls)
-        export_1 = _p50(lambda: serve(image_bytes=one), calls)
-        task_1 = _p50(lambda: task.predict(payload[:1]), calls)
-        keras_16 = _p50(lambda: task.model.predict(batch, verbose=0), max(3, calls // 4))
-        export_16 = _p50(lambda: serve(image_bytes=many), max(3, calls // 4))
-    return {
-        "keras_predict_batch1_ms": 1000 * keras_1,
-        "export_batch1_ms": 1000 * export_1,
-        "task_predict_batch1_ms": 1000 * task_1,
-        "export_latency_ratio": export_1 / keras_1,
-        "task_predict_latency_ratio": task_1 / keras_1,
-        "keras_predict_images_per_s": len(payload) / keras_16,
-        "export_images_per_s": len(payload) / export_16,
-        "export_throughput_ratio": keras_16 / export_16,
-    }
-
-
 def run(
     name: str,
     train: Any,
@@ -118,7 +56,7 @@ def run(
     budget_min: float | None,
 ) -> dict[str, Any]:
     task = ObjectDetector(classes=classes, **settings["config"])
-    budget = TimeBudget(60 * (budget_min or settings["budget_min"]))
+    budget = EpochTimeBudget(60 * (budget_min or settings["budget_min"]))
     started = time.perf_counter()
     task.fit(train, epochs=epochs or settings["epochs"], callbacks=[budget], verbose=2)
     train_s = time.perf_counter() - started
@@ -140,7 +78,7 @@ def run(
         "per_class_AP_50": {k: v["AP_50"] for k, v in report["per_class"].items()},
         "config": settings["config"],
     }
-    row.update(speed(task, images, calls))
+    row.update(image_export_speed(task, images, calls, batch_size=16))
     return row
 
 
@@ -217,21 +155,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         else:
             print(f"BCCD folder not found at {folder}; skipped")
     print(format_table(rows))
-    result = {
-        "benchmark": "vision_detection",
-        "machine": {
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-            "note": "2 shared CPU cores, other engineers' jobs running: timings are from a loaded machine",
-        },
-        "targets": {"shapes_mAP_50": 0.95, "bccd_mAP_50": 0.80},
-        "rows": rows,
-    }
-    output = Path(args.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(result, indent=2))
-    print(f"wrote {output}")
-    return result
+    return write_rows(
+        args.output, "vision_detection", {"shapes_mAP_50": 0.95, "bccd_mAP_50": 0.80}, rows
+    )
 
 
 if __name__ == "__main__":

@@ -16,24 +16,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import statistics
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import keras
 import numpy as np
-import tensorflow as tf
 
+from bench._harness import DATA_ROOT, RESULTS_DIR, EpochTimeBudget, image_export_speed, write_rows
 from vision import ImageSegmenter, SegmentationSet, make_shape_masks
-from vision.images import encode_png
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DRIVE = REPO_ROOT.parent / "shared" / "data" / "drive"
-RESULTS_PATH = REPO_ROOT / "bench" / "results" / "vision_segmentation.json"
+DEFAULT_DRIVE = DATA_ROOT / "drive"
+RESULTS_PATH = RESULTS_DIR / "vision_segmentation.json"
 
 SETTINGS: dict[str, dict[str, Any]] = {
     "shapes": {
@@ -50,23 +43,6 @@ SETTINGS: dict[str, dict[str, Any]] = {
 }  # fmt: skip
 
 
-class TimeBudget(keras.callbacks.Callback):
-    """Stop training at the end of the first epoch that finishes past ``seconds``."""
-
-    def __init__(self, seconds: float):
-        super().__init__()
-        self.seconds = seconds
-        self.epochs_run = 0
-
-    def on_train_begin(self, logs=None):
-        self.started = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.epochs_run = epoch + 1
-        if time.perf_counter() - self.started > self.seconds:
-            self.model.stop_training = True
-
-
 def load_drive(folder: Path) -> tuple[SegmentationSet, SegmentationSet]:
     """DRIVE training split: images 21-36 for training, 37-40 for validation (vessel = class 1)."""
     from PIL import Image
@@ -81,42 +57,6 @@ def load_drive(folder: Path) -> tuple[SegmentationSet, SegmentationSet]:
     return data.subset(range(16)), data.subset(range(16, 20))
 
 
-def _p50(fn: Any, calls: int) -> float:
-    fn()
-    times = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def speed(task: ImageSegmenter, images: list[np.ndarray], calls: int) -> dict[str, Any]:
-    size = task.config.image_size
-    payload = [encode_png(image) for image in images[:8]]
-    batch = np.stack([tf.image.resize(image, (size, size)).numpy() for image in images[:8]])
-    with tempfile.TemporaryDirectory() as folder:
-        serve = tf.saved_model.load(str(task.export(Path(folder) / "seg"))).signatures[
-            "serving_default"
-        ]
-        one, many = tf.constant(payload[:1]), tf.constant(payload)
-        keras_1 = _p50(lambda: task.model.predict(batch[:1], verbose=0), calls)
-        export_1 = _p50(lambda: serve(image_bytes=one), calls)
-        task_1 = _p50(lambda: task.predict(payload[:1]), calls)
-        keras_8 = _p50(lambda: task.model.predict(batch, verbose=0), max(3, calls // 4))
-        export_8 = _p50(lambda: serve(image_bytes=many), max(3, calls // 4))
-    return {
-        "keras_predict_batch1_ms": 1000 * keras_1,
-        "export_batch1_ms": 1000 * export_1,
-        "task_predict_batch1_ms": 1000 * task_1,
-        "export_latency_ratio": export_1 / keras_1,
-        "task_predict_latency_ratio": task_1 / keras_1,
-        "keras_predict_images_per_s": len(payload) / keras_8,
-        "export_images_per_s": len(payload) / export_8,
-        "export_throughput_ratio": keras_8 / export_8,
-    }
-
-
 def run(
     name: str,
     train: SegmentationSet,
@@ -127,7 +67,7 @@ def run(
     budget_min: float | None,
 ) -> dict[str, Any]:
     task = ImageSegmenter(classes=train.class_names, **settings["config"])
-    budget = TimeBudget(60 * (budget_min or settings["budget_min"]))
+    budget = EpochTimeBudget(60 * (budget_min or settings["budget_min"]))
     started = time.perf_counter()
     task.fit(train, epochs=epochs or settings["epochs"], callbacks=[budget], verbose=2)
     train_s = time.perf_counter() - started
@@ -145,7 +85,7 @@ def run(
         "per_class_iou": {k: v["iou"] for k, v in report["per_class"].items()},
         "config": settings["config"],
     }
-    row.update(speed(task, list(test.images), calls))
+    row.update(image_export_speed(task, list(test.images), calls, batch_size=8))
     return row
 
 
@@ -211,21 +151,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         else:
             print(f"DRIVE folder not found at {folder}; skipped")
     print(format_table(rows))
-    result = {
-        "benchmark": "vision_segmentation",
-        "machine": {
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-            "note": "2 shared CPU cores, other engineers' jobs running: timings are from a loaded machine",
-        },
-        "targets": {"shapes_mean_iou": 0.90},
-        "rows": rows,
-    }
-    output = Path(args.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(result, indent=2))
-    print(f"wrote {output}")
-    return result
+    return write_rows(args.output, "vision_segmentation", {"shapes_mean_iou": 0.90}, rows)
 
 
 if __name__ == "__main__":
