@@ -1,5 +1,5 @@
-"""Losses Keras lacks or only half-provides: focal (binary / multi-class), soft Dice for
-segmentation, and label-smoothed cross-entropy that also takes sparse integer labels.
+"""Focal losses built on Keras' own, plus what Keras lacks or only half-provides: soft Dice for
+segmentation and label-smoothed cross-entropy that also takes sparse integer labels.
 
 All take probabilities by default (``from_logits=False``), return one value per example and
 are registered under the ``dlsuite`` package so compiled `.keras` files load in safe mode.
@@ -46,12 +46,25 @@ class _DlsuiteLoss(keras.losses.Loss):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
 
 
-@keras.saving.register_keras_serializable(package="dlsuite")
-class BinaryFocalLoss(_DlsuiteLoss):
-    """Focal loss (Lin et al., 2017) for binary / multi-label targets.
+def _check_gamma(gamma: float) -> float:
+    if gamma < 0:
+        raise ValueError(f"gamma must be >= 0, got {gamma!r}.")
+    return float(gamma)
 
-    ``-alpha_t * (1 - p_t) ** gamma * log(p_t)`` averaged over the last axis; down-weights easy
-    examples so rare positives dominate the gradient. ``alpha=None`` disables class weighting.
+
+def _check_smoothing(label_smoothing: float) -> float:
+    if not 0.0 <= label_smoothing < 1.0:
+        raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}.")
+    return float(label_smoothing)
+
+
+@keras.saving.register_keras_serializable(package="dlsuite")
+class BinaryFocalLoss(keras.losses.BinaryFocalCrossentropy):
+    """Keras' ``BinaryFocalCrossentropy`` under its dlsuite name (older `.keras` files use it).
+
+    ``-alpha_t * (1 - p_t) ** gamma * log(p_t)`` averaged over the last axis; ``alpha=None``
+    turns class balancing off. Values and gradients equal the built-in's, logits included
+    (Keras' TensorFlow backend recovers the logits behind its sigmoid, so no saturation).
     """
 
     def __init__(
@@ -59,42 +72,43 @@ class BinaryFocalLoss(_DlsuiteLoss):
         gamma: float = 2.0,
         alpha: float | None = 0.25,
         from_logits: bool = False,
+        label_smoothing: float = 0.0,
         reduction: str = "sum_over_batch_size",
         name: str = "binary_focal_loss",
         dtype=None,
     ):
-        super().__init__(name=name, reduction=reduction, dtype=dtype)
-        if gamma < 0:
-            raise ValueError(f"gamma must be >= 0, got {gamma!r}.")
         if alpha is not None and not 0.0 <= alpha <= 1.0:
             raise ValueError(f"alpha must be in [0, 1] or None, got {alpha!r}.")
-        self.gamma = float(gamma)
-        self.alpha = None if alpha is None else float(alpha)
-        self.from_logits = bool(from_logits)
-
-    def call(self, y_true, y_pred):
-        y_pred = ops.convert_to_tensor(y_pred)
-        y_true = ops.cast(y_true, y_pred.dtype)
-        probs = ops.sigmoid(y_pred) if self.from_logits else y_pred
-        bce = ops.binary_crossentropy(y_true, y_pred, from_logits=self.from_logits)
-        p_t = y_true * probs + (1.0 - y_true) * (1.0 - probs)
-        loss = ops.power(1.0 - p_t, self.gamma) * bce
-        if self.alpha is not None:
-            loss = (y_true * self.alpha + (1.0 - y_true) * (1.0 - self.alpha)) * loss
-        return ops.mean(loss, axis=-1)
+        super().__init__(
+            apply_class_balancing=alpha is not None,
+            alpha=0.25 if alpha is None else float(alpha),
+            gamma=_check_gamma(gamma),
+            from_logits=bool(from_logits),
+            label_smoothing=_check_smoothing(label_smoothing),
+            reduction=reduction,
+            name=name,
+            dtype=dtype,
+        )
 
     def get_config(self) -> dict:
-        config = super().get_config()
-        config.update(gamma=self.gamma, alpha=self.alpha, from_logits=self.from_logits)
+        config = keras.losses.Loss.get_config(self)
+        config.update(
+            gamma=self.gamma,
+            alpha=self.alpha if self.apply_class_balancing else None,
+            from_logits=self.from_logits,
+            label_smoothing=self.label_smoothing,
+        )
         return config
 
 
 @keras.saving.register_keras_serializable(package="dlsuite")
-class CategoricalFocalLoss(_DlsuiteLoss):
-    """Multi-class focal loss: ``-sum_c alpha_c * y_c * (1 - p_c) ** gamma * log(p_c)``.
+class CategoricalFocalLoss(keras.losses.CategoricalFocalCrossentropy):
+    """Keras' ``CategoricalFocalCrossentropy`` plus sparse labels, ``alpha=None`` and a stable
+    logits path: ``-sum_c alpha_c * y_c * (1 - p_c) ** gamma * log(p_c)``.
 
     ``alpha`` is None (no weighting), one float, or one weight per class; ``sparse=True``
-    takes integer labels. With ``gamma=0, alpha=None`` it is plain categorical cross-entropy.
+    takes integer labels (Keras has no sparse focal loss). Probabilities go through the
+    built-in unchanged. With ``gamma=0, alpha=None`` it is plain categorical cross-entropy.
     """
 
     def __init__(
@@ -103,19 +117,25 @@ class CategoricalFocalLoss(_DlsuiteLoss):
         alpha: float | Sequence[float] | None = None,
         from_logits: bool = False,
         sparse: bool = False,
+        label_smoothing: float = 0.0,
         reduction: str = "sum_over_batch_size",
         name: str = "categorical_focal_loss",
         dtype=None,
     ):
-        super().__init__(name=name, reduction=reduction, dtype=dtype)
-        if gamma < 0:
-            raise ValueError(f"gamma must be >= 0, got {gamma!r}.")
-        self.gamma = float(gamma)
         if alpha is None or isinstance(alpha, (int, float)):
-            self.alpha = None if alpha is None else float(alpha)
+            weights = None if alpha is None else float(alpha)
         else:
-            self.alpha = [float(a) for a in alpha]
-        self.from_logits = bool(from_logits)
+            weights = [float(a) for a in alpha]
+        super().__init__(
+            alpha=1.0 if weights is None else weights,
+            gamma=_check_gamma(gamma),
+            from_logits=bool(from_logits),
+            label_smoothing=_check_smoothing(label_smoothing),
+            reduction=reduction,
+            name=name,
+            dtype=dtype,
+        )
+        self.alpha = weights
         self.sparse = bool(sparse)
 
     def call(self, y_true, y_pred):
@@ -128,16 +148,27 @@ class CategoricalFocalLoss(_DlsuiteLoss):
             raise ValueError(
                 f"alpha has {len(self.alpha)} weights but y_pred has {num_classes} classes."
             )
-        probs, log_p = _log_probs(y_pred, self.from_logits)
+        if not self.from_logits:
+            return super().call(y_true, y_pred)
+        # Kept: Keras' logits path takes softmax, then clips at epsilon, so it saturates. For
+        # logits [20, 0, 0] and true class 1 (alpha 0.25) it gives 4.03 and a zero gradient;
+        # log-softmax gives the exact 5.0 and gradient (0.25, -0.25, 0).
+        if self.label_smoothing:
+            y_true = y_true * (1.0 - self.label_smoothing) + self.label_smoothing / num_classes
+        probs, log_p = _log_probs(y_pred, from_logits=True)
         loss = -y_true * ops.power(1.0 - probs, self.gamma) * log_p
         if self.alpha is not None:
             loss = ops.convert_to_tensor(self.alpha, dtype=y_pred.dtype) * loss
         return ops.sum(loss, axis=-1)
 
     def get_config(self) -> dict:
-        config = super().get_config()
+        config = keras.losses.Loss.get_config(self)
         config.update(
-            gamma=self.gamma, alpha=self.alpha, from_logits=self.from_logits, sparse=self.sparse
+            gamma=self.gamma,
+            alpha=self.alpha,
+            from_logits=self.from_logits,
+            sparse=self.sparse,
+            label_smoothing=self.label_smoothing,
         )
         return config
 
@@ -150,6 +181,12 @@ class DiceLoss(_DlsuiteLoss):
     averaged over classes, subtracted from 1; robust to class imbalance where CE is not.
     ``sparse=True`` takes integer label maps; ``exclude_background`` drops class 0.
     """
+
+    # Kept instead of keras.losses.Dice, which has no smoothing term: per class
+    # (axis=(1, 2)) a class absent from both truth and prediction scores loss 1, so a perfect
+    # 3-class prediction with one absent class gives 0.333 (ours 0.0); pooled over classes
+    # (axis=(1, 2, 3)) the large background decides (0.707 vs per-class 0.714 on random
+    # maps). It also lacks sparse labels, logits and exclude_background.
 
     def __init__(
         self,
@@ -210,7 +247,8 @@ class DiceLoss(_DlsuiteLoss):
 class LabelSmoothedCrossEntropy(_DlsuiteLoss):
     """Cross-entropy against ``(1 - s) * one_hot + s / C`` that also accepts sparse labels.
 
-    Exists because Keras' SparseCategoricalCrossentropy has no ``label_smoothing``.
+    Exists because Keras' SparseCategoricalCrossentropy has no ``label_smoothing`` (checked
+    in Keras 3.15); with dense labels it equals ``CategoricalCrossentropy(label_smoothing)``.
     """
 
     def __init__(

@@ -60,6 +60,51 @@ def test_binary_focal_down_weights_easy_examples():
     )
 
 
+def _value_and_gradient(loss, y_true, y_pred):
+    import tensorflow as tf
+
+    y_pred = tf.Variable(y_pred)
+    with tf.GradientTape() as tape:
+        value = loss(y_true, y_pred)
+    return float(value), tape.gradient(value, y_pred).numpy()
+
+
+@pytest.mark.parametrize("from_logits", [False, True])
+def test_binary_focal_is_the_keras_builtin_with_equal_values_and_gradients(from_logits):
+    y = np.array([[1.0, 0.0, 1.0]], "float32")
+    x = np.array([[-100.0, 30.0, 0.5]], "float32") if from_logits else P_BIN[:1]
+    ours = BinaryFocalLoss(gamma=2.0, alpha=0.25, from_logits=from_logits)
+    assert isinstance(ours, keras.losses.BinaryFocalCrossentropy)
+    theirs = keras.losses.BinaryFocalCrossentropy(
+        apply_class_balancing=True, alpha=0.25, gamma=2.0, from_logits=from_logits
+    )
+    value, gradient = _value_and_gradient(ours, y, x)
+    expected_value, expected_gradient = _value_and_gradient(theirs, y, x)
+    assert value == pytest.approx(expected_value, rel=1e-6)
+    np.testing.assert_allclose(gradient, expected_gradient, rtol=1e-6)
+    plain = BinaryFocalLoss(alpha=None)
+    assert not plain.apply_class_balancing and plain.get_config()["alpha"] is None
+
+
+def test_binary_focal_loads_a_config_written_before_the_switch():
+    old = {
+        "module": "common.losses",
+        "class_name": "BinaryFocalLoss",
+        "config": {
+            "name": "binary_focal_loss",
+            "reduction": "sum_over_batch_size",
+            "dtype": None,
+            "gamma": 1.5,
+            "alpha": None,
+            "from_logits": True,
+        },
+        "registered_name": "dlsuite>BinaryFocalLoss",
+    }
+    loss = keras.saving.deserialize_keras_object(old)
+    assert isinstance(loss, BinaryFocalLoss)
+    assert (loss.gamma, loss.from_logits, loss.apply_class_balancing) == (1.5, True, False)
+
+
 # --- categorical focal ---------------------------------------------------------------------
 
 LABELS = np.array([0, 2, 1], "int32")
@@ -95,6 +140,38 @@ def test_categorical_focal_agrees_with_keras():
         _value(CategoricalFocalLoss(gamma=2.0, alpha=0.25), ONE_HOT, PROBS),
         float(keras.losses.CategoricalFocalCrossentropy(alpha=0.25, gamma=2.0)(ONE_HOT, PROBS)),
         rtol=RTOL,
+    )
+
+
+@pytest.mark.parametrize("alpha", [0.25, [0.5, 1.0, 2.0]])
+def test_categorical_focal_on_probabilities_is_the_keras_builtin(alpha):
+    ours = CategoricalFocalLoss(alpha=alpha, label_smoothing=0.1)
+    assert isinstance(ours, keras.losses.CategoricalFocalCrossentropy)
+    theirs = keras.losses.CategoricalFocalCrossentropy(alpha=alpha, label_smoothing=0.1)
+    value, gradient = _value_and_gradient(ours, ONE_HOT, PROBS)
+    expected_value, expected_gradient = _value_and_gradient(theirs, ONE_HOT, PROBS)
+    assert value == pytest.approx(expected_value, rel=1e-6)
+    np.testing.assert_allclose(gradient, expected_gradient, rtol=1e-6)
+    sparse = CategoricalFocalLoss(alpha=alpha, label_smoothing=0.1, sparse=True)
+    assert _value(sparse, LABELS, PROBS) == pytest.approx(expected_value, rel=1e-6)
+
+
+def test_categorical_focal_logits_do_not_saturate_like_the_builtin():
+    # Why the logits path stays custom: Keras takes softmax then clips at epsilon.
+    y, logits = np.array([[0.0, 1.0, 0.0]], "float32"), np.array([[20.0, 0.0, 0.0]], "float32")
+    value, gradient = _value_and_gradient(
+        CategoricalFocalLoss(alpha=0.25, from_logits=True), y, logits
+    )
+    builtin = keras.losses.CategoricalFocalCrossentropy(alpha=0.25, from_logits=True)
+    builtin_value, builtin_gradient = _value_and_gradient(builtin, y, logits)
+    assert value == pytest.approx(5.0, rel=1e-5) and builtin_value == pytest.approx(4.03, abs=0.01)
+    np.testing.assert_allclose(gradient, [[0.25, -0.25, 0.0]], atol=1e-6)
+    np.testing.assert_array_equal(builtin_gradient, np.zeros((1, 3)))
+    smoothed = CategoricalFocalLoss(gamma=0.0, from_logits=True, label_smoothing=0.2)
+    np.testing.assert_allclose(
+        _value(smoothed, ONE_HOT, np.log(PROBS)),
+        float(keras.losses.CategoricalCrossentropy(label_smoothing=0.2)(ONE_HOT, PROBS)),
+        rtol=1e-5,
     )
 
 
@@ -153,6 +230,18 @@ def test_dice_single_channel_agrees_with_keras():
     p = rng.random((2, 4, 4, 1)).astype("float32")
     theirs = keras.losses.Dice(axis=(1, 2, 3))(y, p)
     np.testing.assert_allclose(_value(DiceLoss(), y, p), float(theirs), rtol=1e-5)
+
+
+def test_dice_keeps_its_smoothing_where_the_builtin_scores_absent_classes_as_misses():
+    # Why DiceLoss is not keras.losses.Dice: a perfect prediction with class 2 absent.
+    labels = np.array([[[0, 1], [1, 0]]])
+    mask = np.eye(3, dtype="float32")[labels]
+    assert _value(DiceLoss(), mask, mask) == pytest.approx(0.0, abs=1e-6)
+    assert float(keras.losses.Dice(axis=(1, 2))(mask, mask)) == pytest.approx(1 / 3, rel=1e-5)
+    probs = rng.dirichlet(np.ones(3), size=(2, 4, 4)).astype("float32")
+    maps = np.eye(3, dtype="float32")[rng.integers(0, 3, (2, 4, 4))]
+    per_class = float(keras.losses.Dice(axis=(1, 2))(maps, probs))  # no class absent here
+    assert _value(DiceLoss(), maps, probs) == pytest.approx(per_class, rel=1e-5)
 
 
 # --- label-smoothed cross-entropy ----------------------------------------------------------
