@@ -16,7 +16,9 @@ _EXPORTS = {
     "StopAfter": "autonomy.callbacks",
     "TensorBoard": "autonomy.callbacks",
     "DQNAgent": "autonomy.dqn",
-    "DQNConfig": "autonomy.dqn",
+    "DQNConfig": "autonomy.config",
+    "DuelingHead": "autonomy.q_network",
+    "build_q_network": "autonomy.q_network",
     "IdleAgent": "autonomy.baselines",
     "LookaheadPlanner": "autonomy.baselines",
     "RandomAgent": "autonomy.baselines",
@@ -31,6 +33,12 @@ __all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:
+    """Import a public name's module on first use."""
     if name not in _EXPORTS:
         raise AttributeError(f"module 'autonomy' has no attribute {name!r}")
     return getattr(importlib.import_module(_EXPORTS[name]), name)
+
+
+def __dir__() -> list[str]:
+    """The public names (lazily imported, so absent from the module dict) and the module's own."""
+    return sorted({*__all__, *globals()})
