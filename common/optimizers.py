@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import keras
 
-from common.callbacks import WarmupCosineSchedule
+from common.callbacks import warmup_cosine_decay
 
 KNOWN_OPTIMIZERS = ("adamw", "adam", "sgd")
 
@@ -19,8 +19,8 @@ def make_optimizer(
 ) -> keras.optimizers.Optimizer:
     """Build AdamW, Adam or SGD (momentum 0.9) with decoupled weight decay and optional clipping.
 
-    When ``total_steps`` is given the learning rate follows a ``WarmupCosineSchedule`` that
-    peaks at ``learning_rate`` after ``warmup_steps``.
+    When ``total_steps`` is given the learning rate follows Keras' ``CosineDecay`` with a linear
+    warmup that peaks at ``learning_rate`` after ``warmup_steps`` (``warmup_cosine_decay``).
     """
     name = optimizer.lower()
     if name not in KNOWN_OPTIMIZERS:
@@ -32,7 +32,7 @@ def make_optimizer(
     if weight_decay < 0:
         raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}.")
     if total_steps is not None:
-        lr = WarmupCosineSchedule(learning_rate, total_steps, warmup_steps=warmup_steps)
+        lr = warmup_cosine_decay(learning_rate, total_steps, warmup_steps=warmup_steps)
     elif warmup_steps:
         raise ValueError("warmup_steps needs total_steps to build a warmup schedule.")
     else:

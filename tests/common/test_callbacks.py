@@ -7,7 +7,13 @@ import numpy as np
 import pytest
 
 from common import callbacks as cb
-from common.callbacks import ThroughputMeter, WarmupCosineSchedule, training_callbacks
+from common.callbacks import (
+    SamplePredictions,
+    ThroughputMeter,
+    WarmupCosineSchedule,
+    training_callbacks,
+    warmup_cosine_decay,
+)
 
 
 def _tiny_model() -> keras.Model:
@@ -116,6 +122,24 @@ def test_schedule_round_trips_in_saved_model(tmp_path):
     assert float(loaded.optimizer.learning_rate) == pytest.approx(_lr(schedule, 2))
 
 
+def test_schedule_equals_the_custom_formula_it_replaced_at_every_step():
+    peak, total, warmup, floor = 1.0, 110, 10, 0.1
+
+    def replaced(step: int) -> float:  # the hand-written schedule before the switch
+        progress = min(max((step - warmup) / (total - warmup), 0.0), 1.0)
+        decayed = floor + (peak - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
+        return peak * step / warmup if step < warmup else decayed
+
+    legacy = WarmupCosineSchedule(peak, total, warmup_steps=warmup, min_learning_rate=floor)
+    builtin = warmup_cosine_decay(peak, total, warmup_steps=warmup, min_learning_rate=floor)
+    assert isinstance(legacy, keras.optimizers.schedules.CosineDecay)
+    for step in range(0, 131):
+        assert _lr(legacy, step) == pytest.approx(replaced(step), abs=1e-6)
+        assert _lr(builtin, step) == pytest.approx(replaced(step), abs=1e-6)
+    edge = warmup_cosine_decay(0.5, 4, warmup_steps=4)  # no decay steps left: peak, then 0
+    assert (_lr(edge, 2), _lr(edge, 4), _lr(edge, 5)) == pytest.approx((0.25, 0.5, 0.0))
+
+
 # --- training_callbacks --------------------------------------------------------------------
 
 
@@ -202,3 +226,71 @@ def test_backup_and_restore_resumes_after_interruption(tmp_path):
     for restored, saved in zip(seen[0], weights_after_epoch_0, strict=True):
         np.testing.assert_allclose(restored, saved)
     assert not (tmp_path / "backup").exists() or not any((tmp_path / "backup").iterdir())
+
+
+# --- TensorBoard ---------------------------------------------------------------------------
+
+
+def _event_tags(folder) -> dict[str, set[str]]:
+    """{plugin name: tags} over every event file under ``folder``."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    tags: dict[str, set[str]] = {}
+    for events in folder.rglob("events.out.tfevents.*"):
+        accumulator = EventAccumulator(str(events), size_guidance={"tensors": 0, "images": 0})
+        accumulator.Reload()
+        for event_tag in accumulator.Tags()["tensors"]:
+            metadata = accumulator.SummaryMetadata(event_tag)
+            tags.setdefault(metadata.plugin_data.plugin_name, set()).add(event_tag)
+    return tags
+
+
+def test_tensorboard_callback_logs_scalars_from_task_fit(tmp_path):
+    from vision import ImageClassifier
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 255, (8, 16, 16, 3)).astype(np.uint8)
+    labels = rng.integers(0, 2, 8)
+    task = ImageClassifier(classes=["a", "b"], image_size=16, widths=[8], batch_size=4)
+    task.fit(
+        (images, labels),
+        validation_data=(images, labels),
+        epochs=1,
+        callbacks=[keras.callbacks.TensorBoard(str(tmp_path))],
+        verbose=0,
+    )
+    train, validation = _event_tags(tmp_path / "train"), _event_tags(tmp_path / "validation")
+    assert "epoch_loss" in train["scalars"] and "epoch_loss" in validation["scalars"]
+
+
+def test_sample_predictions_writes_images_every_n_epochs(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    x, y = _data(8)
+    calls = []
+
+    def render(model, inputs):
+        calls.append(len(inputs))
+        scores = keras.ops.convert_to_numpy(model(inputs))  # (4, 1)
+        return np.broadcast_to(scores[:, :, None, None], (4, 5, 6, 3)).astype("float32")
+
+    callback = SamplePredictions(tmp_path, x[:4], render, every=2, tag="samples")
+    _tiny_model().fit(x, y, batch_size=4, epochs=4, callbacks=[callback], verbose=0)
+    assert calls == [4, 4]  # epochs 2 and 4
+    (events,) = (tmp_path / "images").glob("events.out.tfevents.*")
+    accumulator = EventAccumulator(str(events), size_guidance={"tensors": 0})
+    accumulator.Reload()
+    assert accumulator.SummaryMetadata("samples").plugin_data.plugin_name == "images"
+    logged = accumulator.Tensors("samples")
+    assert [event.step for event in logged] == [1, 3]
+    width, height, *pngs = logged[0].tensor_proto.string_val
+    assert (width, height, len(pngs)) == (b"6", b"5", 4) and pngs[0].startswith(b"\x89PNG")
+
+
+def test_sample_predictions_rejects_bad_pictures_and_arguments(tmp_path):
+    x, y = _data(4)
+    bad = SamplePredictions(tmp_path, x, lambda model, inputs: np.zeros((4, 5)))
+    with pytest.raises(ValueError, match=r"\(N, H, W, 1\|3\|4\)"):
+        _tiny_model().fit(x, y, epochs=1, callbacks=[bad], verbose=0)
+    with pytest.raises(ValueError, match="every"):
+        SamplePredictions(tmp_path, x, lambda model, inputs: inputs, every=0)

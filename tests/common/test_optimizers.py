@@ -4,7 +4,6 @@ import keras
 import numpy as np
 import pytest
 
-from common.callbacks import WarmupCosineSchedule
 from common.optimizers import make_optimizer
 
 
@@ -37,17 +36,15 @@ def test_kinds_and_options():
     assert type(adam) is keras.optimizers.Adam and adam.weight_decay is None
 
 
-def test_total_steps_uses_warmup_cosine_schedule():
+def test_total_steps_uses_keras_cosine_decay_with_warmup():
     optimizer = make_optimizer(0.01, total_steps=100, warmup_steps=10)
     schedule = optimizer._learning_rate
-    assert isinstance(schedule, WarmupCosineSchedule)
-    assert schedule.get_config() == {
-        "peak_learning_rate": 0.01,
-        "total_steps": 100,
-        "warmup_steps": 10,
-        "min_learning_rate": 0.0,
-    }
+    assert type(schedule) is keras.optimizers.schedules.CosineDecay
+    config = schedule.get_config()
+    assert (config["initial_learning_rate"], config["warmup_target"]) == (0.0, 0.01)
+    assert (config["warmup_steps"], config["decay_steps"], config["alpha"]) == (10, 90, 0.0)
     assert float(optimizer.learning_rate) == pytest.approx(0.0)  # step 0 of the warmup
+    assert float(schedule(10)) == pytest.approx(0.01) and float(schedule(100)) == pytest.approx(0)
 
 
 def test_sgd_clipnorm_limits_update():
