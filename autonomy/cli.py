@@ -1,22 +1,27 @@
-"""``dlsuite autonomy dqn train|evaluate|record|export`` (registered through an entry point)."""
+"""``dlsuite autonomy dqn train|evaluate|record|export`` (an entry point).
+
+Train options come from ``DQNConfig`` through ``common.task_cli`` (``--env`` is kept as an
+alias of ``--env-name``; ``--config JSON`` still adds options, flags win). ``DQNAgent`` is not a
+``Task``: it is loaded with ``DQNAgent.load`` and exported with ``agent.export``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 from pathlib import Path
 
-from autonomy.env import DEFAULT_ENV, HIGHWAY_ENVS
+from common import task_cli as cli
+from common.task_cli_commands import add_export_command, load, print_json
 
-
-def _load(path: str):
-    from autonomy.dqn import DQNAgent
-
-    return DQNAgent.load(path)
+SUMMARY = "reinforcement learning for driving (highway-env)"
+AGENT = "autonomy.dqn:DQNAgent"
 
 
 def _train(args: argparse.Namespace) -> int:
     from autonomy.callbacks import Checkpoint, ProgressBar, TensorBoard
+    from autonomy.config import DQNConfig
     from autonomy.dqn import DQNAgent
 
     output = Path(args.output)
@@ -32,9 +37,13 @@ def _train(args: argparse.Namespace) -> int:
             raise FileExistsError(f"{output} exists; pass --overwrite to replace it or --resume")
         options = json.loads(args.config) if args.config else {}
         if not isinstance(options, dict):
-            raise ValueError("--config must be a JSON object of DQNAgent options")
-        options.update(env_name=args.env, num_envs=args.num_envs, seed=args.seed)
+            raise cli.UsageError("--config must be a JSON object of DQNAgent options")
+        options.update(cli.config_options(args, DQNConfig))
         agent = DQNAgent(**options)
+    if args.log_dir and importlib.util.find_spec("tensorboard") is None:
+        raise cli.UsageError("--log-dir needs the tensorboard package: pip install tensorboard")
+    if args.seed is not None:
+        cli.seed_everything(args.seed)
     callbacks = [Checkpoint(output, every=args.checkpoint_every, include_buffer=args.save_buffer)]
     if args.log_dir:
         callbacks.append(TensorBoard(args.log_dir))
@@ -48,23 +57,56 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _build_train(parser: argparse.ArgumentParser) -> None:
+    from autonomy.config import DQNConfig
+    from autonomy.env import HIGHWAY_ENVS
+
+    group = parser.add_argument_group("training")
+    group.add_argument("--steps", type=int, default=20_000, help="env steps to collect")
+    group.add_argument(
+        "--config", help="extra DQNAgent options as JSON, e.g. '{\"n_step\": 1}' (flags win)"
+    )
+    cli.add_output_options(group, help="agent file (.keras), also the checkpoint")
+    group.add_argument("--checkpoint-every", type=int, default=5000, help="env steps between saves")
+    group.add_argument(
+        "--save-buffer", action="store_true", help="also checkpoint the replay buffer"
+    )
+    group.add_argument("--resume", action="store_true", help="continue training --output")
+    group.add_argument("--log-dir", help="TensorBoard log folder")
+    group.add_argument("--quiet", action="store_true", help="no progress bar")
+    cli.add_config_options(
+        parser,
+        DQNConfig,
+        help={
+            "env_name": f"environment ({', '.join(HIGHWAY_ENVS)}; CartPole-v1)",
+            "env_config": "highway-env configuration as a JSON object",
+            "num_envs": "parallel env worker processes",
+            "seed": "seed of the agent, its environments and Python/NumPy/Keras",
+        },
+        aliases={"env_name": ["--env"]},
+    )
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     from autonomy.baselines import IdleAgent, LookaheadPlanner, RandomAgent
+    from autonomy.env import DEFAULT_ENV
 
+    env = args.env or DEFAULT_ENV
     if args.model:
-        policy = _load(args.model)
+        policy = load(args.model, AGENT)
     elif args.baseline == "planner":
-        policy = LookaheadPlanner(args.env, seed=args.seed, depth=args.depth)
+        policy = LookaheadPlanner(env, seed=args.seed, depth=args.depth)
     elif args.baseline:
-        policy = {"random": RandomAgent, "idle": IdleAgent}[args.baseline](args.env, seed=args.seed)
+        policy = {"random": RandomAgent, "idle": IdleAgent}[args.baseline](env, seed=args.seed)
     else:
-        raise ValueError("evaluate needs --model AGENT.keras or --baseline random|idle|planner")
-    print(json.dumps(policy.evaluate(args.episodes, seed=args.seed), indent=2))
+        raise cli.UsageError("evaluate needs --model AGENT.keras or --baseline random|idle|planner")
+    print_json(policy.evaluate(args.episodes, seed=args.seed))
     return 0
 
 
 def _record(args: argparse.Namespace) -> int:
-    summary = _load(args.model).record(args.output, seed=args.seed, max_steps=args.max_steps)
+    agent = load(args.model, AGENT)
+    summary = agent.record(args.output, seed=args.seed, max_steps=args.max_steps)
     print(
         f"wrote {summary['path']}: {summary['frames']} frames, return {summary['return']:.2f}, "
         f"crashed {summary['crashed']}"
@@ -72,39 +114,23 @@ def _record(args: argparse.Namespace) -> int:
     return 0
 
 
-def _export(args: argparse.Namespace) -> int:
-    print(f"exported {_load(args.model).export(args.output, version=args.version)}")
-    return 0
-
-
 def register(commands: argparse._SubParsersAction) -> None:
     """Add ``autonomy`` with its ``dqn`` sub-commands to the top-level parser."""
-    autonomy = commands.add_parser(
-        "autonomy", help="reinforcement learning for driving (highway-env)"
-    )
-    tasks = autonomy.add_subparsers(dest="autonomy_task", metavar="TASK", required=True)
-    dqn = tasks.add_parser("dqn", help="Double/dueling/n-step DQN agents")
-    actions = dqn.add_subparsers(dest="action", metavar="ACTION", required=True)
-    envs = ", ".join(HIGHWAY_ENVS)
+    _, tasks = cli.add_group(commands, "autonomy", SUMMARY, dest="autonomy_task")
+    _, actions = cli.add_group(tasks, "dqn", "Double/dueling/n-step DQN agents", "action")
 
-    train = actions.add_parser("train", help="train (or resume) an agent, saved as .keras")
-    train.add_argument("--env", default=DEFAULT_ENV, help=f"environment ({envs}; CartPole-v1)")
-    train.add_argument("--steps", type=int, default=20_000, help="env steps to collect")
-    train.add_argument("--num-envs", type=int, default=1, help="parallel env worker processes")
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--config", help="extra DQNAgent options as JSON, e.g. '{\"n_step\": 1}'")
-    train.add_argument("--output", required=True, help="agent file (.keras), also the checkpoint")
-    train.add_argument("--checkpoint-every", type=int, default=5000, help="env steps between saves")
-    train.add_argument(
-        "--save-buffer", action="store_true", help="also checkpoint the replay buffer"
-    )
-    train.add_argument("--resume", action="store_true", help="continue training --output")
-    train.add_argument("--overwrite", action="store_true", help="replace an existing --output")
-    train.add_argument("--log-dir", help="TensorBoard log folder")
-    train.add_argument("--quiet", action="store_true", help="no progress bar")
-    train.set_defaults(func=_train)
+    actions.add_parser(
+        "train",
+        help="train (or resume) an agent, saved as .keras",
+        description="train (or resume) an agent, saved as .keras",
+        builder=_build_train,
+    ).set_defaults(func=_train)
 
-    evaluate = actions.add_parser("evaluate", help="greedy episodes: return, crash rate, speed")
+    evaluate = actions.add_parser(
+        "evaluate",
+        help="greedy episodes: return, crash rate, speed",
+        description="greedy episodes: return, crash rate, speed",
+    )
     evaluate.add_argument("--model", help="agent file written by train")
     evaluate.add_argument(
         "--baseline",
@@ -114,20 +140,20 @@ def register(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument(
         "--depth", type=int, default=4, help="lookahead steps for --baseline planner"
     )
-    evaluate.add_argument("--env", default=DEFAULT_ENV, help="environment for --baseline")
-    evaluate.add_argument("--episodes", type=int, default=10)
-    evaluate.add_argument("--seed", type=int, default=10_000)
+    evaluate.add_argument("--env", help="environment for --baseline (default: highway-fast-v0)")
+    evaluate.add_argument("--episodes", type=int, default=10, help="episodes to play")
+    evaluate.add_argument("--seed", type=int, default=10_000, help="seed of the first episode")
     evaluate.set_defaults(func=_evaluate)
 
-    record = actions.add_parser("record", help="render one greedy episode to a GIF (or MP4)")
-    record.add_argument("--model", required=True)
+    record = actions.add_parser(
+        "record",
+        help="render one greedy episode to a GIF (or MP4)",
+        description="render one greedy episode to a GIF (or MP4)",
+    )
+    record.add_argument("--model", required=True, help="agent file written by train")
     record.add_argument("--output", required=True, help="a .gif (Pillow) or .mp4 (imageio) path")
-    record.add_argument("--seed", type=int, default=0)
-    record.add_argument("--max-steps", type=int, default=200)
+    record.add_argument("--seed", type=int, default=0, help="episode seed")
+    record.add_argument("--max-steps", type=int, default=200, help="longest episode")
     record.set_defaults(func=_record)
 
-    export = actions.add_parser("export", help="write a TF Serving SavedModel version")
-    export.add_argument("--model", required=True)
-    export.add_argument("--output", required=True, help="model base folder, e.g. models/highway")
-    export.add_argument("--version", type=int, help="version number (default: next free)")
-    export.set_defaults(func=_export)
+    add_export_command(actions, AGENT, example="models/highway")

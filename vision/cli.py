@@ -1,19 +1,22 @@
-"""``dlsuite vision classify train|evaluate|predict|export`` (registered through an entry point)."""
+"""``dlsuite vision classify|detect|segment train|evaluate|predict|export`` (an entry point).
+
+Built on ``common.task_cli``: train options come from each task's config dataclass; TensorFlow
+and the task modules are imported only when a command runs.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 from typing import Any
 
-from common.data import train_val_split
-from common.task import load_task
-from vision.classification import BACKBONES, ImageClassifier
-from vision.data import ImageArrays, load_digits, load_image_folder, load_tfds_images, make_shapes
+from common import task_cli as cli
+from common.task_cli_commands import add_evaluate_command, add_export_command, add_predict_command
 from vision.detection import cli as detection_cli
 from vision.segmentation import cli as segmentation_cli
 
+SUMMARY = "image classification, object detection, segmentation"
+TASK = "vision.classification:ImageClassifier"
+BUILTINS = ("digits", "shapes")
 DATA_HELP = (
     "an image folder (one sub-folder per class), 'builtin:digits', 'builtin:shapes' or "
     "'tfds:NAME[:SPLIT]'"
@@ -21,158 +24,137 @@ DATA_HELP = (
 
 
 def resolve_data(
-    spec: str, image_size: int, part: str, data_dir: str | None = None
+    spec: str,
+    image_size: int,
+    part: str,
+    data_dir: str | None = None,
+    class_names: list[str] | None = None,
 ) -> tuple[Any, list[str]]:
     """A data spec -> (data accepted by ImageClassifier.fit/evaluate, class names).
 
-    ``part`` is "train", "val" or "all"; built-in sets use a fixed stratified 80/20 split.
+    ``part`` is "train", "val" or "all"; built-in sets use a fixed stratified 80/20 split. A
+    folder is read once: for "train" the loaded dataset is returned (fit does not read it
+    again); otherwise the folder path (evaluate reads it with the model's classes).
     """
-    if spec.startswith("builtin:"):
-        name = spec.removeprefix("builtin:")
-        loaders = {"digits": load_digits, "shapes": make_shapes}
-        if name not in loaders:
-            raise ValueError(f"unknown built-in dataset {name!r}; choose digits or shapes")
-        arrays: ImageArrays = loaders[name]()
+    data = cli.parse_data_spec(spec, BUILTINS)
+    if data.kind == "builtin":
+        from common.data import train_val_split
+        from vision.data import load_digits, make_shapes
+
+        arrays = {"digits": load_digits, "shapes": make_shapes}[data.name]()
         if part == "all":
             return (arrays.images, arrays.labels), arrays.class_names
         train, val = train_val_split(arrays.images, arrays.labels, 0.2, seed=0)
         return (train if part == "train" else val), arrays.class_names
-    if spec.startswith("tfds:"):
-        name, _, split = spec.removeprefix("tfds:").partition(":")
-        split = split or ("test" if part == "val" else "train")
-        return load_tfds_images(name, split=split, data_dir=data_dir)
-    folder = Path(spec)
-    if not folder.is_dir():
-        raise ValueError(
+    if data.kind == "tfds":
+        from vision.data import load_tfds_images
+
+        split = data.arg or ("test" if part == "val" else "train")
+        return load_tfds_images(data.name, split=split, data_dir=data_dir)
+    if not data.path.is_dir():
+        raise cli.UsageError(
             f"data {spec!r} is neither a folder nor a builtin:/tfds: name ({DATA_HELP})"
         )
-    _, names = load_image_folder(folder, image_size)
-    return str(folder), names
+    if part != "train":
+        return str(data.path), list(class_names or [])
+    from vision.data import load_image_folder
+
+    return load_image_folder(data.path, image_size, class_names)
 
 
 def _train(args: argparse.Namespace) -> int:
-    data, classes = resolve_data(args.data, args.image_size, "train", args.data_dir)
+    from vision.classification import ImageClassifier
+
+    output = cli.start_training(args)
+    config = ImageClassifier.config_class
+    image_size = cli.config_value(args, config, "image_size")
+    classes = args.classes or None
+    data, found = resolve_data(args.data, image_size, "train", args.data_dir, classes)
+    val_spec = cli.validation_spec(args)
     val = None
-    if args.val_data:
-        val, _ = resolve_data(args.val_data, args.image_size, "val", args.data_dir)
-    elif args.data.startswith("builtin:"):
-        val, _ = resolve_data(args.data, args.image_size, "val")
-    output = Path(args.output)
-    if output.exists() and not args.overwrite:
-        raise FileExistsError(f"{output} exists; pass --overwrite to replace it")
-    task = ImageClassifier(
-        classes=args.classes.split(",") if args.classes else classes,
-        image_size=args.image_size,
-        backbone=args.backbone,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        augment=not args.no_augment,
-        flip=None if args.no_flip else "horizontal",
-    )
-    task.fit(
-        data,
-        validation_data=val,
-        epochs=args.epochs,
-        work_dir=args.work_dir,
-        resume=args.resume,
-        strategy=args.strategy,
-        patience=args.patience,
-        verbose=2,
-    )
-    task.save(output)
-    print(f"saved {output}")
+    if val_spec:
+        val, _ = resolve_data(val_spec, image_size, "val", args.data_dir, classes or found)
+    options = cli.config_options(args, config)
+    options["classes"] = classes or found
+    task = ImageClassifier(**options)
+    cli.fit(task, args, data, val)
+    cli.save(task, output)
     if val is not None:
         report = task.evaluate(val)
         print(f"validation accuracy {report['accuracy']:.4f}, macro-F1 {report['macro_f1']:.4f}")
     return 0
 
 
-def _load_classifier(path: str) -> ImageClassifier:
-    task = load_task(path)
-    if not isinstance(task, ImageClassifier):
-        raise ValueError(f"{path} holds a {type(task).__name__}, not an ImageClassifier")
-    return task
+def _build_train(parser: argparse.ArgumentParser) -> None:
+    from vision.classification import BACKBONES, ImageClassifier
+
+    cli.add_train_options(parser, DATA_HELP, epochs=10)
+    cli.add_config_options(
+        parser,
+        ImageClassifier.config_class,
+        help={
+            "classes": "class names (default: the data's)",
+            "image_size": "square model input in pixels",
+            "augment": "random flips, rotations, zooms, shifts and contrast while training",
+            "flip": "flip augmentation: horizontal, vertical, horizontal_and_vertical or none",
+        },
+        choices={"backbone": BACKBONES},
+    )
+    parser.add_argument(
+        "--no-flip",
+        dest="flip",
+        action="store_const",
+        const=cli.NONE,
+        default=argparse.SUPPRESS,
+        help="same as --flip none (digits, text)",
+    )
 
 
-def _evaluate(args: argparse.Namespace) -> int:
-    task = _load_classifier(args.model)
+def _evaluate_data(args: argparse.Namespace, task: Any) -> Any:
     data, _ = resolve_data(args.data, task.config.image_size, args.part, args.data_dir)
-    report = task.evaluate(data, report_dir=args.report_dir)
-    summary = {k: v for k, v in report.items() if k not in ("per_class", "confusion_matrix")}
-    print(json.dumps(report if args.json else summary, indent=2))
-    return 0
+    return data
 
 
-def _predict(args: argparse.Namespace) -> int:
-    task = _load_classifier(args.model)
-    for path, result in zip(args.images, task.predict(args.images, top_k=args.top_k), strict=True):
-        ranked = ", ".join(f"{r['label']} {r['score']:.3f}" for r in result["top_k"])
-        print(f"{path}: {ranked}")
-    return 0
+def _predict(task: Any, inputs: list[Any], args: argparse.Namespace) -> list[Any]:
+    return task.predict(inputs, top_k=args.top_k)
 
 
-def _export(args: argparse.Namespace) -> int:
-    task = _load_classifier(args.model)
-    print(f"exported {task.export(args.output, version=args.version)}")
-    return 0
+def _describe(path: str, result: dict[str, Any]) -> str:
+    ranked = ", ".join(f"{r['label']} {r['score']:.3f}" for r in result["top_k"])
+    return f"{path}: {ranked}"
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add ``vision`` with its ``classify``, ``detect`` and ``segment`` sub-commands."""
-    vision = commands.add_parser(
-        "vision", help="image classification, object detection, segmentation"
+    _, tasks = cli.add_group(commands, "vision", SUMMARY, dest="vision_task")
+    _, actions = cli.add_group(tasks, "classify", "image classification", dest="action")
+    actions.add_parser(
+        "train",
+        help="train a classifier and save it as .keras",
+        description="train a classifier and save it as .keras",
+        builder=_build_train,
+    ).set_defaults(func=_train)
+    add_evaluate_command(
+        actions,
+        TASK,
+        data_help=DATA_HELP,
+        resolve=_evaluate_data,
+        help="accuracy, per-class report, confusion matrix",
+        parts=("val", "all"),
+        part_help="for builtin: data, the validation part or everything",
     )
-    tasks = vision.add_subparsers(dest="vision_task", metavar="TASK", required=True)
-    classify = tasks.add_parser("classify", help="image classification")
-    actions = classify.add_subparsers(dest="action", metavar="ACTION", required=True)
-
-    train = actions.add_parser("train", help="train a classifier and save it as .keras")
-    train.add_argument("--data", required=True, help=DATA_HELP)
-    train.add_argument("--val-data", help="validation data (same forms as --data)")
-    train.add_argument("--data-dir", help="TFDS data_dir for tfds: names")
-    train.add_argument("--classes", help="comma-separated class names (default: from the data)")
-    train.add_argument("--image-size", type=int, default=64)
-    train.add_argument("--backbone", choices=BACKBONES, default="small_resnet")
-    train.add_argument("--epochs", type=int, default=10)
-    train.add_argument("--batch-size", type=int, default=32)
-    train.add_argument("--learning-rate", type=float, default=3e-3)
-    train.add_argument("--no-augment", action="store_true", help="disable augmentation")
-    train.add_argument("--no-flip", action="store_true", help="no horizontal flips (digits, text)")
-    train.add_argument("--patience", type=int, help="early stopping patience in epochs")
-    train.add_argument(
-        "--work-dir", help="checkpoint folder; an interrupted run resumes with --resume"
+    add_predict_command(
+        actions,
+        TASK,
+        help="top-k labels for image files",
+        describe=_describe,
+        inputs_help="image files (JPEG, PNG, GIF, BMP)",
+        input_key="image",
+        options=lambda p: p.add_argument(
+            "--top-k", type=int, default=3, help="labels to show per image"
+        ),
+        predict=_predict,
     )
-    train.add_argument("--resume", action="store_true")
-    train.add_argument("--strategy", default="auto", choices=["auto", "mirrored", "multi_worker"])
-    train.add_argument("--output", required=True, help="where to save the .keras file")
-    train.add_argument("--overwrite", action="store_true", help="replace an existing --output")
-    train.set_defaults(func=_train)
-
-    evaluate = actions.add_parser("evaluate", help="accuracy, per-class report, confusion matrix")
-    evaluate.add_argument("--model", required=True, help="a .keras file written by train")
-    evaluate.add_argument("--data", required=True, help=DATA_HELP)
-    evaluate.add_argument(
-        "--part",
-        choices=["val", "all"],
-        default="val",
-        help="for builtin: data, the validation part or everything",
-    )
-    evaluate.add_argument("--data-dir", help="TFDS data_dir for tfds: names")
-    evaluate.add_argument("--report-dir", help="write confusion_matrix.png here")
-    evaluate.add_argument("--json", action="store_true", help="print the full report as JSON")
-    evaluate.set_defaults(func=_evaluate)
-
-    predict = actions.add_parser("predict", help="top-k labels for image files")
-    predict.add_argument("--model", required=True)
-    predict.add_argument("--top-k", type=int, default=3)
-    predict.add_argument("images", nargs="+", help="image files (JPEG, PNG, GIF, BMP)")
-    predict.set_defaults(func=_predict)
-
-    export = actions.add_parser("export", help="write a TF Serving SavedModel version")
-    export.add_argument("--model", required=True)
-    export.add_argument("--output", required=True, help="model base folder, e.g. models/digits")
-    export.add_argument("--version", type=int, help="version number (default: next free)")
-    export.set_defaults(func=_export)
-
+    add_export_command(actions, TASK, example="models/digits")
     detection_cli.register(tasks)
     segmentation_cli.register(tasks)

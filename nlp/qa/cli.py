@@ -1,156 +1,156 @@
-"""``dlsuite nlp qa train|evaluate|predict|export``: extractive question answering from the command line."""
+"""``dlsuite nlp qa train|evaluate|predict|export``: extractive question answering (SQuAD style).
+
+Added to ``dlsuite nlp`` by ``nlp.cli``; built on ``common.task_cli`` (imports nothing from
+``nlp.cli``).
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
+from typing import Any
 
-import nlp.cli as nlp_cli  # module import (not names): nlp.cli may import this module at its top
-from nlp.qa.squad import SquadData, load_tfds_squad, make_synthetic_qa, read_squad
-from nlp.qa.task import QuestionAnswerer
+from common import task_cli as cli
+from common.task_cli_commands import add_evaluate_command, add_export_command, add_predict_command
 
+TASK = "nlp.qa.task:QuestionAnswerer"
 QA_DATA_HELP = (
     "a SQuAD JSON file (v1.1 or v2.0, .json or .json.gz), 'builtin:synthetic' (SYNTHETIC template "
     "facts), 'builtin:synthetic-v2' (with unanswerable questions) or 'tfds:squad/v1.1[:SPLIT]'"
 )
 
 
-def resolve_squad_data(spec: str, part: str, data_dir: str | None = None) -> SquadData:
+def resolve_squad_data(spec: str, part: str, data_dir: str | None = None) -> Any:
     """A data spec -> ``SquadData``; built-in sets use fixed seeds (train 0, validation 1)."""
+    from nlp.qa.squad import load_tfds_squad, make_synthetic_qa, read_squad
+
     seed, size = (0, 400) if part == "train" else (1, 100)
-    if spec in ("builtin:synthetic", "builtin:synthetic-v2"):
-        return make_synthetic_qa(size, seed=seed, unanswerable=0.3 if spec.endswith("v2") else 0.0)
-    if spec.startswith("builtin:"):
-        raise ValueError(
-            f"unknown built-in dataset {spec!r}; choose builtin:synthetic or builtin:synthetic-v2"
-        )
-    if spec.startswith("tfds:"):
-        name, _, split = spec.removeprefix("tfds:").partition(":")
-        return load_tfds_squad(
-            name or "squad/v1.1", split or ("train" if part == "train" else "validation"), data_dir
-        )
-    if Path(spec).is_file():
-        data = read_squad(spec)
-        if data.misaligned:
+    data = cli.parse_data_spec(spec, ("synthetic", "synthetic-v2"))
+    if data.kind == "builtin":
+        unanswerable = 0.3 if data.name.endswith("v2") else 0.0
+        return make_synthetic_qa(size, seed=seed, unanswerable=unanswerable)
+    if data.kind == "tfds":
+        split = data.arg or ("train" if part == "train" else "validation")
+        return load_tfds_squad(data.name, split, data_dir)
+    if data.path.is_file():
+        squad = read_squad(spec)
+        if squad.misaligned:
             print(
-                f"note: {data.misaligned} answer(s) not at their answer_start in {spec} "
-                f"({data.unusable} not in the context at all)"
+                f"note: {squad.misaligned} answer(s) not at their answer_start in {spec} "
+                f"({squad.unusable} not in the context at all)"
             )
-        return data
-    raise ValueError(f"data {spec!r} is not a file or a builtin:/tfds: name ({QA_DATA_HELP})")
+        return squad
+    raise cli.UsageError(f"data {spec!r} is not a file or a builtin:/tfds: name ({QA_DATA_HELP})")
 
 
 def _train(args: argparse.Namespace) -> int:
-    output = nlp_cli._check_output(args)
+    from nlp.qa.task import QuestionAnswerer
+
+    output = cli.start_training(args)
     train = resolve_squad_data(args.data, "train", args.data_dir)
-    val = (
-        resolve_squad_data(args.val_data or args.data, "val", args.data_dir)
-        if (args.val_data or args.data.startswith("builtin:"))
-        else None
-    )
-    task = QuestionAnswerer(
-        preset=args.preset,
-        sequence_length=args.sequence_length,
-        doc_stride=args.doc_stride,
-        max_answer_length=args.max_answer_length,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        allow_no_answer=args.allow_no_answer or "v2" in (train.version or ""),
-        no_answer_threshold=args.no_answer_threshold,
-        **({} if args.preset else {"vocabulary_size": args.vocabulary_size}),
-    )
+    val_spec = cli.validation_spec(args)
+    val = resolve_squad_data(val_spec, "val", args.data_dir) if val_spec else None
+    options = cli.config_options(args, QuestionAnswerer.config_class)
+    if args.allow_no_answer is None:  # on for SQuAD 2.0 data unless --no-allow-no-answer
+        options["allow_no_answer"] = "v2" in (train.version or "")
+    task = QuestionAnswerer(**options)
     if args.tune_threshold and (val is None or not task.config.allow_no_answer):
-        raise ValueError(
-            "--tune-threshold needs validation data (--val-data or a builtin: set) and no-answer mode (--allow-no-answer or v2.0 data)"
+        raise cli.UsageError(
+            "--tune-threshold needs validation data (--val-data or a builtin: set) and "
+            "no-answer mode (--allow-no-answer or v2.0 data)"
         )
-    nlp_cli._fit(task, train, val, args)
+    cli.fit(task, args, train, val)
     if args.tune_threshold:
         tuned = task.tune_no_answer_threshold(val)
         print(
             f"no-answer threshold {tuned['threshold']:.3f}: validation F1 {tuned['f1']:.2f} "
             f"(was {tuned['previous_threshold_f1']:.2f})"
         )
-    task.save(output)
-    print(f"saved {output}")
+    cli.save(task, output)
     if val is not None:
         report = task.evaluate(val)
         print(f"validation exact match {report['exact_match']:.2f}, F1 {report['f1']:.2f}")
     return 0
 
 
-def _evaluate(args: argparse.Namespace) -> int:
-    task = nlp_cli._load(args.model, QuestionAnswerer)
-    report = task.evaluate(resolve_squad_data(args.data, "val", args.data_dir))
-    print(json.dumps(report, indent=2))
-    return 0
+def _build_train(parser: argparse.ArgumentParser) -> None:
+    from nlp.qa.task import QuestionAnswerer
 
-
-def _predict(args: argparse.Namespace) -> int:
-    task = nlp_cli._load(args.model, QuestionAnswerer)
-    context = (
-        Path(args.context_file).read_text(encoding="utf-8") if args.context_file else args.context
+    cli.add_train_options(parser, QA_DATA_HELP, epochs=3)
+    cli.add_config_options(
+        parser,
+        QuestionAnswerer.config_class,
+        help={
+            "preset": "pretrained backbone: 'minilm' or a keras-hub / Hugging Face folder",
+            "sequence_length": "tokens per window",
+            "doc_stride": "context tokens between window starts",
+            "max_answer_length": "longest answer in tokens",
+            "vocabulary_size": "WordPiece vocabulary (from scratch)",
+            "allow_no_answer": "SQuAD 2.0 style: answer nothing when the no-answer score wins "
+            "(default: on for v2.0 data)",
+            "no_answer_threshold": "no-answer score must beat the best span by more than this",
+            "max_question_tokens": "default: min(64, sequence_length // 4)",
+            "learning_rate": "default: 1e-3 from scratch, 5e-5 pretrained",
+        },
     )
-    if context is None:
-        raise ValueError("give the context with --context TEXT or --context-file FILE")
-    for question, result in zip(
-        args.questions, task.predict(list(args.questions), context), strict=True
-    ):
-        print(json.dumps({"question": question, **result}, ensure_ascii=False))
-    return 0
-
-
-def add_commands(tasks: argparse._SubParsersAction) -> None:
-    """Add ``qa`` with ``train|evaluate|predict|export`` to the ``dlsuite nlp`` task sub-parsers."""
-    qa = nlp_cli._actions(
-        tasks.add_parser("qa", help="extractive question answering (SQuAD style)"), "action"
-    )
-    train = qa.add_parser("train", help="train a question answerer and save it as .keras")
-    nlp_cli._common_train_options(train, QA_DATA_HELP)
-    train.set_defaults(epochs=3, batch_size=16)
-    train.add_argument("--data-dir", help="TFDS data_dir for tfds: names")
-    train.add_argument("--sequence-length", type=int, default=256, help="tokens per window")
-    train.add_argument(
-        "--doc-stride", type=int, default=128, help="context tokens between window starts"
-    )
-    train.add_argument("--max-answer-length", type=int, default=30, help="longest answer in tokens")
-    train.add_argument(
-        "--vocabulary-size", type=int, default=8000, help="WordPiece vocabulary (from scratch)"
-    )
-    train.add_argument(
-        "--allow-no-answer",
-        action="store_true",
-        help="SQuAD 2.0 style: answer nothing when the no-answer score wins (on for v2.0 data)",
-    )
-    train.add_argument(
-        "--no-answer-threshold",
-        type=float,
-        default=0.0,
-        help="no-answer score must beat the best span by more than this",
-    )
-    train.add_argument(
+    parser.add_argument(
         "--tune-threshold",
         action="store_true",
         help="after training, set the no-answer threshold with the best F1 on --val-data",
     )
-    train.set_defaults(func=_train)
-    evaluate = qa.add_parser("evaluate", help="SQuAD exact match and F1 (official normalisation)")
-    evaluate.add_argument("--model", required=True)
-    evaluate.add_argument("--data", required=True, help=QA_DATA_HELP)
-    evaluate.add_argument("--data-dir", help="TFDS data_dir for tfds: names")
-    evaluate.set_defaults(func=_evaluate)
-    predict = qa.add_parser(
-        "predict", help="answers with character offsets, one JSON line per question"
+
+
+def _predict(task: Any, questions: list[Any], args: argparse.Namespace) -> list[Any]:
+    if args.context_file:
+        context = Path(args.context_file).read_text(encoding="utf-8")
+    else:
+        context = args.context
+    if context is None:
+        raise cli.UsageError("give the context with --context TEXT or --context-file FILE")
+    return task.predict(list(questions), context)
+
+
+def _describe(question: str, result: dict[str, Any]) -> str:
+    answer = result["answer"] or "(no answer)"
+    return f"{question!r}: {answer!r} [{result['start']}:{result['end']}] {result['score']:.3f}"
+
+
+def _predict_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--context", help="the text to answer from")
+    parser.add_argument("--context-file", help="read the context from this UTF-8 file")
+
+
+def add_commands(tasks: argparse._SubParsersAction) -> None:
+    """Add ``qa`` with ``train|evaluate|predict|export`` to the ``dlsuite nlp`` task sub-parsers."""
+    _, qa = cli.add_group(tasks, "qa", "extractive question answering (SQuAD style)", "action")
+    qa.add_parser(
+        "train",
+        help="train a question answerer and save it as .keras",
+        description="train a question answerer and save it as .keras",
+        builder=_build_train,
+    ).set_defaults(func=_train)
+    add_evaluate_command(
+        qa,
+        TASK,
+        data_help=QA_DATA_HELP,
+        resolve=lambda args, task: resolve_squad_data(args.data, "val", args.data_dir),
+        help="SQuAD exact match and F1 (official normalisation)",
+        details=(),
+        parts=None,
     )
-    predict.add_argument("--model", required=True)
-    predict.add_argument("--context", help="the text to answer from")
-    predict.add_argument("--context-file", help="read the context from this UTF-8 file")
-    predict.add_argument("questions", nargs="+")
-    predict.set_defaults(func=_predict)
-    export = qa.add_parser(
-        "export", help="write a TF Serving SavedModel version (question, context in)"
+    add_predict_command(
+        qa,
+        TASK,
+        help="answers with character offsets",
+        describe=_describe,
+        inputs_help="questions about the context",
+        input_key="question",
+        options=_predict_options,
+        predict=_predict,
     )
-    export.add_argument("--model", required=True)
-    export.add_argument("--output", required=True, help="model base folder, e.g. models/nlp_qa")
-    export.add_argument("--version", type=int)
-    export.set_defaults(func=nlp_cli._export(QuestionAnswerer))
+    add_export_command(
+        qa,
+        TASK,
+        example="models/nlp_qa",
+        help="write a TF Serving SavedModel version (question, context in)",
+    )

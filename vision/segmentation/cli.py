@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
-from common.task import load_task
-from vision.segmentation.data import load_mask_folder, load_tfds_segmentation, make_shape_masks
-from vision.segmentation.task import ARCHITECTURES, LOSSES, ImageSegmenter
+from common import task_cli as cli
+from common.task_cli_commands import add_evaluate_command, add_export_command, add_predict_command
 
+TASK = "vision.segmentation.task:ImageSegmenter"
+FLIPS = ("horizontal", "vertical", "horizontal_and_vertical")
 DATA_HELP = (
     "a folder with images/ and masks/ sub-folders (masks: palette or index PNGs, same file "
     "names), 'builtin:shapes' or 'tfds:oxford_iiit_pet[:SPLIT]'"
@@ -24,19 +24,24 @@ def resolve_data(
 
     ``part`` is "train" or "val"; built-in shapes and mask folders use a fixed 80/20 split.
     """
-    if spec == "builtin:shapes":
+    parsed = cli.parse_data_spec(spec, ("shapes",))
+    if parsed.kind == "builtin":
+        from vision.segmentation.data import make_shape_masks
+
         data = make_shape_masks(400, 64, seed=0, max_objects=3, min_size=0.2, max_size=0.5)
-    elif spec.startswith("tfds:"):
-        name, _, split = spec.removeprefix("tfds:").partition(":")
-        return load_tfds_segmentation(
-            name, split or ("test" if part == "val" else "train"), data_dir
-        )
+    elif parsed.kind == "tfds":
+        from vision.segmentation.data import load_tfds_segmentation
+
+        split = parsed.arg or ("test" if part == "val" else "train")
+        return load_tfds_segmentation(parsed.name, split, data_dir)
     else:
-        folder = Path(spec)
+        folder = parsed.path
         if not (folder / "images").is_dir() or not (folder / "masks").is_dir():
-            raise ValueError(
+            raise cli.UsageError(
                 f"data {spec!r} is not a folder with images/ and masks/ nor a builtin:/tfds: name"
             )
+        from vision.segmentation.data import load_mask_folder
+
         data = load_mask_folder(folder / "images", folder / "masks", class_names)
     if len(data) < 2:
         return data, data.class_names
@@ -44,140 +49,115 @@ def resolve_data(
     return (train if part == "train" else val), data.class_names
 
 
-def _load(path: str) -> ImageSegmenter:
-    task = load_task(path)
-    if not isinstance(task, ImageSegmenter):
-        raise ValueError(f"{path} holds a {type(task).__name__}, not an ImageSegmenter")
-    return task
-
-
 def _train(args: argparse.Namespace) -> int:
-    output = Path(args.output)
-    if output.exists() and not args.overwrite:
-        raise FileExistsError(f"{output} exists; pass --overwrite to replace it")
-    classes = args.classes.split(",") if args.classes else None
+    from vision.segmentation.task import ImageSegmenter
+
+    output = cli.start_training(args)
+    classes = args.classes or None
     data, found = resolve_data(args.data, "train", args.data_dir, classes)
     val, _ = resolve_data(args.val_data or args.data, "val", args.data_dir, classes or found)
-    task = ImageSegmenter(
-        classes=classes or found,
-        image_size=args.image_size,
-        architecture=args.architecture,
-        loss=args.loss,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        flip=None if args.flip == "none" else args.flip,
-    )
-    task.fit(
-        data,
-        validation_data=val,
-        epochs=args.epochs,
-        work_dir=args.work_dir,
-        resume=args.resume,
-        strategy=args.strategy,
-        patience=args.patience,
-        verbose=2,
-    )
-    task.save(output)
-    print(f"saved {output}")
+    options = cli.config_options(args, ImageSegmenter.config_class)
+    options["classes"] = classes or found
+    task = ImageSegmenter(**options)
+    cli.fit(task, args, data, val)
+    cli.save(task, output)
     report = task.evaluate(val)
     print(
-        f"validation mean IoU {report['mean_iou']:.4f}, pixel accuracy {report['pixel_accuracy']:.4f}"
+        f"validation mean IoU {report['mean_iou']:.4f}, "
+        f"pixel accuracy {report['pixel_accuracy']:.4f}"
     )
     return 0
 
 
-def _evaluate(args: argparse.Namespace) -> int:
-    task = _load(args.model)
+def _build_train(parser: argparse.ArgumentParser) -> None:
+    from vision.segmentation.task import ARCHITECTURES, LOSSES, ImageSegmenter
+
+    cli.add_train_options(
+        parser, DATA_HELP, epochs=20, val_help="validation data (default: 20%% held out of --data)"
+    )
+    cli.add_config_options(
+        parser,
+        ImageSegmenter.config_class,
+        help={
+            "classes": "class names in index order (default: the data's)",
+            "flip": "flip augmentation",
+        },
+        choices={"architecture": ARCHITECTURES, "loss": LOSSES, "flip": FLIPS},
+    )
+
+
+def _evaluate_data(args: argparse.Namespace, task: Any) -> Any:
     data, _ = resolve_data(args.data, args.part, args.data_dir, task.classes)
-    report = task.evaluate(data)
-    if not args.json:
-        report.pop("confusion_matrix")
-    print(json.dumps(report, indent=2))
-    return 0
+    return data
 
 
-def _predict(args: argparse.Namespace) -> int:
+def _class_shares(task: Any, mask: Any) -> dict[str, float]:
+    return {
+        task.classes[i]: float((mask == i).mean())
+        for i in range(task.num_classes)
+        if (mask == i).any()
+    }
+
+
+def _predict(task: Any, inputs: list[Any], args: argparse.Namespace) -> list[Any]:
+    results = task.predict(inputs)
+    for result in results:  # the readable line needs class names: keep them with the result
+        result.setdefault("class_shares", _class_shares(task, result["mask"]))
+    return results
+
+
+def _describe(path: str, result: dict[str, Any]) -> str:
+    mask = result["mask"]
+    shares = ", ".join(f"{k} {v:.1%}" for k, v in result["class_shares"].items())
+    return f"{path}: {mask.shape[0]}x{mask.shape[1]} {shares}"
+
+
+def _write(args: argparse.Namespace, task: Any, inputs: list[Any], results: list[Any]) -> None:
     from vision.draw import overlay_mask
     from vision.images import encode_png
 
-    task = _load(args.model)
-    for path, result in zip(args.images, task.predict(args.images), strict=True):
-        mask = result["mask"]
-        shares = {
-            task.classes[i]: float((mask == i).mean())
-            for i in range(task.num_classes)
-            if (mask == i).any()
-        }
-        print(
-            f"{path}: {mask.shape[0]}x{mask.shape[1]} "
-            + ", ".join(f"{k} {v:.1%}" for k, v in shares.items())
-        )
-        stem = Path(path).stem
+    for path, result in zip(inputs, results, strict=True):
+        mask, stem = result["mask"], Path(path).stem
         if args.mask_dir:
             Path(args.mask_dir).mkdir(parents=True, exist_ok=True)
             (Path(args.mask_dir) / f"{stem}.png").write_bytes(encode_png(mask.astype("uint8")))
         if args.overlay_dir:
             overlay_mask(path, mask, path=Path(args.overlay_dir) / f"{stem}.png")
-    return 0
 
 
-def _export(args: argparse.Namespace) -> int:
-    print(f"exported {_load(args.model).export(args.output, version=args.version)}")
-    return 0
+def _predict_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--mask-dir", help="write each mask as an index PNG here")
+    parser.add_argument("--overlay-dir", help="write each image with its mask overlaid here")
 
 
 def register(tasks: argparse._SubParsersAction) -> None:
     """Add ``segment`` with its train / evaluate / predict / export actions."""
-    segment = tasks.add_parser("segment", help="semantic segmentation (a class per pixel)")
-    actions = segment.add_subparsers(dest="action", metavar="ACTION", required=True)
-
-    train = actions.add_parser("train", help="train a segmenter and save it as .keras")
-    train.add_argument("--data", required=True, help=DATA_HELP)
-    train.add_argument("--val-data", help="validation data (default: 20%% held out of --data)")
-    train.add_argument("--data-dir", help="TFDS data_dir for tfds: names")
-    train.add_argument(
-        "--classes", help="comma-separated class names, index order (default: from the data)"
+    _, actions = cli.add_group(
+        tasks, "segment", "semantic segmentation (a class per pixel)", "action"
     )
-    train.add_argument("--image-size", type=int, default=128)
-    train.add_argument("--architecture", choices=ARCHITECTURES, default="unet")
-    train.add_argument("--loss", choices=LOSSES, default="cross_entropy")
-    train.add_argument("--epochs", type=int, default=20)
-    train.add_argument("--batch-size", type=int, default=16)
-    train.add_argument("--learning-rate", type=float, default=3e-3)
-    train.add_argument(
-        "--flip",
-        choices=["none", "horizontal", "vertical", "horizontal_and_vertical"],
-        default="horizontal",
+    actions.add_parser(
+        "train",
+        help="train a segmenter and save it as .keras",
+        description="train a segmenter and save it as .keras",
+        builder=_build_train,
+    ).set_defaults(func=_train)
+    add_evaluate_command(
+        actions,
+        TASK,
+        data_help=DATA_HELP,
+        resolve=_evaluate_data,
+        help="mean IoU, per-class IoU and Dice, pixel accuracy",
+        details=("confusion_matrix",),
     )
-    train.add_argument("--patience", type=int, help="early stopping patience in epochs")
-    train.add_argument(
-        "--work-dir", help="checkpoint folder; an interrupted run resumes with --resume"
+    add_predict_command(
+        actions,
+        TASK,
+        help="class masks for image files",
+        describe=_describe,
+        inputs_help="image files (JPEG, PNG, GIF, BMP)",
+        input_key="image",
+        options=_predict_options,
+        predict=_predict,
+        after=_write,
     )
-    train.add_argument("--resume", action="store_true")
-    train.add_argument("--strategy", default="auto", choices=["auto", "mirrored", "multi_worker"])
-    train.add_argument("--output", required=True, help="where to save the .keras file")
-    train.add_argument("--overwrite", action="store_true", help="replace an existing --output")
-    train.set_defaults(func=_train)
-
-    evaluate = actions.add_parser(
-        "evaluate", help="mean IoU, per-class IoU and Dice, pixel accuracy"
-    )
-    evaluate.add_argument("--model", required=True, help="a .keras file written by train")
-    evaluate.add_argument("--data", required=True, help=DATA_HELP)
-    evaluate.add_argument("--part", choices=["train", "val"], default="val")
-    evaluate.add_argument("--data-dir", help="TFDS data_dir for tfds: names")
-    evaluate.add_argument("--json", action="store_true", help="include the confusion matrix")
-    evaluate.set_defaults(func=_evaluate)
-
-    predict = actions.add_parser("predict", help="class masks for image files")
-    predict.add_argument("--model", required=True)
-    predict.add_argument("--mask-dir", help="write each mask as an index PNG here")
-    predict.add_argument("--overlay-dir", help="write each image with its mask overlaid here")
-    predict.add_argument("images", nargs="+", help="image files (JPEG, PNG, GIF, BMP)")
-    predict.set_defaults(func=_predict)
-
-    export = actions.add_parser("export", help="write a TF Serving SavedModel version")
-    export.add_argument("--model", required=True)
-    export.add_argument("--output", required=True, help="model base folder, e.g. models/shapes")
-    export.add_argument("--version", type=int, help="version number (default: next free)")
-    export.set_defaults(func=_export)
+    add_export_command(actions, TASK, example="models/shapes")
