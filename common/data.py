@@ -84,36 +84,127 @@ def is_batched(dataset: tf.data.Dataset) -> bool:
     )
 
 
+TFDS_PROBE_HOST = ("storage.googleapis.com", 443)  # where TFDS downloads most sets from
+
+
+def is_online(timeout: float = 3.0) -> bool:
+    """True when TFDS' download host answers within ``timeout`` seconds (DNS + TCP connect).
+
+    Checked before a download so an offline machine gets a clear error at once instead of
+    minutes of retries inside TFDS.
+    """
+    import socket
+
+    try:
+        with socket.create_connection(TFDS_PROBE_HOST, timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _not_on_disk(name: str, where: str, reason: str) -> DatasetNotOnDiskError:
+    return DatasetNotOnDiskError(
+        f"TFDS dataset {name!r} is not prepared in {where} and {reason}: run "
+        f"`tfds build {name} --data_dir DIR` on a machine with network access, copy DIR here "
+        "and pass data_dir=DIR (on the command line: --data-dir DIR)"
+    )
+
+
 def load_tfds(
     name: str,
     split: str = "train",
     data_dir: str | os.PathLike | None = None,
     as_supervised: bool = True,
-) -> tf.data.Dataset:
-    """Load a prepared TFDS dataset by name without downloading anything.
+    download: bool = True,
+    with_info: bool = False,
+) -> Any:
+    """Load a TFDS dataset by name, downloading and preparing it first when it is not on disk.
 
-    Raises ``DatasetNotOnDiskError`` naming ``tfds build`` and ``data_dir`` when the prepared
-    files are missing, and ``ValueError`` listing nothing but the problem for unknown names.
+    ``download=False`` never touches the network. A missing dataset that cannot be fetched
+    (offline, download refused or failed) raises ``DatasetNotOnDiskError`` naming ``tfds build``
+    and ``data_dir``; unknown names raise ``ValueError``. ``with_info`` also returns the
+    ``tfds.core.DatasetInfo`` (feature names, class names).
     """
     import tensorflow_datasets as tfds
 
     where = str(data_dir) if data_dir else "the default TFDS folder (~/tensorflow_datasets)"
+    arguments = {
+        "split": split,
+        "data_dir": None if data_dir is None else str(data_dir),
+        "as_supervised": as_supervised,
+        "with_info": with_info,
+    }
     try:
-        return tfds.load(
-            name,
-            split=split,
-            data_dir=None if data_dir is None else str(data_dir),
-            download=False,
-            as_supervised=as_supervised,
-        )
+        return tfds.load(name, download=False, **arguments)
     except tfds.core.registered.DatasetNotFoundError as error:
         raise ValueError(f"TFDS has no dataset named {name!r}") from error
     except (AssertionError, FileNotFoundError) as error:
-        raise DatasetNotOnDiskError(
-            f"TFDS dataset {name!r} is not prepared in {where}; this machine cannot download it: "
-            f"run `tfds build {name} --data_dir DIR` on a machine with network access, copy DIR "
-            "here and pass data_dir=DIR"
+        if not download:
+            raise _not_on_disk(name, where, "download=False was asked for") from error
+        if not is_online():
+            raise _not_on_disk(name, where, "this machine cannot reach the internet") from error
+    try:
+        return tfds.load(name, download=True, **arguments)
+    except Exception as error:  # network, checksum, manual-download and disk errors alike
+        raise _not_on_disk(
+            name, where, f"downloading it failed ({type(error).__name__}: {error})"
         ) from error
+
+
+def tfds_text_examples(
+    name: str,
+    split: str = "train",
+    data_dir: str | os.PathLike | None = None,
+    text_key: str | None = None,
+    label_key: str | None = None,
+    limit: int | None = None,
+    download: bool = True,
+) -> tuple[list[str], list[str], list[str]]:
+    """(texts, label names, class names) from any TFDS text-classification set.
+
+    The text and label features are found from the dataset's features (one ``Text`` and one
+    ``ClassLabel``) unless ``text_key`` / ``label_key`` name them; class names come from the
+    ``ClassLabel``. Unlabelled examples (label -1, e.g. GLUE test splits) raise ``ValueError``.
+    """
+    import tensorflow_datasets as tfds
+
+    dataset, info = load_tfds(
+        name, split, data_dir, as_supervised=False, download=download, with_info=True
+    )
+    features = dict(info.features)
+
+    def pick(key: str | None, kind: type, what: str) -> str:
+        found = [k for k, feature in features.items() if isinstance(feature, kind)]
+        if key is not None:
+            if key not in features:
+                raise ValueError(f"{name} has no feature {key!r}; its features: {list(features)}")
+            if key not in found:
+                raise ValueError(f"{name} feature {key!r} is not a {what} feature")
+            return key
+        if len(found) != 1:
+            choice = f"several ({', '.join(found)})" if found else "none"
+            raise ValueError(
+                f"{name} has {choice} {what} features; name the one to use with "
+                f"{what}_key=... (its features: {', '.join(features)})"
+            )
+        return found[0]
+
+    text = pick(text_key, tfds.features.Text, "text")
+    label = pick(label_key, tfds.features.ClassLabel, "label")
+    classes = list(features[label].names)
+    if limit:
+        dataset = dataset.take(limit)
+    texts, labels = [], []
+    for example in dataset.as_numpy_iterator():
+        index = int(example[label])
+        if not 0 <= index < len(classes):
+            raise ValueError(
+                f"{name} split {split!r} holds unlabelled examples (label {index}); "
+                "use a labelled split"
+            )
+        texts.append(example[text].decode("utf-8"))
+        labels.append(classes[index])
+    return texts, labels, classes
 
 
 # ------------------------------------------------------------------ TFRecord shards

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tensorflow as tf
+import tensorflow_datasets as tfds
 
 from common import data as data_lib
 
@@ -43,11 +44,113 @@ def test_load_tfds_reads_mock_data():
     assert len(images) == 6 and images[0].shape == (28, 28, 1)
 
 
-def test_load_tfds_names_tfds_build_when_data_is_missing(tmp_path):
+def test_load_tfds_names_tfds_build_when_data_is_missing(tmp_path, monkeypatch):
+    monkeypatch.setattr(data_lib, "is_online", lambda timeout=3.0: False)
     with pytest.raises(data_lib.DatasetNotOnDiskError, match=r"tfds build mnist.*data_dir"):
         data_lib.load_tfds("mnist", data_dir=tmp_path)
     with pytest.raises(ValueError, match="no dataset named"):
         data_lib.load_tfds("surely_not_a_dataset_name", data_dir=tmp_path)
+
+
+class DlsuiteTestReviews(tfds.core.GeneratorBasedBuilder):
+    """A local text set: TFDS 'downloads' (generates) it without network access."""
+
+    VERSION = tfds.core.Version("1.0.0")
+
+    def _info(self) -> tfds.core.DatasetInfo:
+        return self.dataset_info_from_configs(
+            features=tfds.features.FeaturesDict(
+                {
+                    "review": tfds.features.Text(),
+                    "title": tfds.features.Text(),
+                    "stars": tfds.features.ClassLabel(names=["bad", "good"]),
+                    "id": np.int64,
+                }
+            )
+        )
+
+    def _split_generators(self, dl_manager):
+        return {
+            "train": self._generate_examples(),
+            "test": self._generate_examples(unlabelled=True),
+        }
+
+    def _generate_examples(self, unlabelled: bool = False):
+        for i in range(4):
+            yield (
+                i,
+                {
+                    "review": f"review {i}",
+                    "title": f"title {i}",
+                    "stars": -1 if unlabelled else i % 2,
+                    "id": i,
+                },
+            )
+
+
+def test_load_tfds_downloads_when_allowed_and_online(tmp_path, monkeypatch):
+    name = DlsuiteTestReviews.name
+    monkeypatch.setattr(data_lib, "is_online", lambda timeout=3.0: True)
+    with pytest.raises(data_lib.DatasetNotOnDiskError, match="download=False.*tfds build"):
+        data_lib.load_tfds(name, data_dir=tmp_path, as_supervised=False, download=False)
+    assert not list(tmp_path.rglob("*.tfrecord*"))
+    dataset = data_lib.load_tfds(name, data_dir=tmp_path, as_supervised=False)
+    assert len(list(dataset)) == 4 and list(tmp_path.rglob("*.tfrecord*"))
+    offline = tmp_path / "offline"
+    monkeypatch.setattr(data_lib, "is_online", lambda timeout=3.0: False)
+    with pytest.raises(data_lib.DatasetNotOnDiskError, match=r"cannot reach.*--data-dir"):
+        data_lib.load_tfds(name, data_dir=offline, as_supervised=False)
+    assert not offline.exists() or not list(offline.rglob("*.tfrecord*"))
+
+
+def test_download_failures_are_explained(tmp_path, monkeypatch):
+    monkeypatch.setattr(data_lib, "is_online", lambda timeout=3.0: True)
+
+    def refuse(self, *args, **kwargs):
+        raise ConnectionError("connection reset")
+
+    monkeypatch.setattr(DlsuiteTestReviews, "download_and_prepare", refuse)
+    with pytest.raises(data_lib.DatasetNotOnDiskError, match="ConnectionError: connection reset"):
+        data_lib.load_tfds(DlsuiteTestReviews.name, data_dir=tmp_path)
+
+
+def test_is_online_is_false_when_the_host_cannot_be_reached(monkeypatch):
+    monkeypatch.setattr(data_lib, "TFDS_PROBE_HOST", ("host.invalid", 443))
+    assert data_lib.is_online(timeout=1.0) is False
+
+
+def test_text_examples_from_any_tfds_text_set(tmp_path, monkeypatch):
+    monkeypatch.setattr(data_lib, "is_online", lambda timeout=3.0: True)
+    name = DlsuiteTestReviews.name
+    with pytest.raises(ValueError, match=r"several \(review, title\) text.*text_key"):
+        data_lib.tfds_text_examples(name, data_dir=tmp_path)
+    texts, labels, classes = data_lib.tfds_text_examples(
+        name, data_dir=tmp_path, text_key="review", limit=3
+    )
+    assert len(texts) == 3 and set(texts) <= {f"review {i}" for i in range(4)}
+    assert classes == ["bad", "good"] and set(labels) <= {"bad", "good"}
+    assert all(
+        labels[k] == ("good" if t.endswith(("1", "3")) else "bad") for k, t in enumerate(texts)
+    )
+    with pytest.raises(ValueError, match="not a label feature"):
+        data_lib.tfds_text_examples(name, data_dir=tmp_path, text_key="review", label_key="title")
+    with pytest.raises(ValueError, match="unlabelled"):
+        data_lib.tfds_text_examples(name, "test", data_dir=tmp_path, text_key="review")
+
+
+@pytest.mark.parametrize(
+    "name, text, classes",
+    [
+        ("imdb_reviews", None, ["neg", "pos"]),
+        ("glue/sst2", None, ["negative", "positive"]),
+        ("ag_news_subset", "description", ["World", "Sports", "Business", "Sci/Tech"]),
+    ],
+)
+def test_text_examples_find_the_features_of_real_tfds_sets(name, text, classes):
+    with tfds.testing.mock_data(num_examples=3):
+        texts, labels, found = data_lib.tfds_text_examples(name, text_key=text)
+    assert found == classes and len(texts) == 3 and set(labels) <= set(classes)
+    assert all(isinstance(t, str) for t in texts)
 
 
 def test_is_batched_is_not_fooled_by_variable_size_images():
