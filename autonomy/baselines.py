@@ -123,7 +123,7 @@ class LookaheadPlanner(_Baseline):
         return lambda observation: self.plan(env)
 
     def rollout_score(self, env: Any, action: int) -> float:
-        """Reward of ``action`` then its continuation, on a copy of ``env`` (``env`` is left as is)."""
+        """Reward of ``action`` then its continuation, on a copy of ``env`` (left as is)."""
         simulator = copy.deepcopy(env.unwrapped)
         total, step_action = 0.0, int(action)
         for _ in range(self.depth):

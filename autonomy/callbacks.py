@@ -63,7 +63,10 @@ class ProgressBar(AgentCallback):
 
 
 class TensorBoard(AgentCallback):
-    """Writes loss / epsilon / steps-per-second and episode return / length / crash to ``log_dir``."""
+    """Writes loss / epsilon / steps per second and episode return / length / crash to ``log_dir``.
+
+    The files are TensorBoard event files (``tensorboard --logdir LOG_DIR`` shows them).
+    """
 
     def __init__(self, log_dir: str | os.PathLike, every: int = 100):
         self.log_dir = Path(log_dir)
@@ -104,7 +107,7 @@ class TensorBoard(AgentCallback):
 
 
 class Checkpoint(AgentCallback):
-    """Saves the agent to ``path`` every ``every`` env steps and at the end (optionally its buffer)."""
+    """Saves the agent to ``path`` every ``every`` env steps and at the end (buffer optional)."""
 
     def __init__(self, path: str | os.PathLike, every: int = 5000, include_buffer: bool = False):
         self.path = Path(path)
@@ -126,7 +129,7 @@ class Checkpoint(AgentCallback):
 
 
 class StopAfter(AgentCallback):
-    """Stops ``learn`` once the agent's global step counter reaches ``steps`` (simulates a crash)."""
+    """Stops ``learn`` once the agent's global step count reaches ``steps`` (simulates a crash)."""
 
     def __init__(self, steps: int):
         self.steps = int(steps)

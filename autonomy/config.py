@@ -11,7 +11,7 @@ from common.task import TaskConfig
 
 @dataclasses.dataclass
 class DQNConfig(TaskConfig):
-    """Every DQNAgent option; defaults follow highway-env's SB3 DQN recipe plus the DQN extensions."""
+    """Every DQNAgent option; defaults: highway-env's SB3 DQN recipe plus the DQN extensions."""
 
     env_name: str = DEFAULT_ENV
     env_config: dict[str, Any] = dataclasses.field(default_factory=dict)

@@ -37,7 +37,7 @@ from common import export as export_lib
 
 
 def td_targets(rewards, discounts, next_q_online, next_q_target, double: bool = True) -> tf.Tensor:
-    """``r + discount * Q_target(s', a')``: ``a'`` from the online net (Double DQN) or target max."""
+    """``r + discount * Q_target(s', a')``; ``a'`` is the online (Double DQN) or target argmax."""
     next_q_target = tf.convert_to_tensor(next_q_target, tf.float32)
     if double:
         best = tf.argmax(next_q_online, axis=-1, output_type=tf.int32)
@@ -173,7 +173,7 @@ class DQNAgent:
 
     # ------------------------------------------------------------------ acting
     def _check_observations(self, observation: Any) -> tuple[np.ndarray, bool]:
-        """Observations as a float32 batch ``[N, *obs_shape]``; raw Kinematics shapes are accepted."""
+        """Observations as a float32 batch ``[N, *obs_shape]``; raw Kinematics shapes accepted."""
         array = np.asarray(observation, dtype=np.float32)
         shapes = {self.obs_shape, self.raw_obs_shape}
         if array.shape in shapes:
@@ -350,7 +350,7 @@ class DQNAgent:
 
     # ------------------------------------------------------------------ export
     def serving_endpoints(self) -> dict[str, export_lib.Endpoint]:
-        """``observation`` float32 ``[None, D]`` -> ``q_values`` ``[None, A]`` and greedy ``action``."""
+        """``observation`` float32 ``[None, D]`` -> ``q_values`` ``[None, A]`` and ``action``."""
         network = self.q_network
 
         def serve(observation):

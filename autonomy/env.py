@@ -25,7 +25,7 @@ _EXTRA_ENVS: dict[str, Callable[..., gym.Env]] = {}
 
 
 def register_env(name: str, factory: Callable[..., gym.Env]) -> None:
-    """Make ``name`` known to ``make_env``; ``factory(render_mode=..., **config)`` builds the env."""
+    """Make ``name`` known to ``make_env``: ``factory(render_mode=..., **config)`` builds it."""
     if name in HIGHWAY_ENVS:
         raise ValueError(f"{name!r} is a built-in highway-env scene and cannot be re-registered")
     _EXTRA_ENVS[name] = factory
@@ -37,7 +37,7 @@ def known_envs() -> list[str]:
 
 
 def check_env_name(name: str) -> str:
-    """Return ``name`` if ``make_env`` knows it, else raise ``ValueError`` listing the known ones."""
+    """Return ``name`` if ``make_env`` knows it, else a ``ValueError`` listing the known ones."""
     if name not in known_envs():
         raise ValueError(
             f"unknown environment {name!r}; known environments: {', '.join(known_envs())}"
@@ -46,7 +46,7 @@ def check_env_name(name: str) -> str:
 
 
 class ImageStackObservation(gym.ObservationWrapper):
-    """highway-env grayscale stacks ``(stack, W, H)`` uint8 -> ``(H, W, stack)`` float32 in [0, 1]."""
+    """highway-env grayscale stacks ``(stack, W, H)`` uint8 -> ``(H, W, stack)`` in [0, 1]."""
 
     def __init__(self, env: gym.Env):
         super().__init__(env)

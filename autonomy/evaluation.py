@@ -73,7 +73,7 @@ def record_episode(
     max_steps: int = 200,
     fps: int = 5,
 ) -> dict[str, Any]:
-    """Render one episode headless (``rgb_array``) and write it as a GIF (Pillow) or MP4 (imageio)."""
+    """Render one episode headless (``rgb_array``) as a GIF (Pillow) or MP4 (imageio) file."""
     path = Path(path)
     if path.suffix.lower() not in (".gif", ".mp4"):
         raise ValueError(f"recordings are .gif or .mp4 files, got {path.name!r}")

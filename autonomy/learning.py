@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -19,7 +20,7 @@ import gymnasium as gym
 import numpy as np
 import tensorflow as tf
 
-from autonomy.callbacks import AgentCallback
+from autonomy.callbacks import AgentCallback, ProgressBar
 from autonomy.env import make_vector_env
 from autonomy.replay import NStepAccumulator
 
@@ -176,6 +177,11 @@ class LearnReporter:
         self.agent, self.callbacks, self.log_every = agent, callbacks, int(log_every)
         self.started = time.perf_counter()
         self.start_steps = agent.num_timesteps
+        self.write = print
+        if any(isinstance(callback, ProgressBar) for callback in callbacks):
+            from tqdm.auto import tqdm
+
+            self.write = tqdm.write  # prints above the bar instead of through it
 
     def steps_per_second(self) -> float:
         """Env steps per second since ``learn`` began."""
@@ -197,12 +203,12 @@ class LearnReporter:
             "steps_per_second": self.steps_per_second(),
         }
         if log_now:
-            print(
+            self.write(
                 f"step {agent.num_timesteps}: episodes {agent.num_episodes}, "
                 f"mean return {logs['mean_return']:.2f}, epsilon {logs['epsilon']:.3f}, "
-                f"loss {logs['loss']:.4f}, {logs['steps_per_second']:.0f} steps/s",
-                flush=True,
+                f"loss {logs['loss']:.4f}, {logs['steps_per_second']:.0f} steps/s"
             )
+            sys.stdout.flush()
         return not any(callback.on_step(agent, logs) is False for callback in self.callbacks)
 
     def finish(self) -> None:

@@ -38,7 +38,7 @@ class NumpyQNetwork:
     """Forward pass of an MLP (+ dueling) Q-network in NumPy, fed from the Keras variables."""
 
     def __init__(self, activations: Sequence[str], dueling: bool, variables: Sequence) -> None:
-        """``variables``: each hidden layer's kernel and bias, then the advantage and value layers'."""
+        """``variables``: each hidden layer's kernel and bias, then the advantage and value ones."""
         self.activations = tuple(activations)
         self.dueling = bool(dueling)
         self.variables = list(variables)
@@ -50,7 +50,7 @@ class NumpyQNetwork:
 
     @classmethod
     def from_network(cls, network: keras.Model) -> NumpyQNetwork | None:
-        """Mirror ``network`` if it is a flat-input MLP Q-network (see module doc), else ``None``."""
+        """Mirror ``network`` if it is a flat-input MLP Q-network (see module doc), else None."""
         if len(network.inputs) != 1 or len(network.inputs[0].shape) != 2:
             return None
         layers = [
@@ -93,7 +93,7 @@ class NumpyQNetwork:
         return mirror
 
     def refresh(self, values: Sequence | None = None) -> None:
-        """Take the current weights: ``values`` (e.g. read back by the train step) or the variables'."""
+        """Take current weights: ``values`` (e.g. the train step's read-back) or the variables'."""
         values = [v.numpy() for v in self.variables] if values is None else values
         if len(values) != len(self.variables):
             raise ValueError(f"expected {len(self.variables)} weight arrays, got {len(values)}")

@@ -125,7 +125,7 @@ class SumTree:
 
 
 class PrioritizedReplayBuffer(ReplayBuffer):
-    """Proportional prioritised replay (Schaul et al., 2016): ``P(i) = p_i^alpha / sum_k p_k^alpha``.
+    """Proportional prioritised replay (Schaul et al. 2016): ``P(i) = p_i^alpha / sum_k p_k^alpha``.
 
     New transitions get the current maximum priority so each is replayed at least once soon;
     importance weights ``(N P(i))^-beta / max_j (N P(j))^-beta`` correct the sampling bias.

@@ -1,4 +1,4 @@
-"""A tiny deterministic gymnasium env for fast, reliable learning checks, registered with make_env."""
+"""A tiny deterministic gymnasium env for fast, reliable learning checks (known to make_env)."""
 
 from __future__ import annotations
 

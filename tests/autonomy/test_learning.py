@@ -97,12 +97,17 @@ def test_learn_trains_bit_for_bit_like_the_plain_loop():
 def test_progress_bar_is_on_by_default_and_off_on_request(capsys):
     agent = DQNAgent(**CORRIDOR_CONFIG)
     agent.learn(30)
-    err = capsys.readouterr().err
-    assert "Corridor-v0" in err and "30/30" in err
-    agent.learn(30, progress_bar=False)
-    assert capsys.readouterr().err == ""
-    agent.learn(30, callbacks=[ProgressBar()], log_every=0)
-    assert capsys.readouterr().err.count("30/30") == 1  # the caller's bar, not a second one
+    captured = capsys.readouterr()
+    assert "Corridor-v0" in captured.err and "30/30" in captured.err
+    assert captured.out == ""  # no summary lines through the bar by default
+    agent.learn(30, progress_bar=False, log_every=20)
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    assert [line.split(":")[0] for line in captured.out.splitlines()] == ["step 40", "step 60"]
+    agent.learn(30, callbacks=[ProgressBar()], log_every=45)
+    captured = capsys.readouterr()
+    assert captured.err.count("30/30") == 1  # the caller's bar, not a second one
+    assert captured.out.startswith("step 90: episodes")  # written above the bar
     assert agent.num_timesteps == 90
 
 
