@@ -102,6 +102,20 @@ def is_online(timeout: float = 3.0) -> bool:
         return False
 
 
+DOWNLOAD_ENV = "DLSUITE_TFDS_DOWNLOAD"  # "0" / "false" / "no" turns downloads off by default
+
+
+def downloads_allowed(download: bool | None = None) -> bool:
+    """``download`` when given, else the ``DLSUITE_TFDS_DOWNLOAD`` setting (on unless 0/false/no).
+
+    The test suite and CI set it to 0, so a test expecting a missing dataset never starts a
+    multi-gigabyte download on an online runner.
+    """
+    if download is not None:
+        return bool(download)
+    return os.environ.get(DOWNLOAD_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
 def _not_on_disk(name: str, where: str, reason: str) -> DatasetNotOnDiskError:
     return DatasetNotOnDiskError(
         f"TFDS dataset {name!r} is not prepared in {where} and {reason}: run "
@@ -115,12 +129,13 @@ def load_tfds(
     split: str = "train",
     data_dir: str | os.PathLike | None = None,
     as_supervised: bool = True,
-    download: bool = True,
+    download: bool | None = None,
     with_info: bool = False,
 ) -> Any:
     """Load a TFDS dataset by name, downloading and preparing it first when it is not on disk.
 
-    ``download=False`` never touches the network. A missing dataset that cannot be fetched
+    ``download=False`` (or ``DLSUITE_TFDS_DOWNLOAD=0``) never touches the network; the default
+    downloads. A missing dataset that cannot be fetched
     (offline, download refused or failed) raises ``DatasetNotOnDiskError`` naming ``tfds build``
     and ``data_dir``; unknown names raise ``ValueError``. ``with_info`` also returns the
     ``tfds.core.DatasetInfo`` (feature names, class names).
@@ -139,8 +154,9 @@ def load_tfds(
     except tfds.core.registered.DatasetNotFoundError as error:
         raise ValueError(f"TFDS has no dataset named {name!r}") from error
     except (AssertionError, FileNotFoundError) as error:
-        if not download:
-            raise _not_on_disk(name, where, "download=False was asked for") from error
+        if not downloads_allowed(download):
+            reason = f"downloads are off (download=False or {DOWNLOAD_ENV}=0)"
+            raise _not_on_disk(name, where, reason) from error
         if not is_online():
             raise _not_on_disk(name, where, "this machine cannot reach the internet") from error
     try:
@@ -158,7 +174,7 @@ def tfds_text_examples(
     text_key: str | None = None,
     label_key: str | None = None,
     limit: int | None = None,
-    download: bool = True,
+    download: bool | None = None,
 ) -> tuple[list[str], list[str], list[str]]:
     """(texts, label names, class names) from any TFDS text-classification set.
 

@@ -89,11 +89,16 @@ class DlsuiteTestReviews(tfds.core.GeneratorBasedBuilder):
 
 
 def test_load_tfds_downloads_when_allowed_and_online(tmp_path, monkeypatch):
+    monkeypatch.setenv(data_lib.DOWNLOAD_ENV, "1")  # the suite may turn downloads off
     name = DlsuiteTestReviews.name
     monkeypatch.setattr(data_lib, "is_online", lambda timeout=3.0: True)
     with pytest.raises(data_lib.DatasetNotOnDiskError, match="download=False.*tfds build"):
         data_lib.load_tfds(name, data_dir=tmp_path, as_supervised=False, download=False)
+    monkeypatch.setenv(data_lib.DOWNLOAD_ENV, "0")
+    with pytest.raises(data_lib.DatasetNotOnDiskError, match="DLSUITE_TFDS_DOWNLOAD=0"):
+        data_lib.load_tfds(name, data_dir=tmp_path, as_supervised=False)
     assert not list(tmp_path.rglob("*.tfrecord*"))
+    monkeypatch.setenv(data_lib.DOWNLOAD_ENV, "1")
     dataset = data_lib.load_tfds(name, data_dir=tmp_path, as_supervised=False)
     assert len(list(dataset)) == 4 and list(tmp_path.rglob("*.tfrecord*"))
     offline = tmp_path / "offline"
@@ -104,6 +109,7 @@ def test_load_tfds_downloads_when_allowed_and_online(tmp_path, monkeypatch):
 
 
 def test_download_failures_are_explained(tmp_path, monkeypatch):
+    monkeypatch.setenv(data_lib.DOWNLOAD_ENV, "1")  # the suite may turn downloads off
     monkeypatch.setattr(data_lib, "is_online", lambda timeout=3.0: True)
 
     def refuse(self, *args, **kwargs):
@@ -120,6 +126,7 @@ def test_is_online_is_false_when_the_host_cannot_be_reached(monkeypatch):
 
 
 def test_text_examples_from_any_tfds_text_set(tmp_path, monkeypatch):
+    monkeypatch.setenv(data_lib.DOWNLOAD_ENV, "1")  # the suite may turn downloads off
     monkeypatch.setattr(data_lib, "is_online", lambda timeout=3.0: True)
     name = DlsuiteTestReviews.name
     with pytest.raises(ValueError, match=r"several \(review, title\) text.*text_key"):
