@@ -6,6 +6,7 @@ Not a benchmark itself (``python -m bench`` skips modules whose name starts with
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -175,6 +176,19 @@ class EpochTimeBudget(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+def fit_within_budget(task: Any, train: Any, epochs: int, minutes: float) -> dict[str, float]:
+    """``task.fit`` stopped by an ``EpochTimeBudget``: epochs run, wall-clock s and examples/s."""
+    budget = EpochTimeBudget(60 * minutes)
+    started = time.perf_counter()
+    task.fit(train, epochs=epochs, callbacks=[budget], verbose=2)
+    train_s = time.perf_counter() - started
+    return {
+        "epochs": budget.epochs_run,
+        "train_s": round(train_s, 1),
+        "train_images_per_s": len(train) * budget.epochs_run / train_s,
+    }
+
+
 class TimeBudgetReached(Exception):
     """Raised by ``StopAfterCheckpoint`` once the slice's time is up and a checkpoint is on disk."""
 
@@ -212,6 +226,22 @@ class StopAfterCheckpoint(keras.callbacks.Callback):
             self.seen = latest
         elif latest != self.seen:
             raise TimeBudgetReached(latest)
+
+
+def add_slice_arguments(parser: argparse.ArgumentParser, checkpoint_every: int) -> None:
+    """``--work-dir``, ``--max-minutes``, ``--checkpoint-every``: what ``resumable_fit`` reads."""
+    parser.add_argument(
+        "--work-dir", type=Path, default=None, help="checkpoints for sliced (resumable) training"
+    )
+    parser.add_argument(
+        "--max-minutes", type=float, default=None, help="stop and checkpoint after this long"
+    )
+    parser.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=checkpoint_every,
+        help="steps between slice checkpoints",
+    )
 
 
 def resumable_fit(

@@ -71,7 +71,7 @@ def extra_answerable(data_dir: Path, evaluated: SquadData) -> SquadData:
 
 
 def evidence_path(path: Path) -> Path:
-    """Side file of per-question no-answer evidence (v2.0 rows), one compact JSON object by row key."""
+    """Side file of per-question no-answer evidence (v2.0 rows): compact JSON, one entry per row."""
     return path.with_name(path.stem + "_no_answer_evidence.json")
 
 
@@ -81,7 +81,7 @@ def merge_result(
     row: dict[str, Any],
     evidence: dict[str, list[float]] | None = None,
 ) -> None:
-    """Write ``row`` (and its no-answer evidence) into the results, replacing a row with the same key."""
+    """Write ``row`` (and its no-answer evidence) into the results, replacing one with its key."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_suffix(".lock"), "w") as lock:  # folds may finish at the same time
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -188,8 +188,9 @@ def summarise(
 
 
 def separation(evidence: dict[str, Any]) -> dict[str, float]:
-    """How well the margin ranks unanswerable above answerable questions (ROC AUC), and the span F1
-    the model would score on the answerable ones if it always answered: the two halves of v2.0 F1."""
+    """How well the margin ranks unanswerable above answerable questions (ROC AUC), and the span
+    F1 the model would score on the answerable ones if it always answered: the two halves of
+    v2.0 F1."""
     empty = np.asarray(evidence["empty_f1"]) > 0  # answering nothing is right: unanswerable
     span = np.asarray(evidence["span_f1"])
     return {
@@ -211,7 +212,8 @@ def no_answer_fields(
         "has_answer": report.get("has_answer"),
         "no_answer": report.get("no_answer"),
         "no_answer_rate": round(report["no_answer_rate"], 4),
-        # What the official v2.0 script calls best_f1: tuned on this fold's own labels, an upper bound.
+        # What the official v2.0 script calls best_f1: tuned on this fold's own labels, so an
+        # upper bound.
         "best_threshold_on_this_fold": {"threshold": round(threshold, 4), "f1": round(f1, 2)},
         **separation(found),
     }

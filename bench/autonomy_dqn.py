@@ -367,21 +367,21 @@ def write(output: Path, args: argparse.Namespace, new_runs: list[dict]) -> dict:
             "env": args.env,
             "steps": sorted({run["steps"] for run in runs if "steps" in run}),
             "seeds": sorted({run["seed"] for run in runs}),
-            "eval": f"{args.episodes} greedy episodes per run, env seeds {EVAL_SEED} + 100 * seed + "
-            "episode (training resets use seed + worker index)",
+            "eval": f"{args.episodes} greedy episodes per run, env seeds {EVAL_SEED} + 100 * seed "
+            "+ episode (training resets use seed + worker index)",
             "sb3_recipe": SB3_RECIPE,
             "dlsuite_recipe": dict(
                 DLSUITE_RECIPE, exploration_fraction=DLSUITE_EXPLORATION_FRACTION
             ),
-            "fairness": "both DQNs observe highway-fast-v0 through autonomy.make_env (Kinematics scaled "
-            "to autonomy.env.DRIVING_RANGES) and learn from the same number of env steps with the same network, "
-            "lr, buffer and target period; gamma is each recipe's own (SB3 0.8 as in highway-env's "
-            "script, dlsuite 0.9). SB3: 1 env, 1 update of 32 samples per env step (20k updates). "
-            "dlsuite: 2 AsyncVectorEnv workers, 0.5 updates of 64 samples per env step (10k "
-            "updates; same replayed samples per env step); the workers simulate the next step while "
-            "the learner stores the transition and updates (only acting is on the critical path). "
-            "Each (method, seed) trains in its own process, one at a time; load_avg_1min_mean per "
-            "run shows whether anything else ran.",
+            "fairness": "both DQNs observe highway-fast-v0 through autonomy.make_env (Kinematics "
+            "scaled to autonomy.env.DRIVING_RANGES) and learn from the same number of env steps "
+            "with the same network, lr, buffer and target period; gamma is each recipe's own (SB3 "
+            "0.8 as in highway-env's script, dlsuite 0.9). SB3: 1 env, 1 update of 32 samples per "
+            "env step (20k updates). dlsuite: 2 AsyncVectorEnv workers, 0.5 updates of 64 samples "
+            "per env step (10k updates; same replayed samples per env step); the workers simulate "
+            "the next step while the learner stores the transition and updates (only acting is on "
+            "the critical path). Each (method, seed) trains in its own process, one at a time; "
+            "load_avg_1min_mean per run shows whether anything else ran.",
             "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
             "shared with other jobs (see each run's load average)",
             "summary": summarise(runs),

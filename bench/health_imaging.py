@@ -3,8 +3,10 @@ retinal-vessel segmentation on DRIVE (k-fold cross-validation, Dice and pixel RO
 field of view), the real CT / MR slices pydicom ships (I/O and windowing), and speed as same-run
 ratios (whole-image vs sliding-window inference, SavedModel vs Keras).
 
-    python -m bench.health_imaging --drive ../shared/data/drive [--quick] [--sections seg3d,drive --update]
-    python -m bench.health_imaging --sections drive --fold 2 --update   # one DRIVE fold, merged into the JSON
+    python -m bench.health_imaging --drive ../shared/data/drive [--quick] \
+        [--sections seg3d,drive --update]
+    # one DRIVE fold, merged into the JSON:
+    python -m bench.health_imaging --sections drive --fold 2 --update
 
 Timings are wall-clock on whatever machine runs it (shared CPUs: see the JSON's ``machine``).
 """
@@ -197,14 +199,29 @@ def load_drive(root: Path) -> tuple[list[np.ndarray], list[np.ndarray], list[np.
 
 
 DRIVE_RECIPE = {
-    "input": "green channel -> CLAHE inside the FOV (8x8 tiles, clip 2.0) -> z-score inside the FOV, 0 outside",
+    "input": (
+        "green channel -> CLAHE inside the FOV (8x8 tiles, clip 2.0) -> z-score inside the FOV, 0 "
+        "outside"
+    ),
     "budget": "process CPU time of training is recorded next to wall time (shared 2-core machine)",
-    "model": "2-D U-Net (widths per the recipe's `widths`), loss per the recipe's `loss`, AdamW (warmup + cosine)",
-    "patches": "64x64, centres uniform inside the FOV (a fifth on vessel pixels), random flips + quarter turns",
-    "inference": "whole image, mean over test_time_symmetries (4 flips, or 8 with the transposed image)",
-    "threshold": "the one maximising Dice on the fold's own training images (test images never seen)",
-    "metrics": "inside the FOV; 'pooled' over all test pixels of the fold (the usual DRIVE report), "
-    "'per_image' the mean of per-image values",
+    "model": (
+        "2-D U-Net (widths per the recipe's `widths`), loss per the recipe's `loss`, AdamW (warmup "
+        "+ cosine)"
+    ),
+    "patches": (
+        "64x64, centres uniform inside the FOV (a fifth on vessel pixels), random flips + quarter "
+        "turns"
+    ),
+    "inference": (
+        "whole image, mean over test_time_symmetries (4 flips, or 8 with the transposed image)"
+    ),
+    "threshold": (
+        "the one maximising Dice on the fold's own training images (test images never seen)"
+    ),
+    "metrics": (
+        "inside the FOV; 'pooled' over all test pixels of the fold (the usual DRIVE report), "
+        "'per_image' the mean of per-image values"
+    ),
 }
 
 
@@ -254,7 +271,8 @@ def drive_fold(
     tta: int,
     widths: list[int],
 ) -> dict[str, Any]:
-    """Train on the other folds' images, pick the Dice threshold on them, score the fold's test images."""
+    """Train on the other folds' images, pick the Dice threshold on them, score the fold's test
+    images."""
     import tensorflow as tf
     from sklearn.metrics import roc_auc_score
 
@@ -372,8 +390,8 @@ def bench_drive(
         )
         rows.append(row)
         print(
-            f"  DRIVE fold {fold}: Dice {row['dice']:.4f} ROC-AUC {row['roc_auc']:.4f} (threshold {row['threshold']}) "
-            f"train {row['train_s']:.0f} s, load {row['load_average_after']}",
+            f"  DRIVE fold {fold}: Dice {row['dice']:.4f} ROC-AUC {row['roc_auc']:.4f} (threshold "
+            f"{row['threshold']}) train {row['train_s']:.0f} s, load {row['load_average_after']}",
             flush=True,
         )
     recipe = dict(

@@ -30,6 +30,7 @@ from bench._harness import (
     PAUSED,
     RESULTS_DIR,
     SHARED_MACHINE_NOTE,
+    add_slice_arguments,
     load_average,
     merge_result,
     resumable_fit,
@@ -196,15 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=3, help="from-scratch epochs")
     parser.add_argument("--pretrained-epochs", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--work-dir", type=Path, default=None, help="checkpoints for sliced (resumable) training"
-    )
-    parser.add_argument(
-        "--max-minutes", type=float, default=None, help="stop and checkpoint after this long"
-    )
-    parser.add_argument(
-        "--checkpoint-every", type=int, default=300, help="steps between slice checkpoints"
-    )
+    add_slice_arguments(parser, checkpoint_every=300)
     parser.add_argument("--output", type=Path, default=RESULTS_PATH)
     args = parser.parse_args(argv)
 

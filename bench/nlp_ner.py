@@ -6,7 +6,8 @@ of the exported SavedModel (raw text in, entities out) over the Python ``predict
 same detokenised validation sentences.
 
 Sections run separately and merge their row into the JSON; ``--work-dir DIR --max-minutes 15``
-trains in resumable slices (exit code 3 until the run is finished; ``bench._harness.resumable_fit``).
+trains in resumable slices (exit code 3 until the run is finished;
+``bench._harness.resumable_fit``).
 
     python -m bench.nlp_ner [--data ../shared/data/conll2003] [--section scratch|minilm|all]
 """
@@ -25,6 +26,7 @@ from bench._harness import (
     PAUSED,
     RESULTS_DIR,
     SHARED_MACHINE_NOTE,
+    add_slice_arguments,
     load_average,
     merge_result,
     resumable_fit,
@@ -104,15 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--train-limit", type=int, default=None, help="first N training sentences (default all)"
     )
-    parser.add_argument(
-        "--work-dir", type=Path, default=None, help="checkpoints for sliced (resumable) training"
-    )
-    parser.add_argument(
-        "--max-minutes", type=float, default=None, help="stop and checkpoint after this long"
-    )
-    parser.add_argument(
-        "--checkpoint-every", type=int, default=300, help="steps between slice checkpoints"
-    )
+    add_slice_arguments(parser, checkpoint_every=300)
     parser.add_argument("--output", type=Path, default=RESULTS_PATH)
     args = parser.parse_args(argv)
 

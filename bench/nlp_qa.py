@@ -31,7 +31,7 @@ from typing import Any
 
 import tensorflow as tf
 
-from bench._harness import PAUSED, RESULTS_DIR, load_average, resumable_fit
+from bench._harness import PAUSED, RESULTS_DIR, add_slice_arguments, load_average, resumable_fit
 from bench._squad_cv import (
     BACKBONES,
     DEFAULT_DATA,
@@ -174,15 +174,15 @@ def results_header() -> dict[str, Any]:
     """What every results file says about the data, the recipe and the targets."""
     return {
         "benchmark": "nlp_qa",
-        "dataset": "SQuAD dev articles in ../shared/data/squad (24 articles v1.1, 15 of them v2.0), "
-        "article-level cross-validation",
-        "note": "2-core CPU shared with other jobs; timings are noisy (load average recorded per row). "
-        "squad2_subset_train.json.gz is not used (its articles are test articles here). "
-        "v2.0 rows with extra_train_questions > 0 also train on the v1.1 questions of the 9 "
-        "articles that are not in v2.0 (never a test article of any fold). "
-        "Recipe per row: train_questions, epochs and options (MiniLM: lr 1e-4, warmup 10%). v2.0 is "
-        "scored at the fixed no-answer threshold 0 and, in the summary, at the threshold that is "
-        "best on the other folds' questions (never the evaluated fold's).",
+        "dataset": "SQuAD dev articles in ../shared/data/squad (24 articles v1.1, 15 of them "
+        "v2.0), article-level cross-validation",
+        "note": "2-core CPU shared with other jobs; timings are noisy (load average recorded per "
+        "row). squad2_subset_train.json.gz is not used (its articles are test articles here). v2.0 "
+        "rows with extra_train_questions > 0 also train on the v1.1 questions of the 9 articles "
+        "that are not in v2.0 (never a test article of any fold). Recipe per row: train_questions, "
+        "epochs and options (MiniLM: lr 1e-4, warmup 10%). v2.0 is scored at the fixed no-answer "
+        "threshold 0 and, in the summary, at the threshold that is best on the other folds' "
+        "questions (never the evaluated fold's).",
         "targets": {"v1.1_minilm_f1": 60.0, "v2.0_f1_over_always_no_answer": 10.0},
     }
 
@@ -215,15 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         "--speed-questions", type=int, default=128, help="test questions timed for throughput"
     )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--work-dir", type=Path, default=None, help="checkpoints for sliced (resumable) training"
-    )
-    parser.add_argument(
-        "--max-minutes", type=float, default=None, help="stop and checkpoint after this long"
-    )
-    parser.add_argument(
-        "--checkpoint-every", type=int, default=100, help="steps between slice checkpoints"
-    )
+    add_slice_arguments(parser, checkpoint_every=100)
     parser.add_argument(
         "--save-model",
         type=Path,

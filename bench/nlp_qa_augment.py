@@ -1,4 +1,4 @@
-"""Rule-made unanswerable questions for SQuAD 2.0-style training (an experiment of ``bench.nlp_qa_gpu``).
+"""Rule-made unanswerable questions for SQuAD 2.0-style training (used by ``bench.nlp_qa_gpu``).
 
 SQuAD 2.0's unanswerable questions were written against their paragraph so that a plausible but
 wrong span exists: entity swaps (21 %), antonyms (20 %), negations (9 %), mutual exclusion,

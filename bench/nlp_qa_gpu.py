@@ -89,14 +89,15 @@ def featurize(
     return {k: np.concatenate(v) for k, v in parts.items()}
 
 
-# Example sources in a pack (``windows.npz`` ``source``, per example): the v2.0 questions the folds
-# test, the extra v1.1 articles' questions, and rule-made unanswerable variants (bench.nlp_qa_augment)
-# of each, first and second variant per question apart so that a recipe can take one or both.
+# Example sources in a pack (``windows.npz`` ``source``, per example): the v2.0 questions the
+# folds test, the extra v1.1 articles' questions, and rule-made unanswerable variants
+# (bench.nlp_qa_augment) of each, first and second variant per question apart so that a recipe
+# can take one or both.
 SOURCES = ("v2.0", "extra", "aug", "aug_second", "extra_aug", "extra_aug_second")
 
 
 def augmented(data: SquadData, per_question: int, seed: int) -> tuple[list[QAExample], list[int]]:
-    """Rule-made unanswerable variants of ``data`` and their rank (0: first variant of its question)."""
+    """Rule-made unanswerable variants of ``data`` and their rank (0: its question's first)."""
     made = unanswerable_variants(data, per_question=per_question, seed=seed).examples
     seen: dict[str, int] = {}
     ranks = []
@@ -283,26 +284,27 @@ def fold_row(
 def results_header() -> dict[str, Any]:
     return {
         "benchmark": "nlp_qa_gpu",
-        "dataset": "SQuAD v2.0 dev articles in ../shared/data/squad (15 articles, 5,233 questions), "
-        "article-level 4-fold cross-validation (the folds of bench.nlp_qa)",
-        "note": "Windows, labels and initial weights made here by dlsuite (TensorFlow); training with "
-        "keras.Model.fit and the compile recipe of nlp.qa.model on a lent GPU under the JAX backend "
-        "(every batch padded to 256 tokens, Keras shuffling instead of length buckets); evaluation "
-        "here by QuestionAnswerer.evaluate with the model call replaced by those windows' logits. "
-        "Recipe per row: recipe, epochs, options.learning_rate, extra_train_questions (v1.1 "
-        "questions of the 9 articles no v2.0 fold tests). F1 at the fixed no-answer threshold 0; the "
-        "summary adds the threshold that is best on the other folds' questions. train_s: one fold's fit "
-        "while other folds shared the GPU (the 4 folds of a recipe at once; aug1: fold 1 beside 11 other "
-        "processes, folds 0, 2 and 3 together), so not comparable across rows. made_unanswerable_train_"
-        "questions: rule-made unanswerable variants of training questions (bench.nlp_qa_augment).",
+        "dataset": "SQuAD v2.0 dev articles in ../shared/data/squad (15 articles, 5,233 "
+        "questions), article-level 4-fold cross-validation (the folds of bench.nlp_qa)",
+        "note": "Windows, labels and initial weights made here by dlsuite (TensorFlow); training "
+        "with keras.Model.fit and the compile recipe of nlp.qa.model on a lent GPU under the JAX "
+        "backend (every batch padded to 256 tokens, Keras shuffling instead of length buckets); "
+        "evaluation here by QuestionAnswerer.evaluate with the model call replaced by those "
+        "windows' logits. Recipe per row: recipe, epochs, options.learning_rate, "
+        "extra_train_questions (v1.1 questions of the 9 articles no v2.0 fold tests). F1 at the "
+        "fixed no-answer threshold 0; the summary adds the threshold that is best on the other "
+        "folds' questions. train_s: one fold's fit while other folds shared the GPU (the 4 folds "
+        "of a recipe at once; aug1: fold 1 beside 11 other processes, folds 0, 2 and 3 together), "
+        "so not comparable across rows. made_unanswerable_train_questions: rule-made unanswerable "
+        "variants of training questions (bench.nlp_qa_augment).",
         "targets": {"v2.0_f1_over_always_no_answer": 10.0},
     }
 
 
 def recipe_chosen_on_other_folds(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """Nested estimate of "train several recipes, keep the best": each fold is scored with the recipe
-    whose F1 (threshold 0) is best on the *other* folds, so no fold's labels pick its own recipe.
-    Only recipes with every fold count; None with fewer than two of them."""
+    """Nested estimate of "train several recipes, keep the best": each fold is scored with the
+    recipe whose F1 (threshold 0) is best on the *other* folds, so no fold's labels pick its own
+    recipe. Only recipes with every fold count; None with fewer than two of them."""
     by_recipe: dict[str, dict[int, dict[str, Any]]] = {}
     for row in rows:
         by_recipe.setdefault(row["recipe"], {})[row["fold"]] = row
@@ -345,8 +347,9 @@ def finish(args: argparse.Namespace) -> None:
         merge_result(args.output, results_header(), row, evidence)
         print(
             f"{row['key']}: F1 {row['f1']} (always-no-answer {row['always_no_answer_f1']}), "
-            f"own-fold best {row['best_threshold_on_this_fold']['f1']}, AUC {row['no_answer_margin_auc']}, "
-            f"span F1 {row['answerable_span_f1']}, train {row['train_s']} s"
+            f"own-fold best {row['best_threshold_on_this_fold']['f1']}, AUC "
+            f"{row['no_answer_margin_auc']}, span F1 {row['answerable_span_f1']}, train "
+            f"{row['train_s']} s"
         )
     payload = json.loads(args.output.read_text())
     payload["recipe_chosen_on_other_folds"] = recipe_chosen_on_other_folds(payload["results"])

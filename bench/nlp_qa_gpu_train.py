@@ -1,4 +1,4 @@
-"""Train one SQuAD v2.0 fold of a ``bench.nlp_qa_gpu`` pack with Keras on JAX (no TensorFlow needed).
+"""Train one SQuAD v2.0 fold of a ``bench.nlp_qa_gpu`` pack with Keras on JAX (no TensorFlow).
 
 Runs on a lent accelerator machine that has JAX but not TensorFlow. The model is dlsuite's
 (``nlp.qa.model.span_model`` over the pack's BertBackbone config and initial weights) and the
@@ -8,8 +8,10 @@ positions only) for ``python -m bench.nlp_qa_gpu finish``. Recipe flags add trai
 ``extra`` the extra v1.1 articles' questions, ``aug`` / ``aug2`` one or two rule-made unanswerable
 variants per answerable question (``bench.nlp_qa_augment``; the pack needs ``prepare --augment 2``).
 
-    KERAS_BACKEND=jax python bench/nlp_qa_gpu_train.py --pack .gpu/pack --out OUT --fold 0 --epochs 6
-    KERAS_BACKEND=jax python bench/nlp_qa_gpu_train.py --pack .gpu/pack --out OUT --sweep 12:1e-4,12:1e-4:aug
+    KERAS_BACKEND=jax python bench/nlp_qa_gpu_train.py --pack .gpu/pack --out OUT \
+        --fold 0 --epochs 6
+    KERAS_BACKEND=jax python bench/nlp_qa_gpu_train.py --pack .gpu/pack --out OUT \
+        --sweep 12:1e-4,12:1e-4:aug
 
 Four fold processes share the GPU well; more do not help (12 at once kept an H200 at 100 % and
 trained about 2,100 windows/s in all, against about 1,700 for 3).
@@ -95,7 +97,7 @@ FLAGS = (
 
 
 def window_parts(extra: bool, augment: int) -> list[str]:
-    """The pack's window sets (``bench.nlp_qa_gpu.SOURCES``) a recipe trains on, besides ``train``."""
+    """The pack's window sets (``bench.nlp_qa_gpu.SOURCES``) a recipe adds to ``train``."""
     parts = ["extra"] if extra else []
     if augment:
         parts += ["aug", "aug_second"][:augment]
@@ -116,7 +118,7 @@ def fold_windows(
 
 
 def is_recipe(spec: str) -> bool:
-    """``EPOCHS:LR[:extra][:aug|:aug2]`` with a positive whole number of epochs and a positive rate."""
+    """``EPOCHS:LR[:extra][:aug|:aug2]`` with a positive whole number of epochs and positive LR."""
     parts = spec.split(":")
     flags = parts[2:]
     if (
@@ -148,9 +150,10 @@ def sweep(
     deadline_s: float,
     train_limit: int | None = None,
 ) -> None:
-    """Recipes in order, the folds of each in parallel processes on the one GPU; each finished recipe
-    becomes ``out/RECIPE.tar``. A recipe that would not end before the deadline (scaled from the
-    last one's wall time) is skipped; one still running at the deadline is stopped and dropped."""
+    """Recipes in order, the folds of each in parallel processes on the one GPU; each finished
+    recipe becomes ``out/RECIPE.tar``. A recipe that would not end before the deadline (scaled
+    from the last one's wall time) is skipped; one still running at the deadline is stopped and
+    dropped."""
     import subprocess
     import tarfile
 
@@ -270,7 +273,8 @@ def main(argv: list[str] | None = None) -> int:
         for spec in recipes:
             if not is_recipe(spec):
                 parser.error(
-                    f"--sweep recipe {spec!r} is not EPOCHS:LR[:extra][:aug|:aug2] (e.g. 8:1e-4:extra)"
+                    f"--sweep recipe {spec!r} is not EPOCHS:LR[:extra][:aug|:aug2] (e.g. "
+                    "8:1e-4:extra)"
                 )
         args.out.mkdir(parents=True, exist_ok=True)
         sweep(recipes, args.pack, args.out, meta["folds"], args.deadline, args.train_limit)
@@ -337,7 +341,8 @@ def main(argv: list[str] | None = None) -> int:
         "made_unanswerable_train_questions": int(trained_sources[2:].sum()),
         "train_s": train_s,
         "history": {k: [round(float(v), 4) for v in vs] for k, vs in history.items()},
-        "device": f"{jax.devices()[0].device_kind} (JAX {jax.__version__}, Keras {keras.__version__})",
+        "device": f"{jax.devices()[0].device_kind} (JAX {jax.__version__}, Keras "
+        f"{keras.__version__})",
     }
     args.out.mkdir(parents=True, exist_ok=True)
     np.savez(

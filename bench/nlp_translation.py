@@ -162,7 +162,8 @@ def train_chunk(args: argparse.Namespace, results: dict[str, Any]) -> Translator
     print(f"{'minutes':>8} {'BLEU greedy':>12} {'BLEU beam':>10} {'chrF':>6}")
     for p in results["curve"]:
         print(
-            f"{p['train_minutes']:>8} {p['bleu_greedy']:>12} {p['bleu_beam']:>10} {p['chrf_beam']:>6}"
+            f"{p['train_minutes']:>8} {p['bleu_greedy']:>12} {p['bleu_beam']:>10} "
+            f"{p['chrf_beam']:>6}"
         )
     return task
 
@@ -178,7 +179,7 @@ def _predicted_texts(task: Translator, decoding: str, texts: list[str]) -> Any:
 
 
 def speed(args: argparse.Namespace, results: dict[str, Any], task: Translator | None = None) -> int:
-    """Sentences/s of the exported model (greedy, beam) vs ``predict``; the model as trained so far."""
+    """Sentences/s of the exported model (greedy, beam) vs ``predict``, as trained so far."""
     final = args.work_dir / "final.keras"
     if task is None and final.is_file():
         task = load_translator(final)

@@ -88,7 +88,8 @@ def run_cluster(workers: int, steps: int, batch_size: int) -> dict:
                     {"cluster": cluster, "task": {"type": "worker", "index": index}}
                 ),
             )
-            code = f"from bench.scaling import worker; worker({index}, {steps}, {batch_size}, {tmp!r} + '/w{index}.json')"
+            call = f"worker({index}, {steps}, {batch_size}, {tmp!r} + '/w{index}.json')"
+            code = f"from bench.scaling import worker; {call}"
             procs.append(
                 subprocess.Popen(
                     [sys.executable, "-c", code],

@@ -411,8 +411,8 @@ def print_report(
             f"{r['throughput_rps']:>9.1f}{r['examples_per_s']:>10.0f}{r['p50_overhead_x']:>15.1f}x"
         )
     print(
-        f"\nload run: {load['requests']} REST requests, {load['malformed_fraction']:.0%} malformed, "
-        f"{load['seconds']:.1f} s ({load['throughput_rps']:.0f} req/s)"
+        f"\nload run: {load['requests']} REST requests, {load['malformed_fraction']:.0%} "
+        f"malformed, {load['seconds']:.1f} s ({load['throughput_rps']:.0f} req/s)"
     )
     print(
         f"  5xx: {load['count_5xx']}   good requests not 200: {load['good_not_200']}   "

@@ -4,7 +4,8 @@ Train on recordings 5-49 of every digit and speaker, score recordings 0-4 (the d
 test convention) as digit-level WER and CER, with open-vocabulary greedy decoding and with the
 ten digit words as a phrase grammar. Reports training time and the real-time factor (RTF) of
 the exported SavedModel on 2 CPU threads (one WAV per request, and 32 per request), against the
-Python ``predict``/``evaluate`` path (batches of 32) measured in the same run. A pocketsphinx row is added only if it is installed.
+Python ``predict``/``evaluate`` path (batches of 32) measured in the same run. A pocketsphinx
+row is added only if it is installed.
 
     python bench/speech_asr.py [--data ../shared/data/fsdd] [--epochs 30] [--max-minutes 20]
 """
@@ -192,8 +193,9 @@ def main(argv: list[str] | None = None) -> dict:
         cpu = f"{row['cpu_rtf']:.4f}" if "cpu_rtf" in row else "-"
         print(f"{row['system']:<70} {wer:>7} {cer:>7} {row['rtf']:>8.4f} {cpu:>8}")
     print(
-        f"exported RTF (grammar, 1 WAV per request) / Python evaluate RTF: {export_rtf / grammar['rtf']:.2f}; "
-        f"export agrees with predict on {agree}/{len(test)} recordings"
+        "exported RTF (grammar, 1 WAV per request) / Python evaluate RTF: "
+        f"{export_rtf / grammar['rtf']:.2f}; export agrees with predict on {agree}/{len(test)} "
+        "recordings"
     )
     result = {
         "dataset": "FSDD (5 speakers); train index 5-49, test index 0-4",

@@ -330,12 +330,13 @@ TARGETS = {"digits": 0.99, "fashion": 0.87, "bccd": 0.95}
 
 def format_table(rows: list[dict[str, Any]], peak: float) -> str:
     header = (
-        f"{'dataset':8} {'acc':>6} {'target':>6} {'macroF1':>7} {'wall s':>7} {'2core s':>7} {'ex/s':>7} "
-        f"{'FLOP/peak':>9} {'SM p50':>7} {'SM p99':>7} {'pred p50':>8} {'SM/pred':>7} {'b64 SM/pred':>11}"
+        f"{'dataset':8} {'acc':>6} {'target':>6} {'macroF1':>7} {'wall s':>7} {'2core s':>7} "
+        f"{'ex/s':>7} {'FLOP/peak':>9} {'SM p50':>7} {'SM p99':>7} {'pred p50':>8} {'SM/pred':>7} "
+        f"{'b64 SM/pred':>11}"
     )
     lines = [
-        f"float32 tf.matmul peak: {peak / 1e9:.1f} GFLOP/s; latencies in ms; SM = exported SavedModel on PNG "
-        "bytes, pred = model.predict; 2core s = training CPU seconds / 2",
+        f"float32 tf.matmul peak: {peak / 1e9:.1f} GFLOP/s; latencies in ms; SM = exported "
+        "SavedModel on PNG bytes, pred = model.predict; 2core s = training CPU seconds / 2",
         header,
         "-" * len(header),
     ]
@@ -343,11 +344,13 @@ def format_table(rows: list[dict[str, Any]], peak: float) -> str:
         s = r["serving"]
         lat = s["batch1_latency"]
         lines.append(
-            f"{r['dataset']:8} {r['accuracy']:6.4f} {TARGETS[r['dataset']]:6.2f} {r['macro_f1']:7.4f} "
-            f"{r['train_seconds']:7.0f} {r['train_2core_seconds']:7.0f} {r['train_examples_per_sec']:7.1f} "
-            f"{r['train_flops_over_matmul_peak']:9.3f} {lat['savedmodel_png']['p50_ms']:7.2f} "
-            f"{lat['savedmodel_png']['p99_ms']:7.2f} {lat['model_predict']['p50_ms']:8.2f} "
-            f"{s['batch1_p50_ratio_savedmodel_over_predict']:7.3f} {s['batch64_ratio_savedmodel_over_predict']:11.3f}"
+            f"{r['dataset']:8} {r['accuracy']:6.4f} {TARGETS[r['dataset']]:6.2f} "
+            f"{r['macro_f1']:7.4f} {r['train_seconds']:7.0f} {r['train_2core_seconds']:7.0f} "
+            f"{r['train_examples_per_sec']:7.1f} {r['train_flops_over_matmul_peak']:9.3f} "
+            f"{lat['savedmodel_png']['p50_ms']:7.2f} {lat['savedmodel_png']['p99_ms']:7.2f} "
+            f"{lat['model_predict']['p50_ms']:8.2f} "
+            f"{s['batch1_p50_ratio_savedmodel_over_predict']:7.3f} "
+            f"{s['batch64_ratio_savedmodel_over_predict']:11.3f}"
         )
     for r in rows:
         recall = ", ".join(f"{k}={v:.3f}" for k, v in r["per_class_recall"].items())
@@ -431,8 +434,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     results = {
         "benchmark": "vision_classification",
         "quick": args.quick,
-        "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(), "tensorflow": tf.__version__,
-                    "keras": keras.__version__, "note": "shared 2-core machine; timings taken under load"},
+        "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(),
+                    "tensorflow": tf.__version__, "keras": keras.__version__,
+                    "note": "shared 2-core machine; timings taken under load"},
         "matmul_peak_flops_per_sec": peak,
         "matmul_peak_measurements": peaks,
         "targets": TARGETS,

@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 from typing import Any
 
 import tensorflow as tf
 
-from bench._harness import DATA_ROOT, RESULTS_DIR, EpochTimeBudget, image_export_speed, write_rows
+from bench._harness import DATA_ROOT, RESULTS_DIR, fit_within_budget, image_export_speed, write_rows
 from vision import ObjectDetector, load_voc, make_shape_scenes
 
 DEFAULT_DATA = DATA_ROOT / "bccd"
@@ -56,10 +55,8 @@ def run(
     budget_min: float | None,
 ) -> dict[str, Any]:
     task = ObjectDetector(classes=classes, **settings["config"])
-    budget = EpochTimeBudget(60 * (budget_min or settings["budget_min"]))
-    started = time.perf_counter()
-    task.fit(train, epochs=epochs or settings["epochs"], callbacks=[budget], verbose=2)
-    train_s = time.perf_counter() - started
+    minutes = budget_min or settings["budget_min"]
+    training = fit_within_budget(task, train, epochs or settings["epochs"], minutes)
     report = task.evaluate(test)
     images = [
         image if not isinstance(image, str) else tf.io.decode_image(tf.io.read_file(image)).numpy()
@@ -69,9 +66,7 @@ def run(
         "dataset": name,
         "train_images": len(train),
         "test_images": len(test),
-        "epochs": budget.epochs_run,
-        "train_s": round(train_s, 1),
-        "train_images_per_s": len(train) * budget.epochs_run / train_s,
+        **training,
         "mAP": report["mAP"],
         "mAP_50": report["mAP_50"],
         "mAP_75": report["mAP_75"],
@@ -89,13 +84,16 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     ]
     for r in rows:
         lines.append(
-            f"{r['dataset']:<8} {r['epochs']:>6} {r['train_s']:>8.0f} {r['train_images_per_s']:>11.1f} "
-            f"{r['mAP']:>6.3f} {r['mAP_50']:>6.3f} {r['mAP_75']:>6.3f} "
-            f"{r['export_batch1_ms']:>7.1f}/{r['keras_predict_batch1_ms']:.1f} ms x{r['export_latency_ratio']:.2f} "
-            f"{r['export_images_per_s']:>10.1f}/{r['keras_predict_images_per_s']:.1f} x{r['export_throughput_ratio']:.2f}"
+            f"{r['dataset']:<8} {r['epochs']:>6} {r['train_s']:>8.0f} "
+            f"{r['train_images_per_s']:>11.1f} {r['mAP']:>6.3f} {r['mAP_50']:>6.3f} "
+            f"{r['mAP_75']:>6.3f} {r['export_batch1_ms']:>7.1f}/{r['keras_predict_batch1_ms']:.1f} "
+            f"ms x{r['export_latency_ratio']:.2f} "
+            f"{r['export_images_per_s']:>10.1f}/{r['keras_predict_images_per_s']:.1f} "
+            f"x{r['export_throughput_ratio']:.2f}"
         )
         lines.append(
-            f"         per-class AP50: {json.dumps({k: round(v, 3) for k, v in r['per_class_AP_50'].items()})}"
+            "         per-class AP50: "
+            f"{json.dumps({k: round(v, 3) for k, v in r['per_class_AP_50'].items()})}"
         )
     return "\n".join(lines)
 

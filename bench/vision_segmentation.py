@@ -1,4 +1,4 @@
-"""Semantic-segmentation benchmark: mIoU on synthetic shapes and on DRIVE retinal vessels, plus speed.
+"""Semantic-segmentation benchmark: mIoU on synthetic shapes and DRIVE retinal vessels, plus speed.
 
 Quality: a fixed-seed synthetic shapes test set (train seed 1, test seed 2; background, circle,
 square, triangle) and, when ``<drive>`` exists, the real DRIVE training images (21-36 train,
@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bench._harness import DATA_ROOT, RESULTS_DIR, EpochTimeBudget, image_export_speed, write_rows
+from bench._harness import DATA_ROOT, RESULTS_DIR, fit_within_budget, image_export_speed, write_rows
 from vision import ImageSegmenter, SegmentationSet, make_shape_masks
 
 DEFAULT_DRIVE = DATA_ROOT / "drive"
@@ -67,18 +66,14 @@ def run(
     budget_min: float | None,
 ) -> dict[str, Any]:
     task = ImageSegmenter(classes=train.class_names, **settings["config"])
-    budget = EpochTimeBudget(60 * (budget_min or settings["budget_min"]))
-    started = time.perf_counter()
-    task.fit(train, epochs=epochs or settings["epochs"], callbacks=[budget], verbose=2)
-    train_s = time.perf_counter() - started
+    minutes = budget_min or settings["budget_min"]
+    training = fit_within_budget(task, train, epochs or settings["epochs"], minutes)
     report = task.evaluate(test)
     row = {
         "dataset": name,
         "train_images": len(train),
         "test_images": len(test),
-        "epochs": budget.epochs_run,
-        "train_s": round(train_s, 1),
-        "train_images_per_s": len(train) * budget.epochs_run / train_s,
+        **training,
         "mean_iou": report["mean_iou"],
         "pixel_accuracy": report["pixel_accuracy"],
         "mean_dice": report["mean_dice"],
@@ -91,18 +86,22 @@ def run(
 
 def format_table(rows: list[dict[str, Any]]) -> str:
     lines = [
-        f"{'dataset':<7} {'epochs':>6} {'train s':>8} {'train img/s':>11} {'mIoU':>6} {'pix acc':>7} "
-        f"{'Dice':>6} {'export b1 / keras b1':>22} {'export img/s (b8) / keras':>26}"
+        f"{'dataset':<7} {'epochs':>6} {'train s':>8} {'train img/s':>11} {'mIoU':>6} "
+        f"{'pix acc':>7} {'Dice':>6} {'export b1 / keras b1':>22} {'export img/s (b8) / keras':>26}"
     ]
     for r in rows:
         lines.append(
-            f"{r['dataset']:<7} {r['epochs']:>6} {r['train_s']:>8.0f} {r['train_images_per_s']:>11.1f} "
-            f"{r['mean_iou']:>6.3f} {r['pixel_accuracy']:>7.3f} {r['mean_dice']:>6.3f} "
-            f"{r['export_batch1_ms']:>7.1f}/{r['keras_predict_batch1_ms']:.1f} ms x{r['export_latency_ratio']:.2f} "
-            f"{r['export_images_per_s']:>10.1f}/{r['keras_predict_images_per_s']:.1f} x{r['export_throughput_ratio']:.2f}"
+            f"{r['dataset']:<7} {r['epochs']:>6} {r['train_s']:>8.0f} "
+            f"{r['train_images_per_s']:>11.1f} {r['mean_iou']:>6.3f} {r['pixel_accuracy']:>7.3f} "
+            f"{r['mean_dice']:>6.3f} "
+            f"{r['export_batch1_ms']:>7.1f}/{r['keras_predict_batch1_ms']:.1f} ms "
+            f"x{r['export_latency_ratio']:.2f} "
+            f"{r['export_images_per_s']:>10.1f}/{r['keras_predict_images_per_s']:.1f} "
+            f"x{r['export_throughput_ratio']:.2f}"
         )
         lines.append(
-            f"        per-class IoU: {json.dumps({k: round(v, 3) for k, v in r['per_class_iou'].items()})}"
+            "        per-class IoU: "
+            f"{json.dumps({k: round(v, 3) for k, v in r['per_class_iou'].items()})}"
         )
     return "\n".join(lines)
 
