@@ -1,4 +1,5 @@
-"""The task contract: a config dataclass plus a Keras model with fit/evaluate/predict/save/load/export.
+"""The task contract: a config dataclass plus a Keras model with fit, evaluate, predict, save,
+load and export.
 
 Every domain task (``vision.ImageClassifier``, ...) subclasses ``Task`` and fills in a handful of
 hooks; this base class owns what must behave the same everywhere: config validation and JSON,
@@ -92,7 +93,7 @@ class Task:
         raise NotImplementedError
 
     def serving_endpoints(self) -> dict[str, export_lib.Endpoint]:
-        """``{signature_name: (fn, input_signature)}`` taking raw inputs; must hold serving_default."""
+        """``{signature: (fn, input_signature)}`` taking raw inputs; must hold serving_default."""
         raise NotImplementedError
 
     def warmup_inputs(self) -> dict[str, Any]:
@@ -136,7 +137,7 @@ class Task:
         return self._model
 
     def _model_in_scope(self, strategy: tf.distribute.Strategy) -> keras.Model:
-        """Build (or rebuild, keeping weights) the model so its variables live under ``strategy``."""
+        """Build (or rebuild, keeping weights) the model so its variables live in ``strategy``."""
         default = strategy is tf.distribute.get_strategy() and not tf.distribute.has_strategy()
         if self._model is not None and (self._strategy is strategy or default):
             return self._model

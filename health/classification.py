@@ -142,7 +142,8 @@ class MedicalImageClassifier(Task):
             array = array[..., None]
         if array.ndim != 3 or array.shape[-1] != self.config.channels:
             raise ValueError(
-                f"expected a 2-D image with {self.config.channels} channel(s), got shape {array.shape}"
+                f"expected a 2-D image with {self.config.channels} channel(s), "
+                f"got shape {array.shape}"
             )
         if not np.all(np.isfinite(array)):
             raise ValueError("the image holds NaN or infinite values")
@@ -180,12 +181,14 @@ class MedicalImageClassifier(Task):
             data = (data.images, data.labels)
         if not (isinstance(data, (tuple, list)) and len(data) == 2):
             raise ValueError(
-                f"classification data must be (images, labels), a CSV file or a PhantomSet, got {type(data).__name__}"
+                "classification data must be (images, labels), a CSV file or a PhantomSet, "
+                f"got {type(data).__name__}"
             )
         images, labels = list(data[0]), list(data[1])
         if len(images) != len(labels) or not images:
             raise ValueError(
-                f"need as many labels as images (and at least one), got {len(images)} and {len(labels)}"
+                "need as many labels as images (and at least one), "
+                f"got {len(images)} and {len(labels)}"
             )
         return np.stack([self._image(x) for x in images]), self.targets(labels)
 
@@ -219,6 +222,7 @@ class MedicalImageClassifier(Task):
 
     # ------------------------------------------------------------------ inference
     def probabilities(self, images: np.ndarray, batch_size: int = 64) -> np.ndarray:
+        """Class probabilities ``(N, C)`` of a model-input batch (resized, see ``_image``)."""
         return np.concatenate(
             [
                 self.model(images[i : i + batch_size], training=False).numpy()
@@ -226,15 +230,23 @@ class MedicalImageClassifier(Task):
             ]
         )
 
-    def predict(self, inputs: Any) -> list[dict[str, Any]]:
-        """Images (arrays in HU / raw, ``Volume``, DICOM / NIfTI / PNG paths) -> per image the
-        ``scores`` per class and the ``labels`` above threshold (multi-label) or the top ``label``."""
-        items = inputs if isinstance(inputs, (list, tuple)) else [inputs]
+    def predict_proba(self, inputs: Any, batch_size: int = 64) -> np.ndarray:
+        """Class probabilities ``(N, C)`` for raw images (one image gives ``(1, C)``)."""
+        items = [inputs] if self.is_single_input(inputs) else list(inputs)
         if not items:
             raise ValueError("predict needs at least one image")
-        probabilities = self.probabilities(np.stack([self._image(x) for x in items]))
+        return self.probabilities(np.stack([self._image(x) for x in items]), batch_size)
+
+    def is_single_input(self, inputs: Any) -> bool:
+        """One image is an array (2-D or 2-D with channels), a ``Volume`` or a file path."""
+        return not isinstance(inputs, (list, tuple))
+
+    def predict_batch(self, items: list[Any], batch_size: int = 64) -> list[dict[str, Any]]:
+        """Images (arrays in HU / raw, ``Volume``, DICOM / NIfTI / PNG paths) -> per image the
+        ``scores`` per class and the ``labels`` above threshold (multi-label) or the top
+        ``label``."""
         results = []
-        for row in probabilities:
+        for row in self.predict_proba(items, batch_size):
             result: dict[str, Any] = {
                 "scores": {n: float(p) for n, p in zip(self.classes, row, strict=True)}
             }

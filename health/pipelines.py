@@ -78,11 +78,11 @@ def segmentation(
     started = time.perf_counter()
     history = segmenter.fit(train, epochs=epochs or (8 if quick else 20), verbose=2)
     train_seconds = time.perf_counter() - started
-    plot_history(history, reports_dir / "training_curves.png")
+    plot_history(history.history, reports_dir / "training_curves.png")
 
     # 4. Evaluate: Dice / IoU per structure and HD95 in mm (sliding-window inference).
     report = segmenter.evaluate(test)
-    prediction = segmenter.predict(test.images[0])[0]["mask"]
+    prediction = segmenter.predict(test.images[0])["mask"]
     _overlay_png(test.images[0], prediction, reports_dir / "prediction.png")
 
     # 5. Export for TF Serving (float32 HU slices in, mask out) and check it against predict.
@@ -136,7 +136,7 @@ def classification(
         train, validation_data=test, epochs=epochs or (8 if quick else 20), verbose=2
     )
     train_seconds = time.perf_counter() - started
-    plot_history(history, reports_dir / "training_curves.png")
+    plot_history(history.history, reports_dir / "training_curves.png")
 
     # 4. Evaluate: ROC-AUC, PR-AUC, sensitivity / specificity, ECE + reliability plot.
     report = classifier.evaluate(test, report_dir=reports_dir)
@@ -164,7 +164,7 @@ def classification(
 
 
 def demo(models_dir: str | Path = "models", reports_dir: str | Path = "reports") -> DemoResult:
-    """What ``dlsuite demo`` runs for health: the quick segmentation and classification pipelines."""
+    """What ``dlsuite demo`` runs for health: the quick segmentation and classification."""
     result = DemoResult()
     for name, pipeline in (
         ("health_segmentation", segmentation),

@@ -73,7 +73,8 @@ class MedicalSegmenterConfig(TaskConfig):
         factor = 2 ** (len(self.widths) - 1)
         if len(self.widths) < 2 or any(p % factor or p < factor for p in self.patch_size):
             raise ValueError(
-                f"patch sides {self.patch_size} must be multiples of {factor} for {len(self.widths)} U-Net widths"
+                f"patch sides {self.patch_size} must be multiples of {factor} for "
+                f"{len(self.widths)} U-Net widths"
             )
         if self.loss not in LOSSES:
             raise ValueError(f"unknown loss {self.loss!r}; choose one of {LOSSES}")
@@ -150,7 +151,7 @@ class MedicalSegmenter(Task):
         )
 
         def generate():
-            # training continues one random stream across epochs; validation repeats the same patches
+            # training continues one random stream across epochs; validation repeats its patches
             sampler = (
                 train_sampler
                 if training
@@ -202,7 +203,7 @@ class MedicalSegmenter(Task):
             raise ValueError("the image holds NaN or infinite values")
         return array, None
 
-    def predict_probabilities(
+    def _probabilities(
         self, image: np.ndarray, mode: str = "auto", batch_size: int = 4
     ) -> np.ndarray:
         """(*spatial[, C]) -> (*spatial, K): ``sliding_window`` over patches, ``whole`` in one
@@ -212,7 +213,8 @@ class MedicalSegmenter(Task):
             image = image[..., None]
         if image.ndim != self.rank + 1 or image.shape[-1] != self.config.channels:
             raise ValueError(
-                f"expected a {self.rank}-D image with {self.config.channels} channel(s), got shape {image.shape}"
+                f"expected a {self.rank}-D image with {self.config.channels} channel(s), "
+                f"got shape {image.shape}"
             )
         if mode not in ("auto", "whole", "sliding_window"):
             raise ValueError(f"mode must be auto, whole or sliding_window, got {mode!r}")
@@ -227,33 +229,55 @@ class MedicalSegmenter(Task):
             batch_size=batch_size,
         )
 
-    def predict(
+    def _item_probabilities(self, array: np.ndarray, mode: str, batch_size: int) -> np.ndarray:
+        """One input's (*spatial, K) probabilities; a 2-D model goes slice by slice over 3-D."""
+        spatial_ndim = array.ndim - (1 if self.config.channels > 1 else 0)
+        if spatial_ndim == self.rank:
+            return self._probabilities(array, mode, batch_size)
+        if spatial_ndim == self.rank + 1 and self.rank == 2:
+            return np.stack([self._probabilities(s, mode, batch_size) for s in array])
+        raise ValueError(f"a {self.rank}-D segmenter cannot take an input of shape {array.shape}")
+
+    def is_single_input(self, inputs: Any) -> bool:
+        """One image / volume is an array, a ``Volume`` or a file path; a list holds several."""
+        return not isinstance(inputs, (list, tuple))
+
+    def predict_proba(self, inputs: Any, mode: str = "auto", batch_size: int = 4) -> Any:
+        """Per-voxel class probabilities (*spatial, K) of one input; a list of them for a list.
+
+        ``mode``: ``sliding_window`` over patches, ``whole`` in one pass, or ``auto`` (whole
+        when the input fits in one patch).
+        """
+        single = self.is_single_input(inputs)
+        items = [inputs] if single else list(inputs)
+        if not items:
+            raise ValueError("predict needs at least one image")
+        arrays = [self._item_probabilities(self._as_array(x)[0], mode, batch_size) for x in items]
+        return arrays[0] if single else arrays
+
+    def predict_probabilities(
+        self, image: np.ndarray, mode: str = "auto", batch_size: int = 4
+    ) -> np.ndarray:
+        """Deprecated name of ``predict_proba`` for one image."""
+        return self._probabilities(image, mode, batch_size)
+
+    def predict_batch(
         self,
-        inputs: Any,
+        items: list[Any],
         mode: str = "auto",
         return_probabilities: bool = False,
         spacing: Sequence[float] | None = None,
+        batch_size: int = 4,
     ) -> list[dict[str, Any]]:
         """Images / volumes (arrays, ``Volume``, DICOM / NIfTI / PNG paths) -> per input ``mask``
         (int32 label map at the input's size), the ``classes`` present and each structure's size
         (``area_mm2`` for 2-D or ``volume_ml`` for 3-D, from the spacing when it is known).
         A 2-D model segments 3-D inputs slice by slice."""
-        items = inputs if isinstance(inputs, (list, tuple)) else [inputs]
-        if not items:
-            raise ValueError("predict needs at least one image")
         results = []
         for item in items:
             array, found_spacing = self._as_array(item)
             voxel = spacing or found_spacing
-            spatial_ndim = array.ndim - (1 if self.config.channels > 1 else 0)
-            if spatial_ndim == self.rank:
-                probabilities = self.predict_probabilities(array, mode)
-            elif spatial_ndim == self.rank + 1 and self.rank == 2:
-                probabilities = np.stack([self.predict_probabilities(s, mode) for s in array])
-            else:
-                raise ValueError(
-                    f"a {self.rank}-D segmenter cannot take an input of shape {array.shape}"
-                )
+            probabilities = self._item_probabilities(array, mode, batch_size)
             mask = probabilities.argmax(-1).astype(np.int32)
             result: dict[str, Any] = {
                 "mask": mask,
@@ -282,7 +306,7 @@ class MedicalSegmenter(Task):
     ) -> dict[str, Any]:
         """Dice and IoU per structure and HD95 in mm (each case's spacing, or ``spacing``)."""
         cases = self.cases(data)
-        predictions = [self.predict_probabilities(image, mode).argmax(-1) for image in cases.images]
+        predictions = [self._probabilities(image, mode).argmax(-1) for image in cases.images]
         spacings = [tuple(spacing)] * len(cases) if spacing is not None else cases.spacings
         per_spacing: dict[tuple, list[int]] = {}
         for i, s in enumerate(spacings):

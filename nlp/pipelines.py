@@ -1,8 +1,8 @@
 """NLP example pipelines, readable top to bottom: data -> model -> train -> evaluate -> export.
 
-Run one with ``python -m nlp.pipelines classification|ner|translation|qa [--quick]``; ``dlsuite demo`` runs the
-quick versions on built-in template data (synthetic: they show the plumbing, not
-quality; see ``bench/nlp_*.py`` for SST-2 and CoNLL-2003).
+Run one with ``python -m nlp.pipelines classification|ner|translation|qa [--quick]``;
+``dlsuite demo`` runs the quick versions on built-in template data (synthetic: they show the
+plumbing, not quality; see ``bench/nlp_*.py`` for SST-2 and CoNLL-2003).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def classification(
     started = time.perf_counter()
     history = classifier.fit(train, validation_data=val, epochs=6 if quick else 10, verbose=2)
     train_seconds = time.perf_counter() - started
-    plot_history(history, reports_dir / "training_curves.png")
+    plot_history(history.history, reports_dir / "training_curves.png")
 
     # 4. Evaluate: accuracy, macro-F1, per-class report, confusion matrix PNG.
     report = classifier.evaluate(val, report_dir=reports_dir)
@@ -97,7 +97,7 @@ def ner(
     started = time.perf_counter()
     history = tagger.fit(train, validation_data=val, epochs=8 if quick else 12, verbose=2)
     train_seconds = time.perf_counter() - started
-    plot_history(history, Path(reports_dir) / "nlp_ner" / "training_curves.png")
+    plot_history(history.history, Path(reports_dir) / "nlp_ner" / "training_curves.png")
 
     # 4. Evaluate: entity-level P / R / F1 per type (seqeval).
     report = tagger.evaluate(val)
@@ -124,7 +124,7 @@ def ner(
 
 
 def demo(models_dir: str | Path = "models", reports_dir: str | Path = "reports") -> DemoResult:
-    """What ``dlsuite demo`` runs for NLP: the quick classification, NER, translation and QA pipelines."""
+    """What ``dlsuite demo`` runs for NLP: quick classification, NER, translation and QA."""
     rows, requests = [], {}
     # Keys are the export folder names under models_dir (the served model names).
     pipelines = {

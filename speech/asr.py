@@ -1,4 +1,4 @@
-"""``speech.SpeechRecognizer``: WAV files / waveforms in, transcripts (+ score) out, trained with CTC.
+"""``speech.SpeechRecognizer``: WAV files / waveforms in, transcripts (+ score) out; CTC-trained.
 
 A DeepSpeech2-style model (``speech.model``) on normalised log-mel (or MFCC) features. The
 character alphabet comes from the training transcripts unless given. Decoding (greedy, beam
@@ -19,6 +19,7 @@ import dataclasses
 import numbers
 import os
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -124,16 +125,30 @@ class SpeechRecognizerConfig(TaskConfig):
             )
 
 
-def audio_items(inputs: Any) -> list[Any]:
-    """One audio input (an array, a ``(waveform, rate)`` pair, a path, bytes) or a list of them."""
-    if isinstance(inputs, np.ndarray) or (
+def is_single_audio(inputs: Any) -> bool:
+    """One audio input: a path, bytes, an array, a ``(waveform, rate)`` pair or a list of numbers.
+
+    A plain list of numbers is one waveform; a list of anything else is a list of inputs.
+    """
+    if isinstance(inputs, (np.ndarray, str, bytes, bytearray, os.PathLike)):
+        return True
+    if not isinstance(inputs, (list, tuple)):
+        return not isinstance(inputs, Iterable)
+    if (
         isinstance(inputs, tuple)
         and len(inputs) == 2
         and isinstance(inputs[1], numbers.Number)
         and not isinstance(inputs[0], (str, bytes, os.PathLike))
     ):
-        return [inputs]
-    return as_list(inputs)
+        return True
+    return bool(inputs) and all(
+        isinstance(x, numbers.Number) and not isinstance(x, bool) for x in inputs
+    )
+
+
+def audio_items(inputs: Any) -> list[Any]:
+    """One audio input (see ``is_single_audio``) or a list of them -> a non-empty list."""
+    return [inputs] if is_single_audio(inputs) else as_list(inputs)
 
 
 class SpeechRecognizer(Task):
@@ -319,11 +334,17 @@ class SpeechRecognizer(Task):
             self._graph_cache = cached
         return cached[2]
 
-    def predict(self, inputs: Any, batch_size: int | None = None) -> list[dict[str, Any]]:
+    def is_single_input(self, inputs: Any) -> bool:
+        """One audio input (see ``is_single_audio``): a list of numbers is one waveform."""
+        return is_single_audio(inputs)
+
+    def predict_batch(
+        self, items: list[Any], batch_size: int | None = None
+    ) -> list[dict[str, Any]]:
         """Audio (paths, WAV/FLAC bytes, waveforms at ``sample_rate``, ``(waveform, rate)``) ->
         for each ``{"transcript": str, "score": float}``."""
-        items = [read_audio(item, self.config.sample_rate) for item in audio_items(inputs)]
-        return self._transcribe_arrays(items, batch_size or self.config.batch_size)
+        arrays = [read_audio(item, self.config.sample_rate) for item in items]
+        return self._transcribe_arrays(arrays, batch_size or self.config.batch_size)
 
     def extract_features(self, inputs: Any) -> list[np.ndarray]:
         """The normalised model features ``[frames, bins]`` of each input (the Python path)."""

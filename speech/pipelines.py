@@ -46,7 +46,7 @@ def asr(
     started = time.perf_counter()
     history = recognizer.fit(train, validation_data=val, epochs=10 if quick else 30, verbose=2)
     train_seconds = time.perf_counter() - started
-    plot_history(history, reports_dir / "training_curves.png")
+    plot_history(history.history, reports_dir / "training_curves.png")
 
     # 4. Evaluate: word and character error rates, real-time factor.
     report = recognizer.evaluate(val)

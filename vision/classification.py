@@ -193,8 +193,8 @@ class ImageClassifier(Task):
             raise ValueError("the dataset is empty")
         return tf.data.Dataset.from_tensor_slices((images, labels))
 
-    def to_dataset(self, data: Any) -> tf.data.Dataset:
-        """Unbatched (image, label) dataset from a folder path, (images, labels) arrays or tf.data."""
+    def _source_dataset(self, data: Any) -> tf.data.Dataset:
+        """Unbatched (image, label) dataset from a folder, (images, labels) arrays or tf.data."""
         if isinstance(data, (str, os.PathLike)):
             dataset, _ = load_image_folder(data, self.config.image_size, class_names=self.classes)
             return dataset
@@ -216,7 +216,7 @@ class ImageClassifier(Task):
             return images_lib.to_model_input(image, size), tf.cast(label, tf.int32)
 
         return data_lib.prepare(
-            self.to_dataset(data), batch_size, training, preprocess, seed=self.config.seed
+            self._source_dataset(data), batch_size, training, preprocess, seed=self.config.seed
         )
 
     # ------------------------------------------------------------------ evaluation
@@ -253,7 +253,7 @@ class ImageClassifier(Task):
         return images_lib.prepare_batch(inputs, self.config.image_size)[0]
 
     def predict_proba(self, inputs: Any, batch_size: int = 64) -> np.ndarray:
-        """Class probabilities (N, C) for the given images."""
+        """Class probabilities (N, C) for the given images (one image gives (1, C))."""
         batch = self._batch_from_inputs(inputs)
         outputs = [
             self.model(batch[i : i + batch_size], training=False).numpy()
@@ -261,11 +261,17 @@ class ImageClassifier(Task):
         ]
         return np.concatenate(outputs)
 
-    def predict(self, inputs: Any, top_k: int | None = None) -> list[dict[str, Any]]:
+    def is_single_input(self, inputs: Any) -> bool:
+        """One image is a path, bytes, a PIL image or an (H, W[, C]) array; (N, H, W, C) is N."""
+        if isinstance(inputs, np.ndarray):
+            return inputs.ndim != 4
+        return not isinstance(inputs, (list, tuple))
+
+    def predict_batch(self, items: list[Any], top_k: int | None = None) -> list[dict[str, Any]]:
         """Images -> for each: ``label``, ``score`` and the ``top_k`` list of {label, score}."""
         k = min(top_k or self.config.top_k, self.num_classes)
         results = []
-        for row in self.predict_proba(inputs):
+        for row in self.predict_proba(items):
             order = np.argsort(-row, kind="stable")[:k]
             top = [{"label": self.classes[i], "score": float(row[i])} for i in order]
             results.append({"label": top[0]["label"], "score": top[0]["score"], "top_k": top})

@@ -55,7 +55,7 @@ def classification(
         (x_train, y_train), validation_data=(x_test, y_test), epochs=8 if quick else 30, verbose=2
     )
     train_seconds = time.perf_counter() - started
-    plot_history(history, reports_dir / "training_curves.png")
+    plot_history(history.history, reports_dir / "training_curves.png")
 
     # 4. Evaluate: accuracy, per-class precision/recall/F1, confusion matrix PNG.
     report = classifier.evaluate((x_test, y_test), report_dir=reports_dir)
@@ -85,7 +85,7 @@ def classification(
 def detection(
     quick: bool = False, models_dir: str | Path = "models", reports_dir: str | Path = "reports"
 ) -> dict[str, Any]:
-    """Synthetic shapes scenes (several circles, squares, triangles each) with an FCOS-style detector."""
+    """Synthetic shape scenes (several circles, squares, triangles each), FCOS-style detector."""
     models_dir, reports_dir = Path(models_dir), Path(reports_dir) / "vision_detection"
     size = 96 if quick else 128
 
@@ -109,13 +109,13 @@ def detection(
     started = time.perf_counter()
     history = detector.fit(train, epochs=10 if quick else 40, verbose=2)
     train_seconds = time.perf_counter() - started
-    plot_history(history, reports_dir / "training_curves.png")
+    plot_history(history.history, reports_dir / "training_curves.png")
 
     # 4. Evaluate with pycocotools (COCO mAP) and draw one test image with its detections.
     report = detector.evaluate(test)
     draw_detections(
         test.images[0],
-        detector.predict(test.images[0], score_threshold=0.3)[0],
+        detector.predict(test.images[0], score_threshold=0.3),
         path=reports_dir / "detections.png",
     )
 
@@ -170,13 +170,13 @@ def segmentation(
     started = time.perf_counter()
     history = segmenter.fit(train, validation_data=test, epochs=8 if quick else 40, verbose=2)
     train_seconds = time.perf_counter() - started
-    plot_history(history, reports_dir / "training_curves.png")
+    plot_history(history.history, reports_dir / "training_curves.png")
 
     # 4. Evaluate (mean IoU, per-class IoU, Dice, pixel accuracy) and draw one overlay.
     report = segmenter.evaluate(test)
     overlay_mask(
         test.images[0],
-        segmenter.predict(test.images[0])[0]["mask"],
+        segmenter.predict(test.images[0])["mask"],
         path=reports_dir / "overlay.png",
     )
 
@@ -199,7 +199,7 @@ def segmentation(
 
 
 def demo(models_dir: str | Path = "models", reports_dir: str | Path = "reports") -> DemoResult:
-    """What ``dlsuite demo`` runs for vision: the quick classification, detection and segmentation pipelines."""
+    """What ``dlsuite demo`` runs for vision: quick classification, detection, segmentation."""
     result = DemoResult()
     for name, pipeline in (
         ("digits", classification),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from common import export as export_lib
 from common.metrics import classification_report
 from common.optimizers import make_optimizer
 from common.task import Task, TaskConfig
@@ -214,7 +214,8 @@ class TextClassifier(Task):
                 unknown = sorted(set(map(str, names)) - set(index))
                 if unknown:
                     raise ValueError(
-                        f"unknown labels {unknown[:5]} in example {row}; the model's classes are {self.classes}"
+                        f"unknown labels {unknown[:5]} in example {row}; the model's classes "
+                        f"are {self.classes}"
                     )
                 targets[row, [index[str(n)] for n in names]] = 1.0
             return targets
@@ -231,7 +232,7 @@ class TextClassifier(Task):
         return np.array([index[str(v)] for v in labels], np.int32)
 
     def as_text_data(self, data: Any) -> tuple[list[str], list[Any]]:
-        """(texts, labels) from ``TextData``, a pair of sequences, a CSV/TSV file or a class folder."""
+        """(texts, labels) from ``TextData``, a pair of sequences, a CSV/TSV file or a folder."""
         if isinstance(data, (str, os.PathLike)):
             path = Path(data)
             data = (
@@ -302,7 +303,7 @@ class TextClassifier(Task):
 
     # ------------------------------------------------------------------ inference
     def predict_proba(self, texts: Any, batch_size: int = 64) -> np.ndarray:
-        """Class probabilities ``(N, C)`` for raw texts."""
+        """Class probabilities ``(N, C)`` for raw texts (one text gives ``(1, C)``)."""
         texts, _ = validate_texts(texts, self.config.max_chars)
         outputs = []
         for i in range(0, len(texts), batch_size):
@@ -310,18 +311,21 @@ class TextClassifier(Task):
             outputs.append(self.model(inputs, training=False).numpy())
         return np.concatenate(outputs)
 
-    def predict(self, texts: Any) -> dict[str, Any] | list[dict[str, Any]]:
-        """Text(s) -> ``{"label", "score", "scores": {class: p}}`` (``labels`` list when multi-label)."""
-        items, single = validate_texts(texts, self.config.max_chars)
+    def is_single_input(self, inputs: Any) -> bool:
+        """One text is a ``str`` (or UTF-8 ``bytes``); any other iterable is a list of texts."""
+        return isinstance(inputs, (str, bytes)) or not isinstance(inputs, Iterable)
+
+    def predict_batch(self, items: list[Any], batch_size: int = 64) -> list[dict[str, Any]]:
+        """Texts -> ``{"label", "score", "scores": {class: p}}`` (+ ``labels`` if multi-label)."""
         results = []
-        for row in self.predict_proba(items):
+        for row in self.predict_proba(items, batch_size):
             scores = {name: float(p) for name, p in zip(self.classes, row, strict=True)}
             best = int(np.argmax(row))
             result = {"label": self.classes[best], "score": float(row[best]), "scores": scores}
             if self.config.multi_label:
                 result["labels"] = [n for n, p in scores.items() if p >= self.config.threshold]
             results.append(result)
-        return results[0] if single else results
+        return results
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(
@@ -384,13 +388,6 @@ class TextClassifier(Task):
     def warmup_inputs(self) -> dict[str, Any]:
         return {"text": np.array([b"a short example sentence."], dtype=object)}
 
-    def export(self, base_dir: str | os.PathLike, version: int | None = None) -> Path:
-        """SavedModel taking ``text`` (tf.string); the tokenizer's tables travel with it."""
-        return export_lib.export_saved_model(
-            base_dir,
-            self.model,
-            self.serving_endpoints(),
-            warmup_inputs=self.warmup_inputs(),
-            version=version,
-            extra_trackables=[self.packer],
-        )
+    def export_trackables(self) -> list[Any]:
+        """The tokenizer's lookup tables travel with the exported graph."""
+        return [self.packer]

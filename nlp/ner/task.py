@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from pathlib import Path
+from collections.abc import Iterable
 from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from common import export as export_lib
 from common.optimizers import make_optimizer
-from common.task import Task, TaskConfig
+from common.task import Task, TaskConfig, TrainingHistory
 from nlp import data as data_lib
 from nlp.backbones import GatherTokens, preset_tokenizer_options, sequence_encoder
 from nlp.inputs import length_bucketed_batches, trim_to_longest, validate_texts
@@ -229,7 +228,7 @@ class EntityTagger(Task):
             loss=CRFLoss(),
         )
 
-    def fit(self, *args: Any, **kwargs: Any) -> dict[str, list[float]]:
+    def fit(self, *args: Any, **kwargs: Any) -> TrainingHistory:
         history = super().fit(*args, **kwargs)
         self._serve_fn = None  # the model may have been rebuilt under a strategy
         return history
@@ -255,7 +254,8 @@ class EntityTagger(Task):
         unknown = sorted({t for s in data.tags for t in s} - known)
         if unknown:
             raise ValueError(
-                f"unknown tags {unknown[:5]} in the data; the model's entity types are {self.config.entity_types}"
+                f"unknown tags {unknown[:5]} in the data; the model's entity types are "
+                f"{self.config.entity_types}"
             )
         return data
 
@@ -395,11 +395,16 @@ class EntityTagger(Task):
             )
         return self._serve_fn
 
-    def predict(
-        self, texts: Any, batch_size: int = 64
-    ) -> list[dict[str, Any]] | list[list[dict[str, Any]]]:
-        """Text(s) -> entities ``{"text", "label", "start", "end", "score"}`` (character offsets)."""
-        items, single = validate_texts(texts, self.config.max_chars, allow_empty=True)
+    def is_single_input(self, inputs: Any) -> bool:
+        """One text is a ``str`` (or UTF-8 ``bytes``); any other iterable is a list of texts."""
+        return isinstance(inputs, (str, bytes)) or not isinstance(inputs, Iterable)
+
+    def predict_batch(self, items: list[Any], batch_size: int = 64) -> list[list[dict[str, Any]]]:
+        """Texts -> per text its entities ``{"text", "label", "start", "end", "score"}``.
+
+        ``start`` and ``end`` are character offsets into the text.
+        """
+        items, _ = validate_texts(items, self.config.max_chars, allow_empty=True)
         serve = self._serve_function()
         results = []
         for i in range(0, len(items), batch_size):
@@ -417,7 +422,7 @@ class EntityTagger(Task):
                         for j in range(int(out["num_entities"][row]))
                     ]
                 )
-        return results[0] if single else results
+        return results
 
     def evaluate(self, data: Any, batch_size: int | None = None) -> dict[str, Any]:
         """Entity-level precision / recall / F1 (micro) and per type, via seqeval."""
@@ -461,13 +466,6 @@ class EntityTagger(Task):
     def warmup_inputs(self) -> dict[str, Any]:
         return {"text": np.array(["Angela Merkel visited Paris."], dtype=object)}
 
-    def export(self, base_dir: str | os.PathLike, version: int | None = None) -> Path:
-        """SavedModel taking ``text`` (tf.string) and returning the entity fields."""
-        return export_lib.export_saved_model(
-            base_dir,
-            self.model,
-            self.serving_endpoints(),
-            warmup_inputs=self.warmup_inputs(),
-            version=version,
-            extra_trackables=[self.features, self.splitter],
-        )
+    def export_trackables(self) -> list[Any]:
+        """The word features' lookup tables and the splitter travel with the exported graph."""
+        return [self.features, self.splitter]

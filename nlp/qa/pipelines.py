@@ -1,4 +1,4 @@
-"""Extractive QA example pipeline, readable top to bottom: data -> model -> train -> evaluate -> export.
+"""Extractive QA example pipeline, read top to bottom: data -> model -> train -> evaluate -> export.
 
 Run it with ``python -m nlp.pipelines qa [--quick]``; ``dlsuite demo`` runs the quick version on the
 built-in SYNTHETIC template facts (they show the plumbing, not quality; ``bench/nlp_qa.py``
@@ -24,12 +24,12 @@ def question_answering(
     """Answer questions about generated facts with a small transformer trained from scratch."""
     models_dir, reports_dir = Path(models_dir), Path(reports_dir) / "nlp_qa"
 
-    # 1. Data: SYNTHETIC contexts of template facts with one question each (train seed 0, val seed 1).
+    # 1. Data: SYNTHETIC contexts of template facts, one question each (train seed 0, val seed 1).
     people = 1 if quick else 2
     train = make_synthetic_qa(400 if quick else 3000, seed=0, people=people)
     val = make_synthetic_qa(100, seed=1, people=people)
 
-    # 2. Model: WordPiece vocabulary from the training text + a small transformer with start/end heads.
+    # 2. Model: WordPiece vocabulary from the training text + small transformer, start/end heads.
     answerer = QuestionAnswerer(
         vocabulary_size=300 if quick else 1000,
         sequence_length=64,
@@ -48,7 +48,7 @@ def question_answering(
     started = time.perf_counter()
     history = answerer.fit(train, validation_data=val, epochs=7 if quick else 20, verbose=2)
     train_seconds = time.perf_counter() - started
-    plot_history(history, reports_dir / "training_curves.png")
+    plot_history(history.history, reports_dir / "training_curves.png")
 
     # 4. Evaluate: SQuAD exact match and F1.
     report = answerer.evaluate(val)

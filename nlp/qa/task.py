@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterable
-from pathlib import Path
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from common import export as export_lib
 from common.task import Task, TaskConfig
 from nlp.backbones import preset_tokenizer_options, pretrained_backbone
 from nlp.qa.features import QAFeatures, QAFeaturizer, decode_answers, span_labels
@@ -68,8 +66,8 @@ class QuestionAnswererConfig(TaskConfig):
             self.max_question_tokens = min(64, self.sequence_length // 4)
         if self.sequence_length - 3 - self.max_question_tokens < 8:
             raise ValueError(
-                f"sequence_length ({self.sequence_length}) must leave at least 8 context tokens after "
-                f"max_question_tokens ({self.max_question_tokens}) and 3 special tokens"
+                f"sequence_length ({self.sequence_length}) must leave at least 8 context tokens "
+                f"after max_question_tokens ({self.max_question_tokens}) and 3 special tokens"
             )
         for name in (
             "doc_stride",
@@ -100,7 +98,8 @@ def _trim(features: QAFeatures) -> QAFeatures:
 
 def training_span(example: QAExample) -> tuple[int, int, bool]:
     """(char start, char end, usable) of the answer training uses: the first one found in the
-    context; (-1, -1) for an unanswerable question; usable False when no answer text is in the context."""
+    context; (-1, -1) for an unanswerable question; usable False when no answer text is in the
+    context."""
     found = [(text, start) for text, start in example.answers if start >= 0]
     if example.answers and not found:
         return -1, -1, False
@@ -190,7 +189,7 @@ class QuestionAnswerer(Task):
         return span_model(inputs, sequence)
 
     def _scratch_encoder(self, inputs: dict[str, keras.KerasTensor]) -> keras.KerasTensor:
-        """keras-hub token + position embeddings, a segment embedding, transformer encoder blocks."""
+        """keras-hub token + position embeddings, a segment embedding, transformer encoders."""
         import keras_hub
 
         c = self.config
@@ -308,7 +307,7 @@ class QuestionAnswerer(Task):
         return answers._asdict()
 
     def _span_logits(self, inputs: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-        """Window inputs -> ``start_logits`` / ``end_logits``: the one place inference runs the model."""
+        """Window inputs -> ``start_logits`` / ``end_logits``: where inference runs the model."""
         return self.model(inputs, training=False)
 
     def _validate_pairs(self, question: Any, context: Any) -> tuple[list[str], list[str], bool]:
@@ -342,24 +341,54 @@ class QuestionAnswerer(Task):
                     )
                 if len(item) > limits[kind]:
                     raise ValueError(
-                        f"{kind} {i} has {len(item):,} characters, over the limit of {limits[kind]:,} "
-                        f"(max_{kind}_chars); split it or raise the limit"
+                        f"{kind} {i} has {len(item):,} characters, over the limit of "
+                        f"{limits[kind]:,} (max_{kind}_chars); split it or raise the limit"
                     )
                 checked[kind].append(item)
         return checked["question"], checked["context"], single
 
-    def predict(
-        self, question: Any, context: Any, batch_size: int = 32
-    ) -> dict[str, Any] | list[dict[str, Any]]:
-        """``(question, context)`` strings (or equal-length lists) -> answer dicts.
+    def is_single_input(self, inputs: Any) -> bool:
+        """One input is a ``{"question", "context"}`` mapping or a ``(question, context)`` pair."""
+        if isinstance(inputs, Mapping):
+            return True
+        return (
+            isinstance(inputs, tuple)
+            and len(inputs) == 2
+            and all(isinstance(part, (str, bytes)) for part in inputs)
+        )
 
-        Each dict has ``answer`` (text), ``start``/``end`` (character offsets, ``context[start:end]
-        == answer``; -1 when there is no answer), ``score`` (span probability), ``no_answer`` and
+    def predict(
+        self, question: Any = None, context: Any = None, batch_size: int = 32
+    ) -> dict[str, Any] | list[dict[str, Any]]:
+        """``question=``, ``context=`` strings (or lists; one side may be a single string) or
+        inputs (a ``{"question", "context"}`` mapping, a pair, or a list of them) -> answers.
+
+        One question and context give one answer dict; lists give a list of them. Each dict has
+        ``answer`` (text), ``start``/``end`` (character offsets, ``context[start:end] ==
+        answer``; -1 when there is no answer), ``score`` (span probability), ``no_answer`` and
         ``no_answer_margin`` (null score minus best span score; empty answer above the threshold).
         """
+        if context is None and question is not None and not isinstance(question, (str, bytes)):
+            return super().predict(question, batch_size=batch_size)
         questions, contexts, single = self._validate_pairs(question, context)
-        results = self._answers(questions, contexts, batch_size, abstain=True)
-        return results[0] if single else results
+        pairs = list(zip(questions, contexts, strict=True))
+        return super().predict(pairs[0] if single else pairs, batch_size=batch_size)
+
+    def predict_batch(self, items: list[Any], batch_size: int = 32) -> list[dict[str, Any]]:
+        """``(question, context)`` pairs or ``{"question", "context"}`` mappings -> answers."""
+        questions, contexts = [], []
+        for i, item in enumerate(items):
+            if isinstance(item, Mapping):
+                item = (item.get("question"), item.get("context"))
+            if not (isinstance(item, (tuple, list)) and len(item) == 2):
+                raise ValueError(
+                    f"input {i} must be a (question, context) pair or a mapping with 'question' "
+                    f"and 'context', got {type(item).__name__}"
+                )
+            questions.append(item[0])
+            contexts.append(item[1])
+        questions, contexts, _ = self._validate_pairs(questions, contexts)
+        return self._answers(questions, contexts, batch_size, abstain=True)
 
     def _answers(
         self, questions: list[str], contexts: list[str], batch_size: int, abstain: bool
@@ -411,10 +440,10 @@ class QuestionAnswerer(Task):
         return report
 
     def no_answer_evidence(self, data: Any, batch_size: int = 32) -> dict[str, np.ndarray]:
-        """Per labelled question: ``margin``, ``span_f1`` (best span) and ``empty_f1`` (answering nothing).
+        """Per labelled question: ``margin``, ``span_f1`` (best span), ``empty_f1`` (no answer).
 
-        The inputs of ``nlp.qa.threshold``: enough to score any no-answer threshold without rerunning
-        the model (e.g. a threshold chosen on other cross-validation folds).
+        The inputs of ``nlp.qa.threshold``: enough to score any no-answer threshold without
+        rerunning the model (e.g. a threshold chosen on other cross-validation folds).
         """
         examples = self.as_examples(data)
         questions, contexts, _ = self._validate_pairs(
@@ -433,10 +462,11 @@ class QuestionAnswerer(Task):
         }
 
     def tune_no_answer_threshold(self, data: Any, batch_size: int = 32) -> dict[str, float]:
-        """Set ``no_answer_threshold`` to the value with the best F1 on labelled ``data`` (SQuAD 2.0).
+        """Set ``no_answer_threshold`` to the best-F1 value on labelled ``data`` (SQuAD 2.0).
 
         Tune on held-out questions, not on the ones you report. Returns the threshold, the F1 it
-        reaches on ``data`` and the F1 of the threshold it replaces. Saved and exported models keep it.
+        reaches on ``data`` and the F1 of the threshold it replaces. Saved and exported models
+        keep it.
         """
         if not self.config.allow_no_answer:
             raise ValueError(
@@ -473,13 +503,6 @@ class QuestionAnswerer(Task):
             "context": np.array([b"Ada was born in London in 1815."], dtype=object),
         }
 
-    def export(self, base_dir: str | os.PathLike, version: int | None = None) -> Path:
-        """SavedModel: ``question``, ``context`` (tf.string) -> ``answer``, ``start``, ``end``, ``score``, ``no_answer``, ``no_answer_margin``."""
-        return export_lib.export_saved_model(
-            base_dir,
-            self.model,
-            self.serving_endpoints(),
-            warmup_inputs=self.warmup_inputs(),
-            version=version,
-            extra_trackables=[self.featurizer],
-        )
+    def export_trackables(self) -> list[Any]:
+        """The featurizer's lookup tables travel with the exported graph."""
+        return [self.featurizer]

@@ -1,4 +1,4 @@
-"""Translation example pipeline, readable top to bottom: data -> model -> train -> evaluate -> export.
+"""Translation example pipeline, read top to bottom: data -> model -> train -> evaluate -> export.
 
 Run it with ``python -m nlp.pipelines translation [--quick]``. The data are SYNTHETIC template
 sentences (English -> pseudo-German): they show the plumbing, not translation quality; see
@@ -54,7 +54,7 @@ def translation(
     started = time.perf_counter()
     history = translator.fit(train, validation_data=val, epochs=5 if quick else 10, verbose=2)
     train_seconds = time.perf_counter() - started
-    plot_history(history, reports_dir / "training_curves.png")
+    plot_history(history.history, reports_dir / "training_curves.png")
 
     # 4. Evaluate: BLEU / chrF (sacrebleu) with greedy and beam decoding, plus samples.
     greedy = translator.evaluate(val, decoding="greedy")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,6 @@ import keras_hub
 import numpy as np
 import tensorflow as tf
 
-from common import export as export_lib
 from common.losses import LabelSmoothedCrossEntropy
 from common.optimizers import make_optimizer
 from common.task import Task, TaskConfig
@@ -145,7 +145,7 @@ class Translator(Task):
 
     # ------------------------------------------------------------------ model
     def build_model(self) -> keras.Model:
-        """``{source_ids, target_ids}`` -> next-token logits; sub-models ``encoder`` and ``decoder``."""
+        """``{source_ids, target_ids}`` -> next-token logits; sub-models encoder and decoder."""
         c = self.config
         text = self.text
         keras.utils.set_random_seed(c.seed)
@@ -230,7 +230,8 @@ class Translator(Task):
             data = ParallelText([*data[0]], [*data[1]])
         if not isinstance(data, ParallelText):
             raise ValueError(
-                f"data must be ParallelText, a (sources, targets) pair or a TSV path, got {type(data).__name__}"
+                "data must be ParallelText, a (sources, targets) pair or a TSV path, got "
+                f"{type(data).__name__}"
             )
         if not len(data):
             raise ValueError("the parallel data is empty")
@@ -282,7 +283,7 @@ class Translator(Task):
         )
         return dataset.prefetch(tf.data.AUTOTUNE)
 
-    # ------------------------------------------------------------------ decoding (one graph for predict and export)
+    # ------------------------------------------------ decoding (one graph for predict and export)
     def _decoding_options(
         self,
         decoding: str | None,
@@ -309,7 +310,7 @@ class Translator(Task):
     def translate_graph(
         self, texts: tf.Tensor, decoding: str, beam_size: int, alpha: float, max_length: int
     ) -> dict[str, tf.Tensor]:
-        """Raw strings ``[B]`` -> ``translation`` strings, ``score`` and ``ids`` (traceable, core ops).
+        """Raw strings ``[B]`` -> ``translation`` strings, ``score``, ``ids`` (traceable, core ops).
 
         Beam search also decodes greedily and keeps, per sentence, the higher-scoring of the two,
         so a beam result never scores below greedy under the same length penalty.
@@ -381,20 +382,26 @@ class Translator(Task):
             scores.append(outputs["score"].numpy())
         return translations, np.concatenate(scores)
 
-    def predict(self, texts: Any, **decoding: Any) -> dict[str, Any] | list[dict[str, Any]]:
-        """Text(s) -> ``{"translation", "score"}`` (``decoding``, ``beam_size``, ... override the config)."""
-        items, single = self._validate(texts, self.config.max_chars)
+    def is_single_input(self, inputs: Any) -> bool:
+        """One text is a ``str`` (or UTF-8 ``bytes``); any other iterable is a list of texts."""
+        return isinstance(inputs, (str, bytes)) or not isinstance(inputs, Iterable)
+
+    def predict_batch(self, items: list[Any], **decoding: Any) -> list[dict[str, Any]]:
+        """Texts -> ``{"translation", "score"}`` each.
+
+        ``decoding``, ``beam_size``, ``length_penalty``, ``max_length`` override the config;
+        ``batch_size`` sets how many texts are decoded at once.
+        """
         translations, scores = self.translate(items, **decoding)
-        results = [
+        return [
             {"translation": t, "score": float(s)} for t, s in zip(translations, scores, strict=True)
         ]
-        return results[0] if single else results
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(
         self, data: Any, samples: int = 5, batch_size: int = 64, **decoding: Any
     ) -> dict[str, Any]:
-        """Corpus BLEU and chrF (sacrebleu, on detokenised output) plus a few sample translations."""
+        """Corpus BLEU and chrF (sacrebleu, on detokenised output) and a few sample translations."""
         import sacrebleu
 
         data = self.as_parallel(data)
@@ -426,14 +433,20 @@ class Translator(Task):
         }
 
     # ------------------------------------------------------------------ export
-    def serving_endpoints(self, **decoding: Any) -> dict[str, Any]:
+    def serving_endpoints(
+        self,
+        decoding: str | None = None,
+        beam_size: int | None = None,
+        length_penalty: float | None = None,
+        max_length: int | None = None,
+    ) -> dict[str, Any]:
+        """``text`` (tf.string ``[B]``) -> ``translation`` and ``score``.
+
+        The decoding options (default: the config's; ``Task.export`` passes its keyword
+        options here) are fixed in the exported graph.
+        """
         fn = self._translate_fn(
-            *self._decoding_options(
-                decoding.get("decoding"),
-                decoding.get("beam_size"),
-                decoding.get("length_penalty"),
-                decoding.get("max_length"),
-            )
+            *self._decoding_options(decoding, beam_size, length_penalty, max_length)
         )
         return {
             "serving_default": (fn.python_function, [tf.TensorSpec([None], tf.string, name="text")])
@@ -442,30 +455,6 @@ class Translator(Task):
     def warmup_inputs(self) -> dict[str, Any]:
         return {"text": np.array([b"A short example sentence."], dtype=object)}
 
-    def export(
-        self,
-        base_dir: str | os.PathLike,
-        version: int | None = None,
-        decoding: str | None = None,
-        beam_size: int | None = None,
-        length_penalty: float | None = None,
-        max_length: int | None = None,
-    ) -> Path:
-        """SavedModel: ``text`` (tf.string ``[B]``) -> ``translation`` (tf.string) and ``score``.
-
-        The decoding options (default: the config's) are fixed in the exported graph.
-        """
-        endpoints = self.serving_endpoints(
-            decoding=decoding,
-            beam_size=beam_size,
-            length_penalty=length_penalty,
-            max_length=max_length,
-        )
-        return export_lib.export_saved_model(
-            base_dir,
-            self.model,
-            endpoints,
-            warmup_inputs=self.warmup_inputs(),
-            version=version,
-            extra_trackables=[self.text],
-        )
+    def export_trackables(self) -> list[Any]:
+        """The vocabularies' lookup tables travel with the exported graph."""
+        return [self.text]

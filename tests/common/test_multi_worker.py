@@ -34,7 +34,7 @@ def train_worker(index: int, out_dir: str) -> None:
     exported = task.export(Path(out_dir) / "models" / "digits")
     result = {
         "weights": weights,
-        "loss": history["loss"],
+        "loss": history.history["loss"],
         "exported": str(exported) if exported else None,
     }
     (Path(out_dir) / f"worker{index}.json").write_text(json.dumps(result))

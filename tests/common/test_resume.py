@@ -57,7 +57,7 @@ def train(mode: str, work_dir: str | None) -> dict:
             real_rename(src, dst)
 
         ckpt.os.rename = dying_rename
-    task.fit(
+    history = task.fit(
         (x, y),
         epochs=3,
         work_dir=work_dir,
@@ -66,6 +66,8 @@ def train(mode: str, work_dir: str | None) -> dict:
         callbacks=[Recorder()],
         verbose=0,
     )
+    record["epochs"] = history.epoch  # the whole run's, also after a resume
+    record["losses"] = len(history.history["loss"])
     record["accuracy"] = task.evaluate((x_test, y_test))["accuracy"]
     record["iterations"] = int(task.model.optimizer.iterations)
     return record
@@ -108,6 +110,7 @@ def test_sigkill_mid_epoch_then_resume_continues_from_the_saved_step(tmp_path):
     assert resumed["start_iterations"] == 25  # not from zero
     assert resumed["batches"] == 3 * 16 - 25  # exactly the steps that were missing
     assert resumed["iterations"] == 48
+    assert resumed["epochs"] == [0, 1, 2] and resumed["losses"] == 3  # not only this call's
     assert not list_checkpoints(work_dir / "checkpoints")  # cleared after a finished run
 
     plain = train("plain", None)  # the uninterrupted baseline, in this process
@@ -125,4 +128,5 @@ def test_kill_during_checkpoint_write_resumes_from_the_previous_checkpoint(tmp_p
     assert any(p.name.startswith(".tmp-") for p in folder.iterdir())  # the torn write is ignored
     code, resumed = _run(tmp_path, "resume", work_dir)
     assert code == 0 and resumed["start_iterations"] == 5 and resumed["iterations"] == 48
+    assert resumed["epochs"] == [0, 1, 2]
     assert np.isfinite(resumed["accuracy"])

@@ -1,4 +1,4 @@
-"""MedicalImageClassifier: learns lesion presence, clinical report, Grad-CAM, multi-label, export."""
+"""MedicalImageClassifier: learns lesions, clinical report, Grad-CAM, multi-label, export."""
 
 from __future__ import annotations
 
@@ -61,11 +61,18 @@ def test_predict_files_and_bad_inputs(trained, tmp_path):
     hio.write_dicom_series(
         hio.Volume(test.images[0], (0.8, 0.8)), tmp_path / "one", patient_name="Doe^Jane"
     )
-    from_file = classifier.predict(next((tmp_path / "one").iterdir()))[0]
-    direct = classifier.predict(test.images[0])[0]
+    from_file = classifier.predict(next((tmp_path / "one").iterdir()))
+    direct = classifier.predict(test.images[0])
     assert from_file["label"] == direct["label"]
     assert from_file["scores"]["lesion"] == pytest.approx(direct["scores"]["lesion"], abs=1e-5)
     assert "Doe" not in str(from_file)
+    (listed,) = classifier.predict([test.images[0]])  # a list in, a list out
+    assert listed == direct and isinstance(direct, dict)
+    np.testing.assert_allclose(
+        classifier.predict_proba(test.images[:2])[:, 1],
+        [r["scores"]["lesion"] for r in classifier.predict(list(test.images[:2]))],
+        atol=1e-6,
+    )
     with pytest.raises(ValueError, match="unknown label"):
         classifier.evaluate((test.images[:2], ["normal", "tumour"]))
     with pytest.raises(ValueError, match="as many labels as images"):
@@ -96,7 +103,7 @@ def test_multi_label_from_csv_with_focal_loss(tmp_path):
     classifier.fit(tmp_path / "labels.csv", epochs=1, verbose=0)
     report = classifier.evaluate(tmp_path / "labels.csv")
     assert set(report["per_class"]) == {"organ", "lesion"} and "macro_roc_auc" in report
-    assert isinstance(classifier.predict(phantoms.images[0])[0]["labels"], list)
+    assert isinstance(classifier.predict(phantoms.images[0])["labels"], list)
 
 
 def test_save_load_and_export_parity_in_fresh_process(trained, tmp_path):

@@ -41,12 +41,12 @@ def test_learns_phantom_organs_and_lesions(trained):
 def test_sliding_window_and_whole_image_agree(trained):
     segmenter, test = trained
     image = test.images[0][:32, :32]  # exactly one patch: both paths see the same input
-    whole = segmenter.predict_probabilities(image, mode="whole")
-    windowed = segmenter.predict_probabilities(image, mode="sliding_window")
+    whole = segmenter.predict_proba(image, mode="whole")
+    windowed = segmenter.predict_proba(image, mode="sliding_window")
     np.testing.assert_allclose(windowed, whole, atol=1e-5)
     big = np.tile(test.images[0], (2, 2))  # 96 x 96: several overlapping windows
-    a = segmenter.predict_probabilities(big, mode="whole").argmax(-1)
-    b = segmenter.predict_probabilities(big, mode="sliding_window").argmax(-1)
+    a = segmenter.predict_proba(big, mode="whole").argmax(-1)
+    b = segmenter.predict_probabilities(big, mode="sliding_window").argmax(-1)  # old name
     assert a.shape == big.shape and (a == b).mean() > 0.95
 
 
@@ -58,13 +58,18 @@ def test_predict_on_files_volumes_and_privacy(trained, tmp_path, capsys):
     )
     ds = pydicom.dcmread(paths[0])
     assert str(ds.PatientName) == "Doe^Jane"
-    result = segmenter.predict(tmp_path / "series")[0]  # a 2-D model segments slice by slice
+    result = segmenter.predict(tmp_path / "series")  # a 2-D model segments slice by slice
     assert result["mask"].shape == (3, 48, 48)
     assert result["volume_ml"]["organ"] == pytest.approx(
         (result["mask"] == 1).sum() * 2.0 * 0.64 / 1000
     )
-    direct = segmenter.predict(test.images[0])[0]["mask"]
+    direct = segmenter.predict(test.images[0])["mask"]
     np.testing.assert_array_equal(result["mask"][0], direct)
+    (listed,) = segmenter.predict([test.images[0]])  # a list in, a list out
+    np.testing.assert_array_equal(listed["mask"], direct)
+    probabilities = segmenter.predict_proba([test.images[0], test.images[1]])
+    assert len(probabilities) == 2 and probabilities[0].shape == (48, 48, 3)
+    np.testing.assert_array_equal(probabilities[0].argmax(-1), direct)
     text = capsys.readouterr().out + repr(segmenter) + str(result)
     assert "Doe" not in text and "PID-42" not in text
 
@@ -120,17 +125,17 @@ def test_3d_unet_sliding_window_and_save(tmp_path):
         batch_size=4,
     )
     segmenter.fit(phantoms, epochs=1, verbose=0)
-    result = segmenter.predict(phantoms.volume(0))[0]
+    result = segmenter.predict(phantoms.volume(0))
     assert result["mask"].shape == (16, 24, 24) and "volume_ml" in result
     block = phantoms.images[0][
         :8, :16, :16
     ]  # one patch: sliding window and whole volume see the same input
     np.testing.assert_allclose(
-        segmenter.predict_probabilities(block, mode="sliding_window"),
-        segmenter.predict_probabilities(block, mode="whole"),
+        segmenter.predict_proba(block, mode="sliding_window"),
+        segmenter.predict_proba(block, mode="whole"),
         atol=1e-5,
     )
     report = segmenter.evaluate(phantoms)
     assert report["num_cases"] == 4 and 0 <= report["mean_dice"] <= 1
     loaded = MedicalSegmenter.load(segmenter.save(tmp_path / "seg3d.keras"))
-    np.testing.assert_array_equal(loaded.predict(phantoms.volume(0))[0]["mask"], result["mask"])
+    np.testing.assert_array_equal(loaded.predict(phantoms.volume(0))["mask"], result["mask"])

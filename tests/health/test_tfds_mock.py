@@ -1,4 +1,4 @@
-"""TFDS medical sets by name, read through tfds.testing.mock_data (no prepared files, no network)."""
+"""TFDS medical sets by name, read through tfds.testing.mock_data (no files, no network)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""EntityTagger: learns on synthetic data, character offsets, bad input, save/load, export parity."""
+"""EntityTagger: learns synthetic data, character offsets, bad input, save/load, export parity."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``nlp.QuestionAnswerer``: learning, answer offsets, long contexts, save/load, export, bad input."""
+"""``nlp.QuestionAnswerer``: learning, answer offsets, long contexts, save/load, export, errors."""
 
 from __future__ import annotations
 
@@ -68,6 +68,19 @@ def test_offsets_slice_the_context_with_unicode_and_repeated_spaces(trained_qa):
     assert [r["answer"] for r in results] == ["São   Paulo", "Helix  Bank"]
 
 
+def test_predict_contract_keywords_pairs_and_mappings(trained_qa):
+    question, context = "Where was Zoë Müller born?", "Zoë  Müller   was born in São   Paulo."
+    one = trained_qa.predict(question=question, context=context)
+    assert isinstance(one, dict) and one["answer"] == "São   Paulo"
+    assert trained_qa.predict([question], context) == [one]  # a list in, a list out
+    assert trained_qa.predict((question, context)) == one  # one (question, context) pair
+    assert trained_qa.predict({"question": question, "context": context}) == one
+    pairs = [(question, context), {"question": question, "context": context}]
+    assert [r["answer"] for r in trained_qa.predict(pairs)] == [one["answer"]] * 2
+    with pytest.raises(ValueError, match="input 0 must be a \\(question, context\\) pair"):
+        trained_qa.predict(["just a question"])
+
+
 def test_save_load_round_trip(trained_qa, tmp_path):
     path = trained_qa.save(tmp_path / "qa.keras")
     loaded = QuestionAnswerer.load(path)
@@ -94,7 +107,8 @@ def test_export_serves_raw_strings_in_fresh_process_like_predict(trained_qa, exp
 import json
 fn = tf.saved_model.load({str(version_dir)!r}).signatures["serving_default"]
 out = fn(question=tf.constant({questions!r}), context=tf.constant({contexts!r}))
-print(json.dumps({{k: v.numpy().tolist() for k, v in out.items()}}, default=lambda b: b.decode("utf-8")))
+values = {{k: v.numpy().tolist() for k, v in out.items()}}
+print(json.dumps(values, default=lambda b: b.decode("utf-8")))
 """)
     served = json.loads(out.strip().splitlines()[-1])
     expected = trained_qa.predict(questions, contexts)
@@ -173,7 +187,7 @@ def test_no_answer_option_answers_nothing_when_the_null_score_wins(trained_qa):
 
 
 def test_tuned_no_answer_threshold_is_the_best_and_is_what_predict_applies(trained_qa, tmp_path):
-    """Tuning on SQuAD 2.0-style data picks the F1-best threshold; predict, evaluate and save use it."""
+    """Tuning on SQuAD 2.0-style data picks the F1-best threshold; predict/evaluate/save use it."""
     v2 = make_synthetic_qa(80, seed=2, people=1, unanswerable=0.5)
     tuned_qa = QuestionAnswerer(**{**TINY, "allow_no_answer": True})
     tuned_qa.set_state(trained_qa.get_state())
@@ -183,7 +197,7 @@ def test_tuned_no_answer_threshold_is_the_best_and_is_what_predict_applies(train
     assert tuned["previous_threshold_f1"] == pytest.approx(before)
     assert tuned_qa.config.no_answer_threshold == tuned["threshold"]
     assert tuned_qa.evaluate(v2)["f1"] == pytest.approx(tuned["f1"]) and tuned["f1"] >= before
-    # The model never saw unanswerable questions; a tuned threshold must still beat always abstaining.
+    # The model never saw unanswerable questions; a tuned threshold must still beat abstaining.
     assert tuned["f1"] > 100.0 * sum(e.is_impossible for e in v2.examples) / len(v2)
     results = tuned_qa.predict([e.question for e in v2.examples], [e.context for e in v2.examples])
     assert [r["no_answer"] for r in results] == [

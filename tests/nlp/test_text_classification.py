@@ -46,7 +46,7 @@ def test_predict_format(trained_classifier):
         ([""], "text 0 is empty"),
         (["   "], "text 0 is empty"),
         (["a" * 1_048_576], "over the limit"),
-        ([], "at least one text"),
+        ([], "at least one input"),
         ([b"\xff\xfe"], "not valid UTF-8"),
     ],
 )

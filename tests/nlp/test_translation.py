@@ -1,4 +1,4 @@
-"""Translator: learns the synthetic corpus, beam vs greedy, bad input, save/load, export parity, CLI."""
+"""Translator: learns the synthetic corpus, beam vs greedy, bad input, save/load, export, CLI."""
 
 from __future__ import annotations
 
@@ -66,6 +66,11 @@ def test_beam_never_scores_below_greedy_and_beam_of_one_is_greedy(translator, da
     assert all(b["score"] >= g["score"] - 1e-5 for b, g in zip(beam, greedy, strict=True))
     assert [r["translation"] for r in one] == [r["translation"] for r in greedy]
     np.testing.assert_allclose([r["score"] for r in one], [r["score"] for r in greedy], atol=1e-6)
+    single = translator.predict(texts[0], decoding="greedy")  # one text in, one result out
+    assert single["translation"] == greedy[0]["translation"]
+    assert single["score"] == pytest.approx(greedy[0]["score"], abs=1e-5)
+    (listed,) = translator.predict(texts[:1], decoding="greedy")  # a list in, a list out
+    assert listed == single
 
 
 @pytest.mark.parametrize(
@@ -76,7 +81,7 @@ def test_beam_never_scores_below_greedy_and_beam_of_one_is_greedy(translator, da
         ("a" * 100_000, "100,000 characters, over the limit"),
         (b"\xff\xfe abc", "not valid UTF-8"),
         ([3], "text 0 is int"),
-        ([], "at least one text"),
+        ([], "at least one input"),
     ],
 )
 def test_bad_inputs(translator, bad, message):

@@ -1,4 +1,4 @@
-"""SpeechRecognizer: learning, predict inputs, decoders, long audio, save/load, export parity, bad input."""
+"""SpeechRecognizer: learning, predict inputs, decoders, long audio, save/load, export, errors."""
 
 from __future__ import annotations
 
@@ -44,10 +44,22 @@ def test_predict_accepts_paths_bytes_arrays_flac_and_other_rates(
     assert len({r["transcript"] for r in results}) == 1  # the same audio, however it is given
     assert jiwer.cer(text, results[0]["transcript"]) <= 0.2
     assert all(0.0 < r["score"] <= 1.0 for r in results)
-    (resampled,) = trained_asr.predict((at_22k, 22050))
+    resampled = trained_asr.predict((at_22k, 22050))  # one (waveform, rate) pair: one result
     assert jiwer.cer(text, resampled["transcript"]) <= 0.2
-    (clipped,) = trained_asr.predict(np.clip(audio * 4, -1, 1))  # clipped input still decodes
+    clipped = trained_asr.predict(np.clip(audio * 4, -1, 1))  # clipped input still decodes
     assert jiwer.cer(text, clipped["transcript"]) <= 0.2
+
+
+def test_predict_contract_one_input_one_result(trained_asr, synthetic_split):
+    _, val = synthetic_split
+    audio = val.audio[0]
+    one = trained_asr.predict(audio)
+    assert isinstance(one, dict) and set(one) == {"transcript", "score"}
+    (listed,) = trained_asr.predict([audio])  # a list of one waveform: a list of one result
+    assert listed == one
+    as_floats = trained_asr.predict([float(x) for x in audio])  # a list of numbers: one waveform
+    assert isinstance(as_floats, dict) and as_floats["transcript"] == one["transcript"]
+    assert len(trained_asr.predict([audio, (audio, SAMPLE_RATE)])) == 2
 
 
 def test_bad_inputs_give_clear_errors(trained_asr, tmp_path):
@@ -110,7 +122,7 @@ def test_ten_minute_audio_is_chunked(trained_asr, synthetic_split):
             pieces.append(audio)
             words.append(text)
     long_audio = np.concatenate(pieces)[: 600 * SAMPLE_RATE]
-    (result,) = trained_asr.predict(long_audio)
+    result = trained_asr.predict(long_audio)
     reference = " ".join(words)
     hypothesis = result["transcript"]
     assert len(hypothesis.split()) > 400
@@ -148,7 +160,9 @@ def test_export_matches_predict_in_a_process_without_keras(trained_asr, syntheti
         features = model.signatures["features"](audio_bytes=tf.constant(payload[:1]))
         np.save({str(tmp_path / "features.npy")!r}, features["features"].numpy()[0])
         waveform, rate = tf.audio.decode_wav(payload[0])
-        by_waveform = model.signatures["waveform"](waveform=tf.transpose(waveform), sample_rate=rate)
+        by_waveform = model.signatures["waveform"](
+            waveform=tf.transpose(waveform), sample_rate=rate
+        )
         stereo_16k = model.signatures["serving_default"](audio_bytes=tf.constant(payload[-2:]))
         errors = []
         for bad in (b"not a wav file", tf.audio.encode_wav(tf.zeros([0, 1]), 8000).numpy()):

@@ -1,4 +1,4 @@
-"""ImageClassifier: learning, predict inputs, save/load, export parity in a fresh process, bad input."""
+"""ImageClassifier: learning, predict inputs, save/load, export parity (new process), bad input."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def test_predict_accepts_paths_bytes_pil_and_arrays_alike(trained_digits, digits
 def test_grayscale_input_is_converted_not_rejected(trained_digits):
     gray = np.full((20, 20), 128, np.uint8)
     rgb = np.repeat(gray[..., None], 3, axis=-1)
-    (from_gray,), (from_rgb,) = trained_digits.predict(gray), trained_digits.predict(rgb)
+    from_gray, from_rgb = trained_digits.predict(gray), trained_digits.predict(rgb)
     assert from_gray["label"] == from_rgb["label"]
     assert from_gray["score"] == pytest.approx(from_rgb["score"], abs=1e-6)
 
@@ -132,8 +132,8 @@ def test_export_matches_predict_in_a_process_without_keras(trained_digits, digit
         payload = [bytes.fromhex(h) for h in json.load(open({str(tmp_path / "payload.json")!r}))]
         fn = tf.saved_model.load({str(version_dir)!r}).signatures["serving_default"]
         result = fn(image_bytes=tf.constant(payload))
-        print(json.dumps({{"classes": [[c.decode() for c in row] for row in result["classes"].numpy()],
-                          "scores": result["scores"].numpy().tolist()}}))
+        classes = [[c.decode() for c in row] for row in result["classes"].numpy()]
+        print(json.dumps({{"classes": classes, "scores": result["scores"].numpy().tolist()}}))
     """)
     served = json.loads(out.strip().splitlines()[-1])
     for got_classes, got_scores, want in zip(

@@ -55,7 +55,7 @@ def test_classifier_trains_from_a_folder(tmp_path):
     _write_folder(tmp_path, ["a", "b"], per_class=4)
     task = ImageClassifier(classes=["a", "b"], image_size=16, widths=[8], batch_size=4)
     history = task.fit(str(tmp_path), epochs=1, verbose=0)
-    assert len(history["loss"]) == 1 and np.isfinite(history["loss"][0])
+    assert len(history.history["loss"]) == 1 and np.isfinite(history.history["loss"][0])
 
 
 def test_tfds_images_by_name_with_mock_data():

@@ -1,4 +1,4 @@
-"""ObjectDetector: learns easy shapes, predict inputs, save/load, export parity in a fresh process."""
+"""ObjectDetector: learns easy shapes, predict inputs, save/load, export parity (fresh process)."""
 
 from __future__ import annotations
 
@@ -46,8 +46,8 @@ def test_predict_returns_pixel_boxes_of_the_original_image(detector_and_val, tmp
     detector, val = detector_and_val
     image = val.images[0]
     big = np.repeat(np.repeat(image, 2, axis=0), 3, axis=1)  # 192 x 288: boxes must scale
-    (small,), (large,) = (
-        detector.predict(image, score_threshold=0.3),
+    small, large = (
+        detector.predict(image, score_threshold=0.3),  # one image in, one result out
         detector.predict(big, score_threshold=0.3),
     )
     assert len(small["boxes"]) >= 1
@@ -59,6 +59,9 @@ def test_predict_returns_pixel_boxes_of_the_original_image(detector_and_val, tmp
     path = tmp_path / "scene.png"
     path.write_bytes(encode_png(image))
     from_path, from_bytes = detector.predict([str(path), encode_png(image)])
+    (listed,) = detector.predict([image], score_threshold=0.3)  # a list in, a list out
+    np.testing.assert_allclose(listed["boxes"], small["boxes"], atol=1e-4)
+    assert len(detector.predict(np.stack([image, image]))) == 2  # (N, H, W, C): N images
     np.testing.assert_allclose(from_path["boxes"], from_bytes["boxes"], atol=1e-4)
     png = draw_detections(image, small, path=tmp_path / "drawn.png")
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and (tmp_path / "drawn.png").stat().st_size == len(png)
@@ -69,7 +72,7 @@ def test_save_load_round_trip(detector_and_val, tmp_path):
     detector.save(tmp_path / "det.keras")
     loaded = ObjectDetector.load(tmp_path / "det.keras")
     assert loaded.classes == detector.classes
-    (a,), (b,) = detector.predict(val.images[1]), loaded.predict(val.images[1])
+    (a,), (b,) = detector.predict([val.images[1]]), loaded.predict([val.images[1]])
     np.testing.assert_allclose(a["boxes"], b["boxes"], atol=1e-3)
 
 
@@ -86,7 +89,8 @@ def test_export_matches_predict_in_fresh_process_with_core_ops_only(detector_and
         payload = [bytes.fromhex(h) for h in json.load(open({str(tmp_path / "payload.json")!r}))]
         serve = tf.saved_model.load({str(version)!r}).signatures["serving_default"]
         result = {{k: v.numpy() for k, v in serve(image_bytes=tf.constant(payload)).items()}}
-        print(json.dumps({{k: v.tolist() if v.dtype != object else [[s.decode() for s in row] for row in v]
+        text = lambda v: [[s.decode() for s in row] for row in v]
+        print(json.dumps({{k: v.tolist() if v.dtype != object else text(v)
                           for k, v in result.items()}}))
     """)
     served = json.loads(out.strip().splitlines()[-1])
@@ -124,10 +128,12 @@ def test_bad_inputs_and_options_give_clear_errors(detector_and_val, tmp_path):
     with pytest.raises(ValueError, match="unique"):
         ObjectDetector(classes=["a", "a"])
     with pytest.raises(ValueError, match="differ from the detector"):
-        detector.to_dataset(
+        detector.make_dataset(
             make_shape_scenes(2, 64)
             .subset([0])
-            .__class__([np.zeros((8, 8, 3))], [np.zeros((0, 4))], [np.zeros(0)], ["x", "y", "z"])
+            .__class__([np.zeros((8, 8, 3))], [np.zeros((0, 4))], [np.zeros(0)], ["x", "y", "z"]),
+            batch_size=2,
+            training=False,
         )
 
 

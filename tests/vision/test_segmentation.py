@@ -47,10 +47,13 @@ def test_predict_returns_masks_at_the_original_size(segmenter_and_val, tmp_path)
     segmenter, val = segmenter_and_val
     image = val.images[0]
     tall = np.repeat(image, 2, axis=0)  # 128 x 64
-    (small,), (large,) = (
+    small, large = (  # one image in, one result out
         segmenter.predict(image),
         segmenter.predict(tall, return_probabilities=True),
     )
+    (listed,) = segmenter.predict([image])  # a list in, a list out
+    np.testing.assert_array_equal(listed["mask"], small["mask"])
+    assert len(segmenter.predict(np.stack([image, image]))) == 2  # (N, H, W, C): N images
     assert small["mask"].shape == (64, 64) and small["mask"].dtype == np.int32
     assert large["mask"].shape == (128, 64) and large["probabilities"].shape == (128, 64, 4)
     np.testing.assert_allclose(large["probabilities"].sum(-1), 1.0, atol=1e-4)
@@ -68,7 +71,7 @@ def test_save_load_and_export_parity_in_fresh_process(segmenter_and_val, tmp_pat
     segmenter.save(tmp_path / "seg.keras")
     loaded = ImageSegmenter.load(tmp_path / "seg.keras")
     np.testing.assert_array_equal(
-        loaded.predict(val.images[1])[0]["mask"], segmenter.predict(val.images[1])[0]["mask"]
+        loaded.predict(val.images[1])["mask"], segmenter.predict(val.images[1])["mask"]
     )
     version = loaded.export(tmp_path / "segmenter")
     assert non_core_ops(version) == []
@@ -80,7 +83,8 @@ def test_save_load_and_export_parity_in_fresh_process(segmenter_and_val, tmp_pat
         payload = [bytes.fromhex(h) for h in json.load(open({str(tmp_path / "payload.json")!r}))]
         serve = tf.saved_model.load({str(version)!r}).signatures["serving_default"]
         result = serve(image_bytes=tf.constant(payload))
-        print(json.dumps({{"mask": result["mask"].numpy().tolist(), "size": result["image_size"].numpy().tolist(),
+        print(json.dumps({{"mask": result["mask"].numpy().tolist(),
+                          "size": result["image_size"].numpy().tolist(),
                           "probabilities": result["probabilities"].numpy().tolist()}}))
     """)
     served = json.loads(out.strip().splitlines()[-1])
@@ -115,7 +119,7 @@ def test_unet_and_loss_options_build_and_train_a_step():
             batch_size=8,
         )
         history = segmenter.fit(data, epochs=1, verbose=0)
-        assert np.isfinite(history["loss"][0])
+        assert np.isfinite(history.history["loss"][0])
 
 
 def test_bad_masks_and_options_give_clear_errors(segmenter_and_val):

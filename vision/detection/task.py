@@ -190,7 +190,7 @@ class ObjectDetector(Task):
         )
 
     # ------------------------------------------------------------------ data
-    def to_dataset(self, data: Any) -> tf.data.Dataset:
+    def _source_dataset(self, data: Any) -> tf.data.Dataset:
         """Unbatched ``{"image", "boxes", "labels"}`` from a DetectionSet, a COCO JSON file, a VOC
         folder, an ``(images, boxes, labels)`` triple or a tf.data.Dataset of such dicts."""
         if isinstance(data, (str, os.PathLike)):
@@ -205,7 +205,8 @@ class ObjectDetector(Task):
         if isinstance(data, DetectionSet):
             if data.class_names != self.classes:
                 raise ValueError(
-                    f"the data's classes {data.class_names} differ from the detector's {self.classes}"
+                    f"the data's classes {data.class_names} differ from the detector's "
+                    f"{self.classes}"
                 )
             return data.to_dataset()
         if isinstance(data, tf.data.Dataset):
@@ -276,7 +277,9 @@ class ObjectDetector(Task):
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         autotune = tf.data.AUTOTUNE
         dataset = (
-            self.to_dataset(data).map(self._resize_example, num_parallel_calls=autotune).cache()
+            self._source_dataset(data)
+            .map(self._resize_example, num_parallel_calls=autotune)
+            .cache()
         )
         if training:
             dataset = dataset.shuffle(1024, seed=self.config.seed, reshuffle_each_iteration=True)
@@ -307,15 +310,21 @@ class ObjectDetector(Task):
         batch, sizes = images_lib.prepare_batch(inputs, self.config.image_size)
         return batch, np.array(sizes, np.float32)
 
-    def predict(
-        self, inputs: Any, score_threshold: float | None = None, batch_size: int = 32
+    def is_single_input(self, inputs: Any) -> bool:
+        """One image is a path, bytes, a PIL image or an (H, W[, C]) array; (N, H, W, C) is N."""
+        if isinstance(inputs, np.ndarray):
+            return inputs.ndim != 4
+        return not isinstance(inputs, (list, tuple))
+
+    def predict_batch(
+        self, items: list[Any], score_threshold: float | None = None, batch_size: int = 32
     ) -> list[dict[str, Any]]:
         """Images -> for each: ``boxes`` (K, 4) [ymin, xmin, ymax, xmax] in pixels of the original
-        image, ``classes`` (K,) indices, ``labels`` (class names) and ``scores`` (K,), best first."""
+        image, ``classes`` (K,) indices, ``labels`` (class names), ``scores`` (K,), best first."""
         threshold = (
             self.config.score_threshold if score_threshold is None else float(score_threshold)
         )
-        images, sizes = self._inputs(inputs)
+        images, sizes = self._inputs(items)
         results = []
         for start in range(0, len(sizes), batch_size):
             out = {
@@ -340,7 +349,7 @@ class ObjectDetector(Task):
     def evaluate(self, data: Any, batch_size: int | None = None) -> dict[str, Any]:
         """COCO metrics with pycocotools: mAP@[.5:.95], mAP@.5, mAP@.75, per-class AP and AP50,
         on boxes in original-image pixels."""
-        dataset = self.to_dataset(data).map(
+        dataset = self._source_dataset(data).map(
             self._resize_example, num_parallel_calls=tf.data.AUTOTUNE
         )
         dataset = dataset.padded_batch(

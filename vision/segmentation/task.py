@@ -123,15 +123,15 @@ class ImageSegmenter(Task):
         )
 
     # ------------------------------------------------------------------ data
-    def to_dataset(self, data: Any) -> tf.data.Dataset:
-        """Unbatched ``{"image", "mask"}`` from a SegmentationSet, an (images, masks) pair or tf.data."""
+    def _source_dataset(self, data: Any) -> tf.data.Dataset:
+        """Unbatched ``{"image", "mask"}`` from a SegmentationSet, (images, masks) or tf.data."""
         if isinstance(data, (tuple, list)) and len(data) == 2:
             data = SegmentationSet(list(data[0]), list(data[1]), self.classes)
         if isinstance(data, SegmentationSet):
             if len(data.class_names) != self.num_classes:
                 raise ValueError(
-                    f"the data has {len(data.class_names)} classes {data.class_names}, the segmenter "
-                    f"{self.num_classes} {self.classes}"
+                    f"the data has {len(data.class_names)} classes {data.class_names}, "
+                    f"the segmenter {self.num_classes} {self.classes}"
                 )
             for i, (image, mask) in enumerate(zip(data.images, data.masks, strict=True)):
                 check_mask(mask, image.shape[:2], self.num_classes, f"mask {i}")
@@ -175,7 +175,7 @@ class ImageSegmenter(Task):
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         autotune = tf.data.AUTOTUNE
-        dataset = self.to_dataset(data).map(self._resize, num_parallel_calls=autotune).cache()
+        dataset = self._source_dataset(data).map(self._resize, num_parallel_calls=autotune).cache()
         if training:
             dataset = dataset.shuffle(1024, seed=self.config.seed, reshuffle_each_iteration=True)
             if self.config.flip:
@@ -195,12 +195,18 @@ class ImageSegmenter(Task):
     def _inputs(self, inputs: Any) -> tuple[tf.Tensor, list[tuple[int, int]]]:
         return images_lib.prepare_batch(inputs, self.config.image_size)
 
-    def predict(
-        self, inputs: Any, return_probabilities: bool = False, batch_size: int = 16
+    def is_single_input(self, inputs: Any) -> bool:
+        """One image is a path, bytes, a PIL image or an (H, W[, C]) array; (N, H, W, C) is N."""
+        if isinstance(inputs, np.ndarray):
+            return inputs.ndim != 4
+        return not isinstance(inputs, (list, tuple))
+
+    def predict_batch(
+        self, items: list[Any], return_probabilities: bool = False, batch_size: int = 16
     ) -> list[dict[str, Any]]:
         """Images -> for each: ``mask`` (H, W) int32 class indices at the image's own size, the
         ``classes`` present, and with ``return_probabilities`` the (H, W, C) ``probabilities``."""
-        images, sizes = self._inputs(inputs)
+        images, sizes = self._inputs(items)
         results = []
         for start in range(0, len(sizes), batch_size):
             probabilities = self.model(images[start : start + batch_size], training=False)
@@ -218,7 +224,7 @@ class ImageSegmenter(Task):
         """Mean IoU, per-class IoU and Dice, pixel accuracy, scored at each mask's own size."""
         size = self.config.image_size
         dataset = (
-            self.to_dataset(data)
+            self._source_dataset(data)
             .map(
                 lambda ex: {
                     "image": images_lib.to_model_input(ex["image"], size),
