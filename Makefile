@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONUNBUFFERED := 1
 
-.PHONY: demo test bench lint install clean
+.PHONY: demo test test-fast bench lint format install clean
 
 install: $(STAMP)
 
@@ -20,14 +20,27 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/dlsuite demo
 
+# The 25 slowest tests are listed after every run, so the slow ones stay visible.
 test: $(STAMP)
-	$(PY) -m pytest tests -q -p no:cacheprovider
+	$(PY) -m pytest tests -q -p no:cacheprovider --durations=25
+
+# The suite without the tests marked @pytest.mark.slow: the quick check while editing.
+test-fast: $(STAMP)
+	$(PY) -m pytest tests -q -p no:cacheprovider -m "not slow" --durations=25
 
 bench: $(STAMP)
 	$(PY) -m bench
 
+# What CI checks: formatting, lint rules and types (configured in pyproject.toml).
 lint: $(STAMP)
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
+	$(PY) -m mypy
+
+# Rewrites the tree: ruff's formatting, then ruff's safe automatic fixes (import order, ...).
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
 
 clean:
 	rm -rf $(VENV) models reports .pytest_cache
