@@ -43,4 +43,4 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) models reports .pytest_cache
+	rm -rf $(VENV) models reports .pytest_cache .mypy_cache .ruff_cache
