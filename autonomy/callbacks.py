@@ -7,6 +7,7 @@ of logs, and ``on_step`` may return ``False`` to stop training early.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -117,6 +118,22 @@ class Checkpoint(AgentCallback):
 
     def on_learn_begin(self, agent, total_steps):
         self._last = agent.num_timesteps
+        self._remove_stale_saves()
+
+    def _remove_stale_saves(self, older_than_s: float = 3600.0) -> None:
+        """Delete this checkpoint's half-written saves left by a killed run (an hour old)."""
+        from common.atomic import STAGING_PREFIX
+
+        if not self.path.parent.is_dir():
+            return
+        ours = (f"-{self.path.name}", f"-{self.path.name}.replay.npz")
+        for leftover in self.path.parent.glob(f"{STAGING_PREFIX}*"):
+            try:
+                stale = time.time() - leftover.stat().st_mtime > older_than_s
+            except FileNotFoundError:
+                continue
+            if stale and leftover.is_file() and leftover.name.endswith(ours):
+                leftover.unlink(missing_ok=True)
 
     def on_step(self, agent, logs):
         if agent.num_timesteps - self._last >= self.every:

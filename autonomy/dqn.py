@@ -232,13 +232,18 @@ class DQNAgent:
         """Collect ``total_steps`` more env steps (counted over all envs) and train as it goes.
 
         Counters, epsilon, optimizer moments and the replay buffer continue from where a previous
-        ``learn`` (or a loaded checkpoint) stopped. A callback's ``on_step`` returning ``False``
-        stops early. ``progress_bar`` shows a tqdm bar (off with ``False``; not added twice when
-        ``callbacks`` hold a ``ProgressBar``). ``log_dir`` writes TensorBoard scalars there
-        (``tensorboard --logdir LOG_DIR``). ``checkpoint_dir`` saves the agent to
-        ``checkpoint_dir/agent.keras`` every ``checkpoint_every`` steps and at the end; resume
-        with ``DQNAgent.load(checkpoint_dir / "agent.keras").learn(...)``. ``log_every`` prints a
-        one-line summary that often (0 = silent; by default 1000 without a progress bar, else 0).
+        ``learn`` (or a loaded checkpoint) stopped; a callback's ``on_step`` returning ``False``
+        stops early.
+
+        - ``progress_bar``: a tqdm bar over env steps, on by default (as SB3's
+          ``progress_bar=True``); not doubled when ``callbacks`` hold a ``ProgressBar``.
+        - ``log_dir``: TensorBoard scalars (loss, epsilon, episode return, length, crashes),
+          shown by ``tensorboard --logdir LOG_DIR``.
+        - ``checkpoint_dir``: the agent saved as ``agent.keras`` there every
+          ``checkpoint_every`` env steps and at the end; resume with
+          ``DQNAgent.load(checkpoint_dir / "agent.keras").learn(...)``.
+        - ``log_every``: a one-line summary that often (0 = none); by default 1000 without a
+          progress bar and 0 with one.
         """
         if int(total_steps) < 1:
             raise ValueError(f"total_steps must be >= 1, got {total_steps!r}")

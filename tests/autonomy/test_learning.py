@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import time
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -122,6 +125,15 @@ def test_learn_callbacks_adds_what_the_arguments_ask_for(tmp_path):
 
 
 def test_log_dir_and_checkpoint_dir_are_one_argument_away(tmp_path):
+    # half-written saves left by killed runs: this checkpoint's, another file's, a young one
+    (tmp_path / "ckpt").mkdir()
+    stale, other, young = (
+        tmp_path / "ckpt" / f".tmp-{tag}.keras" for tag in ("0b-agent", "0b-other", "1c-agent")
+    )
+    for leftover in (stale, other, young):
+        leftover.write_bytes(b"half a file")
+    for leftover in (stale, other):
+        os.utime(leftover, (time.time() - 3700, time.time() - 3700))
     agent = DQNAgent(**CORRIDOR_CONFIG)
     agent.learn(
         150,
@@ -137,6 +149,7 @@ def test_log_dir_and_checkpoint_dir_are_one_argument_away(tmp_path):
         event = tf.compat.v1.Event.FromString(record)
         tags.update(value.tag for value in event.summary.value)
     assert {"train/loss", "train/epsilon", "episode/return"} <= tags
+    assert not stale.exists() and other.exists() and young.exists()
     resumed = DQNAgent.load(tmp_path / "ckpt" / CHECKPOINT_FILE)
     assert resumed.num_timesteps == 150 and resumed.num_updates == agent.num_updates
     eye = np.eye(8, dtype=np.float32)
