@@ -153,6 +153,16 @@ def image_export_speed(
     }
 
 
+def export_speed_cells(row: dict[str, Any]) -> str:
+    """A results-table row's export vs ``keras.Model.predict`` cells (from ``image_export_speed``)."""
+    return (
+        f"{row['export_batch1_ms']:>7.1f}/{row['keras_predict_batch1_ms']:.1f} ms "
+        f"x{row['export_latency_ratio']:.2f} "
+        f"{row['export_images_per_s']:>10.1f}/{row['keras_predict_images_per_s']:.1f} "
+        f"x{row['export_throughput_ratio']:.2f}"
+    )
+
+
 # --------------------------------------------------------------------------- time budgets
 class EpochTimeBudget(keras.callbacks.Callback):
     """Stop training at the end of the first epoch that finishes past ``seconds`` (wall-clock)."""
@@ -174,6 +184,16 @@ class EpochTimeBudget(keras.callbacks.Callback):
                 minutes = self.seconds / 60
                 print(f"time budget of {minutes:g} minutes reached after epoch {epoch + 1}")
             self.model.stop_training = True
+
+
+def add_budget_arguments(parser: argparse.ArgumentParser, output: Path) -> None:
+    """``--epochs``, ``--budget-min``, ``--calls``, ``--output``: options of the budgeted benches."""
+    parser.add_argument("--epochs", type=int, help="override the epochs of every dataset")
+    parser.add_argument(
+        "--budget-min", type=float, help="override each training's wall-clock budget"
+    )
+    parser.add_argument("--calls", type=int, default=20, help="timed calls per latency measurement")
+    parser.add_argument("--output", default=str(output))
 
 
 def fit_within_budget(task: Any, train: Any, epochs: int, minutes: float) -> dict[str, float]:

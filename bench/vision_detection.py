@@ -21,7 +21,15 @@ from typing import Any
 
 import tensorflow as tf
 
-from bench._harness import DATA_ROOT, RESULTS_DIR, fit_within_budget, image_export_speed, write_rows
+from bench._harness import (
+    DATA_ROOT,
+    RESULTS_DIR,
+    add_budget_arguments,
+    export_speed_cells,
+    fit_within_budget,
+    image_export_speed,
+    write_rows,
+)
 from vision import ObjectDetector, load_voc, make_shape_scenes
 
 DEFAULT_DATA = DATA_ROOT / "bccd"
@@ -86,10 +94,7 @@ def format_table(rows: list[dict[str, Any]]) -> str:
         lines.append(
             f"{r['dataset']:<8} {r['epochs']:>6} {r['train_s']:>8.0f} "
             f"{r['train_images_per_s']:>11.1f} {r['mAP']:>6.3f} {r['mAP_50']:>6.3f} "
-            f"{r['mAP_75']:>6.3f} {r['export_batch1_ms']:>7.1f}/{r['keras_predict_batch1_ms']:.1f} "
-            f"ms x{r['export_latency_ratio']:.2f} "
-            f"{r['export_images_per_s']:>10.1f}/{r['keras_predict_images_per_s']:.1f} "
-            f"x{r['export_throughput_ratio']:.2f}"
+            f"{r['mAP_75']:>6.3f} {export_speed_cells(r)}"
         )
         lines.append(
             "         per-class AP50: "
@@ -104,12 +109,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--data", default=str(DEFAULT_DATA), help="BCCD Pascal VOC folder")
     parser.add_argument("--datasets", default="shapes,bccd", help="comma-separated: shapes, bccd")
-    parser.add_argument("--epochs", type=int, help="override the epochs of every dataset")
-    parser.add_argument(
-        "--budget-min", type=float, help="override each training's wall-clock budget"
-    )
-    parser.add_argument("--calls", type=int, default=20, help="timed calls per latency measurement")
-    parser.add_argument("--output", default=str(RESULTS_PATH))
+    add_budget_arguments(parser, RESULTS_PATH)
     return parser.parse_args(argv)
 
 
