@@ -53,6 +53,19 @@ def _decoding(args: argparse.Namespace) -> dict[str, Any]:
     return {"decoding": args.decoding, "beam_size": args.beam_size, "max_length": args.max_length}
 
 
+def translator_options(args: argparse.Namespace, config_class: type) -> dict[str, Any]:
+    """Config options from the flags; ``--layers``/``--max-tokens`` fill both sides unless
+    ``--encoder-layers``, ``--max-source-length``, ... name one side."""
+    options = cli.config_options(args, config_class)
+    if args.layers is not None:
+        options.setdefault("encoder_layers", args.layers)
+        options.setdefault("decoder_layers", args.layers)
+    if args.max_tokens is not None:
+        options.setdefault("max_source_length", args.max_tokens)
+        options.setdefault("max_target_length", args.max_tokens)
+    return options
+
+
 def _train(args: argparse.Namespace) -> int:
     from nlp.translation import Translator
 
@@ -60,13 +73,7 @@ def _train(args: argparse.Namespace) -> int:
     train = resolve_parallel_data(args.data, "train", args)
     val_spec = cli.validation_spec(args)
     val = resolve_parallel_data(val_spec, "val", args) if val_spec else None
-    options = cli.config_options(args, Translator.config_class)
-    if args.layers is not None:
-        options.setdefault("encoder_layers", args.layers)
-        options.setdefault("decoder_layers", args.layers)
-    if args.max_tokens is not None:
-        options.setdefault("max_source_length", args.max_tokens)
-        options.setdefault("max_target_length", args.max_tokens)
+    options = translator_options(args, Translator.config_class)
     options.update(source_language=train.source_language, target_language=train.target_language)
     task = Translator(**options)
     cli.fit(task, args, train, val)

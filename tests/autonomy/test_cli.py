@@ -92,3 +92,25 @@ def test_baseline_evaluation_and_user_errors(tmp_path, capsys):
         run(["autonomy", "dqn", "train", "--env", "nope-v0", "--output", str(tmp_path / "a.keras")])
     with pytest.raises(FileNotFoundError, match="--resume"):
         run(["autonomy", "dqn", "train", "--resume", "--output", str(tmp_path / "missing.keras")])
+
+
+def test_train_options_come_from_dqn_config_with_env_as_an_alias(tmp_path):
+    from autonomy.config import DQNConfig
+    from common.task_cli import config_options
+
+    parser = argparse.ArgumentParser(prog="dlsuite")
+    register(parser.add_subparsers(dest="command", required=True))
+    base = ["autonomy", "dqn", "train", "--output", str(tmp_path / "a.keras")]
+    args = parser.parse_args(
+        [*base, "--env", CORRIDOR, "--n-step", "1", "--hidden-units", "16,16", "--no-dueling"]
+    )
+    assert config_options(args, DQNConfig) == {
+        "env_name": CORRIDOR,
+        "n_step": 1,
+        "hidden_units": [16, 16],
+        "dueling": False,
+    }
+    assert config_options(parser.parse_args(base), DQNConfig) == {}  # defaults: DQNConfig's
+    assert parser.parse_args([*base, "--env-name", CORRIDOR]).env_name == CORRIDOR
+    with pytest.raises(SystemExit):
+        parser.parse_args([*base, "--step", "10"])  # abbreviation of --steps

@@ -145,3 +145,37 @@ def test_demo_rejects_unknown_domains_and_tables_print_every_column(capsys):
     print_table("results", [{"task": "a", "accuracy": 0.98765}, {"task": "b", "mIoU": 0.5}])
     out = capsys.readouterr().out
     assert all(word in out for word in ("task", "accuracy", "mIoU", "0.9877", "0.5"))
+
+
+def test_abbreviations_are_refused_and_help_shows_defaults(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["vision", "classify", "train", "--data", "builtin:digits", "--epoch", "1"])
+    assert exit_info.value.code == 2 and "--epoch" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["vision", "classify", "train", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "square model input in pixels (default: 64)" in out  # ImageClassifierConfig's
+    assert "--augment, --no-augment" in out and "--seed INT" in out and "--log-dir" in out
+    with pytest.raises(SystemExit):
+        main(["vision", "detect", "evaluate", "--help"])
+    assert "--report-dir" in capsys.readouterr().out
+
+
+def test_a_training_folder_is_read_once(tmp_path, monkeypatch):
+    import tensorflow as tf
+
+    from vision import cli as vision_cli
+    from vision import data as vision_data
+
+    for name in ("cat", "dog"):
+        (tmp_path / "pets" / name).mkdir(parents=True)
+        (tmp_path / "pets" / name / "a.png").write_bytes(encode_png(np.zeros((8, 8, 3), np.uint8)))
+    calls = []
+    real = vision_data.load_image_folder
+    monkeypatch.setattr(
+        vision_data, "load_image_folder", lambda *a, **k: calls.append(a) or real(*a, **k)
+    )
+    data, names = vision_cli.resolve_data(str(tmp_path / "pets"), 16, "train")
+    assert names == ["cat", "dog"] and isinstance(data, tf.data.Dataset) and len(calls) == 1
+    with pytest.raises(ValueError, match="neither a folder"):
+        vision_cli.resolve_data(str(tmp_path / "nothing"), 16, "train")

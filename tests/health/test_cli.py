@@ -72,12 +72,16 @@ def test_segment_cycle_on_dicom_cases(tmp_path, capsys):
                 str(model),
                 "--data",
                 str(tmp_path / "cases"),
+                "--report-dir",
+                str(tmp_path / "seg_report"),
             ]
         )
         == 0
     )
     report = json.loads(capsys.readouterr().out)
     assert set(report["per_class"]) == {"organ", "lesion"}
+    assert json.loads((tmp_path / "seg_report" / "metrics.json").read_text()) == report
+    assert (tmp_path / "seg_report" / "per_class.csv").read_text().startswith("class,")
     series = tmp_path / "series"
     hio.write_dicom_series(
         hio.Volume(
@@ -231,3 +235,29 @@ def test_classify_cycle_with_explain_and_deidentify(tmp_path, capsys):
                 str(tmp_path / "y.keras"),
             ]
         )
+
+
+def test_gradcam_names_never_collide():
+    names = cli.gradcam_names(["case_000/image.nii.gz", "case_001/image.nii.gz", "a/b.png"])
+    assert names == ["case_000_image_gradcam.png", "case_001_image_gradcam.png", "b_gradcam.png"]
+    assert cli.gradcam_names(["x/slice.dcm"]) == ["slice_gradcam.png"]
+    with pytest.raises(ValueError, match="share the output"):
+        cli.gradcam_names(["same/image.nii.gz", "same/image.nii"])
+
+
+def test_window_option_and_config_defaults(tmp_path):
+    from common.task_cli import NONE, config_options
+    from health.classification import MedicalImageClassifierConfig
+
+    assert cli.parse_window("40,400") == [40.0, 400.0] and cli.parse_window("none") == NONE
+    assert cli.parse_window("lung") == "lung"
+    parser = argparse.ArgumentParser(prog="dlsuite")
+    cli.register(parser.add_subparsers(dest="command", required=True))
+    base = ["health", "classify", "train", "--data", "builtin:phantoms", "--output", "x.keras"]
+    args = parser.parse_args([*base, "--window", "none", "--widths", "4,8", "--seed", "2"])
+    assert config_options(args, MedicalImageClassifierConfig) == {
+        "window": None,
+        "widths": [4, 8],
+        "seed": 2,
+    }
+    assert args.log_dir is None and args.patience is None and args.epochs == 20

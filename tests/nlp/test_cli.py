@@ -72,11 +72,12 @@ def test_classify_train_evaluate_predict_export(tmp_path, capsys):
 
 def test_ner_commands_and_errors(trained_tagger, tmp_path, capsys):
     model = trained_tagger.save(tmp_path / "ner.keras")
-    assert (
-        _run(["nlp", "ner", "predict", "--model", str(model), "Angela Merkel visited Paris ."]) == 0
-    )
+    text = "Angela Merkel visited Paris ."
+    assert _run(["nlp", "ner", "predict", "--model", str(model), "--json", text]) == 0
     line = json.loads(capsys.readouterr().out.strip())
-    assert line["entities"][0]["text"] == "Angela Merkel"
+    assert line["text"] == text and line["entities"][0]["text"] == "Angela Merkel"
+    assert _run(["nlp", "ner", "predict", "--model", str(model), text]) == 0
+    assert capsys.readouterr().out.startswith(f"{text!r}: Angela Merkel (")  # readable line
     conll = tmp_path / "val.conll"
     conll.write_text("Marie B-PER\nCurie I-PER\nvisited O\nOslo B-LOC\n. O\n")
     assert _run(["nlp", "ner", "evaluate", "--model", str(model), "--data", str(conll)]) == 0
@@ -98,3 +99,46 @@ def test_ner_commands_and_errors(trained_tagger, tmp_path, capsys):
                 str(tmp_path / "x.keras"),
             ]
         )
+
+
+def test_validation_csv_may_name_its_columns_differently(tmp_path):
+    """SST-2 style: the train file calls its text 'sentence', the dev file 'text'."""
+    from nlp.cli import resolve_text_data
+
+    train_csv, dev_csv = tmp_path / "train.csv", tmp_path / "dev.csv"
+    train_csv.write_text("sentence,label\ngreat,positive\nbad,negative\n")
+    dev_csv.write_text("text,gold\nfine,positive\n")
+    parser = argparse.ArgumentParser(prog="dlsuite")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(
+        ["nlp", "classify", "train", "--data", str(train_csv), "--val-data", str(dev_csv)]
+        + ["--output", "x.keras", "--text-column", "sentence", "--val-text-column", "text"]
+        + ["--val-label-column", "gold"]
+    )
+    assert resolve_text_data(args, args.data, "train").texts == ["great", "bad"]
+    val = resolve_text_data(args, args.val_data, "val")
+    assert val.texts == ["fine"] and val.labels == ["positive"]
+    args.val_text_column = None  # default: the --text-column name, which dev.csv lacks
+    with pytest.raises(ValueError, match="no column 'sentence'"):
+        resolve_text_data(args, args.val_data, "val")
+
+
+def test_translate_layers_is_a_shortcut_and_encoder_layers_the_python_name():
+    from nlp.translation.cli import translator_options
+    from nlp.translation.task import TranslatorConfig
+
+    parser = argparse.ArgumentParser(prog="dlsuite")
+    register(parser.add_subparsers(dest="command", required=True))
+    base = ["nlp", "translate", "train", "--data", "builtin:synthetic", "--output", "t.keras"]
+    args = parser.parse_args([*base, "--layers", "1", "--max-tokens", "24"])
+    assert translator_options(args, TranslatorConfig) == {
+        "encoder_layers": 1,
+        "decoder_layers": 1,
+        "max_source_length": 24,
+        "max_target_length": 24,
+    }
+    args = parser.parse_args([*base, "--layers", "2", "--encoder-layers", "4"])
+    assert translator_options(args, TranslatorConfig) == {"encoder_layers": 4, "decoder_layers": 2}
+    args = parser.parse_args([*base, "--separate-vocabularies"])
+    assert translator_options(args, TranslatorConfig) == {"shared_vocabulary": False}
+    assert translator_options(parser.parse_args(base), TranslatorConfig) == {}

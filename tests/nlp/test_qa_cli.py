@@ -86,13 +86,20 @@ def test_qa_train_evaluate_predict_export(tmp_path, capsys):
                 str(model),
                 "--context",
                 context,
+                "--json",
                 "Where was Ada Lovelace born?",
             ]
         )
         == 0
     )
     line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line["question"] == "Where was Ada Lovelace born?"
     assert context[line["start"] : line["end"]] == line["answer"]
+    assert (
+        _run(["qa", "predict", "--model", str(model), "--context", context, "Where was Ada born?"])
+        == 0
+    )
+    assert capsys.readouterr().out.startswith("'Where was Ada born?': ")  # one readable line
     with pytest.raises(ValueError, match="--context"):
         _run(["qa", "predict", "--model", str(model), "Where?"])
 

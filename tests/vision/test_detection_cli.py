@@ -64,9 +64,12 @@ def test_detect_train_evaluate_predict_export(tmp_path, capsys):
     assert model.is_file() and "validation mAP" in capsys.readouterr().out
     with pytest.raises(FileExistsError, match="--overwrite"):
         _run(["vision", "detect", "train", "--data", str(data), "--output", str(model)])
-    assert _run(["vision", "detect", "evaluate", "--model", str(model), "--data", str(data)]) == 0
+    report_dir = tmp_path / "report"
+    argv = ["vision", "detect", "evaluate", "--model", str(model), "--data", str(data)]
+    assert _run([*argv, "--report-dir", str(report_dir)]) == 0  # refused before the scaffold
     report = json.loads(capsys.readouterr().out)
     assert {"mAP", "mAP_50", "mAP_75", "per_class"} <= set(report) and report["num_objects"] == 4
+    assert json.loads((report_dir / "metrics.json").read_text()) == report
     image = str(data / "JPEGImages" / "im0.png")
     assert (
         _run(
@@ -86,6 +89,11 @@ def test_detect_train_evaluate_predict_export(tmp_path, capsys):
         == 0
     )
     assert image in capsys.readouterr().out and (tmp_path / "drawn" / "im0.png").is_file()
+    argv = ["vision", "detect", "predict", "--model", str(model), "--json", image, image]
+    assert _run([*argv, "--score-threshold", "0"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["image"] for line in lines] == [image, image]
+    assert {"boxes", "scores", "labels"} <= set(lines[0])
     assert (
         _run(
             [

@@ -1,0 +1,355 @@
+"""``common.task_cli``: config-generated options, data specs, shared train options, and the
+generic evaluate / predict / export commands (driven here by a tiny fake task, no training)."""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import csv
+import dataclasses
+import importlib
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from common import task_cli as cli
+from common.cli import main
+from common.task_cli_commands import (
+    add_evaluate_command,
+    add_export_command,
+    add_predict_command,
+    jsonable,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIGS = [
+    "vision.classification:ImageClassifierConfig",
+    "vision.detection.task:ObjectDetectorConfig",
+    "vision.segmentation.task:ImageSegmenterConfig",
+    "nlp.classification.task:TextClassifierConfig",
+    "nlp.ner.task:EntityTaggerConfig",
+    "nlp.qa.task:QuestionAnswererConfig",
+    "nlp.translation.task:TranslatorConfig",
+    "speech.asr:SpeechRecognizerConfig",
+    "health.classification:MedicalImageClassifierConfig",
+    "health.segmentation:MedicalSegmenterConfig",
+    "autonomy.config:DQNConfig",
+]
+
+
+@dataclasses.dataclass
+class ToyConfig:
+    """Every kind of field the generator handles."""
+
+    classes: list[str] = dataclasses.field(default_factory=list)
+    widths: list[int] = dataclasses.field(default_factory=lambda: [8, 16])
+    image_size: int = 64
+    rate: float | None = None
+    flip: str | None = "horizontal"
+    augment: bool = True
+    extra: dict = dataclasses.field(default_factory=dict)
+    window: str | list[float] | None = "abdomen"
+    seed: int = 0
+
+
+def _toy_parser() -> cli.CommandParser:
+    parser = cli.CommandParser(prog="toy")
+    cli.add_train_options(parser, "toy data", epochs=7)
+    cli.add_config_options(parser, ToyConfig, choices={"flip": ("horizontal", "vertical")})
+    return parser
+
+
+@pytest.mark.parametrize("ref", CONFIGS)
+def test_generated_options_default_to_the_config_and_name_its_fields(ref, capsys):
+    config_class = cli.import_object(ref)
+    parser = cli.CommandParser(prog="train")
+    added = cli.add_config_options(parser, config_class)
+    fields = [f.name for f in dataclasses.fields(config_class)]
+    assert added == fields
+    args = parser.parse_args([])
+    assert cli.config_options(args, config_class) == {}  # nothing given: the config decides
+    for name in fields:
+        assert cli.config_value(args, config_class, name) == getattr(config_class(), name)
+    flags = {s for action in parser._actions for s in action.option_strings}
+    assert {"--" + name.replace("_", "-") for name in fields} <= flags  # Python name == flag
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert f"(default: {cli.show_value(config_class().batch_size)})" in help_text
+
+
+def test_values_lists_bools_none_and_json_are_parsed_from_the_field_types():
+    parser = _toy_parser()
+    args = parser.parse_args(
+        [
+            "--data", "x", "--output", "o.keras", "--classes", "cat,dog", "bird",
+            "--widths", "4", "8,12", "--rate", "0.5", "--flip", "none", "--no-augment",
+            "--extra", '{"a": 1}', "--window", "[40, 400]", "--seed", "3",
+        ]
+    )  # fmt: skip
+    assert cli.config_options(args, ToyConfig) == {
+        "classes": ["cat", "dog", "bird"],
+        "widths": [4, 8, 12],
+        "rate": 0.5,
+        "flip": None,
+        "augment": False,
+        "extra": {"a": 1},
+        "window": [40, 400],
+        "seed": 3,
+    }
+    assert args.epochs == 7 and args.strategy == "auto" and args.log_dir is None
+    assert cli.config_value(args, ToyConfig, "image_size") == 64
+    flag_on = parser.parse_args(["--data", "x", "--output", "o", "--augment"])
+    assert cli.config_options(flag_on, ToyConfig) == {"augment": True}
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--epoch", "1"],  # abbreviation of --epochs: refused, never guessed
+        ["--image", "32"],
+        ["--widths", "4,x"],
+        ["--image-size", "big"],
+        ["--flip", "diagonal"],
+        ["--extra", "[1]"],
+    ],
+)
+def test_abbreviations_and_bad_values_exit_with_code_2(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        _toy_parser().parse_args(["--data", "x", "--output", "o", *argv])
+    assert exit_info.value.code == 2 and "error:" in capsys.readouterr().err
+
+
+def test_help_shows_the_config_defaults_and_shared_option_defaults(capsys):
+    with pytest.raises(SystemExit):
+        _toy_parser().parse_args(["--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    for expected in (
+        "--image-size INT image size (default: 64)",
+        "--widths INT [INT ...] widths (default: 8,16)",
+        "--augment, --no-augment augment (default: true)",
+        "--rate FLOAT rate (default: none)",
+        "training epochs (default: 7)",
+        "(default: auto)",
+    ):
+        assert expected in out
+
+
+def test_data_specs():
+    assert cli.parse_data_spec("builtin:synthetic:24", ["synthetic"]) == cli.DataSpec(
+        "builtin", "synthetic", "24"
+    )
+    assert cli.parse_data_spec("tfds:voc/2007:validation") == cli.DataSpec(
+        "tfds", "voc/2007", "validation"
+    )
+    spec = cli.parse_data_spec("photos/train")
+    assert spec.kind == "path" and spec.path == Path("photos/train")
+    with pytest.raises(cli.UsageError, match="the built-ins are builtin:digits, builtin:shapes"):
+        cli.parse_data_spec("builtin:nope", ["digits", "shapes"])
+    with pytest.raises(cli.UsageError, match="names no dataset"):
+        cli.parse_data_spec("tfds:")
+    with pytest.raises(cli.UsageError, match="empty"):
+        cli.parse_data_spec(" ")
+
+
+def test_output_resume_log_dir_and_seed_checks(tmp_path, monkeypatch):
+    existing = tmp_path / "m.keras"
+    existing.write_bytes(b"keep me")
+    args = _toy_parser().parse_args(["--data", "x", "--output", str(existing)])
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        cli.start_training(args)
+    assert existing.read_bytes() == b"keep me"
+    args.overwrite = True
+    assert cli.start_training(args) == existing
+    args.resume = True
+    with pytest.raises(cli.UsageError, match="--resume needs the --work-dir"):
+        cli.start_training(args)
+    args.resume, args.log_dir = False, str(tmp_path / "tb")
+    callbacks = cli.training_callbacks(args)
+    assert [type(c).__name__ for c in callbacks] == ["TensorBoard"]
+    assert callbacks[0].log_dir == str(tmp_path / "tb")
+    real_find_spec = cli.importlib.util.find_spec
+    monkeypatch.setattr(
+        cli.importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "tensorboard" else real_find_spec(name, *a),
+    )
+    with pytest.raises(cli.UsageError, match="pip install tensorboard"):
+        cli.start_training(args)
+    monkeypatch.undo()
+    args.log_dir, args.seed = None, 11
+    cli.start_training(args)
+    first = (random.random(), float(np.random.rand()))
+    cli.seed_everything(11)
+    assert (random.random(), float(np.random.rand())) == first
+
+
+# --------------------------------------------------------------------------- generic commands
+class FakeTask:
+    """Stands in for a task class: load / predict(list) / evaluate / export, no TensorFlow."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    @classmethod
+    def load(cls, path: str) -> FakeTask:
+        return cls(path)
+
+    def predict(self, inputs: list) -> list:
+        assert isinstance(inputs, list)  # always a list, whatever the number of inputs
+        return [{"label": s.upper(), "scores": np.array([0.25, 0.75])} for s in inputs]
+
+    def evaluate(self, data, report_dir=None) -> dict:
+        return {
+            "accuracy": np.float32(0.5),
+            "auc": float("nan"),
+            "per_class": {"cat": {"precision": 1.0, "recall": 0.5}, "dog": {"precision": 0.0}},
+            "confusion_matrix": [[1, 0], [1, 0]],
+            "data": data,
+        }
+
+    def export(self, base_dir: str, version: int | None = None) -> Path:
+        return Path(base_dir) / str(version or 1)
+
+
+def _fake_cli(tmp_path: Path) -> argparse.ArgumentParser:
+    parser = cli.CommandParser(prog="dlsuite fake")
+    actions = cli.add_actions(parser)
+    add_evaluate_command(
+        actions,
+        FakeTask,
+        data_help="anything",
+        resolve=lambda args, task: f"{args.data}:{args.part}",
+        help="metrics",
+    )
+    add_predict_command(
+        actions,
+        FakeTask,
+        help="labels",
+        describe=lambda item, result: f"{item} -> {result['label']}",
+        inputs_help="words",
+        input_key="word",
+    )
+    add_export_command(actions, FakeTask, example="models/fake")
+    (tmp_path / "fake.keras").write_bytes(b"")
+    return parser
+
+
+def _call(parser: argparse.ArgumentParser, argv: list[str]) -> int:
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+def test_predict_prints_readable_lines_or_one_json_object_per_input(tmp_path, capsys):
+    parser, model = _fake_cli(tmp_path), str(tmp_path / "fake.keras")
+    assert _call(parser, ["predict", "--model", model, "cat", "dog"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["cat -> CAT", "dog -> DOG"]
+    assert _call(parser, ["predict", "--model", model, "--json", "cat", "dog"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert lines == [
+        {"word": "cat", "label": "CAT", "scores": [0.25, 0.75]},
+        {"word": "dog", "label": "DOG", "scores": [0.25, 0.75]},
+    ]
+    with pytest.raises(cli.UsageError, match="no such file"):
+        _call(parser, ["predict", "--model", str(tmp_path / "none.keras"), "cat"])
+
+
+def test_evaluate_summary_full_json_and_report_dir(tmp_path, capsys):
+    parser, model = _fake_cli(tmp_path), str(tmp_path / "fake.keras")
+    assert _call(parser, ["evaluate", "--model", model, "--data", "builtin:x"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary == {"accuracy": 0.5, "auc": None, "data": "builtin:x:val"}
+    report_dir = tmp_path / "report"
+    argv = ["evaluate", "--model", model, "--data", "d", "--part", "train", "--json"]
+    assert _call(parser, [*argv, "--report-dir", str(report_dir)]) == 0
+    full = json.loads(capsys.readouterr().out)
+    assert full["per_class"]["cat"]["recall"] == 0.5 and full["data"] == "d:train"
+    assert json.loads((report_dir / "metrics.json").read_text()) == full
+    with (report_dir / "per_class.csv").open() as handle:
+        rows = list(csv.reader(handle))
+    assert rows == [["class", "precision", "recall"], ["cat", "1.0", "0.5"], ["dog", "0.0", ""]]
+
+
+def test_export_and_load_checks_the_task_class(tmp_path, capsys):
+    parser, model = _fake_cli(tmp_path), str(tmp_path / "fake.keras")
+    argv = ["export", "--model", model, "--output", "models/x", "--version", "3"]
+    assert _call(parser, argv) == 0
+    assert capsys.readouterr().out.strip() == f"exported {Path('models/x/3')}"
+    from common.task_cli_commands import load
+
+    with pytest.raises(ValueError, match="no such task file"):
+        load(str(tmp_path / "missing.keras"), "vision.classification:ImageClassifier")
+
+
+def test_jsonable_converts_numpy_and_non_finite_values():
+    value = {"a": np.int64(3), "b": np.array([[1.5]]), "c": float("inf"), "d": Path("p")}
+    assert jsonable(value) == {"a": 3, "b": [[1.5]], "c": None, "d": "p"}
+
+
+# --------------------------------------------------------------------------- dlsuite itself
+def test_version_and_top_level_help(capsys):
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"dlsuite {version('dlsuite')}"
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert "image classification, object detection, segmentation" in out  # read, not imported
+    assert "medical imaging" in out and "serve" in out
+
+
+def test_help_imports_no_tensorflow_and_no_domain():
+    code = (
+        "import sys\n"
+        "from common.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('tensorflow', 'keras', 'vision', 'nlp', 'speech') "
+        "if m in sys.modules]\n"
+        "print('HEAVY', heavy)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert "HEAVY []" in result.stdout, result.stdout + result.stderr
+
+
+def test_domain_cli_modules_import_nothing_heavy_at_the_top():
+    """Task modules, TensorFlow and Keras are imported inside handlers, never at module level;
+    and nlp's qa / translation CLIs do not import nlp.cli (no import cycle)."""
+    heavy = ("tensorflow", "keras", "numpy")
+    for path in [
+        "common/task_cli.py", "common/task_cli_commands.py", "common/cli.py", "vision/cli.py",
+        "vision/detection/cli.py", "vision/segmentation/cli.py", "nlp/cli.py", "nlp/qa/cli.py",
+        "nlp/translation/cli.py", "speech/cli.py", "health/cli.py", "autonomy/cli.py",
+    ]:  # fmt: skip
+        tree = ast.parse((ROOT / path).read_text())
+        for node in tree.body:
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            for name in names:
+                assert name.split(".")[0] not in heavy, f"{path} imports {name} at the top"
+                assert not name.endswith((".task", ".asr", ".dqn", ".classification")), path
+                if path.startswith("nlp/") and path != "nlp/cli.py":
+                    assert name != "nlp.cli" and name != "nlp", f"{path} imports {name}"
+
+
+def test_duplicated_choice_lists_match_their_source():
+    from nlp.translation import cli as translation_cli
+    from speech import cli as speech_cli
+
+    assert (
+        translation_cli.DECODING_METHODS
+        == importlib.import_module("nlp.translation").DECODING_METHODS
+    )
+    assert speech_cli.DECODERS == importlib.import_module("speech.decoding").DECODERS
