@@ -1,10 +1,16 @@
-"""PNG plots for reports: training curves and confusion matrices (headless Agg backend)."""
+"""Evaluation reports: metrics JSON + per-class CSV / markdown tables (``write_report``) and PNG
+plots, training curves in a grid and confusion matrices (headless Agg backend)."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -22,13 +28,17 @@ def _prepare(path: str | os.PathLike) -> Path:
     return path
 
 
-def plot_history(history: Mapping[str, Sequence[float]], path: str | os.PathLike) -> Path:
-    """Plot one subplot per metric (loss first), train vs ``val_`` curves, to a PNG at ``path``.
+def plot_history(history: Any, path: str | os.PathLike, columns: int = 3) -> Path:
+    """Plot one panel per metric (loss first), train vs ``val_`` curves, in a grid of up to
+    ``columns`` panels per row, to a PNG at ``path``.
 
-    Accepts ``keras.callbacks.History.history`` (a dict of per-epoch lists).
+    Accepts ``keras.callbacks.History`` or its ``.history`` (a dict of per-epoch lists).
     """
+    history = getattr(history, "history", history)
     if not history or not any(len(values) for values in history.values()):
         raise ValueError("history is empty; nothing to plot.")
+    if int(columns) < 1:
+        raise ValueError(f"columns must be >= 1, got {columns!r}.")
     families: list[str] = []
     for key in history:
         base = key[4:] if key.startswith("val_") else key
@@ -36,9 +46,13 @@ def plot_history(history: Mapping[str, Sequence[float]], path: str | os.PathLike
             families.append(base)
     families = sorted(families, key=lambda name: name != "loss")  # stable: loss first
 
-    fig, axes = plt.subplots(1, len(families), figsize=(4.5 * len(families), 3.5), squeeze=False)
+    cols = min(int(columns), len(families))
+    rows = math.ceil(len(families) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, 3.5 * rows), squeeze=False)
     try:
-        for ax, family in zip(axes[0], families, strict=True):
+        for ax in axes.flat[len(families) :]:
+            ax.set_visible(False)
+        for ax, family in zip(axes.flat, families, strict=False):
             for key, label in ((family, "train"), (f"val_{family}", "validation")):
                 values = history.get(key)
                 if values is not None and len(values):
@@ -107,3 +121,121 @@ def plot_confusion_matrix(
     finally:
         plt.close(fig)
     return path
+
+
+# ------------------------------------------------------------------ report files
+class ReportExistsError(FileExistsError):
+    """A report folder already holds a different report; it is never overwritten silently."""
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready copy: NumPy scalars/arrays to Python, NaN/inf to None, paths to strings."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _plain(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    return value
+
+
+def _is_scalar(value: Any) -> bool:
+    return value is None or isinstance(value, (bool, int, float, str))
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value).replace("|", "\\|")
+
+
+def _columns(per_class: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    columns: list[str] = []
+    for row in per_class.values():
+        columns.extend(k for k, v in row.items() if _is_scalar(v) and k not in columns)
+    return columns
+
+
+def _markdown(title: str, metrics: Mapping[str, Any], per_class: Mapping | None) -> str:
+    lines = [f"# {title}", "", "| metric | value |", "| --- | --- |"]
+    lines += [f"| {k} | {_cell(v)} |" for k, v in metrics.items() if _is_scalar(v)]
+    if per_class:
+        columns = _columns(per_class)
+        lines += ["", "## Per class", "", "| class | " + " | ".join(columns) + " |"]
+        lines.append("| --- |" + " --- |" * len(columns))
+        for name, row in per_class.items():
+            cells = " | ".join(_cell(row.get(c)) for c in columns)
+            lines.append(f"| {_cell(name)} | {cells} |")
+    return "\n".join(lines) + "\n"
+
+
+def _csv(per_class: Mapping[str, Mapping[str, Any]]) -> str:
+    columns = _columns(per_class)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["class", *columns])
+    for name, row in per_class.items():
+        writer.writerow([name, *("" if row.get(c) is None else row.get(c) for c in columns)])
+    return buffer.getvalue()
+
+
+def write_report(
+    report_dir: str | os.PathLike,
+    metrics: Mapping[str, Any],
+    per_class: Mapping[str, Mapping[str, Any]] | None = None,
+    prefix: str = "",
+    title: str = "Evaluation report",
+    overwrite: bool = False,
+) -> dict[str, Path]:
+    """Write ``metrics.json``, ``per_class.csv`` and ``report.md`` (summary + per-class table).
+
+    ``per_class`` maps class name -> {metric: value}; by default it is ``metrics["per_class"]``
+    when that is such a mapping. ``prefix`` names the files (``val_metrics.json``) so several
+    reports share a folder. A folder already holding a *different* report with these names
+    raises ``ReportExistsError`` before anything is written, unless ``overwrite``; an identical
+    one is left as it is. Files are written whole (write-then-rename). Returns the paths.
+    """
+    from common.atomic import staged
+
+    if not isinstance(metrics, Mapping):
+        raise ValueError(f"metrics must be a mapping, got {type(metrics).__name__}")
+    if per_class is None:
+        candidate = metrics.get("per_class")
+        if isinstance(candidate, Mapping) and all(
+            isinstance(v, Mapping) for v in candidate.values()
+        ):
+            per_class = candidate
+    plain = _plain(metrics)
+    plain_per_class = _plain(per_class) if per_class else None
+    contents = {"metrics": json.dumps(plain, indent=2, allow_nan=False) + "\n"}
+    if plain_per_class:
+        contents["per_class"] = _csv(plain_per_class)
+    contents["markdown"] = _markdown(title, plain, plain_per_class)
+    names = {"metrics": "metrics.json", "per_class": "per_class.csv", "markdown": "report.md"}
+    report_dir = Path(report_dir)
+    paths = {key: report_dir / f"{prefix}{names[key]}" for key in contents}
+    clashes = [
+        path.name
+        for key, path in paths.items()
+        if path.exists() and (not path.is_file() or path.read_text() != contents[key])
+    ]
+    if clashes and not overwrite:
+        raise ReportExistsError(
+            f"{report_dir} already holds a different report ({', '.join(clashes)}); "
+            "choose another report folder or prefix, or pass overwrite=True"
+        )
+    report_dir.mkdir(parents=True, exist_ok=True)
+    for key, path in paths.items():
+        if path.is_file() and path.read_text() == contents[key]:
+            continue
+        with staged(path) as staging:
+            staging.write_text(contents[key])
+    return paths

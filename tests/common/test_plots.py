@@ -35,6 +35,20 @@ def test_plot_history_writes_png_with_one_panel_per_metric(tmp_path):
     assert two_panels > 1.5 * one_panel
 
 
+def test_plot_history_lays_many_metrics_out_in_a_grid(tmp_path):
+    import keras
+
+    history = keras.callbacks.History()
+    history.history = {name: [1.0, 0.5, 0.25] for name in ("loss", "a", "b", "c", "d")}
+    width, height = _assert_png(plot_history(history, tmp_path / "grid.png"))
+    row_width, row_height = _assert_png(
+        plot_history({"loss": [1.0], "a": [1.0], "b": [1.0]}, tmp_path / "row.png")
+    )
+    assert width == row_width and height > 1.8 * row_height  # 3 columns, 2 rows
+    with pytest.raises(ValueError, match="columns"):
+        plot_history({"loss": [1.0]}, tmp_path / "x.png", columns=0)
+
+
 def test_plot_history_rejects_empty(tmp_path):
     with pytest.raises(ValueError):
         plot_history({}, tmp_path / "empty.png")
