@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import gzip
+import io
 import os
 import random
 import re
@@ -55,6 +56,20 @@ def _open_text(path: Path):
     )
 
 
+def _read_text(path: Path) -> str:
+    """The whole UTF-8 text of ``path`` (``.gz`` too); ``ValueError`` naming it when unreadable."""
+    try:
+        with _open_text(path) as handle:
+            return handle.read()
+    except UnicodeDecodeError as error:
+        raise ValueError(
+            f"{path} is not UTF-8 text (byte {error.object[error.start : error.start + 1]!r} "
+            f"at offset {error.start} of the decoded stream)"
+        ) from None
+    except (OSError, EOFError) as error:  # gzip.BadGzipFile, a truncated .gz
+        raise ValueError(f"{path} cannot be read: {error}") from None
+
+
 def load_text_csv(
     path: str | os.PathLike,
     text_column: str = "text",
@@ -73,26 +88,29 @@ def load_text_csv(
     name = path.name.removesuffix(".gz")
     delimiter = delimiter or ("\t" if name.endswith(".tsv") else ",")
     texts, labels = [], []
-    with _open_text(path) as handle:
-        reader = csv.DictReader(
-            handle,
-            delimiter=delimiter,
-            quoting=csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL,
-        )
+    reader = csv.DictReader(
+        io.StringIO(_read_text(path), newline=""),
+        delimiter=delimiter,
+        quoting=csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL,
+    )
+    try:
         columns = reader.fieldnames or []
         for column in (text_column, label_column):
             if column not in columns:
                 raise ValueError(f"{path} has no column {column!r}; its columns are {columns}")
-        for line, row in enumerate(reader, start=2):
+        for row in reader:
             text, label = row[text_column], row[label_column]
             if text is None or label is None:
                 raise ValueError(
-                    f"{path}, line {line}: missing {text_column!r} or {label_column!r} value"
+                    f"{path}, line {reader.line_num}: missing {text_column!r} or "
+                    f"{label_column!r} value"
                 )
             texts.append(text)
             labels.append(
                 [x for x in label.split(label_separator) if x] if label_separator else label
             )
+    except csv.Error as error:  # a field over csv.field_size_limit(), a stray quote
+        raise ValueError(f"{path}, line {reader.line_num}: not valid CSV ({error})") from None
     if not texts:
         raise ValueError(f"{path} holds no rows")
     flat = [x for y in labels for x in y] if label_separator else labels
@@ -210,8 +228,7 @@ def read_conll(
         if not path.is_file():
             raise ValueError(f"no such CoNLL file: {path}")
         where = str(path)
-        with _open_text(path) as handle:
-            lines = handle.read().splitlines()
+        lines = _read_text(path).splitlines()
     else:
         lines = list(source)
     sentences: list[list[str]] = []

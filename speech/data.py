@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import os
 import re
 from collections.abc import Iterator, Sequence
@@ -67,27 +68,50 @@ def normalize_transcript(text: str, lowercase: bool = True) -> str:
 
 # ---------------------------------------------------------------------------- files on disk
 def load_manifest(path: str | os.PathLike) -> Utterances:
-    """A CSV with a ``path,transcript`` header; relative paths are taken from the CSV's folder."""
+    """A CSV with a ``path,transcript`` header; relative paths are taken from the CSV's folder.
+
+    Every problem (not UTF-8, broken CSV, a row without a path or transcript, a missing audio
+    file) is a ``ValueError`` naming the manifest and the line.
+    """
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"no such manifest: {path}")
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        if reader.fieldnames is None or not {"path", "transcript"} <= set(reader.fieldnames):
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ValueError(
+            f"{path}: a manifest must be UTF-8 text (bad byte at offset {error.start})"
+        ) from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    rows: list[tuple[int, dict]] = []
+    try:
+        fieldnames = reader.fieldnames
+        if fieldnames is None or not {"path", "transcript"} <= set(fieldnames):
             raise ValueError(
                 f"{path}: a manifest needs a header with 'path' and 'transcript' columns"
             )
-        rows = list(reader)
+        for row in reader:
+            rows.append((reader.line_num, row))
+    except csv.Error as error:  # e.g. a field over csv.field_size_limit(), a stray quote
+        raise ValueError(f"{path}, line {reader.line_num}: not valid CSV ({error})") from None
     if not rows:
         raise ValueError(f"{path}: the manifest lists no utterances")
-    audio = []
-    for line, row in enumerate(rows, start=2):
-        item = Path(row["path"])
+    audio, transcripts = [], []
+    for line, row in rows:
+        name, transcript = row.get("path"), row.get("transcript")
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError(f"{path}, line {line}: the row has no audio path")
+        if not isinstance(transcript, str):
+            raise ValueError(
+                f"{path}, line {line}: the row for {name!r} has no transcript (too few fields)"
+            )
+        item = Path(name)
         item = item if item.is_absolute() else path.parent / item
         if not item.is_file():
             raise ValueError(f"{path}, line {line}: audio file {item} does not exist")
         audio.append(str(item))
-    return Utterances(audio, [row["transcript"] for row in rows], [None] * len(rows))
+        transcripts.append(transcript)
+    return Utterances(audio, transcripts, [None] * len(rows))
 
 
 def load_librispeech(folder: str | os.PathLike) -> Utterances:

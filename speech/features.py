@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import numbers
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -274,10 +275,46 @@ def as_waveform(array: Any) -> np.ndarray:
     return waveform.astype(np.float32)
 
 
+def wav_shortfall(data: bytes) -> tuple[int, int] | None:
+    """``(declared, present)`` audio bytes of a WAV whose ``data`` chunk is cut short, else None.
+
+    Walks the RIFF chunks to the ``data`` chunk and compares the size its header declares with
+    the bytes that follow it. A WAV written by a streaming encoder may declare 0 or 0xFFFFFFFF
+    (size unknown); those are not reported.
+    """
+    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        return None
+    offset = 12
+    while offset + 8 <= len(data):
+        chunk_id = data[offset : offset + 4]
+        size = int.from_bytes(data[offset + 4 : offset + 8], "little")
+        body = offset + 8
+        if chunk_id == b"data":
+            present = len(data) - body
+            if size in (0, 0xFFFFFFFF) or present >= size:
+                return None
+            return size, present
+        offset = body + size + (size & 1)  # chunks are word-aligned
+    return None
+
+
 def decode_audio_bytes(data: bytes, name: str) -> tuple[np.ndarray, int]:
-    """Encoded audio -> (mono float32 waveform, rate): WAV by TensorFlow, the rest by soundfile."""
+    """Encoded audio -> (mono float32 waveform, rate): WAV by TensorFlow, the rest by soundfile.
+
+    A WAV whose audio data is shorter than its header declares (a truncated file) is read as
+    far as it goes, with a ``UserWarning`` naming it.
+    """
     if not data:
         raise ValueError(f"{name}: audio is empty (0 bytes)")
+    shortfall = wav_shortfall(data)
+    if shortfall is not None:
+        declared, present = shortfall
+        warnings.warn(
+            f"{name}: truncated WAV file: its header declares {declared} bytes of audio but "
+            f"only {present} are present; reading those",
+            UserWarning,
+            stacklevel=2,
+        )
     if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
         try:
             waveform, rate = decode_wav(tf.constant(data))

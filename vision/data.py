@@ -175,12 +175,22 @@ def parse_voc_annotation(path: str | os.PathLike) -> tuple[str, list[VocObject]]
         root = ET.parse(path).getroot()
     except ET.ParseError as error:
         raise ValueError(f"{path} is not valid VOC XML: {error}") from error
+    except (OSError, UnicodeError, RecursionError) as error:
+        raise ValueError(f"{path} cannot be read as VOC XML: {error}") from None
     filename = (root.findtext("filename") or "").strip()
     objects = []
-    for node in root.iter("object"):
+    for number, node in enumerate(root.iter("object"), start=1):
         box = node.find("bndbox")
         if box is None:
             raise ValueError(f"{path}: an <object> has no <bndbox>")
-        coords = [float(box.findtext(tag, "nan")) for tag in ("xmin", "ymin", "xmax", "ymax")]
+        coords = []
+        for tag in ("xmin", "ymin", "xmax", "ymax"):
+            text = box.findtext(tag, "nan")
+            try:
+                coords.append(float(text))
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"{path}: object {number} has <{tag}>{text[:40]!r}</{tag}>, not a number"
+                ) from None
         objects.append(VocObject((node.findtext("name") or "").strip(), *coords))
     return filename, objects

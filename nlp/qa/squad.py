@@ -87,25 +87,77 @@ def _anchor(context: str, text: str, start: int) -> int | None:
     return min(positions, key=lambda p: abs(p - start))
 
 
+def _is_impossible(value: Any, where: str) -> bool:
+    """``is_impossible`` as a real bool; the strings "true" / "false" are read strictly."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    raise ValueError(f"{where}: 'is_impossible' must be true or false, got {value!r}")
+
+
+def _items(value: Any, key: str, where: str) -> list:
+    """``value`` (a list under ``key``), or a ``ValueError`` naming where and what it was."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ValueError(f"{where}: {key!r} must be a list, got {type(value).__name__}")
+    return value
+
+
+def _object(value: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{where} must be a JSON object, got {type(value).__name__}")
+    return value
+
+
+def _answer(answer: Any, where: str) -> tuple[str, int]:
+    answer = _object(answer, where)
+    text, start = answer.get("text", ""), answer.get("answer_start", -1)
+    if not isinstance(text, str):
+        raise ValueError(f"{where}: 'text' must be a string, got {type(text).__name__}")
+    if isinstance(start, bool) or not isinstance(start, (int, str)):
+        raise ValueError(f"{where}: 'answer_start' must be an integer, got {start!r}")
+    try:
+        return text, int(start)
+    except ValueError:
+        raise ValueError(f"{where}: 'answer_start' must be an integer, got {start!r}") from None
+
+
 def parse_squad(payload: Mapping[str, Any], source: str = "") -> SquadData:
-    """The official ``{"version", "data": [{"title", "paragraphs": [...]}]}`` dict -> ``SquadData``."""
+    """The official ``{"version", "data": [{"title", "paragraphs": [...]}]}`` dict -> ``SquadData``.
+
+    Every structural problem is a ``ValueError`` naming the source and the article, paragraph,
+    question or answer.
+    """
+    name = source or "input"
     if not isinstance(payload, Mapping) or not isinstance(payload.get("data"), list):
-        raise ValueError(
-            f"{source or 'input'} is not SQuAD JSON: expected an object with a 'data' list"
-        )
+        raise ValueError(f"{name} is not SQuAD JSON: expected an object with a 'data' list")
     examples, misaligned, unusable = [], 0, 0
-    for article in payload["data"]:
+    for a, article in enumerate(payload["data"]):
+        article = _object(article, f"{name}: article {a}")
         title = str(article.get("title", ""))
-        for p, paragraph in enumerate(article.get("paragraphs", [])):
+        at = f"{name}: article {a} ({title[:60]!r})"
+        for p, paragraph in enumerate(_items(article.get("paragraphs"), "paragraphs", at)):
+            paragraph = _object(paragraph, f"{at}, paragraph {p}")
             context = paragraph.get("context")
             if not isinstance(context, str):
-                raise ValueError(f"{source}: paragraph {p} of {title!r} has no 'context' string")
-            for qa in paragraph.get("qas", []):
+                raise ValueError(f"{name}: paragraph {p} of {title!r} has no 'context' string")
+            for q, qa in enumerate(_items(paragraph.get("qas"), "qas", f"{at}, paragraph {p}")):
+                where = f"{at}, paragraph {p}, question {q}"
+                qa = _object(qa, where)
+                where = f"{where} (id {str(qa.get('id', ''))[:60]!r})"
+                question = qa.get("question", "")
+                if not isinstance(question, str):
+                    raise ValueError(f"{where}: 'question' must be a string")
+                impossible = _is_impossible(qa.get("is_impossible", False), where)
                 answers = []
-                impossible = bool(qa.get("is_impossible", False))
-                for answer in [] if impossible else qa.get("answers", []):
-                    text, start = str(answer.get("text", "")), int(answer.get("answer_start", -1))
-                    if context[start : start + len(text)] != text or not text:
+                raw_answers = [] if impossible else _items(qa.get("answers"), "answers", where)
+                for n, raw in enumerate(raw_answers):
+                    text, start = _answer(raw, f"{where}, answer {n}")
+                    if context[max(start, 0) : start + len(text)] != text or start < 0 or not text:
                         misaligned += 1
                         start = _anchor(context, text, start)
                         if start is None:
@@ -114,13 +166,10 @@ def parse_squad(payload: Mapping[str, Any], source: str = "") -> SquadData:
                     answers.append((text, start))
                 if not impossible and not answers:
                     raise ValueError(
-                        f"{source}: question {qa.get('id')!r} has no answers and is not marked is_impossible"
+                        f"{source}: question {qa.get('id')!r} has no answers and is not marked "
+                        "is_impossible"
                     )
-                examples.append(
-                    QAExample(
-                        str(qa.get("question", "")), context, answers, str(qa.get("id", "")), title
-                    )
-                )
+                examples.append(QAExample(question, context, answers, str(qa.get("id", "")), title))
     return SquadData(examples, str(payload.get("version", "")), misaligned, unusable, source)
 
 
@@ -133,8 +182,10 @@ def read_squad(path: str | os.PathLike) -> SquadData:
     try:
         with opener(path, "rt", encoding="utf-8") as handle:
             payload = json.load(handle)
-    except (json.JSONDecodeError, UnicodeDecodeError, OSError) as error:
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError, EOFError) as error:
         raise ValueError(f"{path} is not readable SQuAD JSON: {error}") from error
+    except RecursionError:
+        raise ValueError(f"{path} is not readable SQuAD JSON: nested too deeply") from None
     return parse_squad(payload, str(path))
 
 

@@ -205,6 +205,78 @@ def _class_index(names: list[str] | None, found: list[str], source: str) -> list
     return list(names)
 
 
+def image_path_inside(folder: Path, name: Any, source: str) -> Path:
+    """``folder / name`` for an annotation's image name, refusing names that leave ``folder``.
+
+    Absolute names and ``..`` components (``../../etc/hostname``) are ``ValueError``s naming
+    the annotation file: an annotation must never make the loader read outside its images.
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"{source}: an image has no file name (got {name!r})")
+    relative = Path(name)
+    if relative.is_absolute() or ".." in relative.parts or "\x00" in name:
+        raise ValueError(
+            f"{source}: image file name {name!r} points outside the image folder {folder}"
+        )
+    candidate = folder / relative
+    if not candidate.resolve().is_relative_to(folder.resolve()):  # e.g. through a symlink
+        raise ValueError(
+            f"{source}: image file name {name!r} resolves outside the image folder {folder}"
+        )
+    return candidate
+
+
+def _coco_int(value: Any, what: str, where: str) -> int:
+    """An integer field of a COCO record (integral floats and digit strings too, not bools)."""
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{where}: {what} must be an integer, got {value!r}"[:300])
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError(f"{where}: {what} must be an integer, got {value!r}")
+    return int(value)
+
+
+def _coco_records(content: Any, key: str, path: Path) -> list[dict]:
+    records = content.get(key)
+    if not isinstance(records, list):
+        raise ValueError(f"{path} is not a COCO detection file: {key!r} is not a list")
+    for i, record in enumerate(records):
+        if not isinstance(record, dict):
+            raise ValueError(f"{path}: {key}[{i}] must be an object, got {type(record).__name__}")
+    return records
+
+
+def _coco_bbox(ann: dict, where: str) -> list[float]:
+    bbox = ann.get("bbox")
+    if (
+        not isinstance(bbox, list)
+        or len(bbox) != 4
+        or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in bbox)
+    ):
+        raise ValueError(
+            f"{where}: 'bbox' must be 4 numbers [x, y, width, height], got {bbox!r}"[:300]
+        )
+    return [float(v) for v in bbox]
+
+
+def _read_coco_json(path: Path) -> dict:
+    try:
+        content = json.loads(path.read_bytes().decode("utf-8-sig"))
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path} is not UTF-8 JSON (bad byte at offset {error.start})") from None
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not valid JSON: {error}") from error
+    except RecursionError:
+        raise ValueError(f"{path} is not valid COCO JSON: nested too deeply") from None
+    if not isinstance(content, dict):
+        raise ValueError(f"{path} is not a COCO detection file: the top level is not an object")
+    for key in ("images", "annotations", "categories"):
+        if key not in content:
+            raise ValueError(f"{path} is not a COCO detection file: no {key!r} list")
+    return content
+
+
 def load_coco(
     annotations: str | os.PathLike,
     image_dir: str | os.PathLike | None = None,
@@ -214,55 +286,60 @@ def load_coco(
 
     Classes default to the file's categories in id order. ``bbox`` is COCO's [x, y, w, h];
     crowd regions (``iscrowd``) are skipped and counted, as COCO's own evaluation ignores them.
+    Every malformed record (missing ``id`` / ``file_name``, a bbox that is not 4 numbers, a
+    file name leading outside ``image_dir``) is a ``ValueError`` naming the file and record.
     """
     path = Path(annotations)
     if not path.is_file():
         raise ValueError(f"COCO annotation file not found: {path}")
-    try:
-        content = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path} is not valid JSON: {error}") from error
-    for key in ("images", "annotations", "categories"):
-        if key not in content:
-            raise ValueError(f"{path} is not a COCO detection file: no {key!r} list")
-    categories = {
-        int(c["id"]): str(c["name"]) for c in sorted(content["categories"], key=lambda c: c["id"])
-    }
+    content = _read_coco_json(path)
+    categories: dict[int, str] = {}
+    for i, category in enumerate(_coco_records(content, "categories", path)):
+        where = f"{path}: categories[{i}]"
+        if "name" not in category or not isinstance(category["name"], (str, int)):
+            raise ValueError(f"{where} has no 'name'")
+        categories[_coco_int(category.get("id"), "'id'", where)] = str(category["name"])
+    categories = dict(sorted(categories.items()))
     names = _class_index(
         None if class_names is None else list(class_names), list(categories.values()), str(path)
     )
     index = {name: i for i, name in enumerate(names)}
     image_dir = Path(image_dir) if image_dir is not None else path.parent
-    per_image: dict[int, list[dict]] = {int(img["id"]): [] for img in content["images"]}
+    image_records = _coco_records(content, "images", path)
+    per_image: dict[int, list[dict]] = {}
+    for i, img in enumerate(image_records):
+        per_image[_coco_int(img.get("id"), "'id'", f"{path}: images[{i}]")] = []
     report = BoxReport()
-    for ann in content["annotations"]:
-        image_id = int(ann["image_id"])
+    for i, ann in enumerate(_coco_records(content, "annotations", path)):
+        where = f"{path}: annotation {ann.get('id', i)!r}"[:300]
+        image_id = _coco_int(ann.get("image_id"), "'image_id'", where)
         if image_id not in per_image:
-            raise ValueError(
-                f"{path}: annotation {ann.get('id')} refers to unknown image id {image_id}"
-            )
-        if int(ann["category_id"]) not in categories:
-            raise ValueError(
-                f"{path}: annotation {ann.get('id')} has unknown category_id {ann['category_id']}"
-            )
+            raise ValueError(f"{where} refers to unknown image id {image_id}")
+        category_id = _coco_int(ann.get("category_id"), "'category_id'", where)
+        if category_id not in categories:
+            raise ValueError(f"{where} has unknown category_id {category_id}")
         if ann.get("iscrowd", 0):
             report.skipped_crowd += 1
             continue
-        per_image[image_id].append(ann)
+        per_image[image_id].append(
+            {"bbox": _coco_bbox(ann, where), "label": index[categories[category_id]]}
+        )
     images, all_boxes, all_labels = [], [], []
-    for img in content["images"]:
-        file = image_dir / img["file_name"]
+    for i, img in enumerate(image_records):
+        where = f"{path}: images[{i}]"
+        file = image_path_inside(image_dir, img.get("file_name"), where)
         if not file.is_file():
             raise ValueError(f"{path}: image file not found: {file}")
-        height, width = int(img.get("height") or 0), int(img.get("width") or 0)
-        if not height or not width:
+        height = _coco_int(img.get("height") or 0, "'height'", where)
+        width = _coco_int(img.get("width") or 0, "'width'", where)
+        if height <= 0 or width <= 0:
             height, width = _image_size(file)
         anns = per_image[int(img["id"])]
         xywh = np.array([a["bbox"] for a in anns], np.float32).reshape(-1, 4)
         yxyx = np.stack(
             [xywh[:, 1], xywh[:, 0], xywh[:, 1] + xywh[:, 3], xywh[:, 0] + xywh[:, 2]], -1
         )
-        labels = np.array([index[categories[int(a["category_id"])]] for a in anns], np.int32)
+        labels = np.array([a["label"] for a in anns], np.int32)
         boxes, keep = clean_boxes(yxyx, height, width, f"{path} ({img['file_name']})", report)
         images.append(str(file))
         all_boxes.append(boxes)
@@ -298,7 +375,7 @@ def load_voc(
         if not file.is_file():
             raise ValueError(f"annotation file not found: {file}")
         filename, objects = parse_voc_annotation(file)
-        image = image_dir / (filename or f"{file.stem}.jpg")
+        image = image_path_inside(image_dir, filename or f"{file.stem}.jpg", str(file))
         if not image.is_file():
             image = image_dir / f"{file.stem}.jpg"
         if not image.is_file():

@@ -118,7 +118,7 @@ def read_mask(path: str | os.PathLike) -> np.ndarray:
                     "palette ('P') or single-channel ('L') PNGs whose values are class indices"
                 )
             return np.asarray(image).astype(np.int32)
-    except OSError as error:
+    except (OSError, SyntaxError, Image.DecompressionBombError) as error:
         raise ValueError(f"cannot read mask {path}: {error}") from error
 
 
