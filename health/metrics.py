@@ -1,6 +1,6 @@
 """Medical evaluation metrics: overlap (Dice, IoU) and boundary distance (HD95 in mm) for
 segmentation; ROC-AUC, PR-AUC, sensitivity / specificity at an operating point and calibration
-(expected calibration error, reliability diagram) for classification.
+(expected calibration error, reliability diagram) and ROC curves (``plot_roc``) for classification.
 """
 
 from __future__ import annotations
@@ -211,6 +211,79 @@ def plot_reliability(
         ax.set_ylabel("observed frequency")
         ax.set_title(title or "reliability")
         ax.legend(loc="upper left")
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.tight_layout()
+        fig.savefig(path, dpi=100)
+    finally:
+        plt.close(fig)
+    return path
+
+
+def roc_curves(y_true, y_score, class_names: Sequence[str]) -> dict[str, tuple]:
+    """{finding: (0/1 outcomes, scores)} for ``plot_roc`` from labels and class probabilities.
+
+    Binary (two names): the second class is the finding. Multi-class (``y_true`` integer labels):
+    one-vs-rest per class. Multi-label (``y_true`` multi-hot (N, K)): one per class.
+    """
+    y_true, y_score = np.asarray(y_true), np.asarray(y_score, float)
+    names = [str(n) for n in class_names]
+    if y_score.ndim == 1:
+        y_score = np.stack([1.0 - y_score, y_score], axis=1)
+    if y_score.ndim != 2 or y_score.shape[1] != len(names) or len(y_score) != len(y_true):
+        raise ValueError(
+            f"scores of shape {y_score.shape} do not match {len(y_true)} labels and "
+            f"{len(names)} classes"
+        )
+    if y_true.ndim == 2:
+        return {n: (y_true[:, k], y_score[:, k]) for k, n in enumerate(names)}
+    if len(names) == 2:
+        return {names[1]: (y_true == 1, y_score[:, 1])}
+    return {n: (y_true == k, y_score[:, k]) for k, n in enumerate(names)}
+
+
+def plot_roc(
+    curves: dict[str, tuple],
+    path: str | os.PathLike,
+    threshold: float | None = None,
+    title: str = "",
+) -> Path:
+    """ROC curve PNG, one curve per finding with its AUC in the legend (``roc_curves`` builds
+    ``curves`` from labels); ``threshold`` marks each curve's operating point. A finding whose
+    outcomes are all one value has no curve and is listed as undefined."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn import metrics as skm
+
+    if not curves:
+        raise ValueError("no curves to plot")
+    fig, ax = plt.subplots(figsize=(5, 5))
+    try:
+        ax.plot([0, 1], [0, 1], "k--", linewidth=1, label="chance (AUC 0.5)")
+        for name, (y_true, y_score) in curves.items():
+            y_true = np.asarray(y_true).astype(int).ravel()
+            y_score = np.asarray(y_score, float).ravel()
+            if y_true.shape != y_score.shape or not np.all(np.isfinite(y_score)):
+                raise ValueError(f"{name}: outcomes and scores must match and be finite")
+            if len(np.unique(y_true)) < 2:
+                ax.plot([], [], " ", label=f"{name}: undefined (one outcome only)")
+                continue
+            fpr, tpr, _ = skm.roc_curve(y_true, y_score)
+            (line,) = ax.plot(fpr, tpr, label=f"{name} (AUC {skm.auc(fpr, tpr):.3f})")
+            if threshold is not None:
+                point = sensitivity_specificity(y_true, y_score, threshold)
+                ax.plot(1 - point["specificity"], point["sensitivity"], "o", color=line.get_color())
+        if threshold is not None:
+            ax.plot([], [], "ko", label=f"operating point (threshold {threshold:g})")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1.02)
+        ax.set_xlabel("1 - specificity (false positive rate)")
+        ax.set_ylabel("sensitivity (true positive rate)")
+        ax.set_title(title or "ROC")
+        ax.grid(alpha=0.3)
+        ax.legend(loc="lower right", fontsize=8)
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         fig.tight_layout()

@@ -12,6 +12,8 @@ from health.metrics import (
     hausdorff95,
     iou,
     plot_reliability,
+    plot_roc,
+    roc_curves,
     segmentation_scores,
     sensitivity_specificity,
     threshold_for_sensitivity,
@@ -74,6 +76,37 @@ def test_operating_point_and_calibration_by_hand():
 def test_reliability_plot(tmp_path):
     path = plot_reliability([0, 1, 1, 0], [0.2, 0.7, 0.9, 0.4], tmp_path / "rel.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_roc_curves_for_binary_multiclass_and_multilabel():
+    binary = roc_curves([0, 1, 1], [0.2, 0.9, 0.6], ["normal", "lesion"])
+    assert list(binary) == ["lesion"]
+    np.testing.assert_array_equal(binary["lesion"][0], [False, True, True])
+    np.testing.assert_allclose(binary["lesion"][1], [0.2, 0.9, 0.6])
+    scores = np.array([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.2, 0.2, 0.6]])
+    multi = roc_curves([0, 1, 2], scores, ["a", "b", "c"])
+    assert list(multi) == ["a", "b", "c"]
+    np.testing.assert_array_equal(multi["c"][0], [False, False, True])
+    labels = np.array([[1, 0], [1, 1], [0, 1]])
+    multilabel = roc_curves(labels, scores[:, :2], ["x", "y"])
+    np.testing.assert_array_equal(multilabel["y"][0], [0, 1, 1])
+    with pytest.raises(ValueError, match="do not match"):
+        roc_curves([0, 1], scores, ["a", "b", "c"])
+
+
+def test_roc_plot_with_operating_points_and_an_undefined_finding(tmp_path):
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 50)
+    curves = {
+        "lesion": (y, np.clip(y * 0.6 + rng.random(50) * 0.5, 0, 1)),
+        "rare": (np.zeros(50), rng.random(50)),
+    }
+    path = plot_roc(curves, tmp_path / "roc" / "roc.png", threshold=0.5, title="findings")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(ValueError, match="no curves"):
+        plot_roc({}, tmp_path / "none.png")
+    with pytest.raises(ValueError, match="finite"):
+        plot_roc({"x": ([0, 1], [0.5, float("nan")])}, tmp_path / "nan.png")
 
 
 def test_sliding_window_equals_whole_image_for_a_per_pixel_model():
