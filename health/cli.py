@@ -240,9 +240,8 @@ def gradcam_names(inputs: list[str]) -> list[str]:
     counts = Counter(stems)
     names = []
     for path, stem in zip(inputs, stems, strict=True):
-        if counts[stem] > 1:
-            parts = [p for p in Path(path).resolve().parent.parts[-2:] if p not in ("/", "")]
-            stem = "_".join([*parts, stem])
+        if counts[stem] > 1:  # the folder names the case: case_000/image.nii.gz
+            stem = f"{Path(path).resolve().parent.name}_{stem}"
         names.append(f"{stem}_gradcam.png")
     duplicates = sorted(n for n, c in Counter(names).items() if c > 1)
     if duplicates:

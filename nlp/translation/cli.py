@@ -1,4 +1,4 @@
-"""``dlsuite nlp translate train|evaluate|predict|export`` (added to ``dlsuite nlp`` by ``nlp.cli``).
+"""``dlsuite nlp translate train|evaluate|predict|export`` (added to ``dlsuite nlp``).
 
 Built on ``common.task_cli`` (imports nothing from ``nlp.cli``). ``--layers`` and
 ``--max-tokens`` are shortcuts that set the encoder and decoder (source and target) options

@@ -1,4 +1,4 @@
-"""``dlsuite health ...``: train / evaluate / predict / export / explain / deidentify via argparse."""
+"""``dlsuite health ...``: train / evaluate / predict / export / explain / deidentify."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``dlsuite nlp qa train|evaluate|predict|export`` through an argparse parser built like ``nlp.cli``."""
+"""``dlsuite nlp qa train|evaluate|predict|export`` through a parser built like ``nlp.cli``."""
 
 from __future__ import annotations
 
