@@ -52,11 +52,13 @@ def write_agent_file(
         q_network.save(staging)  # staging names end in the target's name, so in .keras
         with zipfile.ZipFile(staging, "a") as archive:
             archive.writestr(TASK_FILE, json.dumps(dict(payload)))
+            target: dict[str, Any] = {f"w{i}": w for i, w in enumerate(target_weights)}
             with archive.open(TARGET_FILE, "w") as handle:
-                np.savez(handle, **{f"w{i}": w for i, w in enumerate(target_weights)})
+                np.savez(handle, **target)
         if replay_state is not None:
+            arrays: dict[str, Any] = dict(replay_state)
             with staged(replay_path(path)) as buffer_staging, open(buffer_staging, "wb") as handle:
-                np.savez(handle, **replay_state)
+                np.savez(handle, **arrays)
     return path
 
 

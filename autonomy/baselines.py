@@ -17,7 +17,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from autonomy.env import DEFAULT_ENV, action_names, check_env_name, make_env
+from autonomy.env import DEFAULT_ENV, action_names, check_env_name, discrete_actions, make_env
 from autonomy.evaluation import evaluate_policy, record_episode
 
 
@@ -28,7 +28,7 @@ class _Baseline:
         self.env_name = check_env_name(env_name)
         self.env_config = env_config
         env = make_env(env_name, **env_config)
-        self.num_actions = int(env.action_space.n)
+        self.num_actions = discrete_actions(env)
         self.action_names = action_names(env)
         # highway meta-action IDLE (keep lane and speed); None in envs without one
         self.idle_action = self.action_names.index("IDLE") if "IDLE" in self.action_names else None

@@ -72,7 +72,7 @@ class TensorBoard(AgentCallback):
     def __init__(self, log_dir: str | os.PathLike, every: int = 100):
         self.log_dir = Path(log_dir)
         self.every = max(1, int(every))
-        self.writer = None
+        self.writer: Any = None  # a tf.summary file writer once learn begins
 
     def on_learn_begin(self, agent, total_steps):
         import tensorflow as tf

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import keras
 import numpy as np
@@ -27,7 +27,7 @@ import tensorflow as tf
 from autonomy import agent_file
 from autonomy.callbacks import AgentCallback, ProgressBar, learn_callbacks
 from autonomy.config import DQNConfig
-from autonomy.env import make_env
+from autonomy.env import discrete_actions, make_env, space_shape
 from autonomy.evaluation import evaluate_policy, record_episode
 from autonomy.learning import run_learn
 from autonomy.numpy_q import NumpyQNetwork
@@ -71,13 +71,13 @@ class DQNAgent:
     dlsuite_task_file: ClassVar[bool] = True
 
     def __init__(self, **options: Any) -> None:
-        self.config: DQNConfig = DQNConfig.from_dict(options)
+        self.config = cast(DQNConfig, DQNConfig.from_dict(options))
         probe = make_env(self.config.env_name, **self.config.env_config)
-        self.obs_shape = tuple(int(d) for d in probe.observation_space.shape)
-        raw_shape = tuple(int(d) for d in probe.unwrapped.observation_space.shape)
+        self.obs_shape = space_shape(probe.observation_space)
+        raw_shape = space_shape(probe.unwrapped.observation_space)
         # raw (unflattened) observations are accepted for flat inputs; images must be (H, W, C)
         self.raw_obs_shape = raw_shape if len(self.obs_shape) == 1 else self.obs_shape
-        self.num_actions = int(probe.action_space.n)
+        self.num_actions = discrete_actions(probe)
         probe.close()
         keras.utils.set_random_seed(self.config.seed)
         self.q_network = self._build_network("q_network")
@@ -91,6 +91,8 @@ class DQNAgent:
         self.num_timesteps = 0
         self.num_updates = 0
         self.num_episodes = 0
+        self.train_seconds = 0.0  # wall time and throughput of the last learn
+        self.train_steps_per_second = 0.0
         self.rng = np.random.default_rng(self.config.seed)
         self.replay = self._make_replay()
         self.history: dict[str, list[float]] = {"episode_return": [], "episode_length": []}

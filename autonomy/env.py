@@ -45,12 +45,27 @@ def check_env_name(name: str) -> str:
     return name
 
 
+def space_shape(space: gym.Space) -> tuple[int, ...]:
+    """The shape of an observation space; a ``ValueError`` for a space without one."""
+    if space.shape is None:
+        raise ValueError(f"observation space {space} has no fixed shape")
+    return tuple(int(d) for d in space.shape)
+
+
+def discrete_actions(env: gym.Env) -> int:
+    """How many discrete actions ``env`` has; a ``ValueError`` for other action spaces."""
+    space = env.action_space
+    if not isinstance(space, gym.spaces.Discrete):
+        raise ValueError(f"agents here need a discrete action space, the env has {space}")
+    return int(space.n)
+
+
 class ImageStackObservation(gym.ObservationWrapper):
     """highway-env grayscale stacks ``(stack, W, H)`` uint8 -> ``(H, W, stack)`` in [0, 1]."""
 
     def __init__(self, env: gym.Env):
         super().__init__(env)
-        stack, width, height = env.observation_space.shape
+        stack, width, height = space_shape(env.observation_space)
         self.observation_space = gym.spaces.Box(0.0, 1.0, (height, width, stack), np.float32)
 
     def observation(self, observation):
@@ -66,7 +81,7 @@ class FlatObservation(gym.ObservationWrapper):
     def __init__(self, env: gym.Env, clip: float = 5.0):
         super().__init__(env)
         self.clip = float(clip)
-        size = int(np.prod(env.observation_space.shape))
+        size = int(np.prod(space_shape(env.observation_space)))
         self.observation_space = gym.spaces.Box(-self.clip, self.clip, (size,), np.float32)
 
     def observation(self, observation):
@@ -110,13 +125,13 @@ def _highway_config(name: str, config: Mapping[str, Any]) -> dict[str, Any]:
     import highway_env  # noqa: F401  (registers the highway-env scenes with gymnasium)
 
     probe = gym.make(name)
-    defaults = probe.unwrapped.config
+    defaults: dict[str, Any] = probe.unwrapped.config  # type: ignore[attr-defined]
     probe.close()
     requested = dict(config.get("observation", {}))
     if "features_range" in requested:
         _check_features_range(requested["features_range"])
     if requested.get("type", "Kinematics") == IMAGE_OBSERVATION:
-        observation = {
+        observation: dict[str, Any] = {
             "observation_shape": (128, 64),
             "stack_size": 4,
             "weights": [0.2989, 0.5870, 0.1140],
@@ -221,4 +236,4 @@ def action_names(env: gym.Env) -> list[str]:
     names = getattr(action_type, "actions", None)
     if isinstance(names, Mapping):
         return [str(names[i]) for i in sorted(names)]
-    return [str(i) for i in range(int(env.action_space.n))]
+    return [str(i) for i in range(discrete_actions(env))]

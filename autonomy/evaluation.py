@@ -79,7 +79,9 @@ def record_episode(
         raise ValueError(f"recordings are .gif or .mp4 files, got {path.name!r}")
     env = make_env(env_name, render_mode="rgb_array", **dict(env_config or {}))
     policy = _bound(policy, env)
-    frames, total, info = [], 0.0, {}
+    frames: list[Any] = []
+    info: dict[str, Any] = {}
+    total = 0.0
     try:
         obs, info = env.reset(seed=int(seed))
         frames.append(env.render())

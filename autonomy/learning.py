@@ -14,7 +14,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -39,7 +39,8 @@ class Rollout:
     def __init__(self, agent: DQNAgent, end: int) -> None:
         c = agent.config
         self.agent, self.end = agent, end
-        self.envs = make_vector_env(c.env_name, c.num_envs, **c.env_config)
+        # Sync or AsyncVectorEnv (step_async / step_wait): Any, gymnasium types only the base
+        self.envs: Any = cast(Any, make_vector_env(c.env_name, c.num_envs, **c.env_config))
         self.nstep = NStepAccumulator(c.n_step, c.gamma, c.num_envs)
         seed = c.seed + 1000 * agent.num_episodes + agent.num_timesteps
         self.obs, _ = self.envs.reset(seed=[seed + i for i in range(c.num_envs)])
@@ -60,7 +61,7 @@ class Rollout:
             self.actions = self._dispatch(self.obs)
 
     def _act(self, obs: np.ndarray) -> np.ndarray:
-        return self.agent._act(obs, self.agent.epsilon, self.q_values)
+        return cast(np.ndarray, self.agent._act(obs, self.agent.epsilon, self.q_values))
 
     def _dispatch(self, obs: np.ndarray) -> np.ndarray:
         actions = self._act(obs)

@@ -199,7 +199,7 @@ class NStepAccumulator:
         if not 0.0 <= gamma <= 1.0:
             raise ValueError(f"gamma must be in [0, 1], got {gamma!r}")
         self.n, self.gamma = int(n), float(gamma)
-        self.windows = [collections.deque() for _ in range(int(num_envs))]
+        self.windows: list[collections.deque] = [collections.deque() for _ in range(int(num_envs))]
 
     def _emit(self, window, next_obs, terminated: bool) -> tuple:
         obs, action, _ = window[0]

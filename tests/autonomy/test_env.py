@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from autonomy.env import DRIVING_RANGES, HIGHWAY_ENVS, action_names, make_env, make_vector_env
+from autonomy.env import (
+    DRIVING_RANGES,
+    HIGHWAY_ENVS,
+    action_names,
+    discrete_actions,
+    make_env,
+    make_vector_env,
+    space_shape,
+)
 
 
 def test_highway_fast_gives_flat_normalised_observations_and_meta_actions():
@@ -115,3 +123,16 @@ def test_grayscale_stacks_are_drawn_images_for_a_cnn():
     assert 0.0 <= obs.min() and obs.max() <= 1.0 and obs.std() > 0.01  # not a blank frame
     with pytest.raises(ValueError, match="observation type 'OccupancyGrid'"):
         make_env("highway-fast-v0", observation={"type": "OccupancyGrid"})
+
+
+def test_space_shape_and_discrete_actions_name_what_does_not_fit():
+    import gymnasium as gym
+
+    assert space_shape(gym.spaces.Box(0.0, 1.0, (3, 2))) == (3, 2)
+    with pytest.raises(ValueError, match="no fixed shape"):
+        space_shape(gym.spaces.Text(5))
+    assert discrete_actions(make_env("CartPole-v1")) == 2
+    pendulum = gym.make("Pendulum-v1")  # continuous actions: not for DQN
+    with pytest.raises(ValueError, match="discrete action space"):
+        discrete_actions(pendulum)
+    pendulum.close()

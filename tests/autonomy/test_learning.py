@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Any
 
 import numpy as np
 import pytest
@@ -29,7 +30,7 @@ SCHEDULE = dict(
 def plain_learn(agent: DQNAgent, total_steps: int) -> None:
     """The loop ``learn`` runs for one env, written out in one piece (CleanRL style)."""
     c = agent.config
-    envs = make_vector_env(c.env_name, c.num_envs, **c.env_config)
+    envs: Any = make_vector_env(c.env_name, c.num_envs, **c.env_config)
     nstep = NStepAccumulator(c.n_step, c.gamma, c.num_envs)
     seed = c.seed + 1000 * agent.num_episodes + agent.num_timesteps
     obs, _ = envs.reset(seed=[seed + i for i in range(c.num_envs)])
