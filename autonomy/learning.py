@@ -39,7 +39,7 @@ class Rollout:
     def __init__(self, agent: DQNAgent, end: int) -> None:
         c = agent.config
         self.agent, self.end = agent, end
-        # Sync or AsyncVectorEnv (step_async / step_wait): Any, gymnasium types only the base
+        # typed Any: AsyncVectorEnv's step_async / step_wait are not on gymnasium's VectorEnv
         self.envs: Any = cast(Any, make_vector_env(c.env_name, c.num_envs, **c.env_config))
         self.nstep = NStepAccumulator(c.n_step, c.gamma, c.num_envs)
         seed = c.seed + 1000 * agent.num_episodes + agent.num_timesteps
