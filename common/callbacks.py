@@ -139,12 +139,62 @@ class WarmupCosineSchedule(keras.optimizers.schedules.CosineDecay):
         }
 
 
+def _picture(item: Any) -> Any:
+    """One (H, W, C) uint8 picture from an array (uint8, or floats in [0, 1]) or image bytes."""
+    import numpy as np
+
+    if isinstance(item, (bytes, bytearray)):
+        import io
+
+        from PIL import Image
+
+        with Image.open(io.BytesIO(item)) as image:
+            item = np.asarray(image.convert("RGBA" if "A" in image.mode else "RGB"))
+    array = np.asarray(item)
+    if array.ndim == 2:
+        array = array[..., None]
+    if array.ndim != 3 or array.shape[-1] not in (1, 3, 4):
+        raise ValueError(
+            f"render_fn must return images (N, H, W, 1|3|4), got an image of shape {array.shape}"
+        )
+    if array.dtype != np.uint8:
+        array = (np.clip(array.astype(np.float32), 0.0, 1.0) * 255).round().astype(np.uint8)
+    return array
+
+
+def picture_batch(pictures: Any) -> Any:
+    """(N, H, W, C) uint8 from a batch array or a list of arrays / image bytes of any sizes;
+    smaller ones are padded with white at the bottom and right, channels made equal."""
+    import numpy as np
+
+    if isinstance(pictures, np.ndarray) and pictures.ndim != 4:
+        raise ValueError(
+            f"render_fn must return images (N, H, W, 1|3|4), got shape {pictures.shape}"
+        )
+    items = [_picture(item) for item in pictures]
+    if not items:
+        raise ValueError("render_fn returned no pictures")
+    channels = max(item.shape[-1] for item in items)
+    height = max(item.shape[0] for item in items)
+    width = max(item.shape[1] for item in items)
+    batch = np.full((len(items), height, width, channels), 255, np.uint8)
+    for out, item in zip(batch, items, strict=True):
+        if item.shape[-1] == 1 and channels > 1:
+            item = np.repeat(item, 3, axis=-1)
+        if item.shape[-1] == 3 and channels == 4:
+            item = np.concatenate([item, np.full(item.shape[:2] + (1,), 255, np.uint8)], -1)
+        out[: item.shape[0], : item.shape[1]] = item
+    return batch
+
+
 class SamplePredictions(keras.callbacks.Callback):
     """Log pictures of the model's predictions on a few fixed inputs to TensorBoard.
 
-    Every ``every`` epochs ``render_fn(model, inputs)`` returns images (N, H, W, 1|3|4),
-    uint8 or floats in [0, 1], written with ``tf.summary.image`` under ``tag`` to
-    ``log_dir/images`` (next to Keras' ``TensorBoard`` callback's ``train``/``validation``).
+    Every ``every`` epochs ``render_fn(model, inputs)`` returns pictures: an array
+    (N, H, W, 1|3|4) of uint8 or floats in [0, 1], or a list of such (H, W, C) images or PNG /
+    JPEG bytes of any sizes (e.g. from ``vision.draw``), padded to one size. They are written
+    with ``tf.summary.image`` under ``tag`` to ``log_dir/images``, next to Keras' ``TensorBoard``
+    callback's ``train`` / ``validation`` folders.
     """
 
     def __init__(
@@ -184,16 +234,9 @@ class SamplePredictions(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every or self._writer is None:
             return
-        import numpy as np
         import tensorflow as tf
 
-        pictures = np.asarray(self.render_fn(self.model, self.inputs))
-        if pictures.ndim != 4 or pictures.shape[-1] not in (1, 3, 4):
-            raise ValueError(
-                f"render_fn must return images (N, H, W, 1|3|4), got shape {pictures.shape}"
-            )
-        if pictures.dtype != np.uint8:
-            pictures = np.clip(pictures.astype(np.float32), 0.0, 1.0)
+        pictures = picture_batch(self.render_fn(self.model, self.inputs))
         with self._writer.as_default(step=epoch):
             tf.summary.image(self.tag, pictures, max_outputs=self.max_outputs)
         self._writer.flush()

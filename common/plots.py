@@ -123,6 +123,37 @@ def plot_confusion_matrix(
     return path
 
 
+def caption_images(images: Any, captions: Sequence[str], scale: int | None = None) -> np.ndarray:
+    """Each image (N, H, W, 1|3; uint8 or floats in [0, 1]) enlarged ``scale`` times (nearest;
+    default: to at least 96 pixels) with its caption in a white band below, as (N, H', W', 3)
+    uint8 - e.g. a classifier's predicted label and score for ``SamplePredictions``."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    images = np.asarray(images)
+    if images.ndim == 3:
+        images = images[..., None]
+    if images.ndim != 4 or images.shape[-1] not in (1, 3):
+        raise ValueError(f"images must be (N, H, W, 1|3), got shape {images.shape}")
+    if len(captions) != len(images):
+        raise ValueError(f"{len(images)} images but {len(captions)} captions")
+    if images.dtype != np.uint8:
+        images = (np.clip(images.astype(np.float32), 0, 1) * 255).round().astype(np.uint8)
+    if images.shape[-1] == 1:
+        images = np.repeat(images, 3, axis=-1)
+    height, width = images.shape[1:3]
+    scale = int(scale) if scale else max(1, -(-96 // max(1, min(height, width))))
+    font = ImageFont.load_default(size=12)
+    band = 18
+    out = []
+    for image, caption in zip(images, captions, strict=True):
+        picture = Image.fromarray(image).resize((width * scale, height * scale), Image.NEAREST)
+        canvas = Image.new("RGB", (picture.width, picture.height + band), (255, 255, 255))
+        canvas.paste(picture, (0, 0))
+        ImageDraw.Draw(canvas).text((2, picture.height + 2), str(caption), fill=0, font=font)
+        out.append(np.asarray(canvas))
+    return np.stack(out)
+
+
 # ------------------------------------------------------------------ report files
 class ReportExistsError(FileExistsError):
     """A report folder already holds a different report; it is never overwritten silently."""

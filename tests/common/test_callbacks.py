@@ -11,6 +11,7 @@ from common.callbacks import (
     SamplePredictions,
     ThroughputMeter,
     WarmupCosineSchedule,
+    picture_batch,
     training_callbacks,
     warmup_cosine_decay,
 )
@@ -294,3 +295,20 @@ def test_sample_predictions_rejects_bad_pictures_and_arguments(tmp_path):
         _tiny_model().fit(x, y, epochs=1, callbacks=[bad], verbose=0)
     with pytest.raises(ValueError, match="every"):
         SamplePredictions(tmp_path, x, lambda model, inputs: inputs, every=0)
+
+
+def test_picture_batch_pads_pictures_of_any_size_and_kind():
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (6, 4), (255, 0, 0)).save(buffer, format="PNG")
+    grey = np.full((5, 3), 0.5, np.float32)  # (H, W) floats in [0, 1]
+    batch = picture_batch([buffer.getvalue(), grey])
+    assert batch.shape == (2, 5, 6, 3) and batch.dtype == np.uint8
+    np.testing.assert_array_equal(batch[0, :4, :6], np.broadcast_to([255, 0, 0], (4, 6, 3)))
+    assert (batch[0, 4] == 255).all()  # padding row below the 4-pixel-high picture
+    assert (batch[1, :5, :3] == 128).all() and (batch[1, :, 3:] == 255).all()
+    with pytest.raises(ValueError, match="no pictures"):
+        picture_batch([])

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from common.plots import plot_confusion_matrix, plot_history
+from common.plots import caption_images, plot_confusion_matrix, plot_history
 
 
 def _assert_png(path, min_width=200, min_height=200):
@@ -75,3 +75,14 @@ def test_plot_confusion_matrix_shape_mismatch(shape, tmp_path):
     with pytest.raises(ValueError, match="class names"):
         plot_confusion_matrix(np.ones(shape), ["a", "b"], tmp_path / "bad.png")
     assert not (tmp_path / "bad.png").exists()
+
+
+def test_caption_images_enlarges_small_images_and_writes_the_caption_below():
+    images = np.zeros((2, 16, 16, 1), np.float32)
+    captioned = caption_images(images, ["cat 0.91", "dog 0.55"])
+    assert captioned.shape == (2, 96 + 18, 96, 3) and captioned.dtype == np.uint8
+    assert (captioned[:, :96] == 0).all()  # the image itself, enlarged 6x
+    band = captioned[:, 96:]
+    assert (band < 128).any(axis=(1, 2, 3)).all() and (band == 255).mean() > 0.5  # dark text
+    with pytest.raises(ValueError, match="captions"):
+        caption_images(images, ["one"])
