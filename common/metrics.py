@@ -1,6 +1,8 @@
 """Classification evaluation report built on scikit-learn, returned as plain JSON-ready Python.
 
 One function every classifier's ``evaluate`` calls, so reports look the same across domains.
+Keras metrics (``F1Score``, ``Precision``, ...) stream during training; a report from the full
+predictions with a confusion matrix and per-class table is scikit-learn's job.
 """
 
 from __future__ import annotations

@@ -1,5 +1,9 @@
 """Dice + cross-entropy, the default loss of medical segmentation (nnU-Net, MONAI DiceCELoss):
 cross-entropy gives smooth per-voxel gradients, Dice keeps small structures from being ignored.
+
+Keras has no Dice + CE loss; the CE half is Keras' own ``SparseCategoricalCrossentropy``, the Dice
+half ``common.losses.DiceLoss`` (kept over ``keras.losses.Dice`` for the measured reason given
+there: Keras scores a class absent from truth and prediction as a full miss).
 """
 
 from __future__ import annotations
