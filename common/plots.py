@@ -218,6 +218,20 @@ def _csv(per_class: Mapping[str, Mapping[str, Any]]) -> str:
     return buffer.getvalue()
 
 
+REPORT_FILES = ("metrics.json", "per_class.csv", "report.md")
+
+
+def existing_report(report_dir: str | os.PathLike, prefix: str = "") -> list[Path]:
+    """The report files ``write_report`` would write that already exist in ``report_dir``.
+
+    Check it before an evaluation draws its pictures, so a refused report leaves them alone.
+    """
+    folder = Path(report_dir)
+    return [
+        folder / f"{prefix}{name}" for name in REPORT_FILES if (folder / f"{prefix}{name}").exists()
+    ]
+
+
 def write_report(
     report_dir: str | os.PathLike,
     metrics: Mapping[str, Any],
@@ -250,7 +264,7 @@ def write_report(
     if plain_per_class:
         contents["per_class"] = _csv(plain_per_class)
     contents["markdown"] = _markdown(title, plain, plain_per_class)
-    names = {"metrics": "metrics.json", "per_class": "per_class.csv", "markdown": "report.md"}
+    names = dict(zip(("metrics", "per_class", "markdown"), REPORT_FILES, strict=True))
     report_dir = Path(report_dir)
     paths = {key: report_dir / f"{prefix}{names[key]}" for key in contents}
     clashes = [

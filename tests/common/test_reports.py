@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from common.plots import ReportExistsError, write_report
+from common.plots import ReportExistsError, existing_report, write_report
 
 METRICS = {
     "accuracy": np.float32(0.75),
@@ -39,7 +39,11 @@ def test_report_files_hold_the_metrics_and_one_row_per_class(tmp_path):
 
 
 def test_an_existing_different_report_is_never_overwritten(tmp_path):
+    assert existing_report(tmp_path) == []
     first = write_report(tmp_path, METRICS)
+    assert existing_report(tmp_path) == sorted(first.values()) and not existing_report(
+        tmp_path, "x"
+    )
     before = {key: path.read_text() for key, path in first.items()}
     assert write_report(tmp_path, METRICS) == first  # the same report again: nothing changes
     changed = dict(METRICS, accuracy=0.5)
