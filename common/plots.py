@@ -146,7 +146,9 @@ def caption_images(images: Any, captions: Sequence[str], scale: int | None = Non
     band = 18
     out = []
     for image, caption in zip(images, captions, strict=True):
-        picture = Image.fromarray(image).resize((width * scale, height * scale), Image.NEAREST)
+        picture = Image.fromarray(image).resize(
+            (width * scale, height * scale), Image.Resampling.NEAREST
+        )
         canvas = Image.new("RGB", (picture.width, picture.height + band), (255, 255, 255))
         canvas.paste(picture, (0, 0))
         ImageDraw.Draw(canvas).text((2, picture.height + 2), str(caption), fill=0, font=font)

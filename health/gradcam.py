@@ -94,8 +94,8 @@ def plot_gradcam(
     height, width = image.shape[:2]
     heatmap = np.asarray(heatmap, np.float32)
     if heatmap.shape != (height, width):
-        heatmap = tf.image.resize(heatmap[..., None], (height, width), method="bilinear")
-        heatmap = np.clip(heatmap.numpy()[..., 0], 0.0, 1.0)
+        resized = tf.image.resize(heatmap[..., None], (height, width), method="bilinear")
+        heatmap = np.clip(resized.numpy()[..., 0], 0.0, 1.0)
     scale = max(4.0 / max(height, width) * 100, 1.0)  # small images are drawn at least 4 inches
     figure_size = (width * scale / 100 + 1.4, height * scale / 100 + (0.5 if title else 0.2))
     fig, ax = plt.subplots(figsize=figure_size)
@@ -103,7 +103,8 @@ def plot_gradcam(
         ax.imshow(image, cmap=None if image.ndim == 3 else "gray", vmin=0.0, vmax=1.0)
         shown = ax.imshow(heatmap, cmap="jet", alpha=alpha, vmin=0.0, vmax=1.0)
         colour_bar = fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.03)
-        colour_bar.solids.set_alpha(1.0)
+        if colour_bar.solids is not None:
+            colour_bar.solids.set_alpha(1.0)  # the bar in full colour, not the overlay's alpha
         colour_bar.set_label("Grad-CAM (relative importance)")
         ax.set_axis_off()
         if title:

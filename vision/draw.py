@@ -59,14 +59,14 @@ def _with_legend(picture: Any, entries: Sequence[tuple[str, Colour]]) -> Any:
         return picture
     font = _font(picture)
     measure = ImageDraw.Draw(picture)
-    line = max(measure.textbbox((0, 0), name, font=font)[3] for name, _ in entries) + 6
+    line = int(max(measure.textbbox((0, 0), name, font=font)[3] for name, _ in entries)) + 6
     swatch, gap = line - 6, line // 2
-    rows, x, row_widths = [[]], gap, []
+    rows: list[list[tuple[str, Colour, int]]] = [[]]
+    x = gap
     for name, colour in entries:  # wrap entries into rows that fit the image width
-        width = swatch + 4 + measure.textbbox((0, 0), name, font=font)[2] + gap
+        width = swatch + 4 + int(measure.textbbox((0, 0), name, font=font)[2]) + gap
         if x + width > picture.width and rows[-1]:
             rows.append([])
-            row_widths.append(x)
             x = gap
         rows[-1].append((name, colour, x))
         x += width
@@ -83,11 +83,12 @@ def _with_legend(picture: Any, entries: Sequence[tuple[str, Colour]]) -> Any:
     return out
 
 
+def _colour(values: Sequence[Any]) -> Colour:
+    return int(values[0]), int(values[1]), int(values[2])
+
+
 def _colour_table(names: Sequence[str]) -> dict[str, Colour]:
-    return {
-        name: tuple(int(v) for v in colour)
-        for name, colour in zip(names, palette(len(names)), strict=True)
-    }
+    return {name: _colour(c) for name, c in zip(names, palette(len(names)), strict=True)}
 
 
 def draw_detections(
@@ -195,6 +196,6 @@ def overlay_mask(
     if legend:
         present = [int(k) for k in np.unique(mask) if background is None or k != background]
         names = [str(class_names[k]) if class_names else f"class {k}" for k in present]
-        shown = [tuple(int(v) for v in colours[k]) for k in present]
+        shown = [_colour(colours[k]) for k in present]
         result = _with_legend(result, list(zip(names, shown, strict=True)))
     return _png(result, path)
