@@ -69,7 +69,7 @@ def test_predict_files_and_bad_inputs(trained, tmp_path):
     (listed,) = classifier.predict([test.images[0]])  # a list in, a list out
     assert listed == direct and isinstance(direct, dict)
     np.testing.assert_allclose(
-        classifier.predict_proba(test.images[:2])[:, 1],
+        classifier.predict_proba(list(test.images[:2]))[:, 1],
         [r["scores"]["lesion"] for r in classifier.predict(list(test.images[:2]))],
         atol=1e-6,
     )

@@ -212,7 +212,7 @@ def test_cli_actions(tmp_path, capsys):
     assert report["num_examples"] == 48 and report["decoding"] == "greedy"
     line = json.loads(
         run(
-            "translate", "predict", "--model", model, "--decoding", "greedy", "The dog."
+            "translate", "predict", "--model", model, "--decoding", "greedy", "--json", "The dog."
         ).splitlines()[0]
     )
     assert set(line) == {"text", "translation", "score"}
