@@ -1,12 +1,17 @@
 """Natural-language processing tasks: classification, entities, translation and question answering.
 
 Raw strings in, named results out; tokenisation (``nlp.tokenization``) uses core TF ops only,
-so exported SavedModels take ``tf.string`` text and load in stock TensorFlow Serving.
+so exported SavedModels take ``tf.string`` text and load in stock TensorFlow Serving. Names are
+imported on first use, so ``import nlp`` stays light.
 """
 
-from nlp.classification.task import TextClassifier
-from nlp.ner import EntityTagger
-from nlp.qa.task import QuestionAnswerer
-from nlp.translation import Translator
+from common.lazy import lazy_exports
 
-__all__ = ["EntityTagger", "QuestionAnswerer", "TextClassifier", "Translator"]
+_EXPORTS = {
+    "EntityTagger": "nlp.ner.task",
+    "QuestionAnswerer": "nlp.qa.task",
+    "TextClassifier": "nlp.classification.task",
+    "Translator": "nlp.translation.task",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

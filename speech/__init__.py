@@ -1,24 +1,20 @@
-"""CTC speech recognition: WAV files or waveforms in, transcripts out (``SpeechRecognizer``)."""
+"""CTC speech recognition: WAV files or waveforms in, transcripts out (``SpeechRecognizer``).
 
-from speech.asr import SpeechRecognizer, SpeechRecognizerConfig
-from speech.data import (
-    Utterances,
-    load_audio_folder,
-    load_librispeech,
-    load_manifest,
-    load_tfds_speech,
-    make_utterances,
-    write_manifest,
-)
+Names are imported on first use, so ``import speech`` stays light.
+"""
 
-__all__ = [
-    "SpeechRecognizer",
-    "SpeechRecognizerConfig",
-    "Utterances",
-    "load_audio_folder",
-    "load_librispeech",
-    "load_manifest",
-    "load_tfds_speech",
-    "make_utterances",
-    "write_manifest",
-]
+from common.lazy import lazy_exports
+
+_EXPORTS = {
+    "SpeechRecognizer": "speech.asr",
+    "SpeechRecognizerConfig": "speech.asr",
+    "Utterances": "speech.data",
+    "load_audio_folder": "speech.data",
+    "load_librispeech": "speech.data",
+    "load_manifest": "speech.data",
+    "load_tfds_speech": "speech.data",
+    "make_utterances": "speech.data",
+    "write_manifest": "speech.data",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

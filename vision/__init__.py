@@ -1,44 +1,32 @@
-"""Computer vision tasks: image classification, object detection and semantic segmentation."""
+"""Computer vision tasks: image classification, object detection and semantic segmentation.
 
-from vision.classification import ImageClassifier, ImageClassifierConfig
-from vision.data import load_digits, load_image_folder, load_tfds_images, make_shapes
-from vision.detection import ObjectDetector, ObjectDetectorConfig
-from vision.detection.data import (
-    DetectionSet,
-    load_coco,
-    load_tfds_detection,
-    load_voc,
-    make_shape_scenes,
-)
-from vision.draw import draw_detections, overlay_mask
-from vision.segmentation import ImageSegmenter, ImageSegmenterConfig
-from vision.segmentation.data import (
-    SegmentationSet,
-    load_mask_folder,
-    load_tfds_segmentation,
-    make_shape_masks,
-)
+Names are imported on first use, so ``import vision`` and ``dlsuite vision --help`` stay light.
+"""
 
-__all__ = [
-    "DetectionSet",
-    "ImageClassifier",
-    "ImageClassifierConfig",
-    "ImageSegmenter",
-    "ImageSegmenterConfig",
-    "ObjectDetector",
-    "ObjectDetectorConfig",
-    "SegmentationSet",
-    "draw_detections",
-    "load_coco",
-    "load_digits",
-    "load_image_folder",
-    "load_mask_folder",
-    "load_tfds_detection",
-    "load_tfds_images",
-    "load_tfds_segmentation",
-    "load_voc",
-    "make_shape_masks",
-    "make_shape_scenes",
-    "make_shapes",
-    "overlay_mask",
-]
+from common.lazy import lazy_exports
+
+_EXPORTS = {
+    "ImageClassifier": "vision.classification",
+    "ImageClassifierConfig": "vision.classification",
+    "load_digits": "vision.data",
+    "load_image_folder": "vision.data",
+    "load_tfds_images": "vision.data",
+    "make_shapes": "vision.data",
+    "ObjectDetector": "vision.detection.task",
+    "ObjectDetectorConfig": "vision.detection.task",
+    "DetectionSet": "vision.detection.data",
+    "load_coco": "vision.detection.data",
+    "load_tfds_detection": "vision.detection.data",
+    "load_voc": "vision.detection.data",
+    "make_shape_scenes": "vision.detection.data",
+    "draw_detections": "vision.draw",
+    "overlay_mask": "vision.draw",
+    "ImageSegmenter": "vision.segmentation.task",
+    "ImageSegmenterConfig": "vision.segmentation.task",
+    "SegmentationSet": "vision.segmentation.data",
+    "load_mask_folder": "vision.segmentation.data",
+    "load_tfds_segmentation": "vision.segmentation.data",
+    "make_shape_masks": "vision.segmentation.data",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -1,5 +1,10 @@
 """Text classification: raw strings in, labels and scores out (``TextClassifier``)."""
 
-from nlp.classification.task import TextClassifier, TextClassifierConfig
+from common.lazy import lazy_exports
 
-__all__ = ["TextClassifier", "TextClassifierConfig"]
+_EXPORTS = {
+    "TextClassifier": "nlp.classification.task",
+    "TextClassifierConfig": "nlp.classification.task",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -1,5 +1,10 @@
 """Named-entity recognition: BiLSTM + character CNN + CRF tagger (``EntityTagger``)."""
 
-from nlp.ner.task import EntityTagger, EntityTaggerConfig
+from common.lazy import lazy_exports
 
-__all__ = ["EntityTagger", "EntityTaggerConfig"]
+_EXPORTS = {
+    "EntityTagger": "nlp.ner.task",
+    "EntityTaggerConfig": "nlp.ner.task",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

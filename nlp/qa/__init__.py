@@ -1,5 +1,10 @@
 """Extractive question answering on SQuAD-style data (``QuestionAnswerer``)."""
 
-from nlp.qa.task import QuestionAnswerer, QuestionAnswererConfig
+from common.lazy import lazy_exports
 
-__all__ = ["QuestionAnswerer", "QuestionAnswererConfig"]
+_EXPORTS = {
+    "QuestionAnswerer": "nlp.qa.task",
+    "QuestionAnswererConfig": "nlp.qa.task",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

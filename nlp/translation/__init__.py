@@ -1,5 +1,11 @@
 """Machine translation: Transformer encoder-decoder with in-graph decoding (``Translator``)."""
 
-from nlp.translation.task import DECODING_METHODS, Translator, TranslatorConfig
+from common.lazy import lazy_exports
 
-__all__ = ["DECODING_METHODS", "Translator", "TranslatorConfig"]
+_EXPORTS = {
+    "DECODING_METHODS": "nlp.translation.task",
+    "Translator": "nlp.translation.task",
+    "TranslatorConfig": "nlp.translation.task",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -1,5 +1,10 @@
 """Object detection: FCOS-style detector with in-graph NMS (``ObjectDetector``)."""
 
-from vision.detection.task import ObjectDetector, ObjectDetectorConfig
+from common.lazy import lazy_exports
 
-__all__ = ["ObjectDetector", "ObjectDetectorConfig"]
+_EXPORTS = {
+    "ObjectDetector": "vision.detection.task",
+    "ObjectDetectorConfig": "vision.detection.task",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -1,5 +1,10 @@
 """Semantic segmentation: U-Net / DeepLabV3+ (``ImageSegmenter``)."""
 
-from vision.segmentation.task import ImageSegmenter, ImageSegmenterConfig
+from common.lazy import lazy_exports
 
-__all__ = ["ImageSegmenter", "ImageSegmenterConfig"]
+_EXPORTS = {
+    "ImageSegmenter": "vision.segmentation.task",
+    "ImageSegmenterConfig": "vision.segmentation.task",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
