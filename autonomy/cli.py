@@ -20,7 +20,7 @@ AGENT = "autonomy.dqn:DQNAgent"
 
 
 def _train(args: argparse.Namespace) -> int:
-    from autonomy.callbacks import Checkpoint, ProgressBar, TensorBoard
+    from autonomy.callbacks import AgentCallback, Checkpoint
     from autonomy.config import DQNConfig
     from autonomy.dqn import DQNAgent
 
@@ -44,12 +44,16 @@ def _train(args: argparse.Namespace) -> int:
         raise cli.UsageError("--log-dir needs the tensorboard package: pip install tensorboard")
     if args.seed is not None:
         cli.seed_everything(args.seed)
-    callbacks = [Checkpoint(output, every=args.checkpoint_every, include_buffer=args.save_buffer)]
-    if args.log_dir:
-        callbacks.append(TensorBoard(args.log_dir))
-    if not args.quiet:
-        callbacks.append(ProgressBar())
-    agent.learn(args.steps, callbacks=callbacks, log_every=0)
+    callbacks: list[AgentCallback] = [
+        Checkpoint(output, every=args.checkpoint_every, include_buffer=args.save_buffer)
+    ]
+    agent.learn(
+        args.steps,
+        callbacks=callbacks,
+        log_every=0,
+        progress_bar=not args.quiet,
+        log_dir=args.log_dir,
+    )
     print(
         f"saved {output} after {agent.num_timesteps} steps "
         f"({agent.train_steps_per_second:.1f} env-steps/s)"
