@@ -5,13 +5,10 @@ The public names are imported lazily, so ``import health.io`` stays light (no Te
 ``dir(health)`` still lists them.
 """
 
-from __future__ import annotations
-
-import importlib
-from typing import Any
+from common.lazy import lazy_exports
 
 #: Public name -> module that defines it (imported on first access).
-_LAZY = {
+_EXPORTS = {
     "MedicalImageClassifier": "health.classification",
     "MedicalImageClassifierConfig": "health.classification",
     "MedicalSegmenter": "health.segmentation",
@@ -23,18 +20,5 @@ _LAZY = {
     "load_tfds_medical": "health.tfds_sets",
     "make_phantoms": "health.phantoms",
 }
-
-__all__ = sorted(_LAZY)
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'health' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups skip __getattr__
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
