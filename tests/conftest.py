@@ -12,6 +12,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # inputs (malloc "invalid chunk size" / segfault, reproducible; fine with Eigen kernels). Tests
 # use tiny models, so run them on the Eigen kernels; child processes inherit the setting.
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+# `tfds:NAME` downloads by default when the machine is online; tests use local mock data only
+# and must never start a multi-GB download on a CI runner that happens to be online.
+os.environ.setdefault("DLSUITE_TFDS_DOWNLOAD", "0")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
