@@ -10,7 +10,10 @@ import argparse
 import json
 import os
 import platform
+import socket
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -78,6 +81,47 @@ def merge_result(path: Path, header: dict[str, Any], row: dict[str, Any]) -> Non
     kept = {k: v for k, v in previous.items() if k not in header and k != "results"}
     payload = {**header, **kept, "machine": platform.platform(), "results": rows}
     path.write_text(json.dumps(payload, indent=2) + "\n")
+
+
+# --------------------------------------------------------------------------- model server
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_model_server(
+    model_base: Path, options: Sequence[str], probe_path: str, seconds: float = 300.0
+) -> tuple[subprocess.Popen, str, str]:
+    """``python -m serving MODEL_BASE OPTIONS`` on free REST / gRPC ports, in a child process.
+
+    Returns (process, REST URL, gRPC target) once ``GET probe_path`` answers 200; the server's
+    stderr is a pipe. A server that exits or does not answer within ``seconds`` is a SystemExit.
+    """
+    import httpx
+
+    rest_port, grpc_port = free_port(), free_port()
+    command = [sys.executable, "-m", "serving", str(model_base)]
+    command += ["--port", str(rest_port), "--grpc-port", str(grpc_port), *options]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=REPO_ROOT
+    )
+    url = f"http://127.0.0.1:{rest_port}"
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            stderr = proc.stderr.read().decode() if proc.stderr else ""
+            raise SystemExit(f"server exited: {stderr[-2000:]}")
+        try:
+            if httpx.get(url + probe_path, timeout=2).status_code == 200:
+                return proc, url, f"127.0.0.1:{grpc_port}"
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    raise SystemExit(f"server did not start within {seconds:.0f} s")
 
 
 # --------------------------------------------------------------------------- timing

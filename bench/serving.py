@@ -27,7 +27,6 @@ import json
 import os
 import platform
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -44,11 +43,11 @@ import numpy as np
 import psutil
 import tensorflow as tf
 
+from bench._harness import RESULTS_DIR, start_model_server
 from serving import Client, GrpcClient
 from serving.warmup import read_warmup_requests, write_warmup_file
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-RESULTS_PATH = REPO_ROOT / "bench" / "results" / "serving.json"
+RESULTS_PATH = RESULTS_DIR / "serving.json"
 LOAD_BODY_LIMIT = 1024 * 1024  # server --max-body-bytes during the run
 
 
@@ -144,51 +143,11 @@ def run_concurrent(
 # --------------------------------------------------------------------------- server process
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def start_server(base: Path) -> tuple[subprocess.Popen, str, str]:
-    rest_port, grpc_port = free_port(), free_port()
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "serving",
-            str(base),
-            "--port",
-            str(rest_port),
-            "--grpc-port",
-            str(grpc_port),
-            "--poll-interval",
-            "0",
-            "--log-level",
-            "WARNING",
-            "--max-body-bytes",
-            str(LOAD_BODY_LIMIT),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env=env,
-        cwd=REPO_ROOT,
-    )
-    url = f"http://127.0.0.1:{rest_port}"
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            stderr = proc.stderr.read().decode() if proc.stderr else ""
-            raise SystemExit(f"server exited: {stderr[-2000:]}")
-        try:
-            if httpx.get(url + "/openapi.json", timeout=2).status_code == 200:
-                return proc, url, f"127.0.0.1:{grpc_port}"
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("server did not start within 300 s")
+    """The embedded server on ``base`` in a child process: (process, REST URL, gRPC target)."""
+    options = ["--poll-interval", "0", "--log-level", "WARNING"]
+    options += ["--max-body-bytes", str(LOAD_BODY_LIMIT)]
+    return start_model_server(base, options, "/openapi.json")
 
 
 def stop_server(proc: subprocess.Popen) -> None:
