@@ -198,7 +198,7 @@ def image_export_speed(
 
 
 def export_speed_cells(row: dict[str, Any]) -> str:
-    """A results-table row's export vs ``keras.Model.predict`` cells (from ``image_export_speed``)."""
+    """A table row's export vs ``keras.Model.predict`` cells (fields of ``image_export_speed``)."""
     return (
         f"{row['export_batch1_ms']:>7.1f}/{row['keras_predict_batch1_ms']:.1f} ms "
         f"x{row['export_latency_ratio']:.2f} "
@@ -231,7 +231,7 @@ class EpochTimeBudget(keras.callbacks.Callback):
 
 
 def add_budget_arguments(parser: argparse.ArgumentParser, output: Path) -> None:
-    """``--epochs``, ``--budget-min``, ``--calls``, ``--output``: options of the budgeted benches."""
+    """``--epochs``, ``--budget-min``, ``--calls``, ``--output`` of the budgeted image benches."""
     parser.add_argument("--epochs", type=int, help="override the epochs of every dataset")
     parser.add_argument(
         "--budget-min", type=float, help="override each training's wall-clock budget"
