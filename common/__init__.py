@@ -12,8 +12,18 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import sys
 import zipfile
 from typing import Any
+
+# TF 2.21's oneDNN CPU kernels corrupted the heap ("free(): invalid size", "double free or
+# corruption") while training small ResNets on 16x16 images (widths [8, 16], [8, 16, 32],
+# [12, 16]) on some x86 CPUs, killing the interpreter; TF's Eigen kernels run them, and were as
+# fast on dlsuite's CPU-sized models (2 epochs of a 32 px classifier: 8.8 s vs 8.8 s). So
+# dlsuite picks the Eigen kernels unless the user chose (TF_ENABLE_ONEDNN_OPTS=1 keeps oneDNN).
+# The setting is read when TensorFlow loads, so it only applies if TensorFlow is not loaded yet.
+if "tensorflow" not in sys.modules:
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 __all__ = ["DLSUITE_PACKAGES", "load_model", "required_imports"]
 
