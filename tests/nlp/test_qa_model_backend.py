@@ -29,7 +29,7 @@ sys.meta_path.insert(0, BlockTensorFlow())
 sys.path.insert(0, sys.argv[1])
 import keras, keras_hub, numpy as np
 
-spec = importlib.util.spec_from_file_location("qa_model_alone", sys.argv[1] + "/nlp/qa_model.py")
+spec = importlib.util.spec_from_file_location("qa_model_alone", sys.argv[1] + "/nlp/qa/model.py")
 qa_model = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(qa_model)
 
