@@ -81,17 +81,10 @@ class TensorBoard(AgentCallback):
 
     def _write(self, prefix: str, step: int, logs: dict[str, float]) -> None:
         import tensorflow as tf
-        from tensorflow.core.framework import summary_pb2
 
-        # ``tf.summary.write`` with the scalars-plugin tag is what ``tf.summary.scalar`` does,
-        # minus its hard dependency on the tensorboard package.
-        metadata = summary_pb2.SummaryMetadata(
-            plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars")
-        )
         with self.writer.as_default(step=step):
             for key, value in logs.items():
-                tensor = tf.constant(float(value), tf.float32)
-                tf.summary.write(f"{prefix}/{key}", tensor, metadata=metadata)
+                tf.summary.scalar(f"{prefix}/{key}", float(value))
 
     def on_step(self, agent, logs):
         if self.writer is not None and agent.num_timesteps % self.every < agent.config.num_envs:

@@ -9,7 +9,6 @@ everywhere: ``predict`` prints one JSON line per input (every field of the resul
 from __future__ import annotations
 
 import argparse
-import csv
 import inspect
 import json
 import math
@@ -124,8 +123,9 @@ def add_evaluate_command(
 
     ``resolve(args, task)`` turns ``--data`` into what ``task.evaluate`` takes. The report is
     printed as JSON (without the ``details`` keys unless ``--json``); ``--report-dir`` gets the
-    task's pictures (when its ``evaluate`` takes ``report_dir``), ``metrics.json`` and, for
-    reports with per-class rows, ``per_class.csv``.
+    task's pictures (when its ``evaluate`` takes ``report_dir``), ``metrics.json``,
+    ``report.md`` and, for reports with per-class rows, ``per_class.csv``; a folder already
+    holding a report is refused unless ``--overwrite``.
     """
     parser = actions.add_parser("evaluate", help=help, description=help)
     add_model_option(parser)
@@ -135,7 +135,11 @@ def add_evaluate_command(
     if data_dir:
         parser.add_argument("--data-dir", help="TFDS data_dir for tfds: names")
     parser.add_argument(
-        "--report-dir", help="write metrics.json, per_class.csv and the task's plots here"
+        "--report-dir",
+        help="write metrics.json, per_class.csv, report.md and the task's plots here",
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace a report already in --report-dir"
     )
     parser.add_argument(
         "--json", action="store_true", help="print the full report (per-class tables included)"
@@ -151,36 +155,42 @@ def _accepts(function: Callable[..., Any], name: str) -> bool:
     return any(p.name == name or p.kind is p.VAR_KEYWORD for p in parameters)
 
 
+def check_report_dir(report_dir: str | Path | None, overwrite: bool = False) -> None:
+    """Refuse a ``--report-dir`` that already holds a report, unless ``overwrite``."""
+    if report_dir is None or overwrite:
+        return
+    from common.plots import existing_report
+
+    found = existing_report(report_dir)
+    if found:
+        names = ", ".join(path.name for path in found)
+        raise UsageError(
+            f"{report_dir} already holds a report ({names}); choose another --report-dir "
+            "or pass --overwrite to replace it"
+        )
+
+
 def evaluate_report(
-    task: Any, data: Any, report_dir: str | None = None, **kwargs: Any
+    task: Any,
+    data: Any,
+    report_dir: str | Path | None = None,
+    overwrite: bool = False,
+    **kwargs: Any,
 ) -> dict[str, Any]:
-    """``task.evaluate`` plus the ``--report-dir`` files (metrics.json, per_class.csv)."""
+    """``task.evaluate`` plus the ``--report-dir`` files (``common.plots.write_report``).
+
+    A folder already holding a report is refused before the evaluation runs (so its pictures
+    are left alone too), unless ``overwrite``.
+    """
+    check_report_dir(report_dir, overwrite)
     if report_dir is not None and _accepts(task.evaluate, "report_dir"):
         kwargs["report_dir"] = report_dir
     report = task.evaluate(data, **kwargs)
     if report_dir is not None:
-        write_report(report, report_dir)
+        from common.plots import write_report
+
+        write_report(report_dir, jsonable(report), overwrite=overwrite)
     return report
-
-
-def write_report(report: Mapping[str, Any], report_dir: str | Path) -> list[Path]:
-    """Write ``metrics.json`` and (when the report has per-class rows) ``per_class.csv``."""
-    folder = Path(report_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    metrics = folder / "metrics.json"
-    metrics.write_text(json.dumps(jsonable(report), indent=2, ensure_ascii=False) + "\n")
-    written = [metrics]
-    rows = report.get("per_class")
-    if isinstance(rows, Mapping) and rows and all(isinstance(r, Mapping) for r in rows.values()):
-        columns = list(dict.fromkeys(key for row in rows.values() for key in row))
-        table = folder / "per_class.csv"
-        with table.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["class", *columns])
-            for name, row in rows.items():
-                writer.writerow([name, *(jsonable(row.get(c, "")) for c in columns)])
-        written.append(table)
-    return written
 
 
 def _evaluate(
@@ -190,10 +200,11 @@ def _evaluate(
     details: Sequence[str],
     args: argparse.Namespace,
 ) -> int:
+    check_report_dir(args.report_dir, args.overwrite)  # before loading anything
     task = load(args.model, task_ref)
     data = resolve(args, task)
     kwargs = evaluate_kwargs(args) if evaluate_kwargs else {}
-    report = evaluate_report(task, data, args.report_dir, **kwargs)
+    report = evaluate_report(task, data, args.report_dir, args.overwrite, **kwargs)
     if not args.json:
         report = {k: v for k, v in report.items() if k not in details}
     print_json(report)

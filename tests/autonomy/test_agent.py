@@ -119,11 +119,13 @@ def test_tensorboard_logs_and_prioritised_replay_learn(tmp_path):
     (events,) = (tmp_path / "tb").glob("events.out.tfevents.*")
     import tensorflow as tf
 
-    tags = set()
+    tags, plugins = set(), set()
     for record in tf.data.TFRecordDataset(str(events)).as_numpy_iterator():
         event = tf.compat.v1.Event.FromString(record)
         tags.update(value.tag for value in event.summary.value)
+        plugins.update(value.metadata.plugin_data.plugin_name for value in event.summary.value)
     assert {"train/loss", "train/epsilon", "episode/return", "episode/length"} <= tags
+    assert plugins == {"scalars"}  # tf.summary.scalar: TensorBoard's Scalars tab shows them
     assert agent.replay.max_priority > 1e-3 and agent.replay.beta > 0.4
 
 

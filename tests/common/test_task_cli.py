@@ -273,6 +273,33 @@ def test_evaluate_summary_full_json_and_report_dir(tmp_path, capsys):
     with (report_dir / "per_class.csv").open() as handle:
         rows = list(csv.reader(handle))
     assert rows == [["class", "precision", "recall"], ["cat", "1.0", "0.5"], ["dog", "0.0", ""]]
+    assert "| cat | 1 | 0.5 |" in (report_dir / "report.md").read_text()
+
+
+def test_evaluate_refuses_a_report_dir_holding_a_report_unless_overwrite(tmp_path, capsys):
+    parser, model = _fake_cli(tmp_path), str(tmp_path / "fake.keras")
+    report_dir = tmp_path / "report"
+    argv = ["evaluate", "--model", model, "--report-dir", str(report_dir), "--data"]
+    assert _call(parser, [*argv, "first"]) == 0
+    first = (report_dir / "metrics.json").read_text()
+    capsys.readouterr()
+    evaluated = []
+    original = FakeTask.evaluate
+    FakeTask.evaluate = lambda self, data, **kw: evaluated.append(data) or original(self, data)
+    try:
+        with pytest.raises(cli.UsageError, match="already holds a report .*--overwrite") as error:
+            _call(parser, [*argv, "second"])
+        assert "metrics.json" in str(error.value) and "\n" not in str(error.value)
+        assert evaluated == []  # refused before the evaluation ran
+        assert (report_dir / "metrics.json").read_text() == first
+        assert _call(parser, [*argv, "second", "--overwrite"]) == 0
+    finally:
+        FakeTask.evaluate = original
+    assert evaluated == ["second:val"]
+    assert json.loads((report_dir / "metrics.json").read_text())["data"] == "second:val"
+    real = ["vision", "classify", "evaluate", "--model", model, "--data", "builtin:digits"]
+    assert main([*real, "--report-dir", str(report_dir)]) == 2  # the dlsuite command: one line
+    assert "already holds a report" in capsys.readouterr().err
 
 
 def test_export_and_load_checks_the_task_class(tmp_path, capsys):
