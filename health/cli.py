@@ -8,7 +8,6 @@ only when a command runs.
 from __future__ import annotations
 
 import argparse
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -230,34 +229,17 @@ def _classify_describe(path: str, result: dict[str, Any]) -> str:
     return f"{Path(path).name}: {result.get('label', result.get('labels'))} ({scores})"
 
 
-def gradcam_names(inputs: list[str]) -> list[str]:
-    """One distinct PNG name per input: its stem, with parent folders when stems repeat.
-
-    ``case_000/image.nii.gz`` and ``case_001/image.nii.gz`` become ``case_000_image_gradcam.png``
-    and ``case_001_image_gradcam.png`` instead of one ``image_gradcam.png`` written twice.
-    """
-    stems = [Path(p).name.split(".")[0] for p in inputs]
-    counts = Counter(stems)
-    names = []
-    for path, stem in zip(inputs, stems, strict=True):
-        if counts[stem] > 1:  # the folder names the case: case_000/image.nii.gz
-            stem = f"{Path(path).resolve().parent.name}_{stem}"
-        names.append(f"{stem}_gradcam.png")
-    duplicates = sorted(n for n, c in Counter(names).items() if c > 1)
-    if duplicates:
-        raise cli.UsageError(f"inputs would share the output file(s) {', '.join(duplicates)}")
-    return names
-
-
 def _classify_explain(args: argparse.Namespace) -> int:
     from common.task_cli_commands import load
-    from health.gradcam import explain
+    from health.gradcam import explain, unique_output_paths
 
     task = load(args.model, CLASSIFIER)
-    for path, name in zip(args.inputs, gradcam_names(args.inputs), strict=True):
-        target = Path(args.output_dir) / name
+    # case_000/image.nii.gz and case_001/image.nii.gz -> case_000_image_gradcam.png and
+    # case_001_image_gradcam.png; a file already there gets -1, -2, ... and is never replaced.
+    targets = unique_output_paths(args.inputs, "_gradcam.png", args.output_dir)
+    for path, target in zip(args.inputs, targets, strict=True):
         result = explain(task, path, path=target, class_index=args.target_class)
-        print(f"{Path(path).name}: {result['class']} {result['score']:.3f} -> {target}")
+        print(f"{path}: {result['class']} {result['score']:.3f} -> {target}")
     return 0
 
 

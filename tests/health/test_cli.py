@@ -237,12 +237,31 @@ def test_classify_cycle_with_explain_and_deidentify(tmp_path, capsys):
         )
 
 
-def test_gradcam_names_never_collide():
-    names = cli.gradcam_names(["case_000/image.nii.gz", "case_001/image.nii.gz", "a/b.png"])
-    assert names == ["case_000_image_gradcam.png", "case_001_image_gradcam.png", "b_gradcam.png"]
-    assert cli.gradcam_names(["x/slice.dcm"]) == ["slice_gradcam.png"]
-    with pytest.raises(ValueError, match="share the output"):
-        cli.gradcam_names(["same/image.nii.gz", "same/image.nii"])
+def test_explain_writes_one_png_per_input_and_never_overwrites(tmp_path, capsys):
+    """Issue 31 item 3: two cases' image.nii.gz no longer share (and overwrite) one PNG."""
+    from health.classification import MedicalImageClassifier
+
+    model = MedicalImageClassifier(classes=["normal", "lesion"], image_size=32, widths=[4, 8]).save(
+        tmp_path / "clf.keras"
+    )
+    phantoms = hio.make_phantoms(2, (32, 32), seed=9, lesion_fraction=1.0)
+    inputs = []
+    for i, image in enumerate(phantoms.images):
+        path = tmp_path / f"case_00{i}" / "image.nii.gz"
+        hio.write_nifti(hio.Volume(image, (0.8, 0.8)), path)
+        inputs.append(str(path))
+    out = tmp_path / "cam"
+    argv = ["health", "classify", "explain", "--model", str(model), "--output-dir", str(out)]
+    assert run([*argv, *inputs]) == 0
+    first = ["case_000_image_gradcam.png", "case_001_image_gradcam.png"]
+    assert sorted(p.name for p in out.iterdir()) == first
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.rsplit(" -> ", 1)[1] for line in lines] == [str(out / name) for name in first]
+    written = {name: (out / name).read_bytes() for name in first}
+    assert run([*argv, *inputs]) == 0  # again: new files next to the earlier ones
+    again = ["case_000_image_gradcam-1.png", "case_001_image_gradcam-1.png"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(first + again)
+    assert {name: (out / name).read_bytes() for name in first} == written
 
 
 def test_window_option_and_config_defaults(tmp_path):
