@@ -1,9 +1,12 @@
-"""Medical image-classification sets from TensorFlow Datasets (prepared files only, nothing is
-downloaded): PatchCamelyon histology patches, CBIS-DDSM mammography patches, Kaggle diabetic
-retinopathy grades, or any TFDS set with an image and a class label.
+"""Medical image-classification sets from TensorFlow Datasets: PatchCamelyon histology patches,
+CBIS-DDSM mammography patches, Kaggle diabetic retinopathy grades, or any TFDS set with an image
+and a class label. A set not on disk is downloaded when the machine is online unless
+``download=False`` (see ``common.data.load_tfds``; CBIS-DDSM and the retinopathy set also need
+files that TFDS asks to be downloaded by hand).
 
 The result has ``images`` and ``labels`` (class names), so it goes straight into
-``MedicalImageClassifier(classes=result.classes, channels=..., window=None, scale=1 / 255).fit(result)``.
+``MedicalImageClassifier(classes=result.classes, channels=..., window=None, scale=1 / 255)``
+``.fit(result)``.
 """
 
 from __future__ import annotations
@@ -47,21 +50,23 @@ def load_tfds_medical(
     image_key: str = "image",
     label_key: str = "label",
     grayscale: bool = False,
+    download: bool | None = None,
 ) -> LabelledImages:
-    """A prepared TFDS image-classification set -> ``LabelledImages`` (at most ``limit`` examples).
+    """A TFDS image-classification set -> ``LabelledImages`` (at most ``limit`` examples).
 
     ``name`` is one of ``KNOWN_SETS`` or any TFDS set whose ``image_key`` is an image and
     ``label_key`` a class label; ``grayscale`` keeps one channel (mean of RGB). A missing set
-    raises ``DatasetNotOnDiskError`` saying how to prepare it.
+    raises ``DatasetNotOnDiskError`` saying how to prepare it; ``download`` as in
+    ``common.data.load_tfds`` (default: download when online).
     """
     import tensorflow_datasets as tfds
 
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be at least 1, got {limit}")
-    dataset = load_tfds(name, split=split, data_dir=data_dir, as_supervised=False)
-    features = tfds.builder(
-        name, data_dir=None if data_dir is None else str(data_dir)
-    ).info.features
+    dataset, info = load_tfds(
+        name, split=split, data_dir=data_dir, as_supervised=False, download=download, with_info=True
+    )
+    features = info.features
     missing = [k for k in (image_key, label_key) if k not in features]
     if missing:
         raise ValueError(

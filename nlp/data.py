@@ -138,6 +138,9 @@ def load_text_folder(path: str | os.PathLike, pattern: str = "*.txt") -> TextDat
     return TextData(texts, labels, classes)
 
 
+#: The TFDS text sets read before any set was accepted: their text / label features and the class
+#: names dlsuite has always used for them (imdb's "neg" / "pos" become "negative" / "positive").
+#: Any other TFDS text-classification set works too, with its own feature and class names.
 TFDS_TEXT = {
     "imdb_reviews": ("text", "label", ["negative", "positive"]),
     "ag_news_subset": ("description", "label", ["World", "Sports", "Business", "Sci/Tech"]),
@@ -145,27 +148,40 @@ TFDS_TEXT = {
 }
 
 
+def _known_tfds_text(name: str) -> tuple[str, str, list[str]] | None:
+    """``TFDS_TEXT``'s entry for ``name`` (a config or ``:version`` suffix allowed), else None."""
+    base = name.partition(":")[0]
+    return TFDS_TEXT.get(base) or TFDS_TEXT.get(base.partition("/")[0])
+
+
 def load_tfds_text(
     name: str,
     split: str = "train",
     data_dir: str | os.PathLike | None = None,
     limit: int | None = None,
+    text_key: str | None = None,
+    label_key: str | None = None,
+    download: bool | None = None,
 ) -> TextData:
-    """``imdb_reviews``, ``ag_news_subset`` or ``glue/sst2`` from prepared TFDS files (no download)."""
-    from common.data import load_tfds
+    """Any TFDS text-classification set (``imdb_reviews``, ``yelp_polarity_reviews``, ...).
 
-    if name not in TFDS_TEXT:
-        raise ValueError(
-            f"unsupported TFDS text dataset {name!r}; choose one of {sorted(TFDS_TEXT)}"
-        )
-    text_key, label_key, classes = TFDS_TEXT[name]
-    dataset = load_tfds(name, split=split, data_dir=data_dir, as_supervised=False)
-    if limit:
-        dataset = dataset.take(limit)
-    texts, labels = [], []
-    for example in dataset.as_numpy_iterator():
-        texts.append(example[text_key].decode("utf-8"))
-        labels.append(classes[int(example[label_key])])
+    The text and label features are the set's one ``Text`` and one ``ClassLabel`` feature unless
+    ``text_key`` / ``label_key`` name them (``TFDS_TEXT`` names them for the sets it lists).
+    ``download`` as in ``common.data.load_tfds``: a set not on disk is downloaded when online,
+    else the error says how to prepare it (``--data-dir`` on the command line).
+    """
+    from common.data import tfds_text_examples
+
+    known = _known_tfds_text(name)
+    if known is not None:
+        text_key = text_key or known[0]
+        label_key = label_key or known[1]
+    texts, labels, classes = tfds_text_examples(
+        name, split, data_dir, text_key, label_key, limit=limit, download=download
+    )
+    if known is not None and label_key == known[1] and len(known[2]) == len(classes):
+        rename = dict(zip(classes, known[2], strict=True))
+        labels, classes = [rename[label] for label in labels], list(known[2])
     return TextData(texts, labels, classes)
 
 
@@ -175,7 +191,7 @@ def _split_entity_tag(tag: str) -> tuple[str, str]:
 
 
 def detect_scheme(tags: Iterable[Sequence[str]]) -> str:
-    """``bioes`` if S-/E- prefixes occur, else ``iob1`` if some entity starts with I-, else ``iob2``."""
+    """``bioes`` with S-/E- prefixes, else ``iob1`` if an entity starts with I-, else ``iob2``."""
     prefixes, iob1 = set(), False
     for sentence in tags:
         previous = "O"

@@ -179,22 +179,21 @@ def load_tfds_speech(
     split: str = "train",
     data_dir: str | os.PathLike | None = None,
     limit: int | None = None,
+    download: bool | None = None,
 ) -> Utterances:
-    """``librispeech`` or ``speech_commands`` from prepared TFDS files (16 kHz int16 audio).
+    """``librispeech`` or ``speech_commands`` from TFDS (16 kHz int16 audio).
 
-    speech_commands labels become their word as the transcript. Nothing is downloaded.
+    speech_commands labels become their word as the transcript. ``download`` as in
+    ``common.data.load_tfds`` (default: download when online).
     """
     if name not in ("librispeech", "speech_commands"):
         raise ValueError(
             f"supported TFDS speech sets are librispeech and speech_commands, got {name!r}"
         )
-    dataset = load_tfds(name, split=split, data_dir=data_dir, as_supervised=True)
-    label_names = None
-    if name == "speech_commands":
-        import tensorflow_datasets as tfds
-
-        builder = tfds.builder(name, data_dir=None if data_dir is None else str(data_dir))
-        label_names = builder.info.features["label"].names
+    dataset, info = load_tfds(
+        name, split=split, data_dir=data_dir, as_supervised=True, download=download, with_info=True
+    )
+    label_names = info.features["label"].names if name == "speech_commands" else None
     if limit is not None:
         dataset = dataset.take(limit)
     audio, transcripts = [], []

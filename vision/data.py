@@ -120,14 +120,19 @@ def load_image_folder(
 
 
 def load_tfds_images(
-    name: str, split: str = "train", data_dir: str | os.PathLike | None = None
+    name: str,
+    split: str = "train",
+    data_dir: str | os.PathLike | None = None,
+    download: bool | None = None,
 ) -> tuple[tf.data.Dataset, list[str]]:
-    """An image-classification TFDS dataset by name -> (unbatched dataset, class names)."""
-    import tensorflow_datasets as tfds
+    """An image-classification TFDS dataset by name -> (unbatched dataset, class names).
 
-    dataset = load_tfds(name, split=split, data_dir=data_dir, as_supervised=True)
-    builder = tfds.builder(name, data_dir=None if data_dir is None else str(data_dir))
-    label = builder.info.features["label"]
+    ``download`` as in ``common.data.load_tfds`` (default: download when online).
+    """
+    dataset, info = load_tfds(
+        name, split=split, data_dir=data_dir, as_supervised=True, download=download, with_info=True
+    )
+    label = info.features["label"]
     names = (
         list(label.names) if hasattr(label, "names") else [str(i) for i in range(label.num_classes)]
     )

@@ -24,7 +24,7 @@ from typing import Any
 
 @dataclasses.dataclass
 class QAExample:
-    """One question about one context; ``answers`` are ``(text, start)`` pairs (empty: unanswerable)."""
+    """One question about one context; ``answers``: ``(text, start)`` pairs (none: unanswerable)."""
 
     question: str
     context: str
@@ -194,13 +194,16 @@ def load_tfds_squad(
     split: str = "validation",
     data_dir: str | os.PathLike | None = None,
     limit: int | None = None,
+    download: bool | None = None,
 ) -> SquadData:
-    """TFDS ``squad`` (``squad/v1.1`` or ``squad/v2.0``) from prepared files, never downloading."""
+    """TFDS ``squad`` (``squad/v1.1`` / ``squad/v2.0``); ``download`` as in ``load_tfds``."""
     from common.data import load_tfds
 
     if name.split("/")[0] != "squad":
         raise ValueError(f"load_tfds_squad reads the TFDS 'squad' dataset, got {name!r}")
-    dataset = load_tfds(name, split=split, data_dir=data_dir, as_supervised=False)
+    dataset = load_tfds(
+        name, split=split, data_dir=data_dir, as_supervised=False, download=download
+    )
     if limit:
         dataset = dataset.take(limit)
     payload: dict[str, Any] = {"version": name.partition("/")[2] or "v1.1", "data": []}
@@ -341,7 +344,8 @@ def make_synthetic_qa(
     """SYNTHETIC QA pairs from templates: a context of facts about ``people`` persons, one question.
 
     Several persons share a context with the same kinds of fact, so answering needs the
-    question's name, not just the answer type (type alone gives 1 / ``people`` exact match). With ``unanswerable`` > 0 that fraction asks about a person absent from the context.
+    question's name, not just the answer type (type alone gives 1 / ``people`` exact match).
+    With ``unanswerable`` > 0 that fraction asks about a person absent from the context.
     Names and places include accented characters (offsets are code points).
     """
     rng = random.Random(seed)

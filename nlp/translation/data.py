@@ -44,7 +44,7 @@ class ParallelText:
 
 
 def _pairs(sources: list[str], targets: list[str], **labels) -> ParallelText:
-    """Drop pairs with a blank side (counted in ``skipped_empty``); strip line endings and spaces."""
+    """Drop pairs with a blank side (counted in ``skipped_empty``); strip line ends and spaces."""
     kept_s, kept_t, skipped = [], [], 0
     for s, t in zip(sources, targets, strict=True):
         s, t = s.strip(), t.strip()
@@ -57,7 +57,7 @@ def _pairs(sources: list[str], targets: list[str], **labels) -> ParallelText:
 
 
 def read_lines(path: str | os.PathLike) -> list[str]:
-    """Lines of a UTF-8 text file (``.gz`` decompressed); clear errors for missing or non-UTF-8 files.
+    """Lines of a UTF-8 text file (``.gz`` too); clear errors for missing or non-UTF-8 files.
 
     Splits on ``\n`` only (not on Unicode line separators), so line numbers match ``wc -l``.
     """
@@ -136,25 +136,26 @@ def load_tfds_parallel(
     source_language: str | None = None,
     target_language: str | None = None,
     limit: int | None = None,
+    download: bool | None = None,
 ) -> ParallelText:
-    """``wmt14_translate/de-en``, ``ted_hrlr_translate/pt_to_en`` ... from prepared TFDS files.
+    """``wmt14_translate/de-en``, ``ted_hrlr_translate/pt_to_en`` ... from TFDS.
 
     The languages default to the dataset's supervised keys (e.g. ``de`` -> ``en`` for
-    ``wmt14_translate/de-en``); pass both to translate the other way.
+    ``wmt14_translate/de-en``); pass both to translate the other way. ``download`` as in
+    ``common.data.load_tfds`` (default: download when online).
     """
-    import tensorflow_datasets as tfds
-
     from common.data import load_tfds
 
     if name.split("/")[0] not in TFDS_TRANSLATION:
         raise ValueError(
-            f"unsupported TFDS translation dataset {name!r}; choose {' or '.join(TFDS_TRANSLATION)}/CONFIG"
+            f"unsupported TFDS translation dataset {name!r}; "
+            f"choose {' or '.join(TFDS_TRANSLATION)}/CONFIG"
         )
-    dataset = load_tfds(name, split=split, data_dir=data_dir, as_supervised=False)
+    dataset, info = load_tfds(
+        name, split=split, data_dir=data_dir, as_supervised=False, download=download, with_info=True
+    )
     if source_language is None or target_language is None:
-        keys = tfds.builder(
-            name, data_dir=None if data_dir is None else str(data_dir)
-        ).info.supervised_keys
+        keys = info.supervised_keys
         source_language, target_language = source_language or keys[0], target_language or keys[1]
     if limit:
         dataset = dataset.take(limit)
@@ -162,7 +163,8 @@ def load_tfds_parallel(
     for example in dataset.as_numpy_iterator():
         if source_language not in example or target_language not in example:
             raise ValueError(
-                f"{name} has languages {sorted(example)}, not {source_language} and {target_language}"
+                f"{name} has languages {sorted(example)}, "
+                f"not {source_language} and {target_language}"
             )
         sources.append(example[source_language].decode("utf-8"))
         targets.append(example[target_language].decode("utf-8"))

@@ -59,7 +59,8 @@ def clean_boxes(
     inverted = (boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1])
     if inverted.any():
         raise ValueError(
-            f"{name}: box {boxes[inverted][0].tolist()} has max < min (expected ymin, xmin, ymax, xmax)"
+            f"{name}: box {boxes[inverted][0].tolist()} has max < min "
+            "(expected ymin, xmin, ymax, xmax)"
         )
     limits = np.array([height, width, height, width], np.float32)
     clipped = np.clip(boxes, 0.0, limits)
@@ -71,7 +72,7 @@ def clean_boxes(
 
 @dataclass
 class DetectionSet:
-    """Images (file paths or uint8 arrays) with per-image boxes (M, 4) yxyx pixels and labels (M,)."""
+    """Images (file paths or uint8 arrays) with per-image yxyx pixel boxes (M, 4), labels (M,)."""
 
     images: list[Any]
     boxes: list[np.ndarray]
@@ -401,17 +402,20 @@ def load_voc(
 
 
 def load_tfds_detection(
-    name: str, split: str = "train", data_dir: str | os.PathLike | None = None
+    name: str,
+    split: str = "train",
+    data_dir: str | os.PathLike | None = None,
+    download: bool | None = None,
 ) -> tuple[tf.data.Dataset, list[str]]:
-    """TFDS detection sets (``coco/2017``, ``voc/2007``, ...) -> ({"image", "boxes", "labels"}, names).
+    """TFDS detection sets (``coco/2017``, ``voc/2007``...) -> ({image, boxes, labels}, names).
 
     TFDS stores normalised yxyx boxes under ``objects/bbox``; they become pixel boxes here.
+    ``download`` as in ``common.data.load_tfds`` (default: download when online).
     """
-    import tensorflow_datasets as tfds
-
-    dataset = load_tfds(name, split=split, data_dir=data_dir, as_supervised=False)
-    builder = tfds.builder(name, data_dir=None if data_dir is None else str(data_dir))
-    objects = builder.info.features["objects"]
+    dataset, info = load_tfds(
+        name, split=split, data_dir=data_dir, as_supervised=False, download=download, with_info=True
+    )
+    objects = info.features["objects"]
     names = list(objects["label"].names)
 
     def convert(example: dict[str, Any]) -> dict[str, tf.Tensor]:
@@ -462,8 +466,9 @@ def make_shape_scenes(
 
     Each image holds 1..``max_objects`` shapes of varied size (``min_size``..``max_size`` of the
     image side), random colours on a noisy background, partly overlapping (box IoU up to
-    ``max_overlap`` of the smaller box covered, later shapes occlude earlier ones) plus ``clutter`` thin random lines that
-    belong to no class. ``masks`` (N, H, W) hold 0 for background and 1 + class index elsewhere.
+    ``max_overlap`` of the smaller box covered, later shapes occlude earlier ones) plus
+    ``clutter`` thin random lines that belong to no class. ``masks`` (N, H, W) hold 0 for
+    background and 1 + class index elsewhere.
     """
     if count < 1 or image_size < 32 or max_objects < 1:
         raise ValueError("make_shape_scenes needs count >= 1, image_size >= 32, max_objects >= 1")

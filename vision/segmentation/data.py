@@ -157,15 +157,21 @@ def load_mask_folder(
 
 
 def load_tfds_segmentation(
-    name: str = "oxford_iiit_pet", split: str = "train", data_dir: str | os.PathLike | None = None
+    name: str = "oxford_iiit_pet",
+    split: str = "train",
+    data_dir: str | os.PathLike | None = None,
+    download: bool | None = None,
 ) -> tuple[tf.data.Dataset, list[str]]:
     """TFDS ``oxford_iiit_pet`` -> ({"image", "mask"} with classes pet, background, border).
 
-    The trimap's values 1, 2, 3 become class indices 0, 1, 2.
+    The trimap's values 1, 2, 3 become class indices 0, 1, 2. ``download`` as in
+    ``common.data.load_tfds`` (default: download when online).
     """
     if not name.startswith("oxford_iiit_pet"):
         raise ValueError(f"load_tfds_segmentation supports oxford_iiit_pet, got {name!r}")
-    dataset = load_tfds(name, split=split, data_dir=data_dir, as_supervised=False)
+    dataset = load_tfds(
+        name, split=split, data_dir=data_dir, as_supervised=False, download=download
+    )
 
     def convert(example: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         mask = tf.cast(example["segmentation_mask"], tf.int32)
@@ -177,6 +183,6 @@ def load_tfds_segmentation(
 def make_shape_masks(
     count: int = 200, image_size: int = 128, seed: int = 0, **scene_options: Any
 ) -> SegmentationSet:
-    """Synthetic shapes scenes (``make_shape_scenes``) with masks: background, circle, square, triangle."""
+    """Synthetic shape scenes with masks: background, circle, square, triangle."""
     scenes = make_shape_scenes(count, image_size, seed=seed, **scene_options)
     return SegmentationSet(list(scenes.images), list(scenes.masks), ["background", *SHAPE_CLASSES])
