@@ -15,6 +15,7 @@ import os
 import random
 from pathlib import Path
 
+#: Examples for error messages; any TFDS set with two text features (languages) is read.
 TFDS_TRANSLATION = ("wmt14_translate", "ted_hrlr_translate")
 
 
@@ -129,6 +130,50 @@ def load_parallel_tsv(
     )
 
 
+def _tfds_languages(
+    name: str,
+    data_dir: str | os.PathLike | None,
+    source_language: str | None,
+    target_language: str | None,
+) -> tuple[str, str]:
+    """(source, target) text features of TFDS set ``name``, read from its code (no data needed).
+
+    Missing languages default to the set's supervised keys; a set whose languages are not two
+    ``Text`` features (``imdb_reviews``: text and a label) raises ``ValueError`` before any
+    download starts.
+    """
+    import tensorflow_datasets as tfds
+
+    try:
+        info = tfds.builder(name, data_dir=None if data_dir is None else str(data_dir)).info
+    except tfds.core.registered.DatasetNotFoundError as error:
+        raise ValueError(f"TFDS has no dataset named {name!r}") from error
+    features = info.features
+    texts = [k for k in features.keys() if isinstance(features[k], tfds.features.Text)]
+    keys = info.supervised_keys
+    if isinstance(keys, (tuple, list)) and len(keys) == 2 and all(isinstance(k, str) for k in keys):
+        source_language = source_language or keys[0]
+        target_language = target_language or keys[1]
+    if len(texts) < 2:
+        raise ValueError(
+            f"unsupported TFDS translation dataset {name!r}: it has no pair of text features "
+            f"to translate between (features: {', '.join(features.keys())}); e.g. "
+            f"{' or '.join(f'{n}/CONFIG' for n in TFDS_TRANSLATION)}"
+        )
+    if source_language is None or target_language is None:
+        raise ValueError(
+            f"{name} names no source and target language; choose two of its text features "
+            f"({', '.join(texts)}) with source_language= and target_language= "
+            "(--source-language / --target-language on the command line)"
+        )
+    for language in (source_language, target_language):
+        if language not in texts:
+            raise ValueError(
+                f"{name} has languages {sorted(texts)}, not {source_language} and {target_language}"
+            )
+    return source_language, target_language
+
+
 def load_tfds_parallel(
     name: str,
     split: str = "train",
@@ -138,7 +183,7 @@ def load_tfds_parallel(
     limit: int | None = None,
     download: bool | None = None,
 ) -> ParallelText:
-    """``wmt14_translate/de-en``, ``ted_hrlr_translate/pt_to_en`` ... from TFDS.
+    """Any TFDS translation set (``wmt14_translate/de-en``, ``ted_hrlr_translate/pt_to_en``...).
 
     The languages default to the dataset's supervised keys (e.g. ``de`` -> ``en`` for
     ``wmt14_translate/de-en``); pass both to translate the other way. ``download`` as in
@@ -146,26 +191,16 @@ def load_tfds_parallel(
     """
     from common.data import load_tfds
 
-    if name.split("/")[0] not in TFDS_TRANSLATION:
-        raise ValueError(
-            f"unsupported TFDS translation dataset {name!r}; "
-            f"choose {' or '.join(TFDS_TRANSLATION)}/CONFIG"
-        )
-    dataset, info = load_tfds(
-        name, split=split, data_dir=data_dir, as_supervised=False, download=download, with_info=True
+    source_language, target_language = _tfds_languages(
+        name, data_dir, source_language, target_language
     )
-    if source_language is None or target_language is None:
-        keys = info.supervised_keys
-        source_language, target_language = source_language or keys[0], target_language or keys[1]
+    dataset = load_tfds(
+        name, split=split, data_dir=data_dir, as_supervised=False, download=download
+    )
     if limit:
         dataset = dataset.take(limit)
     sources, targets = [], []
     for example in dataset.as_numpy_iterator():
-        if source_language not in example or target_language not in example:
-            raise ValueError(
-                f"{name} has languages {sorted(example)}, "
-                f"not {source_language} and {target_language}"
-            )
         sources.append(example[source_language].decode("utf-8"))
         targets.append(example[target_language].decode("utf-8"))
     return _pairs(

@@ -1,4 +1,4 @@
-"""Readers (CSV/TSV, folders, CoNLL with scheme conversion) and the synthetic sets."""
+"""Readers (CSV/TSV, folders, any TFDS text set, CoNLL with scheme conversion), synthetic sets."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from nlp.data import (
     detect_scheme,
     load_text_csv,
     load_text_folder,
+    load_tfds_text,
     make_ner,
     make_sentiment,
     make_topics,
@@ -128,3 +129,59 @@ def test_length_bucketed_batches_keep_every_example_and_trim_padding():
     assert trim_to_longest({"token_ids": mask[:2], "padding_mask": mask[:2]})[
         "token_ids"
     ].shape == (2, 9)
+
+
+@pytest.mark.parametrize(
+    ("name", "classes"),
+    [
+        ("yelp_polarity_reviews", ["1", "2"]),  # not one of the three sets read before
+        ("glue/cola", ["unacceptable", "acceptable"]),
+        ("imdb_reviews", ["negative", "positive"]),  # TFDS says neg / pos: names kept as before
+        ("imdb_reviews/plain_text", ["negative", "positive"]),
+        ("glue/sst2", ["negative", "positive"]),
+    ],
+)
+def test_any_tfds_text_set_is_read(name, classes):
+    import tensorflow_datasets as tfds
+
+    with tfds.testing.mock_data(num_examples=5):
+        data = load_tfds_text(name, limit=4)
+    assert data.class_names == classes and len(data) == len(data.labels) == 4
+    assert set(data.labels) <= set(classes)
+    assert all(isinstance(text, str) for text in data.texts)
+
+
+def test_known_tfds_text_sets_keep_their_features_and_class_names():
+    import tensorflow_datasets as tfds
+
+    from common.data import tfds_text_examples
+
+    with tfds.testing.mock_data(num_examples=6):
+        texts, raw, raw_classes = tfds_text_examples("imdb_reviews")
+        data = load_tfds_text("imdb_reviews")
+        # ag_news_subset has two Text features (title, description): description, as before
+        with pytest.raises(ValueError, match="several"):
+            tfds_text_examples("ag_news_subset")
+        news = load_tfds_text("ag_news_subset", split="test", limit=3)
+        titles = load_tfds_text("ag_news_subset", split="test", limit=3, text_key="title")
+        descriptions = tfds_text_examples("ag_news_subset", "test", text_key="description")[0]
+        # a set with two Text features of its own needs text_key
+        with pytest.raises(ValueError, match=r"several \(sentence1, sentence2\) text.*text_key"):
+            load_tfds_text("glue/mrpc")
+    assert raw_classes == ["neg", "pos"] and data.class_names == ["negative", "positive"]
+    assert data.texts == texts
+    assert data.labels == [{"neg": "negative", "pos": "positive"}[label] for label in raw]
+    assert news.class_names == ["World", "Sports", "Business", "Sci/Tech"]
+    assert news.texts == descriptions[:3] and titles.texts != news.texts
+
+
+def test_missing_tfds_text_set_says_how_to_get_it(tmp_path):
+    from common.data import DatasetNotOnDiskError
+
+    with pytest.raises(
+        DatasetNotOnDiskError, match=r"tfds build yelp_polarity_reviews.*--data-dir"
+    ):
+        load_tfds_text("yelp_polarity_reviews", data_dir=tmp_path, download=False)
+    assert not any(tmp_path.rglob("*.tfrecord*"))
+    with pytest.raises(ValueError, match="no dataset named"):
+        load_tfds_text("surely_not_a_text_set", data_dir=tmp_path, download=False)

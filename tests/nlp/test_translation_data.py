@@ -90,6 +90,43 @@ def test_tfds_translation_sets_with_mock_data():
         load_tfds_parallel("imdb_reviews")
 
 
+@pytest.mark.parametrize(
+    ("name", "languages"),
+    [("opus/medical", ("de", "en")), ("para_crawl/enpl", ("en", "pl"))],
+)
+def test_any_tfds_translation_set_is_read(name, languages):
+    tfds = pytest.importorskip("tensorflow_datasets")
+    with tfds.testing.mock_data(num_examples=3):
+        data = load_tfds_parallel(name)
+        backwards = load_tfds_parallel(
+            name, source_language=languages[1], target_language=languages[0]
+        )
+    assert (data.source_language, data.target_language) == languages
+    assert len(data) + data.skipped_empty == 3 and data.sources == backwards.targets
+    assert all(isinstance(s, str) and s for s in data.sources + data.targets)
+
+
+def test_tfds_sets_that_are_not_translations_are_refused_before_loading(tmp_path, monkeypatch):
+    import common.data as data_lib
+
+    # Checked from the dataset's code: nothing is loaded or downloaded to say no (were it
+    # loaded, the "offline" machine would give DatasetNotOnDiskError instead).
+    monkeypatch.setattr(data_lib, "is_online", lambda timeout=3.0: False)
+    with pytest.raises(ValueError, match=r"no pair of text features.*\(features: text, label\)"):
+        load_tfds_parallel("imdb_reviews", data_dir=tmp_path, download=True)
+    with pytest.raises(ValueError, match=r"sentence1, sentence2.*--source-language"):
+        load_tfds_parallel("glue/mrpc", data_dir=tmp_path, download=True)
+    with pytest.raises(ValueError, match=r"languages \['de', 'en'\], not de and fr"):
+        load_tfds_parallel("wmt14_translate/de-en", data_dir=tmp_path, target_language="fr")
+    with pytest.raises(ValueError, match="no dataset named"):
+        load_tfds_parallel("surely_not_a_translation_set", data_dir=tmp_path)
+    assert not any(tmp_path.rglob("*"))
+    with pytest.raises(
+        data_lib.DatasetNotOnDiskError, match=r"tfds build opus/medical.*--data-dir"
+    ):
+        load_tfds_parallel("opus/medical", data_dir=tmp_path, download=False)
+
+
 def test_synthetic_corpus_is_labelled_and_deterministic():
     data = make_synthetic_translation(50, seed=3)
     assert data.synthetic and data.target_language == "de-synthetic" and len(data) == 50
