@@ -10,8 +10,9 @@ A domain CLI builds ``dlsuite <domain> <task> train|evaluate|predict|export`` fr
   config's default", so defaults live only in the dataclass.
 - ``parse_data_spec``: ``builtin:NAME[:ARG]``, ``tfds:NAME[:SPLIT]`` or a path.
 - ``add_train_options`` / ``start_training`` / ``fit``: ``--data``, ``--val-data``, ``--epochs``,
-  ``--patience``, ``--work-dir``/``--resume``, ``--strategy``, ``--output``/``--overwrite`` and
-  ``--log-dir`` (TensorBoard), the same on every supervised train command; ``--seed`` (the
+  ``--patience``, ``--work-dir``/``--resume``, ``--strategy``, ``--output``/``--overwrite``,
+  ``--data-dir``/``--no-download`` (TFDS) and ``--log-dir`` (TensorBoard scalars, plus sample
+  predictions as pictures for image tasks), the same on every supervised train command; ``--seed`` (the
   config's ``seed`` field) also seeds Python, NumPy and Keras.
 
 Nothing here imports TensorFlow or Keras at import time; the helpers that need them import them
@@ -23,7 +24,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib.util
-from collections.abc import Iterable
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,17 +51,22 @@ from common.task_cli_parser import (
 
 __all__ = [
     "NONE",
+    "SAMPLE_COUNT",
     "STRATEGIES",
+    "TFDS_DOWNLOAD_ENV",
     "CommandParser",
     "DataSpec",
     "HelpFormatter",
     "ListOption",
+    "RenderFn",
     "UsageError",
     "add_actions",
     "add_config_options",
     "add_group",
     "add_output_options",
+    "add_tfds_options",
     "add_train_options",
+    "apply_download_option",
     "check_output",
     "config_default",
     "config_options",
@@ -69,6 +76,7 @@ __all__ = [
     "import_tensorflow_quietly",
     "parse_data_spec",
     "quiet_native_logs",
+    "sample_inputs",
     "save",
     "seed_everything",
     "show_value",
@@ -79,6 +87,8 @@ __all__ = [
 ]
 
 STRATEGIES = ("auto", "mirrored", "multi_worker")
+#: ``common.data.DOWNLOAD_ENV`` (not imported: ``common.data`` imports TensorFlow).
+TFDS_DOWNLOAD_ENV = "DLSUITE_TFDS_DOWNLOAD"
 
 
 # --------------------------------------------------------------------------- data specs
@@ -142,7 +152,7 @@ def add_train_options(
     if supervised:
         group.add_argument("--val-data", help=val_help)
     if data_dir:
-        group.add_argument("--data-dir", help="TFDS data_dir for tfds: names")
+        add_tfds_options(group)
     group.add_argument("--epochs", type=int, default=epochs, help="training epochs")
     if supervised:
         group.add_argument(
@@ -168,6 +178,23 @@ def add_train_options(
     add_output_options(group)
 
 
+def add_tfds_options(parser: Any) -> None:
+    """``--data-dir`` and ``--no-download`` for commands whose ``--data`` takes ``tfds:NAME``."""
+    parser.add_argument("--data-dir", help="TFDS data_dir for tfds: names")
+    parser.add_argument(
+        "--no-download",
+        action="store_true",
+        help="never download a tfds: set missing from --data-dir (default: download when online)",
+    )
+
+
+def apply_download_option(args: argparse.Namespace) -> None:
+    """``--no-download``: turn TFDS downloads off for this process (``DLSUITE_TFDS_DOWNLOAD=0``,
+    which every ``common.data.load_tfds`` call reads)."""
+    if getattr(args, "no_download", False):
+        os.environ[TFDS_DOWNLOAD_ENV] = "0"
+
+
 def add_output_options(parser: Any, help: str = "where to save the .keras file") -> None:
     """``--output`` (required) and ``--overwrite``."""
     parser.add_argument("--output", required=True, help=help)
@@ -188,6 +215,7 @@ def start_training(args: argparse.Namespace) -> Path:
     Returns the output path. Seeds Python, NumPy and Keras when ``--seed`` was given.
     """
     output = check_output(args)
+    apply_download_option(args)
     if getattr(args, "resume", False) and not getattr(args, "work_dir", None):
         raise UsageError("--resume needs the --work-dir of the interrupted run")
     if getattr(args, "log_dir", None) and importlib.util.find_spec("tensorboard") is None:
@@ -204,17 +232,79 @@ def seed_everything(seed: int) -> None:
     keras.utils.set_random_seed(int(seed))
 
 
-def training_callbacks(args: argparse.Namespace) -> list[Any]:
-    """Keras callbacks the shared options ask for: TensorBoard with ``--log-dir``."""
+#: Raw inputs -> pictures of the task's predictions on them (arrays or PNG bytes), for
+#: ``common.callbacks.SamplePredictions``.
+RenderFn = Callable[[list[Any]], Any]
+SAMPLE_COUNT = 4
+
+
+def sample_inputs(data: Any, count: int = SAMPLE_COUNT) -> list[Any]:
+    """Up to ``count`` raw inputs for ``task.predict`` from data as the CLIs hand it to ``fit``.
+
+    Reads an object with ``images`` (data sets, phantoms), an ``(images, labels[, ...])`` pair
+    or a ``tf.data`` dataset of ``(image, ...)`` / ``{"image": ...}`` examples; anything else
+    (e.g. a path the task reads itself) gives ``[]``.
+    """
+    images = getattr(data, "images", None)
+    if images is None and isinstance(data, (tuple, list)) and len(data) in (2, 3):
+        images = data[0]
+    if images is not None and not isinstance(images, (str, bytes)):
+        return [images[i] for i in range(min(count, len(images)))]
+    if not (hasattr(data, "element_spec") and hasattr(data, "take")):
+        return []
+    from common.data import is_batched
+
+    dataset = data.unbatch() if is_batched(data) else data
+    found = []
+    for element in dataset.take(count).as_numpy_iterator():
+        if isinstance(element, Mapping):
+            element = element.get("image")
+        elif isinstance(element, tuple):
+            element = element[0]
+        if element is not None:
+            found.append(element)
+    return found
+
+
+def training_callbacks(
+    args: argparse.Namespace, samples: Sequence[Any] = (), render: RenderFn | None = None
+) -> list[Any]:
+    """Keras callbacks the shared options ask for: with ``--log-dir``, TensorBoard (scalars)
+    and, given ``samples`` and ``render``, ``SamplePredictions`` (``render(samples)`` pictured
+    each epoch under ``LOG_DIR/images``)."""
     if not getattr(args, "log_dir", None):
         return []
     import keras
 
-    return [keras.callbacks.TensorBoard(log_dir=str(args.log_dir))]
+    callbacks: list[Any] = [keras.callbacks.TensorBoard(log_dir=str(args.log_dir))]
+    if render is not None and len(samples):
+        from common.callbacks import SamplePredictions
+
+        inputs = list(samples)
+        callbacks.append(
+            SamplePredictions(
+                args.log_dir,
+                inputs,
+                lambda model, batch: render(batch),  # render uses the task, i.e. this model
+                max_outputs=len(inputs),
+            )
+        )
+    return callbacks
 
 
-def fit(task: Any, args: argparse.Namespace, data: Any, validation_data: Any = None) -> Any:
-    """``task.fit`` with the shared options (epochs, work dir, resume, strategy, TensorBoard)."""
+def fit(
+    task: Any,
+    args: argparse.Namespace,
+    data: Any,
+    validation_data: Any = None,
+    render: RenderFn | None = None,
+    samples: Sequence[Any] | None = None,
+) -> Any:
+    """``task.fit`` with the shared options (epochs, work dir, resume, strategy, TensorBoard).
+
+    With ``--log-dir`` and ``render``, a few ``samples`` (default: the first validation inputs,
+    else training inputs, from ``sample_inputs``) are pictured with ``render`` every epoch.
+    """
     options: dict[str, Any] = {
         "validation_data": validation_data,
         "epochs": args.epochs,
@@ -225,7 +315,9 @@ def fit(task: Any, args: argparse.Namespace, data: Any, validation_data: Any = N
     }
     if getattr(args, "patience", None) is not None:
         options["patience"] = args.patience
-    callbacks = training_callbacks(args)
+    if render is not None and getattr(args, "log_dir", None) and samples is None:
+        samples = sample_inputs(validation_data) or sample_inputs(data)
+    callbacks = training_callbacks(args, samples or (), render)
     if callbacks:
         options["callbacks"] = callbacks
     task.fit(data, **options)

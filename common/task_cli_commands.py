@@ -17,7 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from common.task_cli import UsageError, import_object
+from common.task_cli import UsageError, add_tfds_options, apply_download_option, import_object
 
 Options = Callable[[argparse.ArgumentParser], None]
 Kwargs = Callable[[argparse.Namespace], dict[str, Any]]
@@ -133,7 +133,7 @@ def add_evaluate_command(
     if parts:
         parser.add_argument("--part", choices=list(parts), default=parts[0], help=part_help)
     if data_dir:
-        parser.add_argument("--data-dir", help="TFDS data_dir for tfds: names")
+        add_tfds_options(parser)
     parser.add_argument(
         "--report-dir",
         help="write metrics.json, per_class.csv, report.md and the task's plots here",
@@ -201,6 +201,7 @@ def _evaluate(
     args: argparse.Namespace,
 ) -> int:
     check_report_dir(args.report_dir, args.overwrite)  # before loading anything
+    apply_download_option(args)
     task = load(args.model, task_ref)
     data = resolve(args, task)
     kwargs = evaluate_kwargs(args) if evaluate_kwargs else {}

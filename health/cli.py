@@ -8,6 +8,7 @@ only when a command runs.
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,100 @@ def _model_help(extra: dict[str, str] | None = None) -> dict[str, str]:
     return {"window": WINDOW_HELP, "widths": "widths per level", **(extra or {})}
 
 
+# ------------------------------------------------------------------ --log-dir pictures
+#: Mask colours (RGB in [0, 1]) for classes 1, 2, ... (0, the background, stays grey).
+MASK_COLOURS = ((0.0, 1.0, 0.0), (1.0, 0.0, 0.0), (0.0, 0.5, 1.0), (1.0, 0.8, 0.0))
+
+
+def path_samples(data: Any) -> list[str] | None:
+    """A few image paths when ``data`` is a path (a labels CSV or a folder of cases), else None
+    (``cli.fit`` then takes samples from the loaded data)."""
+    if not isinstance(data, (str, os.PathLike)):
+        return None
+    path = Path(data)
+    if path.suffix == ".csv":
+        from health.data import read_label_csv
+
+        return [str(p) for p in read_label_csv(path)[0][: cli.SAMPLE_COUNT]]
+    found = []
+    for case in sorted(p for p in path.iterdir() if p.is_dir()):
+        names = ("image.nii.gz", "image.nii", "dicom")
+        image = next((case / n for n in names if (case / n).exists()), None)
+        if image is not None:
+            found.append(str(image))
+        if len(found) == cli.SAMPLE_COUNT:
+            break
+    return found
+
+
+def sample_inputs(data: Any) -> list[Any]:
+    """A few inputs for the ``--log-dir`` pictures: ``path_samples`` of a path, else
+    ``cli.sample_inputs`` of the loaded data."""
+    paths = path_samples(data)
+    return cli.sample_inputs(data) if paths is None else paths
+
+
+def _middle_slice(item: Any, mask: Any) -> tuple[Any, Any]:
+    """An input (array, ``Volume`` or path) and its mask -> arrays; a volume and its 3-D mask
+    -> their middle slices (2-D pictures pass unchanged)."""
+    import numpy as np
+
+    if isinstance(item, (str, os.PathLike)):
+        from health import io as hio
+
+        item = hio.read(item)
+    image = np.asarray(getattr(item, "array", item), np.float32)
+    mask = np.asarray(mask)
+    if image.ndim == 3 and image.shape == mask.shape:
+        middle = image.shape[0] // 2
+        return image[middle], mask[middle]
+    return image, mask
+
+
+def render_scores(task: Any) -> cli.RenderFn:
+    """``--log-dir`` pictures: each image (windowed as the model sees it) with its prediction."""
+
+    def render(inputs: list[Any]) -> list[Any]:
+        from common.plots import caption_images
+        from health.gradcam import _display_image
+
+        pictures = []
+        for item, result in zip(inputs, task.predict(inputs), strict=True):
+            label = result.get("label") or ", ".join(result.get("labels", [])) or "none"
+            caption = f"{label} {max(result['scores'].values()):.2f}"
+            image = _display_image(task, item)
+            pictures.append(caption_images(image[None], [caption])[0])
+        return pictures
+
+    return render
+
+
+def render_masks(task: Any) -> cli.RenderFn:
+    """``--log-dir`` pictures: each windowed slice with its predicted structures tinted (the
+    middle slice of a volume), captioned with the structures found."""
+
+    def render(inputs: list[Any]) -> list[Any]:
+        import numpy as np
+
+        from common.plots import caption_images
+        from health.gradcam import _display_image
+
+        pictures = []
+        for item, result in zip(inputs, task.predict(inputs), strict=True):
+            image, mask = _middle_slice(item, result["mask"])
+            grey = _display_image(task, image)
+            rgb = np.repeat(grey[..., None], 3, -1) if grey.ndim == 2 else grey[..., :3].copy()
+            if mask.shape == rgb.shape[:2]:
+                for label in range(1, int(mask.max()) + 1):
+                    colour = np.array(MASK_COLOURS[(label - 1) % len(MASK_COLOURS)])
+                    rgb[mask == label] = 0.6 * rgb[mask == label] + 0.4 * colour
+            found = [c for c in result.get("classes", []) if c != task.classes[0]]
+            pictures.append(caption_images(rgb[None], [", ".join(found) or "nothing found"])[0])
+        return pictures
+
+    return render
+
+
 # ------------------------------------------------------------------ segment
 def _segment_train(args: argparse.Namespace) -> int:
     from health.segmentation import MedicalSegmenter
@@ -103,7 +198,9 @@ def _segment_train(args: argparse.Namespace) -> int:
     if args.data == "builtin:phantoms3d" and len(patch) == 2:
         options["patch_size"] = [16, *patch]
     task = MedicalSegmenter(**options)
-    cli.fit(task, args, data)  # validation: the report below (Dice / HD95 on whole cases)
+    samples = sample_inputs(val if val is not None else data) if args.log_dir else None
+    # validation: the report below (Dice / HD95 on whole cases); val only gives the pictures
+    cli.fit(task, args, data, render=render_masks(task), samples=samples)
     cli.save(task, output)
     if val is not None:
         report = task.evaluate(val)
@@ -181,7 +278,8 @@ def _classify_train(args: argparse.Namespace) -> int:
 
             options["classes"] = read_label_csv(args.data)[2]
     task = MedicalImageClassifier(**options)
-    cli.fit(task, args, data, val)
+    samples = sample_inputs(val if val is not None else data) if args.log_dir else None
+    cli.fit(task, args, data, val, render=render_scores(task), samples=samples)
     cli.save(task, output)
     if val is not None:
         report = task.evaluate(val)

@@ -77,12 +77,33 @@ def _train(args: argparse.Namespace) -> int:
     options = cli.config_options(args, config)
     options["classes"] = classes or found
     task = ImageClassifier(**options)
-    cli.fit(task, args, data, val)
+    cli.fit(task, args, data, val, render=render_labels(task))
     cli.save(task, output)
     if val is not None:
         report = task.evaluate(val)
         print(f"validation accuracy {report['accuracy']:.4f}, macro-F1 {report['macro_f1']:.4f}")
     return 0
+
+
+def render_labels(task: Any) -> cli.RenderFn:
+    """``--log-dir`` pictures: each image with the predicted label and score below it."""
+
+    def render(inputs: list[Any]) -> list[Any]:
+        import numpy as np
+
+        from common.plots import caption_images
+        from vision.images import as_image_array
+
+        pictures = []
+        for item, result in zip(inputs, task.predict(inputs), strict=True):
+            image = as_image_array(item)[..., :3]
+            if np.issubdtype(image.dtype, np.floating) and image.size and image.max() > 1.0:
+                image = np.clip(image, 0, 255).round().astype(np.uint8)  # folders: [0, 255]
+            caption = f"{result['label']} {result['score']:.2f}"
+            pictures.append(caption_images(image[None], [caption])[0])
+        return pictures
+
+    return render
 
 
 def _build_train(parser: argparse.ArgumentParser) -> None:

@@ -380,3 +380,92 @@ def test_duplicated_choice_lists_match_their_source():
         == importlib.import_module("nlp.translation").DECODING_METHODS
     )
     assert speech_cli.DECODERS == importlib.import_module("speech.decoding").DECODERS
+
+
+# --------------------------------------------------------------------------- TFDS downloads
+def test_no_download_is_offered_where_data_takes_tfds_names_and_turns_downloads_off(
+    tmp_path, monkeypatch, capsys
+):
+    from common import data as data_lib
+
+    assert cli.TFDS_DOWNLOAD_ENV == data_lib.DOWNLOAD_ENV
+    parser = argparse.ArgumentParser(prog="dlsuite", allow_abbrev=False)
+    commands = parser.add_subparsers(dest="command", required=True)
+    for domain in ("vision", "health", "nlp"):
+        importlib.import_module(f"{domain}.cli").register(commands)
+    model, out = str(tmp_path / "m.keras"), str(tmp_path / "o.keras")
+    evaluate = ["vision", "classify", "evaluate", "--model", model, "--data", "tfds:mnist"]
+    assert parser.parse_args([*evaluate, "--no-download"]).no_download is True
+    assert parser.parse_args(evaluate).no_download is False
+    train = ["nlp", "classify", "train", "--data", "tfds:imdb_reviews", "--output", out]
+    assert parser.parse_args([*train, "--no-download"]).no_download is True
+    for no_tfds in (  # --data takes no tfds: names here, so neither option is offered
+        ["health", "segment", "train", "--data", "builtin:phantoms", "--output", out],
+        ["nlp", "ner", "train", "--data", "builtin:ner", "--output", out],
+    ):
+        with pytest.raises(SystemExit):
+            parser.parse_args([*no_tfds, "--no-download"])
+    assert "unrecognized arguments: --no-download" in capsys.readouterr().err
+
+    # It takes effect: the same missing set, offline, fails for a different reason.
+    monkeypatch.delenv(data_lib.DOWNLOAD_ENV, raising=False)
+    monkeypatch.setattr(data_lib, "is_online", lambda *a, **k: False)
+    argv = ["vision", "classify", "train", "--data", "tfds:mnist", "--epochs", "1"]
+    argv += ["--data-dir", str(tmp_path / "tfds"), "--output", out]
+    assert main(argv) == 2
+    assert "cannot reach the internet" in capsys.readouterr().err
+    assert data_lib.DOWNLOAD_ENV not in __import__("os").environ
+    assert main([*argv, "--no-download"]) == 2
+    error = capsys.readouterr().err
+    assert "downloads are off" in error and "tfds build mnist" in error
+    assert __import__("os").environ[data_lib.DOWNLOAD_ENV] == "0"
+    assert not (tmp_path / "tfds" / "mnist").exists() and not Path(out).exists()
+
+
+# --------------------------------------------------------------------------- --log-dir pictures
+def _summaries(folder: Path) -> dict[str, set[str]]:
+    """Tag -> plugin names of every summary in the event files under ``folder``."""
+    import tensorflow as tf
+
+    found: dict[str, set[str]] = {}
+    for events in folder.glob("events.out.tfevents.*"):
+        for record in tf.data.TFRecordDataset(str(events)).as_numpy_iterator():
+            for value in tf.compat.v1.Event.FromString(record).summary.value:
+                found.setdefault(value.tag, set()).add(value.metadata.plugin_data.plugin_name)
+    return found
+
+
+def test_log_dir_writes_scalars_and_sample_prediction_pictures(tmp_path, capsys):
+    import tensorflow as tf
+
+    log_dir, model = tmp_path / "tb", tmp_path / "digits.keras"
+    argv = ["vision", "classify", "train", "--data", "builtin:digits", "--epochs", "1"]
+    argv += ["--image-size", "16", "--widths", "8", "--batch-size", "128", "--no-augment"]
+    assert main([*argv, "--output", str(model), "--log-dir", str(log_dir)]) == 0
+    assert any("epoch_loss" in tags for tags in [_summaries(log_dir / "train")])
+    images = _summaries(log_dir / "images")
+    assert images == {"sample_predictions": {"images"}}
+    (events,) = (log_dir / "images").glob("events.out.tfevents.*")
+    for record in tf.data.TFRecordDataset(str(events)).as_numpy_iterator():
+        for value in tf.compat.v1.Event.FromString(record).summary.value:
+            tensor = tf.make_ndarray(value.tensor)  # [width, height, PNG, PNG, ...]
+            assert len(tensor) == 2 + cli.SAMPLE_COUNT and int(tensor[0]) >= 96
+            picture = tf.io.decode_png(tensor[2]).numpy()
+            assert picture.shape[0] > picture.shape[1]  # the caption band under the image
+
+
+def test_sample_inputs_reads_every_data_form_the_clis_pass_to_fit():
+    import tensorflow as tf
+
+    from health.phantoms import make_phantoms
+
+    images = np.arange(6 * 4 * 4 * 1, dtype=np.uint8).reshape(6, 4, 4, 1)
+    pair = cli.sample_inputs((images, np.zeros(6)))
+    assert len(pair) == cli.SAMPLE_COUNT and (pair[1] == images[1]).all()
+    labelled = tf.data.Dataset.from_tensor_slices((images, np.zeros(6)))
+    assert (cli.sample_inputs(labelled.batch(4), 2)[1] == images[1]).all()
+    examples = tf.data.Dataset.from_tensor_slices({"image": images, "mask": images})
+    assert (cli.sample_inputs(examples, 3)[2] == images[2]).all()
+    phantoms = make_phantoms(2, (16, 16), seed=0)  # an object with ``images``
+    assert np.array_equal(cli.sample_inputs(phantoms)[1], phantoms.images[1])
+    assert cli.sample_inputs("a/folder") == [] and cli.sample_inputs(None) == []

@@ -280,3 +280,32 @@ def test_window_option_and_config_defaults(tmp_path):
         "seed": 2,
     }
     assert args.log_dir is None and args.patience is None and args.epochs == 20
+
+
+def test_log_dir_pictures_of_both_health_tasks(tmp_path):
+    """``--log-dir`` sample pictures: inputs from phantoms, a labels CSV or a folder of cases;
+    the renderers draw each windowed image with its prediction (3-D: the middle slice)."""
+    from common.callbacks import picture_batch
+    from health.classification import MedicalImageClassifier
+    from health.phantoms import write_phantom_cases
+    from health.segmentation import MedicalSegmenter
+
+    phantoms = hio.make_phantoms(3, (32, 32), seed=4, lesion_fraction=1.0)
+    samples = cli.sample_inputs(phantoms)
+    assert len(samples) == 3 and np.array_equal(samples[2], phantoms.images[2])
+    write_phantom_cases(phantoms, tmp_path / "cases")
+    cases = cli.sample_inputs(str(tmp_path / "cases"))
+    assert len(cases) == 3 and all("image.nii" in p or p.endswith("dicom") for p in cases)
+    (tmp_path / "labels.csv").write_text("image,label\n" + f"{cases[0]},lesion\n")
+    assert cli.sample_inputs(str(tmp_path / "labels.csv")) == [cases[0]]
+
+    classifier = MedicalImageClassifier(classes=["normal", "lesion"], image_size=32, widths=[4])
+    pictures = picture_batch(cli.render_scores(classifier)([*samples[:2], cases[0]]))
+    assert pictures.shape[0] == 3 and pictures.shape[1] > pictures.shape[2] >= 96
+    segmenter = MedicalSegmenter(patch_size=[16, 16], widths=[4, 8])
+    pictures = picture_batch(cli.render_masks(segmenter)(samples[:2]))
+    assert pictures.shape[:1] == (2,) and pictures.shape[-1] == 3
+    volume = hio.make_phantoms(1, (8, 32, 32), seed=1).images[0]
+    segmenter3d = MedicalSegmenter(patch_size=[8, 16, 16], widths=[4, 8])
+    (picture,) = cli.render_masks(segmenter3d)([volume])
+    assert picture.shape[1] == 32 * 3  # the 32 x 32 middle slice, enlarged to >= 96 pixels

@@ -72,7 +72,7 @@ def _train(args: argparse.Namespace) -> int:
     options = cli.config_options(args, ObjectDetector.config_class)
     options["classes"] = classes or found
     task = ObjectDetector(**options)
-    cli.fit(task, args, data, val)
+    cli.fit(task, args, data, val, render=render_boxes(task))
     cli.save(task, output)
     if val is not None:
         report = task.evaluate(val)
@@ -81,6 +81,21 @@ def _train(args: argparse.Namespace) -> int:
             f"mAP@.75 {report['mAP_75']:.4f}"
         )
     return 0
+
+
+def render_boxes(task: Any) -> cli.RenderFn:
+    """``--log-dir`` pictures: each image with its predicted boxes, labels and a legend."""
+
+    def render(inputs: list[Any]) -> list[bytes]:
+        from vision.draw import draw_detections
+
+        results = task.predict(inputs)
+        return [
+            draw_detections(item, result, class_names=task.classes)
+            for item, result in zip(inputs, results, strict=True)
+        ]
+
+    return render
 
 
 def _image_dir(parser: argparse.ArgumentParser) -> None:

@@ -59,7 +59,7 @@ def _train(args: argparse.Namespace) -> int:
     options = cli.config_options(args, ImageSegmenter.config_class)
     options["classes"] = classes or found
     task = ImageSegmenter(**options)
-    cli.fit(task, args, data, val)
+    cli.fit(task, args, data, val, render=render_masks(task))
     cli.save(task, output)
     report = task.evaluate(val)
     print(
@@ -67,6 +67,21 @@ def _train(args: argparse.Namespace) -> int:
         f"pixel accuracy {report['pixel_accuracy']:.4f}"
     )
     return 0
+
+
+def render_masks(task: Any) -> cli.RenderFn:
+    """``--log-dir`` pictures: each image with its predicted mask overlaid and a legend."""
+
+    def render(inputs: list[Any]) -> list[bytes]:
+        from vision.draw import overlay_mask
+
+        results = task.predict(inputs)
+        return [
+            overlay_mask(item, result["mask"], class_names=task.classes)
+            for item, result in zip(inputs, results, strict=True)
+        ]
+
+    return render
 
 
 def _build_train(parser: argparse.ArgumentParser) -> None:
