@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from pathlib import Path
+from functools import partial
 from typing import Any
 
 import keras
@@ -21,11 +21,13 @@ from common.layers import build_small_resnet
 from common.losses import BinaryFocalLoss, CategoricalFocalLoss
 from common.metrics import classification_report
 from common.optimizers import make_optimizer
+from common.reports import Draw, write_evaluation_report
 from common.task import Task, TaskConfig
+from common.task_parts import NamedClasses
 from health import io as hio
 from health.data import read_label_csv
 from health.intensity import check_intensity, intensity_layers
-from health.metrics import binary_report, plot_reliability
+from health.metrics import binary_report, plot_reliability, plot_roc, roc_curves
 from health.volume import Volume
 
 LOSSES = ("cross_entropy", "focal")
@@ -75,16 +77,12 @@ class MedicalImageClassifierConfig(TaskConfig):
         check_intensity(self.window, self.scale)
 
 
-class MedicalImageClassifier(Task):
-    """Medical image classification following the dlsuite task contract (see DESIGN.md)."""
+class MedicalImageClassifier(NamedClasses, Task):
+    """Medical image classification following the dlsuite task contract (see docs/design.md)."""
 
     config_class = MedicalImageClassifierConfig
     monitor = "val_auc"
     config: MedicalImageClassifierConfig
-
-    @property
-    def classes(self) -> list[str]:
-        return self.config.classes
 
     # ------------------------------------------------------------------ model
     def build_model(self) -> keras.Model:
@@ -266,9 +264,11 @@ class MedicalImageClassifier(Task):
         threshold: float | None = None,
         report_dir: str | os.PathLike | None = None,
         bins: int = 10,
+        overwrite: bool = False,
     ) -> dict[str, Any]:
-        """ROC-AUC, PR-AUC, sensitivity / specificity at ``threshold``, ECE (reliability plot PNG
-        in ``report_dir``) and the confusion matrix, per finding."""
+        """ROC-AUC, PR-AUC, sensitivity / specificity at ``threshold``, ECE and the confusion
+        matrix, per finding; with ``report_dir`` the report files (``common.reports``), the ROC
+        curves (``roc.png``) and a reliability plot per finding."""
         images, targets = self.arrays(data)
         probabilities = self.probabilities(images)
         threshold = self.config.threshold if threshold is None else float(threshold)
@@ -289,11 +289,16 @@ class MedicalImageClassifier(Task):
                 float(np.mean(values)) if values else float("nan")
             )
         if report_dir is not None:
-            report_dir = Path(report_dir)
+            labels = targets if self.config.multi_label else targets.argmax(1)
+            curves = roc_curves(labels, probabilities, self.classes)
+            pictures: dict[str, Draw] = {
+                "roc.png": lambda path: plot_roc(curves, path, threshold=threshold)
+            }
             for name, (y, p) in findings.items():
-                plot_reliability(
-                    y, p, report_dir / f"reliability_{name}.png", bins, title=f"{name} calibration"
+                pictures[f"reliability_{name}.png"] = partial(
+                    plot_reliability, y, p, bins=bins, title=f"{name} calibration"
                 )
+            write_evaluation_report(report_dir, report, pictures, overwrite=overwrite)
         return report
 
     # ------------------------------------------------------------------ export

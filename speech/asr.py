@@ -27,8 +27,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from common.optimizers import make_optimizer
 from common.task import Task, TaskConfig, as_list
+from common.task_parts import config_optimizer
 from speech import data as data_lib
 from speech import decoding
 from speech.ctc import PAD_LABEL, CTCLoss
@@ -152,7 +152,7 @@ def audio_items(inputs: Any) -> list[Any]:
 
 
 class SpeechRecognizer(Task):
-    """CTC speech recognition following the dlsuite task contract (see DESIGN.md)."""
+    """CTC speech recognition following the dlsuite task contract (see docs/design.md)."""
 
     config_class = SpeechRecognizerConfig
     config: SpeechRecognizerConfig
@@ -183,12 +183,7 @@ class SpeechRecognizer(Task):
     def compile_model(self, model: keras.Model, total_steps: int) -> None:
         c = self.config
         model.compile(
-            optimizer=make_optimizer(
-                learning_rate=c.learning_rate,
-                weight_decay=c.weight_decay,
-                total_steps=total_steps,
-                warmup_steps=int(c.warmup_fraction * total_steps),
-            ),
+            optimizer=config_optimizer(c, total_steps),
             loss=CTCLoss(),
         )
 

@@ -18,11 +18,13 @@ import numpy as np
 import tensorflow as tf
 
 from common import data as data_lib
+from common.config_checks import check_at_least, check_choice, check_interval, class_names
 from common.layers import ImageAugmentation, build_small_resnet
 from common.losses import LabelSmoothedCrossEntropy
 from common.metrics import classification_report
-from common.optimizers import make_optimizer
+from common.reports import write_evaluation_report
 from common.task import Task, TaskConfig
+from common.task_parts import ImageInputs, NamedClasses, config_optimizer, gradient_image
 from vision import images as images_lib
 from vision.data import load_image_folder
 
@@ -57,44 +59,23 @@ class ImageClassifierConfig(TaskConfig):
     seed: int = 0
 
     def validate(self) -> None:
-        self.classes = [str(c) for c in self.classes]
+        self.classes = class_names(self.classes, "ImageClassifier", "classes=['cat', 'dog']")
         self.widths = [int(w) for w in self.widths]
-        if len(self.classes) < 2:
-            raise ValueError(
-                "ImageClassifier needs at least two classes, e.g. classes=['cat', 'dog']"
-            )
-        if len(set(self.classes)) != len(self.classes):
-            raise ValueError(f"class names must be unique, got {self.classes}")
-        if self.image_size < 16:
-            raise ValueError(f"image_size must be at least 16 pixels, got {self.image_size}")
-        if self.backbone not in BACKBONES:
-            raise ValueError(
-                f"unknown backbone {self.backbone!r}; choose one of {', '.join(BACKBONES)}"
-            )
+        check_at_least(self, 16, "image_size")
+        check_choice("backbone", self.backbone, BACKBONES)
         if self.backbone_weights is not None and not Path(self.backbone_weights).is_file():
             raise ValueError(f"backbone weights file not found: {self.backbone_weights}")
-        if self.flip not in FLIPS:
-            raise ValueError(f"flip must be one of {FLIPS}, got {self.flip!r}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-        if self.top_k < 1:
-            raise ValueError(f"top_k must be at least 1, got {self.top_k}")
+        check_choice("flip", self.flip, FLIPS)
+        check_interval("dropout", self.dropout, 0.0, 1.0)
+        check_at_least(self, 1, "top_k")
 
 
-class ImageClassifier(Task):
-    """Image classification task following the dlsuite task contract (see DESIGN.md)."""
+class ImageClassifier(NamedClasses, ImageInputs, Task):
+    """Image classification task following the dlsuite task contract (see docs/design.md)."""
 
     config_class = ImageClassifierConfig
     monitor = "val_accuracy"
     config: ImageClassifierConfig
-
-    @property
-    def classes(self) -> list[str]:
-        return self.config.classes
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.config.classes)
 
     # ------------------------------------------------------------------ model
     def _backbone(self, size: int) -> keras.Model:
@@ -144,12 +125,7 @@ class ImageClassifier(Task):
         c = self.config
         k = min(c.top_k, self.num_classes)
         model.compile(
-            optimizer=make_optimizer(
-                learning_rate=c.learning_rate,
-                weight_decay=c.weight_decay,
-                total_steps=total_steps,
-                warmup_steps=int(c.warmup_fraction * total_steps),
-            ),
+            optimizer=config_optimizer(c, total_steps),
             loss=LabelSmoothedCrossEntropy(label_smoothing=c.label_smoothing, sparse=True),
             metrics=[
                 keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
@@ -221,9 +197,14 @@ class ImageClassifier(Task):
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(
-        self, data: Any, batch_size: int | None = None, report_dir: str | os.PathLike | None = None
+        self,
+        data: Any,
+        batch_size: int | None = None,
+        report_dir: str | os.PathLike | None = None,
+        overwrite: bool = False,
     ) -> dict[str, Any]:
-        """Accuracy, top-k, macro and per-class P/R/F1, confusion matrix (PNG in ``report_dir``)."""
+        """Accuracy, top-k, macro and per-class P/R/F1, confusion matrix; with ``report_dir`` the
+        report files and the confusion-matrix PNG (``common.reports``)."""
         dataset = self.make_dataset(data, batch_size or self.config.batch_size, training=False)
         probabilities, labels = [], []
         for images, y in dataset:
@@ -238,14 +219,9 @@ class ImageClassifier(Task):
             top_k=self.config.top_k,
         )
         if report_dir is not None:
-            from common.plots import plot_confusion_matrix
-
-            path = plot_confusion_matrix(
-                np.array(report["confusion_matrix"]),
-                self.classes,
-                Path(report_dir) / "confusion_matrix.png",
+            write_evaluation_report(
+                report_dir, report, confusion_classes=self.classes, overwrite=overwrite
             )
-            report["confusion_matrix_png"] = str(path)
         return report
 
     # ------------------------------------------------------------------ inference
@@ -260,12 +236,6 @@ class ImageClassifier(Task):
             for i in range(0, int(batch.shape[0]), batch_size)
         ]
         return np.concatenate(outputs)
-
-    def is_single_input(self, inputs: Any) -> bool:
-        """One image is a path, bytes, a PIL image or an (H, W[, C]) array; (N, H, W, C) is N."""
-        if isinstance(inputs, np.ndarray):
-            return inputs.ndim != 4
-        return not isinstance(inputs, (list, tuple))
 
     def predict_batch(self, items: list[Any], top_k: int | None = None) -> list[dict[str, Any]]:
         """Images -> for each: ``label``, ``score`` and the ``top_k`` list of {label, score}."""
@@ -299,6 +269,5 @@ class ImageClassifier(Task):
         return {"serving_default": (serve, signature)}
 
     def warmup_inputs(self) -> dict[str, Any]:
-        size = self.config.image_size
-        gradient = np.linspace(0, 255, size * size * 3).reshape(size, size, 3).astype(np.uint8)
-        return {"image_bytes": np.array([images_lib.encode_png(gradient)], dtype=object)}
+        png = images_lib.encode_png(gradient_image(self.config.image_size))
+        return {"image_bytes": np.array([png], dtype=object)}

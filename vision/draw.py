@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -199,3 +200,18 @@ def overlay_mask(
         shown = [_colour(colours[k]) for k in present]
         result = _with_legend(result, list(zip(names, shown, strict=True)))
     return _png(result, path)
+
+
+def sample_pictures(
+    draw: Callable[..., bytes],
+    images: Sequence[Any],
+    outputs: Sequence[Any],
+    class_names: Sequence[str],
+    name: str = "sample",
+) -> dict[str, Callable[[Path], bytes]]:
+    """``{"<name>_<i>.png": picture}`` for a report: ``draw(image, output, path, class_names=...)``
+    (``draw_detections`` with results, ``overlay_mask`` with masks) per image, drawn on call."""
+    return {
+        f"{name}_{i}.png": partial(draw, image, output, class_names=class_names)
+        for i, (image, output) in enumerate(zip(images, outputs, strict=True))
+    }

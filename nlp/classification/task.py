@@ -18,9 +18,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from common.config_checks import check_at_least, check_choice, check_interval, class_names
 from common.metrics import classification_report
-from common.optimizers import make_optimizer
+from common.reports import write_evaluation_report
 from common.task import Task, TaskConfig
+from common.task_parts import NamedClasses, config_optimizer
 from nlp import data as data_lib
 from nlp.backbones import (
     MaskedMaxPooling,
@@ -66,31 +68,20 @@ class TextClassifierConfig(TaskConfig):
     seed: int = 0
 
     def validate(self) -> None:
-        self.classes = [str(c) for c in self.classes]
-        if len(self.classes) < 2:
-            raise ValueError(
-                "TextClassifier needs at least two classes, e.g. classes=['negative', 'positive']"
-            )
-        if len(set(self.classes)) != len(self.classes):
-            raise ValueError(f"class names must be unique, got {self.classes}")
-        if self.sequence_length < 3:
-            raise ValueError(f"sequence_length must be at least 3, got {self.sequence_length}")
-        if self.vocabulary_size < 10:
-            raise ValueError(f"vocabulary_size must be at least 10, got {self.vocabulary_size}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-        if self.pooling not in POOLINGS:
-            raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
-        if not 0.0 <= self.token_dropout < 1.0:
-            raise ValueError(f"token_dropout must be in [0, 1), got {self.token_dropout}")
-        if not 0.0 < self.threshold < 1.0:
-            raise ValueError(f"threshold must be in (0, 1), got {self.threshold}")
-        if self.max_chars < 1:
-            raise ValueError(f"max_chars must be positive, got {self.max_chars}")
+        self.classes = class_names(
+            self.classes, "TextClassifier", "classes=['negative', 'positive']"
+        )
+        check_at_least(self, 3, "sequence_length")
+        check_at_least(self, 10, "vocabulary_size")
+        check_at_least(self, 1, "max_chars")
+        check_interval("dropout", self.dropout, 0.0, 1.0)
+        check_interval("token_dropout", self.token_dropout, 0.0, 1.0)
+        check_interval("threshold", self.threshold, 0.0, 1.0, "()")
+        check_choice("pooling", self.pooling, POOLINGS)
 
 
-class TextClassifier(Task):
-    """Text classification task following the dlsuite task contract (see DESIGN.md)."""
+class TextClassifier(NamedClasses, Task):
+    """Text classification task following the dlsuite task contract (see docs/design.md)."""
 
     config_class = TextClassifierConfig
     config: TextClassifierConfig
@@ -100,14 +91,6 @@ class TextClassifier(Task):
         self.vocabulary: list[str] | None = None
         self._packer: TextPacker | None = None
         self.monitor = "val_loss"
-
-    @property
-    def classes(self) -> list[str]:
-        return self.config.classes
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.config.classes)
 
     # ------------------------------------------------------------------ tokenisation
     def _tokenizer_options(self) -> dict[str, Any]:
@@ -189,13 +172,7 @@ class TextClassifier(Task):
     def compile_model(self, model: keras.Model, total_steps: int) -> None:
         c = self.config
         learning_rate = c.learning_rate or (5e-5 if c.preset else 1e-3)
-        optimizer = make_optimizer(
-            learning_rate=learning_rate,
-            weight_decay=c.weight_decay,
-            total_steps=total_steps,
-            warmup_steps=int(c.warmup_fraction * total_steps),
-            clipnorm=1.0,
-        )
+        optimizer = config_optimizer(c, total_steps, learning_rate, clipnorm=1.0)
         if c.multi_label:
             loss = keras.losses.BinaryCrossentropy()
             metrics = [keras.metrics.BinaryAccuracy(name="accuracy", threshold=c.threshold)]
@@ -329,27 +306,33 @@ class TextClassifier(Task):
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(
-        self, data: Any, batch_size: int | None = None, report_dir: str | os.PathLike | None = None
+        self,
+        data: Any,
+        batch_size: int | None = None,
+        report_dir: str | os.PathLike | None = None,
+        overwrite: bool = False,
     ) -> dict[str, Any]:
-        """Accuracy, macro-F1, per-class report, confusion matrix (PNG in ``report_dir``).
+        """Accuracy, macro-F1, per-class report, confusion matrix; with ``report_dir`` the
+        report files and the confusion-matrix PNG (``common.reports``).
 
         Multi-label: subset accuracy, micro/macro F1 and per-class P/R/F1 at ``threshold``.
         """
         texts, labels = self.as_text_data(data)
         targets = self._targets(labels)
         probabilities = self.predict_proba(texts, batch_size or 128)
-        if self.config.multi_label:
-            return self._multi_label_report(targets, probabilities)
-        report = classification_report(targets, probabilities, self.classes, top_k=2)
+        multi_label = self.config.multi_label
+        report = (
+            self._multi_label_report(targets, probabilities)
+            if multi_label
+            else classification_report(targets, probabilities, self.classes, top_k=2)
+        )
         if report_dir is not None:
-            from common.plots import plot_confusion_matrix
-
-            path = plot_confusion_matrix(
-                np.array(report["confusion_matrix"]),
-                self.classes,
-                Path(report_dir) / "confusion_matrix.png",
+            write_evaluation_report(
+                report_dir,
+                report,
+                confusion_classes=None if multi_label else self.classes,
+                overwrite=overwrite,
             )
-            report["confusion_matrix_png"] = str(path)
         return report
 
     def _multi_label_report(self, targets: np.ndarray, probabilities: np.ndarray) -> dict[str, Any]:

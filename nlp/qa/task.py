@@ -23,6 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from common.config_checks import check_at_least, check_interval
 from common.task import Task, TaskConfig
 from nlp.backbones import preset_tokenizer_options, pretrained_backbone
 from nlp.qa.features import QAFeatures, QAFeaturizer, decode_answers, span_labels
@@ -69,20 +70,10 @@ class QuestionAnswererConfig(TaskConfig):
                 f"sequence_length ({self.sequence_length}) must leave at least 8 context tokens "
                 f"after max_question_tokens ({self.max_question_tokens}) and 3 special tokens"
             )
-        for name in (
-            "doc_stride",
-            "max_answer_length",
-            "max_question_tokens",
-            "max_question_chars",
-            "max_context_chars",
-            "batch_size",
-        ):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        if self.vocabulary_size < 10:
-            raise ValueError(f"vocabulary_size must be at least 10, got {self.vocabulary_size}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        names = ("doc_stride", "max_answer_length", "max_question_tokens", "max_question_chars")
+        check_at_least(self, 1, *names, "max_context_chars", "batch_size")
+        check_at_least(self, 10, "vocabulary_size")
+        check_interval("dropout", self.dropout, 0.0, 1.0)
 
 
 def _trim(features: QAFeatures) -> QAFeatures:
@@ -119,7 +110,7 @@ def _as_list(value: Any, kind: str) -> list[Any]:
 
 
 class QuestionAnswerer(Task):
-    """Extractive question answering following the dlsuite task contract (see DESIGN.md)."""
+    """Extractive question answering following the dlsuite task contract (see docs/design.md)."""
 
     config_class = QuestionAnswererConfig
     config: QuestionAnswererConfig

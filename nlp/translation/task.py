@@ -21,8 +21,8 @@ import numpy as np
 import tensorflow as tf
 
 from common.losses import LabelSmoothedCrossEntropy
-from common.optimizers import make_optimizer
 from common.task import Task, TaskConfig
+from common.task_parts import config_optimizer
 from nlp.inputs import validate_texts
 from nlp.translation import decoding as decoding_lib
 from nlp.translation.cached_decoder_step import CachedDecoderStep
@@ -82,7 +82,7 @@ class TranslatorConfig(TaskConfig):
 
 
 class Translator(Task):
-    """Sequence-to-sequence translation following the dlsuite task contract (see DESIGN.md)."""
+    """Sequence-to-sequence translation following the dlsuite task contract (see docs/design.md)."""
 
     config_class = TranslatorConfig
     config: TranslatorConfig
@@ -195,13 +195,7 @@ class Translator(Task):
 
     def compile_model(self, model: keras.Model, total_steps: int) -> None:
         c = self.config
-        optimizer = make_optimizer(
-            learning_rate=c.learning_rate,
-            weight_decay=c.weight_decay,
-            total_steps=total_steps,
-            warmup_steps=int(c.warmup_fraction * total_steps),
-            clipnorm=1.0,
-        )
+        optimizer = config_optimizer(c, total_steps, clipnorm=1.0)
         loss = LabelSmoothedCrossEntropy(
             c.label_smoothing, from_logits=True, reduction="mean_with_sample_weight"
         )

@@ -64,3 +64,34 @@ def test_explicit_per_class_and_reports_without_classes(tmp_path):
     assert set(plain) == {"metrics", "markdown"}
     with pytest.raises(ValueError, match="mapping"):
         write_report(tmp_path, [("accuracy", 1.0)])
+
+
+def test_evaluation_report_writes_files_then_pictures_and_refuses_a_different_one(tmp_path):
+    from common.reports import write_evaluation_report
+
+    drawn: list[str] = []
+
+    def picture(path):
+        drawn.append(path.name)
+        path.write_bytes(b"\x89PNG first")
+
+    report = {"accuracy": 0.75, **{k: METRICS[k] for k in ("confusion_matrix", "per_class")}}
+    folder = tmp_path / "report"
+    returned = write_evaluation_report(
+        folder, report, {"sample.png": picture}, confusion_classes=["cat", "dog|wolf"]
+    )
+    assert returned is report and report["confusion_matrix_png"] == str(
+        folder / "confusion_matrix.png"
+    )
+    assert json.loads((folder / "metrics.json").read_text())["confusion_matrix_png"] == str(
+        folder / "confusion_matrix.png"
+    )
+    assert (folder / "confusion_matrix.png").read_bytes()[:4] == b"\x89PNG"
+    assert drawn == ["sample.png"] and len((folder / "per_class.csv").read_text().split()) == 3
+    write_evaluation_report(folder, dict(report), {"sample.png": picture})  # same report: fine
+    assert drawn == ["sample.png", "sample.png"]
+    with pytest.raises(ReportExistsError, match="metrics.json"):
+        write_evaluation_report(folder, {**report, "accuracy": 0.5}, {"sample.png": picture})
+    assert len(drawn) == 2  # refused before any picture was drawn
+    write_evaluation_report(folder, {**report, "accuracy": 0.5}, overwrite=True)
+    assert json.loads((folder / "metrics.json").read_text())["accuracy"] == 0.5

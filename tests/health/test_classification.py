@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import json
+from functools import partial
 
 import numpy as np
 import pytest
@@ -12,6 +14,7 @@ from common.export import non_core_ops
 from health import io as hio
 from health.classification import MedicalImageClassifier
 from health.phantoms import make_phantoms
+from tests.common.report_checks import check_different_report_refused, check_report_files
 from tests.conftest import run_fresh_tensorflow
 
 
@@ -36,6 +39,9 @@ def test_learns_lesions_and_reports_clinical_metrics(trained, tmp_path):
     assert sum(map(sum, lesion["confusion_matrix"])) == len(test)
     assert 0 <= report["ece"] <= 1
     assert (tmp_path / "reliability_lesion.png").read_bytes()[:4] == b"\x89PNG"
+    check_report_files(tmp_path, report, ["roc.png", "reliability_lesion.png"])
+    assert json.loads((tmp_path / "metrics.json").read_text())["roc_auc"] == report["roc_auc"]
+    check_different_report_refused(tmp_path, partial(classifier.evaluate, test, threshold=0.95))
     strict = classifier.evaluate(test, threshold=0.95)["per_class"]["lesion"]
     assert (
         strict["specificity"] >= lesion["specificity"]

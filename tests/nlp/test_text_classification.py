@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pytest
 
@@ -9,6 +11,7 @@ from common.export import read_warmup_requests
 from nlp import TextClassifier
 from nlp.backbones import preset_tokenizer_options
 from nlp.data import make_topics
+from tests.common.report_checks import check_different_report_refused, check_report_files
 from tests.nlp.parity import minilm_or_skip, serve_in_fresh_process
 
 SAMPLES = [
@@ -26,6 +29,10 @@ def test_learns_sentiment_and_reports(trained_classifier, sentiment_data, tmp_pa
     assert set(report["per_class"]) == {"negative", "positive"}
     assert (tmp_path / "confusion_matrix.png").stat().st_size > 0
     assert np.array(report["confusion_matrix"]).sum() == len(val)
+    check_report_files(tmp_path, report, ["confusion_matrix.png"])
+    check_different_report_refused(
+        tmp_path, partial(trained_classifier.evaluate, (val.texts[:8], val.labels[:8]))
+    )
 
 
 def test_predict_format(trained_classifier):

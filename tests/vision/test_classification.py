@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import io
 import json
+from functools import partial
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from common.export import non_core_ops, read_warmup_requests
+from tests.common.report_checks import check_different_report_refused, check_report_files
 from tests.conftest import run_fresh_tensorflow
 from vision import ImageClassifier
 from vision.images import encode_png
@@ -35,6 +37,11 @@ def test_evaluate_writes_confusion_matrix_png(trained_digits, digits_split, tmp_
     report = trained_digits.evaluate((x_test[:50], y_test[:50]), report_dir=tmp_path)
     assert (tmp_path / "confusion_matrix.png").stat().st_size > 1000
     assert np.array(report["confusion_matrix"]).sum() == 50
+    check_report_files(tmp_path, report, ["confusion_matrix.png"])
+    assert report["confusion_matrix_png"] == str(tmp_path / "confusion_matrix.png")
+    check_different_report_refused(
+        tmp_path, partial(trained_digits.evaluate, (x_test[50:80], y_test[50:80]))
+    )
 
 
 def test_predict_accepts_paths_bytes_pil_and_arrays_alike(trained_digits, digits_split, tmp_path):
@@ -93,7 +100,7 @@ def test_config_is_validated_and_json_serialisable():
         ImageClassifier(classes=["a", "b"], colour="blue")
     with pytest.raises(ValueError, match="at least two classes"):
         ImageClassifier(classes=["only"])
-    with pytest.raises(ValueError, match="unknown backbone"):
+    with pytest.raises(ValueError, match="backbone must be one of"):
         ImageClassifier(classes=["a", "b"], backbone="vgg99")
 
 

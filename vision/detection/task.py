@@ -22,15 +22,19 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from common.config_checks import check_at_least, check_choice, check_interval, class_names
 from common.layers import ConvBNAct, ResidualBlock
-from common.optimizers import make_optimizer
+from common.reports import write_evaluation_report
 from common.task import Task, TaskConfig
+from common.task_parts import ImageInputs, NamedClasses, config_optimizer, gradient_image
 from vision import images as images_lib
 from vision.detection import boxes as boxes_lib
 from vision.detection.data import DetectionSet, load_coco, load_voc
 from vision.detection.losses import DenseDetectionLoss
+from vision.draw import draw_detections, sample_pictures
 
 FLIPS = (None, "horizontal", "vertical", "horizontal_and_vertical")
+SAMPLES = 4  # evaluation images drawn with their detections in a report
 
 
 @dataclasses.dataclass
@@ -59,13 +63,9 @@ class ObjectDetectorConfig(TaskConfig):
     seed: int = 0
 
     def validate(self) -> None:
-        self.classes = [str(c) for c in self.classes]
+        self.classes = class_names(self.classes, "ObjectDetector", "classes=['cell']", minimum=1)
         self.widths = [int(w) for w in self.widths]
         self.strides = [int(s) for s in self.strides]
-        if not self.classes:
-            raise ValueError("ObjectDetector needs at least one class, e.g. classes=['cell']")
-        if len(set(self.classes)) != len(self.classes):
-            raise ValueError(f"class names must be unique, got {self.classes}")
         if not self.strides or any(s not in (4, 8, 16, 32, 64) for s in self.strides):
             raise ValueError(f"strides must be chosen from 4, 8, 16, 32, 64, got {self.strides}")
         if any(b != 2 * a for a, b in zip(self.strides, self.strides[1:], strict=False)):
@@ -80,29 +80,17 @@ class ObjectDetectorConfig(TaskConfig):
                 f"image_size must be a multiple of the largest stride {max(self.strides)}, "
                 f"got {self.image_size}"
             )
-        if self.box_loss not in ("giou", "smooth_l1"):
-            raise ValueError(f"box_loss must be 'giou' or 'smooth_l1', got {self.box_loss!r}")
-        if self.flip not in FLIPS:
-            raise ValueError(f"flip must be one of {FLIPS}, got {self.flip!r}")
-        if not 0.0 < self.iou_threshold <= 1.0:
-            raise ValueError(f"iou_threshold must be in (0, 1], got {self.iou_threshold}")
-        if self.max_detections < 1:
-            raise ValueError(f"max_detections must be at least 1, got {self.max_detections}")
+        check_choice("box_loss", self.box_loss, ("giou", "smooth_l1"))
+        check_choice("flip", self.flip, FLIPS)
+        check_interval("iou_threshold", self.iou_threshold, 0.0, 1.0, "(]")
+        check_at_least(self, 1, "max_detections")
 
 
-class ObjectDetector(Task):
-    """Object detection task following the dlsuite task contract (see DESIGN.md)."""
+class ObjectDetector(NamedClasses, ImageInputs, Task):
+    """Object detection task following the dlsuite task contract (see docs/design.md)."""
 
     config_class = ObjectDetectorConfig
     config: ObjectDetectorConfig
-
-    @property
-    def classes(self) -> list[str]:
-        return self.config.classes
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.config.classes)
 
     def _points(self) -> dict[str, np.ndarray]:
         c = self.config
@@ -178,12 +166,7 @@ class ObjectDetector(Task):
     def compile_model(self, model: keras.Model, total_steps: int) -> None:
         c = self.config
         model.compile(
-            optimizer=make_optimizer(
-                learning_rate=c.learning_rate,
-                weight_decay=c.weight_decay,
-                total_steps=total_steps,
-                warmup_steps=int(c.warmup_fraction * total_steps),
-            ),
+            optimizer=config_optimizer(c, total_steps),
             loss=DenseDetectionLoss(
                 self.num_classes, box_loss=c.box_loss, gamma=c.focal_gamma, alpha=c.focal_alpha
             ),
@@ -310,12 +293,6 @@ class ObjectDetector(Task):
         batch, sizes = images_lib.prepare_batch(inputs, self.config.image_size)
         return batch, np.array(sizes, np.float32)
 
-    def is_single_input(self, inputs: Any) -> bool:
-        """One image is a path, bytes, a PIL image or an (H, W[, C]) array; (N, H, W, C) is N."""
-        if isinstance(inputs, np.ndarray):
-            return inputs.ndim != 4
-        return not isinstance(inputs, (list, tuple))
-
     def predict_batch(
         self, items: list[Any], score_threshold: float | None = None, batch_size: int = 32
     ) -> list[dict[str, Any]]:
@@ -346,9 +323,16 @@ class ObjectDetector(Task):
         return results
 
     # ------------------------------------------------------------------ evaluation
-    def evaluate(self, data: Any, batch_size: int | None = None) -> dict[str, Any]:
+    def evaluate(
+        self,
+        data: Any,
+        batch_size: int | None = None,
+        report_dir: str | os.PathLike | None = None,
+        overwrite: bool = False,
+    ) -> dict[str, Any]:
         """COCO metrics with pycocotools: mAP@[.5:.95], mAP@.5, mAP@.75, per-class AP and AP50,
-        on boxes in original-image pixels."""
+        on boxes in original-image pixels; with ``report_dir`` the report files and sample
+        detections drawn on their images."""
         dataset = self._source_dataset(data).map(
             self._resize_example, num_parallel_calls=tf.data.AUTOTUNE
         )
@@ -387,7 +371,13 @@ class ObjectDetector(Task):
                     detections.append([image_id, *_xywh(box), float(score), int(cls) + 1])
         if not images_info:
             raise ValueError("the evaluation data is empty")
-        return coco_metrics(images_info, annotations, detections, self.classes)
+        report = coco_metrics(images_info, annotations, detections, self.classes)
+        if report_dir is not None:
+            images = [ex["image"].numpy() for ex in self._source_dataset(data).take(SAMPLES)]
+            results = self.predict_batch(images)
+            pictures = sample_pictures(draw_detections, images, results, self.classes, "detections")
+            write_evaluation_report(report_dir, report, pictures, overwrite=overwrite)
+        return report
 
     # ------------------------------------------------------------------ export
     def serving_endpoints(self) -> dict[str, Any]:
@@ -409,9 +399,8 @@ class ObjectDetector(Task):
         return {"serving_default": (serve, [tf.TensorSpec([None], tf.string, name="image_bytes")])}
 
     def warmup_inputs(self) -> dict[str, Any]:
-        size = self.config.image_size
-        gradient = np.linspace(0, 255, size * size * 3).reshape(size, size, 3).astype(np.uint8)
-        return {"image_bytes": np.array([images_lib.encode_png(gradient)], dtype=object)}
+        png = images_lib.encode_png(gradient_image(self.config.image_size))
+        return {"image_bytes": np.array([png], dtype=object)}
 
 
 def _xywh(box: np.ndarray) -> list[float]:

@@ -8,22 +8,27 @@ masks always come back at the size of the image that was sent.
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from common.config_checks import check_choice, class_names
 from common.losses import CategoricalFocalLoss, DiceLoss
-from common.optimizers import make_optimizer
+from common.reports import write_evaluation_report
 from common.task import Task, TaskConfig
+from common.task_parts import ImageInputs, NamedClasses, config_optimizer, gradient_image
 from common.unet import build_deeplabv3plus, build_unet
 from vision import images as images_lib
+from vision.draw import overlay_mask, sample_pictures
 from vision.segmentation.data import SegmentationSet, check_mask
 
 ARCHITECTURES = ("unet", "deeplabv3plus")
 LOSSES = ("cross_entropy", "dice", "focal")
 FLIPS = (None, "horizontal", "vertical", "horizontal_and_vertical")
+SAMPLES = 4  # evaluation images drawn with their predicted masks in a report
 
 
 @dataclasses.dataclass
@@ -45,22 +50,11 @@ class ImageSegmenterConfig(TaskConfig):
     seed: int = 0
 
     def validate(self) -> None:
-        self.classes = [str(c) for c in self.classes]
+        self.classes = class_names(self.classes, "ImageSegmenter", "['background', 'cell']")
         self.widths = [int(w) for w in self.widths]
-        if len(self.classes) < 2:
-            raise ValueError(
-                "ImageSegmenter needs at least two classes, e.g. ['background', 'cell']"
-            )
-        if len(set(self.classes)) != len(self.classes):
-            raise ValueError(f"class names must be unique, got {self.classes}")
-        if self.architecture not in ARCHITECTURES:
-            raise ValueError(
-                f"unknown architecture {self.architecture!r}; choose one of {ARCHITECTURES}"
-            )
-        if self.loss not in LOSSES:
-            raise ValueError(f"unknown loss {self.loss!r}; choose one of {LOSSES}")
-        if self.flip not in FLIPS:
-            raise ValueError(f"flip must be one of {FLIPS}, got {self.flip!r}")
+        check_choice("architecture", self.architecture, ARCHITECTURES)
+        check_choice("loss", self.loss, LOSSES)
+        check_choice("flip", self.flip, FLIPS)
         depth = len(self.widths) if self.architecture == "deeplabv3plus" else len(self.widths) - 1
         if self.image_size < 16 or self.image_size % (2**depth):
             raise ValueError(
@@ -69,20 +63,12 @@ class ImageSegmenterConfig(TaskConfig):
             )
 
 
-class ImageSegmenter(Task):
-    """Semantic segmentation task following the dlsuite task contract (see DESIGN.md)."""
+class ImageSegmenter(NamedClasses, ImageInputs, Task):
+    """Semantic segmentation task following the dlsuite task contract (see docs/design.md)."""
 
     config_class = ImageSegmenterConfig
     monitor = "val_mean_iou"
     config: ImageSegmenterConfig
-
-    @property
-    def classes(self) -> list[str]:
-        return self.config.classes
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.config.classes)
 
     # ------------------------------------------------------------------ model
     def build_model(self) -> keras.Model:
@@ -109,12 +95,7 @@ class ImageSegmenter(Task):
             "focal": lambda: CategoricalFocalLoss(sparse=True),
         }[c.loss]()
         model.compile(
-            optimizer=make_optimizer(
-                learning_rate=c.learning_rate,
-                weight_decay=c.weight_decay,
-                total_steps=total_steps,
-                warmup_steps=int(c.warmup_fraction * total_steps),
-            ),
+            optimizer=config_optimizer(c, total_steps),
             loss=loss,
             metrics=[
                 keras.metrics.SparseCategoricalAccuracy(name="pixel_accuracy"),
@@ -195,12 +176,6 @@ class ImageSegmenter(Task):
     def _inputs(self, inputs: Any) -> tuple[tf.Tensor, list[tuple[int, int]]]:
         return images_lib.prepare_batch(inputs, self.config.image_size)
 
-    def is_single_input(self, inputs: Any) -> bool:
-        """One image is a path, bytes, a PIL image or an (H, W[, C]) array; (N, H, W, C) is N."""
-        if isinstance(inputs, np.ndarray):
-            return inputs.ndim != 4
-        return not isinstance(inputs, (list, tuple))
-
     def predict_batch(
         self, items: list[Any], return_probabilities: bool = False, batch_size: int = 16
     ) -> list[dict[str, Any]]:
@@ -220,8 +195,15 @@ class ImageSegmenter(Task):
         return results
 
     # ------------------------------------------------------------------ evaluation
-    def evaluate(self, data: Any, batch_size: int | None = None) -> dict[str, Any]:
-        """Mean IoU, per-class IoU and Dice, pixel accuracy, scored at each mask's own size."""
+    def evaluate(
+        self,
+        data: Any,
+        batch_size: int | None = None,
+        report_dir: str | os.PathLike | None = None,
+        overwrite: bool = False,
+    ) -> dict[str, Any]:
+        """Mean IoU, per-class IoU and Dice, pixel accuracy, scored at each mask's own size; with
+        ``report_dir`` the report files, the pixel confusion matrix and sample overlays."""
         size = self.config.image_size
         dataset = (
             self._source_dataset(data)
@@ -251,7 +233,15 @@ class ImageSegmenter(Task):
                 confusion += np.bincount(truth * k + predicted, minlength=k * k).reshape(k, k)
         if not confusion.sum():
             raise ValueError("the evaluation data is empty")
-        return segmentation_report(confusion, self.classes)
+        report = segmentation_report(confusion, self.classes)
+        if report_dir is not None:
+            images = [ex["image"].numpy() for ex in self._source_dataset(data).take(SAMPLES)]
+            masks = [result["mask"] for result in self.predict_batch(images)]
+            pictures = sample_pictures(overlay_mask, images, masks, self.classes, "overlay")
+            write_evaluation_report(
+                report_dir, report, pictures, confusion_classes=self.classes, overwrite=overwrite
+            )
+        return report
 
     # ------------------------------------------------------------------ export
     def serving_endpoints(self) -> dict[str, Any]:
@@ -297,9 +287,8 @@ class ImageSegmenter(Task):
         return {"serving_default": (serve, [tf.TensorSpec([None], tf.string, name="image_bytes")])}
 
     def warmup_inputs(self) -> dict[str, Any]:
-        size = self.config.image_size
-        gradient = np.linspace(0, 255, size * size * 3).reshape(size, size, 3).astype(np.uint8)
-        return {"image_bytes": np.array([images_lib.encode_png(gradient)], dtype=object)}
+        png = images_lib.encode_png(gradient_image(self.config.image_size))
+        return {"image_bytes": np.array([png], dtype=object)}
 
 
 def segmentation_report(confusion: np.ndarray, classes: list[str]) -> dict[str, Any]:
