@@ -121,3 +121,27 @@ def test_detect_train_evaluate_predict_export(tmp_path, capsys):
                 str(tmp_path / "nothing"),
             ]
         )
+
+
+def test_log_dir_pictures_draw_the_predicted_boxes(tmp_path):
+    """The ``--log-dir`` renderer: one PNG per sample, the image at its own size + a legend."""
+    import io
+
+    from PIL import Image
+
+    from common.task_cli import sample_inputs
+    from vision.detection import ObjectDetector
+    from vision.detection import cli as detection_cli
+    from vision.detection.data import make_shape_scenes
+
+    scenes = make_shape_scenes(3, 64, seed=0)
+    detector = ObjectDetector(
+        classes=scenes.class_names, image_size=64, widths=[8, 8, 8, 8, 8], fpn_width=8
+    )
+    samples = sample_inputs(scenes)
+    samples[1] = str(_voc_folder(tmp_path / "voc", count=1) / "JPEGImages" / "im0.png")
+    pictures = detection_cli.render_boxes(detector)(samples)
+    assert len(pictures) == 3 and all(isinstance(p, bytes) for p in pictures)
+    for picture in pictures:
+        with Image.open(io.BytesIO(picture)) as image:
+            assert image.width == 64 and image.height > 64  # the legend band below

@@ -114,3 +114,25 @@ def test_segment_train_evaluate_predict_export(tmp_path, capsys):
     assert (tmp_path / "models" / "1" / "saved_model.pb").is_file()
     with pytest.raises(ValueError, match="images/ and masks/"):
         _run(["vision", "segment", "evaluate", "--model", str(model), "--data", str(tmp_path)])
+
+
+def test_log_dir_pictures_overlay_the_predicted_masks():
+    """The ``--log-dir`` renderer: each sample with its predicted mask blended over it."""
+    import io
+
+    from common.callbacks import picture_batch
+    from common.task_cli import sample_inputs
+    from vision.segmentation import cli as segmentation_cli
+    from vision.segmentation.data import make_shape_masks
+    from vision.segmentation.task import ImageSegmenter
+
+    shapes = make_shape_masks(5, 32, seed=0)
+    segmenter = ImageSegmenter(
+        classes=shapes.class_names, image_size=32, widths=[8, 8, 8], aspp_filters=8
+    )
+    samples = sample_inputs(shapes)
+    assert len(samples) == 4
+    pictures = segmentation_cli.render_masks(segmenter)(samples)
+    with Image.open(io.BytesIO(pictures[0])) as image:
+        assert image.width == 32 and image.height >= 32
+    assert picture_batch(pictures).shape[0] == 4  # what SamplePredictions logs
