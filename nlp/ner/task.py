@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import tempfile
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import keras
@@ -30,8 +32,12 @@ from nlp.ner.features import (
     build_char_vocabulary,
     build_word_vocabulary,
 )
+from nlp.ner.raw_text import detokenize, tags_from_entities
 from nlp.text_encoding import truncate_texts
-from nlp.tokenization import BasicTokenizer, WordPieceTokenizer
+from nlp.tokenization import BasicTokenizer, WordPieceTokenizer, Words
+from nlp.tokenization.basic import SPLIT_STYLES
+
+EVALUATION_PATHS = ("tokens", "text", "export")
 
 OUTPUT_NAMES = (
     "entity_texts",
@@ -55,6 +61,12 @@ class EntityTaggerConfig(TaskConfig):
         16  # pretrained only: embedding of each word's casing (uncased backbones lose it); 0 = off
     )
     word_vocabulary_size: int = 30000
+    # from scratch: a word seen fewer times maps to the unknown id (whose embedding then learns
+    # unseen words); 1 keeps every training word
+    min_word_count: int = 2
+    # raw-text word split ("conll": CoNLL-2003 tokens, see nlp.tokenization.BasicTokenizer;
+    # "bert": split at every punctuation character)
+    split_style: str = "conll"
     max_chars_per_word: int = 16
     word_dim: int = 100
     char_dim: int = 32
@@ -83,6 +95,10 @@ class EntityTaggerConfig(TaskConfig):
             raise ValueError(f"case_dim must be >= 0, got {self.case_dim}")
         if self.max_words < 1 or self.max_chars_per_word < 1:
             raise ValueError("max_words and max_chars_per_word must be positive")
+        if self.min_word_count < 1:
+            raise ValueError(f"min_word_count must be >= 1, got {self.min_word_count}")
+        if self.split_style not in SPLIT_STYLES:
+            raise ValueError(f"split_style must be one of {SPLIT_STYLES}, got {self.split_style!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
 
@@ -98,6 +114,7 @@ class EntityTagger(Task):
         super().__init__(**options)
         self.word_vocabulary: list[str] | None = None
         self.char_vocabulary: list[str] | None = None
+        self.abbreviations: list[str] | None = None
         self._features: WordFeatures | PieceFeatures | None = None
         self._splitter: BasicTokenizer | None = None
         self._serve_fn = None
@@ -108,15 +125,22 @@ class EntityTagger(Task):
 
     # ------------------------------------------------------------------ state and features
     def get_state(self) -> dict[str, Any]:
-        return {"word_vocabulary": self.word_vocabulary, "char_vocabulary": self.char_vocabulary}
+        return {
+            "word_vocabulary": self.word_vocabulary,
+            "char_vocabulary": self.char_vocabulary,
+            "abbreviations": self.abbreviations,
+        }
 
     def set_state(self, state: dict[str, Any]) -> None:
         self.word_vocabulary = state.get("word_vocabulary")
         self.char_vocabulary = state.get("char_vocabulary")
+        self.abbreviations = state.get("abbreviations")
         self._features, self._splitter, self._serve_fn = None, None, None
 
     def _ensure_vocabularies(self, sentences: data_lib.TaggedSentences | None) -> None:
         c = self.config
+        if self.abbreviations is None and sentences is not None:
+            self.abbreviations = learn_abbreviations(sentences.tokens)
         if c.preset:
             if self.word_vocabulary is None:
                 options = preset_tokenizer_options(c.preset)
@@ -129,7 +153,7 @@ class EntityTagger(Task):
             raise ValueError("the tagger has no vocabulary yet: fit it on tagged sentences first")
         # Words seen once map to the unknown id, so its embedding is trained for unseen words.
         self.word_vocabulary = build_word_vocabulary(
-            sentences.tokens, c.word_vocabulary_size, min_count=2
+            sentences.tokens, c.word_vocabulary_size, min_count=c.min_word_count
         )
         self.char_vocabulary = build_char_vocabulary(sentences.tokens, c.max_chars_per_word)
 
@@ -154,9 +178,18 @@ class EntityTagger(Task):
 
     @property
     def splitter(self) -> BasicTokenizer:
-        """Case- and accent-preserving word split of raw text (CoNLL-like tokens)."""
+        """Case- and accent-preserving word split of raw text (``split_style``, CoNLL by default).
+
+        In the CoNLL style the abbreviations seen in the training tokens ("Mr.", "Inc.") keep
+        their period.
+        """
         if self._splitter is None:
-            self._splitter = BasicTokenizer(lowercase=False, strip_accents=False)
+            self._splitter = BasicTokenizer(
+                lowercase=False,
+                strip_accents=False,
+                split_style=self.config.split_style,
+                abbreviations=self.abbreviations or (),
+            )
         return self._splitter
 
     # ------------------------------------------------------------------ model
@@ -326,7 +359,29 @@ class EntityTagger(Task):
     def _entities_in_graph(self, texts: tf.Tensor) -> dict[str, tf.Tensor]:
         """The serving computation: raw texts -> padded entity fields (all core TF ops)."""
         texts = truncate_texts(texts, self.config.max_chars)
-        words = self.splitter(texts)
+        return self._entities(self.splitter(texts), texts)
+
+    def _tokens_in_graph(self, tokens: tf.Tensor) -> dict[str, tf.Tensor]:
+        """Pre-split words ``[batch, max_words]`` ("" pads) -> IOB2 ``tags`` + entity fields.
+
+        Entity ``starts`` / ``ends`` are word indices (``[start, end)``) and an entity's text is
+        its words joined by one space.
+        """
+        words = tf.RaggedTensor.from_tensor(tokens, padding="")
+        index = tf.ragged.range(words.row_lengths())
+        out = self._entities(Words(words, index, index + 1), None)
+        tags = out.pop("_tags")
+        width = tf.shape(tokens)[1]
+        tag_names = tf.gather(tf.constant(self.tags), tags)[:, :width]
+        tag_names = tf.pad(
+            tag_names, [[0, 0], [0, width - tf.shape(tag_names)[1]]], "CONSTANT", "O"
+        )
+        given = tf.sequence_mask(words.row_lengths(), width)
+        out["tags"] = tf.where(given, tag_names, "")
+        return out
+
+    def _entities(self, words: Words, texts: tf.Tensor | None) -> dict[str, tf.Tensor]:
+        """Words (with offsets) -> padded entity fields; entity text sliced from ``texts``."""
         inputs, lengths = self.features(words.words)
         tags, confidence = self._decode(inputs, lengths)
         num_types = len(self.config.entity_types)
@@ -368,15 +423,23 @@ class EntityTagger(Task):
         e_score = tf.math.unsorted_segment_mean(scores, entity_ids, total)
         e_kind = tf.math.unsorted_segment_max(kinds, entity_ids, total)
         e_row = tf.math.unsorted_segment_min(rows, entity_ids, total)
-        e_text = tf.strings.substr(
-            tf.gather(texts, e_row), e_start, e_end - e_start, unit="UTF8_CHAR"
-        )
+        if texts is None:  # pre-split words: the entity's words joined by a space
+            flat_words = tf.boolean_mask(
+                tf.reshape(words.words[:, :width].to_tensor("", shape=[None, width]), [-1]),
+                inside,
+            )
+            e_text = tf.strings.unsorted_segment_join(flat_words, entity_ids, total, separator=" ")
+        else:
+            e_text = tf.strings.substr(
+                tf.gather(texts, e_row), e_start, e_end - e_start, unit="UTF8_CHAR"
+            )
         labels = tf.gather(tf.constant([""] + self.config.entity_types), e_kind)
 
         def padded(values: tf.Tensor, pad: Any) -> tf.Tensor:
             return tf.RaggedTensor.from_row_lengths(values, per_row).to_tensor(pad)
 
-        return {
+        valid_tags = tf.where(valid, tags, 0)
+        out = {
             "entity_texts": padded(e_text, ""),
             "entity_labels": padded(labels, ""),
             "entity_starts": padded(tf.cast(e_start, tf.int32), -1),
@@ -384,6 +447,9 @@ class EntityTagger(Task):
             "entity_scores": padded(e_score, 0.0),
             "num_entities": per_row,
         }
+        if texts is None:
+            out["_tags"] = valid_tags
+        return out
 
     # ------------------------------------------------------------------ inference and evaluation
     def _serve_function(self):
@@ -405,62 +471,63 @@ class EntityTagger(Task):
         ``start`` and ``end`` are character offsets into the text.
         """
         items, _ = validate_texts(items, self.config.max_chars, allow_empty=True)
-        serve = self._serve_function()
-        results = []
-        for i in range(0, len(items), batch_size):
-            out = {k: v.numpy() for k, v in serve(tf.constant(items[i : i + batch_size])).items()}
-            for row in range(len(out["num_entities"])):
-                results.append(
-                    [
-                        {
-                            "text": out["entity_texts"][row, j].decode("utf-8"),
-                            "label": out["entity_labels"][row, j].decode("utf-8"),
-                            "start": int(out["entity_starts"][row, j]),
-                            "end": int(out["entity_ends"][row, j]),
-                            "score": float(out["entity_scores"][row, j]),
-                        }
-                        for j in range(int(out["num_entities"][row]))
-                    ]
-                )
-        return results
+        return _run_batches(self._serve_function(), items, batch_size)
 
-    def evaluate(self, data: Any, batch_size: int | None = None) -> dict[str, Any]:
-        """Entity-level precision / recall / F1 (micro) and per type, via seqeval."""
-        from seqeval.metrics import classification_report as seqeval_report
-        from seqeval.metrics import f1_score, precision_score, recall_score
+    def evaluate(
+        self,
+        data: Any,
+        batch_size: int | None = None,
+        through: str = "tokens",
+        export_dir: str | os.PathLike | None = None,
+    ) -> dict[str, Any]:
+        """Entity-level precision / recall / F1 (micro) and per type, via seqeval.
 
+        ``through="tokens"`` tags the gold tokens; ``"text"`` detokenises each sentence
+        (``nlp.ner.raw_text.detokenize``), runs ``predict`` on the raw text and aligns the
+        entities back to the gold tokens by character offsets; ``"export"`` does the same through
+        a SavedModel loaded with ``tf.saved_model.load`` (``export_dir``, a version folder, or a
+        fresh export of this task), which is what a served client gets.
+        """
+        if through not in EVALUATION_PATHS:
+            raise ValueError(f"through must be one of {EVALUATION_PATHS}, got {through!r}")
         sentences = self.as_sentences(data)
-        predicted = self.tag_tokens(sentences.tokens, batch_size or 128)
-        truth = sentences.tags
-        per_type = seqeval_report(truth, predicted, output_dict=True, zero_division=0)
-        return {
-            "precision": float(precision_score(truth, predicted)),
-            "recall": float(recall_score(truth, predicted)),
-            "f1": float(f1_score(truth, predicted)),
-            "per_type": {
-                k: {m: float(v) for m, v in values.items()}
-                for k, values in per_type.items()
-                if k in self.config.entity_types
-            },
-            "num_sentences": len(truth),
-            "tag_accuracy": float(
-                np.mean(
-                    [
-                        p == t
-                        for ps, ts in zip(predicted, truth, strict=True)
-                        for p, t in zip(ps, ts, strict=True)
-                    ]
-                )
-            ),
-        }
+        batch_size = batch_size or 128
+        if through == "tokens":
+            predicted = self.tag_tokens(sentences.tokens, batch_size)
+        else:
+            texts, spans = zip(*(detokenize(s) for s in sentences.tokens), strict=True)
+            if through == "text":
+                entities = self.predict(list(texts), batch_size=batch_size)
+            else:
+                entities = self._predict_through_export(list(texts), batch_size, export_dir)
+            predicted = [tags_from_entities(s, e) for s, e in zip(spans, entities, strict=True)]
+        report = score_tags(sentences.tags, predicted, self.config.entity_types)
+        report["through"] = through
+        return report
+
+    def _predict_through_export(
+        self, texts: list[str], batch_size: int, export_dir: str | os.PathLike | None
+    ) -> list[list[dict[str, Any]]]:
+        if export_dir is not None:
+            served = tf.saved_model.load(str(export_dir)).signatures["serving_default"]
+            return _run_batches(lambda t: served(text=t), texts, batch_size)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = self.export(Path(tmp) / "ner")
+            served = tf.saved_model.load(str(path)).signatures["serving_default"]
+            return _run_batches(lambda t: served(text=t), texts, batch_size)
 
     # ------------------------------------------------------------------ export
     def serving_endpoints(self) -> dict[str, Any]:
+        """``serving_default``: raw ``text``; ``tokens``: pre-split words, "" padded."""
         return {
             "serving_default": (
                 self._entities_in_graph,
                 [tf.TensorSpec([None], tf.string, name="text")],
-            )
+            ),
+            "tokens": (
+                self._tokens_in_graph,
+                [tf.TensorSpec([None, None], tf.string, name="tokens")],
+            ),
         }
 
     def warmup_inputs(self) -> dict[str, Any]:
@@ -469,3 +536,64 @@ class EntityTagger(Task):
     def export_trackables(self) -> list[Any]:
         """The word features' lookup tables and the splitter travel with the exported graph."""
         return [self.features, self.splitter]
+
+
+def learn_abbreviations(sentences: Iterable[Iterable[str]], min_count: int = 2) -> list[str]:
+    """Words that training tokens write with a closing period ("Mr.", "Inc."), without it."""
+    counts: dict[str, int] = {}
+    for sentence in sentences:
+        for token in sentence:
+            if len(token) > 1 and token.endswith(".") and token[:-1].isalpha():
+                counts[token[:-1]] = counts.get(token[:-1], 0) + 1
+    return sorted(w for w, n in counts.items() if n >= min_count)
+
+
+def score_tags(
+    truth: list[list[str]], predicted: list[list[str]], entity_types: list[str]
+) -> dict[str, Any]:
+    """Entity-level micro precision / recall / F1, per type (seqeval) and tag accuracy."""
+    from seqeval.metrics import classification_report as seqeval_report
+    from seqeval.metrics import f1_score, precision_score, recall_score
+
+    per_type = seqeval_report(truth, predicted, output_dict=True, zero_division=0)
+    return {
+        "precision": float(precision_score(truth, predicted)),
+        "recall": float(recall_score(truth, predicted)),
+        "f1": float(f1_score(truth, predicted)),
+        "per_type": {
+            k: {m: float(v) for m, v in values.items()}
+            for k, values in per_type.items()
+            if k in entity_types
+        },
+        "num_sentences": len(truth),
+        "tag_accuracy": float(
+            np.mean(
+                [
+                    p == t
+                    for ps, ts in zip(predicted, truth, strict=True)
+                    for p, t in zip(ps, ts, strict=True)
+                ]
+            )
+        ),
+    }
+
+
+def _run_batches(serve: Any, texts: list[str], batch_size: int) -> list[list[dict[str, Any]]]:
+    """Entity dicts per text from a serving function (Python graph or loaded signature)."""
+    results = []
+    for i in range(0, len(texts), batch_size):
+        out = {k: v.numpy() for k, v in serve(tf.constant(texts[i : i + batch_size])).items()}
+        for row in range(len(out["num_entities"])):
+            results.append(
+                [
+                    {
+                        "text": out["entity_texts"][row, j].decode("utf-8"),
+                        "label": out["entity_labels"][row, j].decode("utf-8"),
+                        "start": int(out["entity_starts"][row, j]),
+                        "end": int(out["entity_ends"][row, j]),
+                        "score": float(out["entity_scores"][row, j]),
+                    }
+                    for j in range(int(out["num_entities"][row]))
+                ]
+            )
+    return results
