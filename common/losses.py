@@ -46,6 +46,13 @@ class _DlsuiteLoss(keras.losses.Loss):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
 
 
+def _loss_config(loss: keras.losses.Loss, *names: str) -> dict:
+    """The base ``Loss`` config (name, reduction, dtype) plus the named constructor arguments."""
+    config = keras.losses.Loss.get_config(loss)
+    config.update({name: getattr(loss, name) for name in names})
+    return config
+
+
 def _check_gamma(gamma: float) -> float:
     if gamma < 0:
         raise ValueError(f"gamma must be >= 0, got {gamma!r}.")
@@ -162,15 +169,7 @@ class CategoricalFocalLoss(keras.losses.CategoricalFocalCrossentropy):
         return ops.sum(loss, axis=-1)
 
     def get_config(self) -> dict:
-        config = keras.losses.Loss.get_config(self)
-        config.update(
-            gamma=self.gamma,
-            alpha=self.alpha,
-            from_logits=self.from_logits,
-            sparse=self.sparse,
-            label_smoothing=self.label_smoothing,
-        )
-        return config
+        return _loss_config(self, "gamma", "alpha", "from_logits", "sparse", "label_smoothing")
 
 
 @keras.saving.register_keras_serializable(package="dlsuite")
@@ -232,15 +231,9 @@ class DiceLoss(_DlsuiteLoss):
         return 1.0 - ops.mean(dice, axis=-1)
 
     def get_config(self) -> dict:
-        config = super().get_config()
-        config.update(
-            smooth=self.smooth,
-            from_logits=self.from_logits,
-            sparse=self.sparse,
-            num_classes=self.num_classes,
-            exclude_background=self.exclude_background,
+        return _loss_config(
+            self, "smooth", "from_logits", "sparse", "num_classes", "exclude_background"
         )
-        return config
 
 
 @keras.saving.register_keras_serializable(package="dlsuite")
@@ -279,10 +272,4 @@ class LabelSmoothedCrossEntropy(_DlsuiteLoss):
         return -ops.sum(y_true * log_p, axis=-1)
 
     def get_config(self) -> dict:
-        config = super().get_config()
-        config.update(
-            label_smoothing=self.label_smoothing,
-            from_logits=self.from_logits,
-            sparse=self.sparse,
-        )
-        return config
+        return _loss_config(self, "label_smoothing", "from_logits", "sparse")

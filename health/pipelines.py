@@ -8,9 +8,7 @@ Run one with ``python -m health.pipelines segmentation|classification [--quick]`
 
 from __future__ import annotations
 
-import argparse
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from common.demo import DemoResult
-from common.plots import plot_history
+from common.pipelines import export_and_load, pipelines_main, run_demo, timed_fit
 from health import io as hio
 from health.classification import MedicalImageClassifier
 from health.data import load_case_folder
@@ -75,10 +73,9 @@ def segmentation(
     )
 
     # 3. Train.
-    started = time.perf_counter()
-    history = segmenter.fit(train, epochs=epochs or (8 if quick else 20), verbose=2)
-    train_seconds = time.perf_counter() - started
-    plot_history(history.history, reports_dir / "training_curves.png")
+    train_seconds = timed_fit(
+        segmenter, reports_dir, train, epochs=epochs or (8 if quick else 20), verbose=2
+    )
 
     # 4. Evaluate: Dice / IoU per structure and HD95 in mm (sliding-window inference).
     report = segmenter.evaluate(test)
@@ -86,8 +83,7 @@ def segmentation(
     _overlay_png(test.images[0], prediction, reports_dir / "prediction.png")
 
     # 5. Export for TF Serving (float32 HU slices in, mask out) and check it against predict.
-    version_dir = segmenter.export(models_dir / "health_segmentation")
-    served = tf.saved_model.load(str(version_dir)).signatures["serving_default"]
+    version_dir, served = export_and_load(segmenter, models_dir / "health_segmentation")
     slices = np.stack(test.images[:4])
     served_masks = served(image=tf.constant(slices))["mask"].numpy()
     python_masks = np.stack([r["mask"] for r in segmenter.predict(list(slices), mode="whole")])
@@ -131,23 +127,21 @@ def classification(
     )
 
     # 3. Train.
-    started = time.perf_counter()
-    history = classifier.fit(
-        train, validation_data=test, epochs=epochs or (8 if quick else 20), verbose=2
+    epochs = epochs or (8 if quick else 20)
+    train_seconds = timed_fit(
+        classifier, reports_dir, train, validation_data=test, epochs=epochs, verbose=2
     )
-    train_seconds = time.perf_counter() - started
-    plot_history(history.history, reports_dir / "training_curves.png")
 
-    # 4. Evaluate: ROC-AUC, PR-AUC, sensitivity / specificity, ECE + reliability plot.
-    report = classifier.evaluate(test, report_dir=reports_dir)
+    # 4. Evaluate: ROC-AUC, PR-AUC, sensitivity / specificity, ECE; report files, ROC curve and
+    # reliability plot.
+    report = classifier.evaluate(test, report_dir=reports_dir, overwrite=True)
 
     # 5. Explain: Grad-CAM overlay for the first lesion case.
     case = int(np.flatnonzero(test.labels)[0])
     explain(classifier, test.images[case], path=reports_dir / "grad_cam.png", class_index="lesion")
 
     # 6. Export and check the served probabilities against predict.
-    version_dir = classifier.export(models_dir / "health_classification")
-    served = tf.saved_model.load(str(version_dir)).signatures["serving_default"]
+    version_dir, served = export_and_load(classifier, models_dir / "health_classification")
     served_p = served(image=tf.constant(test.images[:8]))["probabilities"].numpy()[:, 1]
     python_p = np.array([r["scores"]["lesion"] for r in classifier.predict(list(test.images[:8]))])
     return {
@@ -165,31 +159,16 @@ def classification(
 
 def demo(models_dir: str | Path = "models", reports_dir: str | Path = "reports") -> DemoResult:
     """What ``dlsuite demo`` runs for health: the quick segmentation and classification."""
-    result = DemoResult()
-    for name, pipeline in (
-        ("health_segmentation", segmentation),
-        ("health_classification", classification),
-    ):
-        summary = pipeline(quick=True, models_dir=models_dir, reports_dir=reports_dir)
-        result.requests[name] = summary.pop("request")
-        result.rows.append(summary)
-    return result
+    pipelines = {"health_segmentation": segmentation, "health_classification": classification}
+    return run_demo(pipelines, models_dir, reports_dir)
 
 
 PIPELINES = {"segmentation": segmentation, "classification": classification}
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("pipeline", choices=sorted(PIPELINES))
-    parser.add_argument("--quick", action="store_true", help="small model, few epochs")
-    parser.add_argument("--models-dir", default="models")
-    parser.add_argument("--reports-dir", default="reports")
-    args = parser.parse_args(argv)
-    result = PIPELINES[args.pipeline](args.quick, args.models_dir, args.reports_dir)
-    result.pop("request")
-    for key, value in result.items():
-        print(f"{key:>15}: {value}")
+    """``python -m health.pipelines NAME [--quick]``."""
+    pipelines_main(PIPELINES, __doc__, argv)
 
 
 if __name__ == "__main__":

@@ -7,15 +7,13 @@ plumbing, not quality; see ``bench/nlp_*.py`` for SST-2 and CoNLL-2003).
 
 from __future__ import annotations
 
-import argparse
-import time
 from pathlib import Path
 from typing import Any
 
 import tensorflow as tf
 
 from common.demo import DemoResult
-from common.plots import plot_history
+from common.pipelines import agreement, export_and_load, pipelines_main, run_demo, timed_fit
 from nlp.classification.task import TextClassifier
 from nlp.data import make_ner, make_sentiment
 from nlp.ner import EntityTagger
@@ -46,21 +44,20 @@ def classification(
     )
 
     # 3. Train.
-    started = time.perf_counter()
-    history = classifier.fit(train, validation_data=val, epochs=6 if quick else 10, verbose=2)
-    train_seconds = time.perf_counter() - started
-    plot_history(history.history, reports_dir / "training_curves.png")
+    train_seconds = timed_fit(
+        classifier, reports_dir, train, validation_data=val, epochs=6 if quick else 10, verbose=2
+    )
 
-    # 4. Evaluate: accuracy, macro-F1, per-class report, confusion matrix PNG.
-    report = classifier.evaluate(val, report_dir=reports_dir)
+    # 4. Evaluate: accuracy, macro-F1, per-class report; report files + confusion matrix PNG.
+    report = classifier.evaluate(val, report_dir=reports_dir, overwrite=True)
 
     # 5. Export (raw text in) and check the export answers like the Python model.
-    version_dir = classifier.export(models_dir / "sentiment")
-    served = tf.saved_model.load(str(version_dir)).signatures["serving_default"]
+    version_dir, served = export_and_load(classifier, models_dir / "sentiment")
     sample = val.texts[:8]
-    served_labels = [c[0].decode() for c in served(text=tf.constant(sample))["classes"].numpy()]
-    python_labels = [r["label"] for r in classifier.predict(sample)]
-    agree = sum(a == b for a, b in zip(served_labels, python_labels, strict=True)) / len(sample)
+    agree = agreement(
+        served(text=tf.constant(sample))["classes"].numpy()[:, 0],
+        [r["label"] for r in classifier.predict(sample)],
+    )
     return {
         "task": "nlp/classification (template sentiment)",
         "accuracy": report["accuracy"],
@@ -76,7 +73,7 @@ def ner(
     quick: bool = False, models_dir: str | Path = "models", reports_dir: str | Path = "reports"
 ) -> dict[str, Any]:
     """People, places and organisations in template sentences with a BiLSTM-CNN-CRF tagger."""
-    models_dir = Path(models_dir)
+    models_dir, reports_dir = Path(models_dir), Path(reports_dir) / "nlp_ner"
 
     # 1. Data: synthetic IOB2-tagged sentences.
     train, val = make_ner(400 if quick else 2000, seed=0), make_ner(100, seed=1)
@@ -94,20 +91,17 @@ def ner(
     )
 
     # 3. Train.
-    started = time.perf_counter()
-    history = tagger.fit(train, validation_data=val, epochs=8 if quick else 12, verbose=2)
-    train_seconds = time.perf_counter() - started
-    plot_history(history.history, Path(reports_dir) / "nlp_ner" / "training_curves.png")
+    train_seconds = timed_fit(
+        tagger, reports_dir, train, validation_data=val, epochs=8 if quick else 12, verbose=2
+    )
 
     # 4. Evaluate: entity-level P / R / F1 per type (seqeval).
     report = tagger.evaluate(val)
 
     # 5. Export and compare with predict on a raw sentence (character offsets into the input).
-    version_dir = tagger.export(models_dir / "entities")
+    version_dir, serve = export_and_load(tagger, models_dir / "entities")
     text = "Angela Merkel visited Paris with Marie Curie ."
-    served = tf.saved_model.load(str(version_dir)).signatures["serving_default"](
-        text=tf.constant([text])
-    )
+    served = serve(text=tf.constant([text]))
     served_texts = [
         t.decode() for t in served["entity_texts"].numpy()[0][: int(served["num_entities"][0])]
     ]
@@ -125,19 +119,13 @@ def ner(
 
 def demo(models_dir: str | Path = "models", reports_dir: str | Path = "reports") -> DemoResult:
     """What ``dlsuite demo`` runs for NLP: quick classification, NER, translation and QA."""
-    rows, requests = [], {}
-    # Keys are the export folder names under models_dir (the served model names).
     pipelines = {
         "sentiment": classification,
         "entities": ner,
         "nlp_translation": translation,
         "nlp_qa": question_answering,
     }
-    for name, pipeline in pipelines.items():
-        summary = pipeline(quick=True, models_dir=models_dir, reports_dir=reports_dir)
-        requests[name] = summary.pop("request")
-        rows.append(summary)
-    return DemoResult(rows=rows, requests=requests)
+    return run_demo(pipelines, models_dir, reports_dir)
 
 
 PIPELINES = {
@@ -149,16 +137,8 @@ PIPELINES = {
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("pipeline", choices=sorted(PIPELINES))
-    parser.add_argument("--quick", action="store_true", help="small model, few epochs")
-    parser.add_argument("--models-dir", default="models")
-    parser.add_argument("--reports-dir", default="reports")
-    args = parser.parse_args(argv)
-    result = PIPELINES[args.pipeline](args.quick, args.models_dir, args.reports_dir)
-    result.pop("request")
-    for key, value in result.items():
-        print(f"{key:>15}: {value}")
+    """``python -m nlp.pipelines NAME [--quick]``."""
+    pipelines_main(PIPELINES, __doc__, argv)
 
 
 if __name__ == "__main__":

@@ -7,15 +7,13 @@ so that the pipeline runs offline in about a minute; real-speech quality is in b
 
 from __future__ import annotations
 
-import argparse
-import time
 from pathlib import Path
 from typing import Any
 
 import tensorflow as tf
 
 from common.demo import DemoResult
-from common.plots import plot_history
+from common.pipelines import agreement, export_and_load, pipelines_main, run_demo, timed_fit
 from speech.asr import SpeechRecognizer
 from speech.data import make_utterances
 from speech.features import encode_wav
@@ -43,23 +41,20 @@ def asr(
     )
 
     # 3. Train, with the validation utterances for the loss curve.
-    started = time.perf_counter()
-    history = recognizer.fit(train, validation_data=val, epochs=10 if quick else 30, verbose=2)
-    train_seconds = time.perf_counter() - started
-    plot_history(history.history, reports_dir / "training_curves.png")
+    train_seconds = timed_fit(
+        recognizer, reports_dir, train, validation_data=val, epochs=10 if quick else 30, verbose=2
+    )
 
     # 4. Evaluate: word and character error rates, real-time factor.
     report = recognizer.evaluate(val)
 
     # 5. Export for TF Serving (WAV bytes in, transcript out) and check it agrees with predict.
-    version_dir = recognizer.export(models_dir / "speech_asr")
-    served = tf.saved_model.load(str(version_dir)).signatures["serving_default"]
+    version_dir, served = export_and_load(recognizer, models_dir / "speech_asr")
     payload = [encode_wav(audio, 8000) for audio in val.audio[:8]]
-    served_text = [
-        t.decode() for t in served(audio_bytes=tf.constant(payload))["transcript"].numpy()
-    ]
-    python_text = [r["transcript"] for r in recognizer.predict(payload)]
-    agree = sum(s == p for s, p in zip(served_text, python_text, strict=True)) / len(payload)
+    agree = agreement(
+        served(audio_bytes=tf.constant(payload))["transcript"].numpy(),
+        [r["transcript"] for r in recognizer.predict(payload)],
+    )
 
     return {
         "task": "speech/asr (synthetic)",
@@ -75,22 +70,12 @@ def asr(
 
 def demo(models_dir: str | Path = "models", reports_dir: str | Path = "reports") -> DemoResult:
     """What ``dlsuite demo`` runs for speech: the quick ASR pipeline."""
-    summary = asr(quick=True, models_dir=models_dir, reports_dir=reports_dir)
-    request = summary.pop("request")
-    return DemoResult(rows=[summary], requests={"speech_asr": request})
+    return run_demo({"speech_asr": asr}, models_dir, reports_dir)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("pipeline", choices=["asr"])
-    parser.add_argument("--quick", action="store_true", help="small model, few epochs")
-    parser.add_argument("--models-dir", default="models")
-    parser.add_argument("--reports-dir", default="reports")
-    args = parser.parse_args(argv)
-    result = asr(args.quick, args.models_dir, args.reports_dir)
-    result.pop("request")
-    for key, value in result.items():
-        print(f"{key:>15}: {value}")
+    """``python -m speech.pipelines asr [--quick]``."""
+    pipelines_main({"asr": asr}, __doc__, argv)
 
 
 if __name__ == "__main__":

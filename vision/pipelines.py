@@ -6,8 +6,6 @@ Run one with ``python -m vision.pipelines classification|detection|segmentation 
 
 from __future__ import annotations
 
-import argparse
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +14,11 @@ import tensorflow as tf
 
 from common.data import train_val_split
 from common.demo import DemoResult
-from common.plots import plot_history
+from common.pipelines import export_and_load, pipelines_main, run_demo, timed_fit
 from vision.classification import ImageClassifier
 from vision.data import load_digits
 from vision.detection import ObjectDetector
 from vision.detection.data import make_shape_scenes
-from vision.draw import draw_detections, overlay_mask
 from vision.images import encode_png
 from vision.segmentation import ImageSegmenter
 from vision.segmentation.data import make_shape_masks
@@ -50,19 +47,20 @@ def classification(
     )
 
     # 3. Train, with the test split as validation data for the curves.
-    started = time.perf_counter()
-    history = classifier.fit(
-        (x_train, y_train), validation_data=(x_test, y_test), epochs=8 if quick else 30, verbose=2
+    train_seconds = timed_fit(
+        classifier,
+        reports_dir,
+        (x_train, y_train),
+        validation_data=(x_test, y_test),
+        epochs=8 if quick else 30,
+        verbose=2,
     )
-    train_seconds = time.perf_counter() - started
-    plot_history(history.history, reports_dir / "training_curves.png")
 
-    # 4. Evaluate: accuracy, per-class precision/recall/F1, confusion matrix PNG.
-    report = classifier.evaluate((x_test, y_test), report_dir=reports_dir)
+    # 4. Evaluate: accuracy, per-class precision/recall/F1; report files + confusion matrix PNG.
+    report = classifier.evaluate((x_test, y_test), report_dir=reports_dir, overwrite=True)
 
     # 5. Export for TF Serving and check the export answers like the Python model.
-    version_dir = classifier.export(models_dir / "digits")
-    served = tf.saved_model.load(str(version_dir)).signatures["serving_default"]
+    version_dir, served = export_and_load(classifier, models_dir / "digits")
     sample = np.repeat(x_test[:8], 3, axis=-1)
     payload = [encode_png(image) for image in sample]
     served_classes = served(image_bytes=tf.constant(payload))["classes"].numpy()[:, 0]
@@ -106,22 +104,13 @@ def detection(
     )
 
     # 3. Train.
-    started = time.perf_counter()
-    history = detector.fit(train, epochs=10 if quick else 40, verbose=2)
-    train_seconds = time.perf_counter() - started
-    plot_history(history.history, reports_dir / "training_curves.png")
+    train_seconds = timed_fit(detector, reports_dir, train, epochs=10 if quick else 40, verbose=2)
 
-    # 4. Evaluate with pycocotools (COCO mAP) and draw one test image with its detections.
-    report = detector.evaluate(test)
-    draw_detections(
-        test.images[0],
-        detector.predict(test.images[0], score_threshold=0.3),
-        path=reports_dir / "detections.png",
-    )
+    # 4. Evaluate with pycocotools (COCO mAP); report files + test images with their detections.
+    report = detector.evaluate(test, report_dir=reports_dir, overwrite=True)
 
     # 5. Export for TF Serving and check the export finds the same boxes as the Python model.
-    version_dir = detector.export(models_dir / "shapes_detector")
-    served = tf.saved_model.load(str(version_dir)).signatures["serving_default"]
+    version_dir, served = export_and_load(detector, models_dir / "shapes_detector")
     payload = [encode_png(image) for image in test.images[:4]]
     outputs = served(image_bytes=tf.constant(payload))
     agree = []
@@ -167,22 +156,15 @@ def segmentation(
     )
 
     # 3. Train, with the test scenes as validation data for the curves.
-    started = time.perf_counter()
-    history = segmenter.fit(train, validation_data=test, epochs=8 if quick else 40, verbose=2)
-    train_seconds = time.perf_counter() - started
-    plot_history(history.history, reports_dir / "training_curves.png")
-
-    # 4. Evaluate (mean IoU, per-class IoU, Dice, pixel accuracy) and draw one overlay.
-    report = segmenter.evaluate(test)
-    overlay_mask(
-        test.images[0],
-        segmenter.predict(test.images[0])["mask"],
-        path=reports_dir / "overlay.png",
+    train_seconds = timed_fit(
+        segmenter, reports_dir, train, validation_data=test, epochs=8 if quick else 40, verbose=2
     )
 
+    # 4. Evaluate (mean IoU, per-class IoU, Dice, pixel accuracy); report files + overlays.
+    report = segmenter.evaluate(test, report_dir=reports_dir, overwrite=True)
+
     # 5. Export for TF Serving and check the served masks equal the Python model's.
-    version_dir = segmenter.export(models_dir / "shapes_segmenter")
-    served = tf.saved_model.load(str(version_dir)).signatures["serving_default"]
+    version_dir, served = export_and_load(segmenter, models_dir / "shapes_segmenter")
     payload = [encode_png(image) for image in test.images[:4]]
     masks = served(image_bytes=tf.constant(payload))["mask"].numpy()
     python_masks = np.stack([r["mask"] for r in segmenter.predict(payload)])
@@ -200,32 +182,20 @@ def segmentation(
 
 def demo(models_dir: str | Path = "models", reports_dir: str | Path = "reports") -> DemoResult:
     """What ``dlsuite demo`` runs for vision: quick classification, detection, segmentation."""
-    result = DemoResult()
-    for name, pipeline in (
-        ("digits", classification),
-        ("shapes_detector", detection),
-        ("shapes_segmenter", segmentation),
-    ):
-        summary = pipeline(quick=True, models_dir=models_dir, reports_dir=reports_dir)
-        result.requests[name] = summary.pop("request")
-        result.rows.append(summary)
-    return result
+    pipelines = {
+        "digits": classification,
+        "shapes_detector": detection,
+        "shapes_segmenter": segmentation,
+    }
+    return run_demo(pipelines, models_dir, reports_dir)
 
 
 PIPELINES = {"classification": classification, "detection": detection, "segmentation": segmentation}
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("pipeline", choices=sorted(PIPELINES))
-    parser.add_argument("--quick", action="store_true", help="small model, few epochs")
-    parser.add_argument("--models-dir", default="models")
-    parser.add_argument("--reports-dir", default="reports")
-    args = parser.parse_args(argv)
-    result = PIPELINES[args.pipeline](args.quick, args.models_dir, args.reports_dir)
-    result.pop("request")
-    for key, value in result.items():
-        print(f"{key:>15}: {value}")
+    """``python -m vision.pipelines NAME [--quick]``."""
+    pipelines_main(PIPELINES, __doc__, argv)
 
 
 if __name__ == "__main__":

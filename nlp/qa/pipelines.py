@@ -7,13 +7,12 @@ measures real SQuAD articles).
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 import tensorflow as tf
 
-from common.plots import plot_history
+from common.pipelines import agreement, export_and_load, timed_fit
 from nlp.qa.squad import make_synthetic_qa
 from nlp.qa.task import QuestionAnswerer
 
@@ -45,27 +44,21 @@ def question_answering(
     )
 
     # 3. Train.
-    started = time.perf_counter()
-    history = answerer.fit(train, validation_data=val, epochs=7 if quick else 20, verbose=2)
-    train_seconds = time.perf_counter() - started
-    plot_history(history.history, reports_dir / "training_curves.png")
+    train_seconds = timed_fit(
+        answerer, reports_dir, train, validation_data=val, epochs=7 if quick else 20, verbose=2
+    )
 
     # 4. Evaluate: SQuAD exact match and F1.
     report = answerer.evaluate(val)
 
     # 5. Export (question + context strings in) and check it answers like the Python model.
-    version_dir = answerer.export(models_dir / "nlp_qa")
-    served = tf.saved_model.load(str(version_dir)).signatures["serving_default"]
+    version_dir, served = export_and_load(answerer, models_dir / "nlp_qa")
     sample = val.examples[:8]
     questions, contexts = [e.question for e in sample], [e.context for e in sample]
-    served_answers = [
-        a.decode("utf-8")
-        for a in served(question=tf.constant(questions), context=tf.constant(contexts))[
-            "answer"
-        ].numpy()
-    ]
-    python_answers = [r["answer"] for r in answerer.predict(questions, contexts)]
-    agree = sum(a == b for a, b in zip(served_answers, python_answers, strict=True)) / len(sample)
+    agree = agreement(
+        served(question=tf.constant(questions), context=tf.constant(contexts))["answer"].numpy(),
+        [r["answer"] for r in answerer.predict(questions, contexts)],
+    )
     question, context = (
         "Where was Ada Lovelace born?",
         "Ada Lovelace was born in São Paulo. Ada Lovelace works as a pilot.",

@@ -7,13 +7,12 @@ sentences (English -> pseudo-German): they show the plumbing, not translation qu
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 import tensorflow as tf
 
-from common.plots import plot_history
+from common.pipelines import agreement, export_and_load, timed_fit
 from nlp.translation import Translator
 from nlp.translation.data import make_synthetic_translation
 
@@ -51,24 +50,21 @@ def translation(
     )
 
     # 3. Train (label-smoothed cross-entropy, warmup + cosine learning rate).
-    started = time.perf_counter()
-    history = translator.fit(train, validation_data=val, epochs=5 if quick else 10, verbose=2)
-    train_seconds = time.perf_counter() - started
-    plot_history(history.history, reports_dir / "training_curves.png")
+    train_seconds = timed_fit(
+        translator, reports_dir, train, validation_data=val, epochs=5 if quick else 10, verbose=2
+    )
 
     # 4. Evaluate: BLEU / chrF (sacrebleu) with greedy and beam decoding, plus samples.
     greedy = translator.evaluate(val, decoding="greedy")
     beam = translator.evaluate(val, decoding="beam")
 
     # 5. Export (raw text in, translation out, beam search in the graph) and compare with predict.
-    version_dir = translator.export(models_dir / EXPORT_NAME)
-    served = tf.saved_model.load(str(version_dir)).signatures["serving_default"]
+    version_dir, served = export_and_load(translator, models_dir / EXPORT_NAME)
     sample = val.sources[:8]
-    served_text = [
-        t.decode("utf-8") for t in served(text=tf.constant(sample))["translation"].numpy()
-    ]
-    python_text = [r["translation"] for r in translator.predict(sample)]
-    agree = sum(a == b for a, b in zip(served_text, python_text, strict=True)) / len(sample)
+    agree = agreement(
+        served(text=tf.constant(sample))["translation"].numpy(),
+        [r["translation"] for r in translator.predict(sample)],
+    )
     text = "The young dog is reading a book in the garden."
     return {
         "task": "nlp/translation (synthetic en->de templates)",

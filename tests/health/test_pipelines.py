@@ -3,37 +3,39 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 from health import pipelines
 
 
-def test_segmentation_pipeline(tmp_path):
-    summary = pipelines.segmentation(
+def _run(tmp_path: Path, name: str, train_cases: int) -> tuple[dict[str, Any], Path]:
+    """One pipeline at smoke size (one epoch): its summary and its reports folder."""
+    summary = getattr(pipelines, name)(
         quick=True,
         models_dir=tmp_path / "models",
         reports_dir=tmp_path / "reports",
         epochs=1,
-        train_cases=8,
+        train_cases=train_cases,
     )
     assert summary["export_agrees"] == 1.0
-    assert (tmp_path / "models" / "health_segmentation").is_dir()
-    reports = tmp_path / "reports" / "health_segmentation"
-    assert (reports / "prediction.png").stat().st_size > 0 and (
-        reports / "training_curves.png"
-    ).exists()
+    assert (tmp_path / "models" / f"health_{name}").is_dir()
+    reports = tmp_path / "reports" / f"health_{name}"
+    assert (reports / "training_curves.png").exists()
+    return summary, reports
+
+
+def test_segmentation_pipeline(tmp_path):
+    summary, reports = _run(tmp_path, "segmentation", train_cases=8)
+    assert (reports / "prediction.png").stat().st_size > 0
     assert 0.0 <= summary["mean_dice"] <= 1.0 and len(summary["request"]["image"][0]) == 64
 
 
 def test_classification_pipeline(tmp_path):
-    summary = pipelines.classification(
-        quick=True,
-        models_dir=tmp_path / "models",
-        reports_dir=tmp_path / "reports",
-        epochs=1,
-        train_cases=32,
-    )
-    assert summary["export_agrees"] == 1.0
-    assert (tmp_path / "models" / "health_classification").is_dir()
-    reports = tmp_path / "reports" / "health_classification"
+    summary, reports = _run(tmp_path, "classification", train_cases=32)
     assert (reports / "grad_cam.png").stat().st_size > 0
     assert any(p.suffix == ".png" and "reliab" in p.name for p in reports.iterdir())
+    assert (reports / "roc.png").stat().st_size > 0
+    assert json.loads((reports / "metrics.json").read_text())["roc_auc"] == summary["roc_auc"]
     assert 0.0 <= summary["roc_auc"] <= 1.0 and 0.0 <= summary["ece"] <= 1.0

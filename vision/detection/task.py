@@ -35,6 +35,7 @@ from vision.draw import draw_detections, sample_pictures
 
 FLIPS = (None, "horizontal", "vertical", "horizontal_and_vertical")
 SAMPLES = 4  # evaluation images drawn with their detections in a report
+SAMPLE_SCORE = 0.3  # the least score a detection drawn in a report has
 
 
 @dataclasses.dataclass
@@ -374,7 +375,7 @@ class ObjectDetector(NamedClasses, ImageInputs, Task):
         report = coco_metrics(images_info, annotations, detections, self.classes)
         if report_dir is not None:
             images = [ex["image"].numpy() for ex in self._source_dataset(data).take(SAMPLES)]
-            results = self.predict_batch(images)
+            results = self.predict_batch(images, max(self.config.score_threshold, SAMPLE_SCORE))
             pictures = sample_pictures(draw_detections, images, results, self.classes, "detections")
             write_evaluation_report(report_dir, report, pictures, overwrite=overwrite)
         return report
