@@ -12,8 +12,8 @@ A domain CLI builds ``dlsuite <domain> <task> train|evaluate|predict|export`` fr
 - ``add_train_options`` / ``start_training`` / ``fit``: ``--data``, ``--val-data``, ``--epochs``,
   ``--patience``, ``--work-dir``/``--resume``, ``--strategy``, ``--output``/``--overwrite``,
   ``--data-dir``/``--no-download`` (TFDS) and ``--log-dir`` (TensorBoard scalars, plus sample
-  predictions as pictures for image tasks), the same on every supervised train command; ``--seed`` (the
-  config's ``seed`` field) also seeds Python, NumPy and Keras.
+  predictions as pictures for image tasks), the same on every supervised train command;
+  ``--seed`` (the config's ``seed`` field) also seeds Python, NumPy and Keras.
 
 Nothing here imports TensorFlow or Keras at import time; the helpers that need them import them
 when called. ``common.task_cli_commands`` builds the evaluate / predict / export commands.
