@@ -28,6 +28,14 @@ def _prepare(path: str | os.PathLike) -> Path:
     return path
 
 
+def save_figure(fig: Any, path: str | os.PathLike, dpi: int = 100) -> Path:
+    """Lay out ``fig`` tightly and write it as a PNG at ``path`` (folders made as needed)."""
+    fig.tight_layout()
+    path = _prepare(path)
+    fig.savefig(path, dpi=dpi)
+    return path
+
+
 def plot_history(history: Any, path: str | os.PathLike, columns: int = 3) -> Path:
     """Plot one panel per metric (loss first), train vs ``val_`` curves, in a grid of up to
     ``columns`` panels per row, to a PNG at ``path``.
@@ -62,9 +70,7 @@ def plot_history(history: Any, path: str | os.PathLike, columns: int = 3) -> Pat
             ax.set_xlabel("epoch")
             ax.grid(alpha=0.3)
             ax.legend()
-        fig.tight_layout()
-        path = _prepare(path)
-        fig.savefig(path, dpi=100)
+        path = save_figure(fig, path)
     finally:
         plt.close(fig)
     return path
@@ -115,9 +121,7 @@ def plot_confusion_matrix(
                     text = f"{values[i, j]:.2f}" if normalize else f"{values[i, j]:g}"
                     color = "white" if values[i, j] > threshold else "black"
                     ax.text(j, i, text, ha="center", va="center", color=color, fontsize=8)
-        fig.tight_layout()
-        path = _prepare(path)
-        fig.savefig(path, dpi=100)
+        path = save_figure(fig, path)
     finally:
         plt.close(fig)
     return path

@@ -192,10 +192,7 @@ def plot_reliability(
     y_true, y_prob, path: str | os.PathLike, bins: int = 10, title: str = ""
 ) -> Path:
     """Reliability diagram (observed frequency vs mean predicted probability per bin) as PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from common.plots import plt, save_figure  # headless (Agg) pyplot
 
     table = calibration(y_true, y_prob, bins)
     fig, ax = plt.subplots(figsize=(4, 4))
@@ -211,10 +208,7 @@ def plot_reliability(
         ax.set_ylabel("observed frequency")
         ax.set_title(title or "reliability")
         ax.legend(loc="upper left")
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.tight_layout()
-        fig.savefig(path, dpi=100)
+        path = save_figure(fig, path)
     finally:
         plt.close(fig)
     return path
@@ -251,11 +245,9 @@ def plot_roc(
     """ROC curve PNG, one curve per finding with its AUC in the legend (``roc_curves`` builds
     ``curves`` from labels); ``threshold`` marks each curve's operating point. A finding whose
     outcomes are all one value has no curve and is listed as undefined."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from sklearn import metrics as skm
+
+    from common.plots import plt, save_figure  # headless (Agg) pyplot
 
     if not curves:
         raise ValueError("no curves to plot")
@@ -284,10 +276,7 @@ def plot_roc(
         ax.set_title(title or "ROC")
         ax.grid(alpha=0.3)
         ax.legend(loc="lower right", fontsize=8)
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.tight_layout()
-        fig.savefig(path, dpi=100)
+        path = save_figure(fig, path)
     finally:
         plt.close(fig)
     return path
