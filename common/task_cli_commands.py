@@ -184,9 +184,11 @@ def evaluate_report(
     """
     check_report_dir(report_dir, overwrite)
     if report_dir is not None and _accepts(task.evaluate, "report_dir"):
-        kwargs["report_dir"] = report_dir
+        kwargs["report_dir"] = report_dir  # the task writes this report and its pictures
+        if _accepts(task.evaluate, "overwrite"):
+            kwargs["overwrite"] = overwrite
     report = task.evaluate(data, **kwargs)
-    if report_dir is not None:
+    if report_dir is not None:  # files the task wrote already are identical: left alone
         from common.plots import write_report
 
         write_report(report_dir, jsonable(report), overwrite=overwrite)

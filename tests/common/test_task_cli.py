@@ -204,14 +204,19 @@ class FakeTask:
         assert isinstance(inputs, list)  # always a list, whatever the number of inputs
         return [{"label": s.upper(), "scores": np.array([0.25, 0.75])} for s in inputs]
 
-    def evaluate(self, data, report_dir=None) -> dict:
-        return {
+    def evaluate(self, data, report_dir=None, overwrite=False) -> dict:
+        report = {
             "accuracy": np.float32(0.5),
             "auc": float("nan"),
             "per_class": {"cat": {"precision": 1.0, "recall": 0.5}, "dog": {"precision": 0.0}},
             "confusion_matrix": [[1, 0], [1, 0]],
             "data": data,
         }
+        if report_dir is not None:  # as the real tasks do (common.reports)
+            from common.plots import write_report
+
+            write_report(report_dir, report, overwrite=overwrite)
+        return report
 
     def export(self, base_dir: str, version: int | None = None) -> Path:
         return Path(base_dir) / str(version or 1)
@@ -285,7 +290,9 @@ def test_evaluate_refuses_a_report_dir_holding_a_report_unless_overwrite(tmp_pat
     capsys.readouterr()
     evaluated = []
     original = FakeTask.evaluate
-    FakeTask.evaluate = lambda self, data, **kw: evaluated.append(data) or original(self, data)
+    FakeTask.evaluate = lambda self, data, **kw: (
+        evaluated.append(data) or original(self, data, **kw)
+    )
     try:
         with pytest.raises(cli.UsageError, match="already holds a report .*--overwrite") as error:
             _call(parser, [*argv, "second"])
