@@ -6,6 +6,15 @@ model. ``predict`` runs sliding-window inference over inputs larger than the pat
 label maps at the input's own size; the exported ``serving_default`` segments batches of 2-D
 slices (or 3-D volumes for a 3-D model) whole, padded to the network's multiple in the graph;
 volumes larger than memory go through the Python sliding-window API.
+
+Options that change what is served are config fields, applied the same in ``predict`` and in the
+export graph: ``threshold`` (two classes: foreground where its probability >= threshold, instead
+of the argmax), ``test_time_symmetries`` (mean over 1, 4 flips or 8 symmetries of the square)
+and ``preprocessing="fundus"`` (retinal vessels, ``health.fundus``: the model learns on the
+green channel after CLAHE and z-score inside the field of view; ``preprocess`` gives those
+images for training, ``fit`` / ``evaluate`` on ``(rgb_images, masks)`` apply it, ``predict`` takes
+RGB arrays, image files or bytes, and the export serves encoded image bytes (``image_bytes``,
+``serving_default``) or RGB floats 0-255 (``rgb``) and returns ``mask`` and ``probabilities``).
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ from common.losses import DiceLoss
 from common.optimizers import make_optimizer
 from common.task import Task, TaskConfig
 from common.unet import build_unet
+from health import fundus
 from health import io as hio
 from health.data import Cases, PatchSampler, as_cases
 from health.intensity import check_intensity, intensity_layers
@@ -33,6 +43,7 @@ from health.sliding_window import sliding_window_inference
 from health.volume import Volume
 
 LOSSES = ("dice_ce", "dice", "cross_entropy")
+PREPROCESSING = (None, "fundus")
 
 
 @dataclasses.dataclass
@@ -57,6 +68,13 @@ class MedicalSegmenterConfig(TaskConfig):
     weight_decay: float = 1e-4
     batch_size: int = 8
     seed: int = 0
+    # served options (predict and export alike)
+    threshold: float | None = None  # two classes: foreground probability >= threshold
+    test_time_symmetries: int = 1  # 1, 4 (flips) or 8 (flips of the image and its transpose)
+    preprocessing: str | None = None  # "fundus": health.fundus (2-D, one channel, window None)
+    fov_threshold: float = 20.0  # fundus: red channel (0-255) above it is the field of view
+    clahe_tiles: list[int] = dataclasses.field(default_factory=lambda: [8, 8])
+    clahe_clip: float = 2.0
 
     def validate(self) -> None:
         self.classes = [str(c) for c in self.classes]
@@ -81,6 +99,27 @@ class MedicalSegmenterConfig(TaskConfig):
         if isinstance(self.window, tuple):
             self.window = list(self.window)
         check_intensity(self.window, self.scale)
+        if self.threshold is not None and (len(self.classes) != 2 or not 0 < self.threshold < 1):
+            raise ValueError(
+                f"threshold needs two classes and a value in (0, 1), got {self.threshold}"
+            )
+        if self.test_time_symmetries not in (1, 4, 8):
+            raise ValueError(
+                f"test_time_symmetries must be 1, 4 or 8, got {self.test_time_symmetries}"
+            )
+        if self.test_time_symmetries == 8 and len(set(self.patch_size)) != 1:
+            raise ValueError("8 test-time symmetries (transposes) need a square patch_size")
+        if self.preprocessing not in PREPROCESSING:
+            raise ValueError(f"preprocessing must be one of {PREPROCESSING}")
+        self.clahe_tiles = [int(t) for t in self.clahe_tiles]
+        if self.preprocessing == "fundus" and (
+            len(self.patch_size) != 2 or self.channels != 1 or self.window is not None
+        ):
+            raise ValueError(
+                "preprocessing='fundus' needs a 2-D model with channels=1 and window=None"
+            )
+        if len(self.clahe_tiles) != 2 or min(self.clahe_tiles) < 1 or self.clahe_clip < 1:
+            raise ValueError("clahe_tiles must be two positive counts and clahe_clip >= 1")
         if self.channels < 1 or self.patches_per_epoch < 1 or not 0 <= self.overlap < 1:
             raise ValueError("channels and patches_per_epoch must be >= 1 and overlap in [0, 1)")
 
@@ -133,7 +172,34 @@ class MedicalSegmenter(Task):
 
     # ------------------------------------------------------------------ data
     def cases(self, data: Any) -> Cases:
+        if self.config.preprocessing and isinstance(data, (tuple, list)) and len(data) in (2, 3):
+            data = (self.preprocess(list(data[0])), *data[1:])
         return as_cases(data, self.rank, self.config.channels, len(self.classes))
+
+    def preprocess(self, images: Any) -> Any:
+        """What the model sees: ``preprocessing`` applied (one image or a list); else as given.
+
+        Fundus: an RGB array (0-255), its green channel, an image file or encoded bytes ->
+        ``[H, W]`` float32 (the graph ops the export runs).
+        """
+        if not self.config.preprocessing:
+            return images
+        if isinstance(images, list):
+            return [self.preprocess(image) for image in images]
+        image = tf.constant(_rgb_array(images))
+        return self._fundus_function(image).numpy()
+
+    @property
+    def _fundus_function(self) -> Any:
+        if getattr(self, "_fundus_fn", None) is None:
+            c = self.config
+            self._fundus_fn = tf.function(
+                lambda image: fundus.preprocess_fundus(
+                    image, c.fov_threshold, c.clahe_tiles, c.clahe_clip
+                ),
+                input_signature=[tf.TensorSpec([None, None, None], tf.float32)],
+            )
+        return self._fundus_fn
 
     def make_dataset(self, data: Any, batch_size: int, training: bool) -> tf.data.Dataset:
         if isinstance(data, tf.data.Dataset):
@@ -188,12 +254,39 @@ class MedicalSegmenter(Task):
         target = (spatial + self.factor - 1) // self.factor * self.factor
         pads = tf.stack([tf.zeros_like(spatial), target - spatial], axis=1)
         paddings = tf.concat([[[0, 0]], pads, [[0, 0]]], axis=0)
-        probabilities = self.model(tf.pad(images, paddings, mode="SYMMETRIC"), training=False)
+        padded = tf.pad(images, paddings, mode="SYMMETRIC")
+        k = self.config.test_time_symmetries
+        probabilities = (
+            fundus.symmetric_probabilities(lambda x: self.model(x, training=False), padded, k)
+            if self.rank == 2
+            else self.model(padded, training=False)
+        )
         begin = tf.zeros([self.rank + 2], tf.int32)
         size = tf.concat([[-1], spatial, [-1]], axis=0)
         return tf.slice(probabilities, begin, size)
 
+    def _served(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
+        """The serving computation on a batch (preprocessing, symmetries, threshold)."""
+        if self.config.preprocessing:
+            c = self.config
+            images = tf.map_fn(
+                lambda image: fundus.preprocess_fundus(
+                    image, c.fov_threshold, c.clahe_tiles, c.clahe_clip
+                ),
+                tf.cast(images, tf.float32),
+            )
+        probabilities = self._pad_and_predict(images)
+        return {"mask": self._mask(probabilities), "probabilities": probabilities}
+
+    def _mask(self, probabilities: Any) -> Any:
+        """Label map: foreground probability >= ``threshold`` (two classes), else the argmax."""
+        if self.config.threshold is None:
+            return tf.argmax(probabilities, axis=-1, output_type=tf.int32)
+        return tf.cast(probabilities[..., 1] >= self.config.threshold, tf.int32)
+
     def _as_array(self, item: Any) -> tuple[np.ndarray, tuple[float, ...] | None]:
+        if self.config.preprocessing:
+            return _rgb_array(item), None
         if isinstance(item, (str, os.PathLike)):
             item = hio.read(item)
         if isinstance(item, Volume):
@@ -224,13 +317,19 @@ class MedicalSegmenter(Task):
         return sliding_window_inference(
             image,
             self.config.patch_size,
-            lambda batch: self.model(batch, training=False).numpy(),
+            lambda batch: fundus.symmetric_probabilities(
+                lambda x: self.model(x, training=False),
+                tf.constant(batch),
+                self.config.test_time_symmetries if self.rank == 2 else 1,
+            ).numpy(),
             overlap=self.config.overlap,
             batch_size=batch_size,
         )
 
     def _item_probabilities(self, array: np.ndarray, mode: str, batch_size: int) -> np.ndarray:
         """One input's (*spatial, K) probabilities; a 2-D model goes slice by slice over 3-D."""
+        if self.config.preprocessing:  # whole fundus photo, the export's graph
+            return self._served_function(tf.constant(array[None]))["probabilities"].numpy()[0]
         spatial_ndim = array.ndim - (1 if self.config.channels > 1 else 0)
         if spatial_ndim == self.rank:
             return self._probabilities(array, mode, batch_size)
@@ -278,7 +377,7 @@ class MedicalSegmenter(Task):
             array, found_spacing = self._as_array(item)
             voxel = spacing or found_spacing
             probabilities = self._item_probabilities(array, mode, batch_size)
-            mask = probabilities.argmax(-1).astype(np.int32)
+            mask = self._mask(probabilities).numpy().astype(np.int32)
             result: dict[str, Any] = {
                 "mask": mask,
                 "classes": [self.classes[i] for i in np.unique(mask)],
@@ -306,7 +405,9 @@ class MedicalSegmenter(Task):
     ) -> dict[str, Any]:
         """Dice and IoU per structure and HD95 in mm (each case's spacing, or ``spacing``)."""
         cases = self.cases(data)
-        predictions = [self._probabilities(image, mode).argmax(-1) for image in cases.images]
+        predictions = [
+            self._mask(self._probabilities(image, mode)).numpy() for image in cases.images
+        ]
         spacings = [tuple(spacing)] * len(cases) if spacing is not None else cases.spacings
         per_spacing: dict[tuple, list[int]] = {}
         for i, s in enumerate(spacings):
@@ -326,13 +427,36 @@ class MedicalSegmenter(Task):
         return _merge_reports(parts)
 
     # ------------------------------------------------------------------ export
+    @property
+    def _served_function(self) -> Any:
+        if getattr(self, "_served_fn", None) is None:
+            self._served_fn = tf.function(self._served, reduce_retracing=True)
+        return self._served_fn
+
     def serving_endpoints(self) -> dict[str, Any]:
-        def serve(image: tf.Tensor) -> dict[str, tf.Tensor]:
-            probabilities = self._pad_and_predict(image)
+        """Raw ``image`` floats; with ``preprocessing="fundus"``: ``image_bytes`` and ``rgb``."""
+        if self.config.preprocessing:
+
+            def serve_bytes(image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
+                images = tf.map_fn(
+                    lambda b: tf.cast(
+                        tf.io.decode_image(b, channels=3, expand_animations=False), tf.float32
+                    ),
+                    image_bytes,
+                    fn_output_signature=tf.TensorSpec([None, None, 3], tf.float32),
+                )
+                return self._served(images)
+
             return {
-                "mask": tf.argmax(probabilities, axis=-1, output_type=tf.int32),
-                "probabilities": probabilities,
+                "serving_default": (
+                    serve_bytes,
+                    [tf.TensorSpec([None], tf.string, name="image_bytes")],
+                ),
+                "rgb": (self._served, [tf.TensorSpec([None, None, None, 3], tf.float32, "rgb")]),
             }
+
+        def serve(image: tf.Tensor) -> dict[str, tf.Tensor]:
+            return self._served(image)
 
         shape = [None] * (self.rank + 1) + (
             [self.config.channels] if self.config.channels > 1 else []
@@ -340,10 +464,42 @@ class MedicalSegmenter(Task):
         return {"serving_default": (serve, [tf.TensorSpec(shape, tf.float32, name="image")])}
 
     def warmup_inputs(self) -> dict[str, Any]:
+        if self.config.preprocessing:
+            import io
+
+            from PIL import Image
+
+            buffer = io.BytesIO()
+            side = self.config.patch_size[0]
+            Image.fromarray(np.full((side, side, 3), 128, np.uint8)).save(buffer, format="PNG")
+            return {"image_bytes": np.array([buffer.getvalue()], dtype=object)}
         shape = (1, *self.config.patch_size) + (
             (self.config.channels,) if self.config.channels > 1 else ()
         )
         return {"image": np.full(shape, -1000.0 if self.config.window else 0.0, np.float32)}
+
+
+def _rgb_array(item: Any) -> np.ndarray:
+    """A fundus photo as float32 ``[H, W, C]`` (0-255): an array, an image file or its bytes."""
+    if isinstance(item, (str, os.PathLike, bytes)):
+        import io
+
+        from PIL import Image, UnidentifiedImageError
+
+        try:
+            source = io.BytesIO(item) if isinstance(item, bytes) else item
+            with Image.open(source) as im:
+                item = np.asarray(im.convert("RGB"))
+        except (OSError, UnidentifiedImageError) as error:
+            raise ValueError(f"cannot read the fundus image: {error}") from None
+    array = np.asarray(item, np.float32)
+    if array.ndim == 2:
+        array = array[..., None]
+    if array.ndim != 3 or array.shape[-1] not in (1, 3):
+        raise ValueError(f"a fundus image is [H, W, 3] RGB or [H, W], got shape {array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError("the image holds NaN or infinite values")
+    return array
 
 
 def _merge_reports(parts: list[tuple[int, dict]]) -> dict[str, Any]:
