@@ -8,6 +8,7 @@ are registered under the ``dlsuite`` package so compiled `.keras` files load in 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import keras
 from keras import ops
@@ -44,6 +45,15 @@ class _DlsuiteLoss(keras.losses.Loss):
 
     def __init__(self, name: str, reduction: str = "sum_over_batch_size", dtype=None):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
+
+
+def _dense_targets(y_true: Any, y_pred: Any, sparse: bool) -> tuple[Any, Any, int]:
+    """(one-hot ``y_true`` in ``y_pred``'s dtype, ``y_pred`` as a tensor, the class count)."""
+    y_pred = ops.convert_to_tensor(y_pred)
+    num_classes = _num_classes(y_pred)
+    if sparse:
+        y_true = _one_hot_labels(y_true, num_classes, len(y_pred.shape))
+    return ops.cast(y_true, y_pred.dtype), y_pred, num_classes
 
 
 def _loss_config(loss: keras.losses.Loss, *names: str) -> dict:
@@ -146,11 +156,7 @@ class CategoricalFocalLoss(keras.losses.CategoricalFocalCrossentropy):
         self.sparse = bool(sparse)
 
     def call(self, y_true, y_pred):
-        y_pred = ops.convert_to_tensor(y_pred)
-        num_classes = _num_classes(y_pred)
-        if self.sparse:
-            y_true = _one_hot_labels(y_true, num_classes, len(y_pred.shape))
-        y_true = ops.cast(y_true, y_pred.dtype)
+        y_true, y_pred, num_classes = _dense_targets(y_true, y_pred, self.sparse)
         if isinstance(self.alpha, list) and len(self.alpha) != num_classes:
             raise ValueError(
                 f"alpha has {len(self.alpha)} weights but y_pred has {num_classes} classes."
@@ -254,18 +260,12 @@ class LabelSmoothedCrossEntropy(_DlsuiteLoss):
         dtype=None,
     ):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
-        if not 0.0 <= label_smoothing < 1.0:
-            raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}.")
-        self.label_smoothing = float(label_smoothing)
+        self.label_smoothing = _check_smoothing(label_smoothing)
         self.from_logits = bool(from_logits)
         self.sparse = bool(sparse)
 
     def call(self, y_true, y_pred):
-        y_pred = ops.convert_to_tensor(y_pred)
-        num_classes = _num_classes(y_pred)
-        if self.sparse:
-            y_true = _one_hot_labels(y_true, num_classes, len(y_pred.shape))
-        y_true = ops.cast(y_true, y_pred.dtype)
+        y_true, y_pred, num_classes = _dense_targets(y_true, y_pred, self.sparse)
         if self.label_smoothing:
             y_true = y_true * (1.0 - self.label_smoothing) + self.label_smoothing / num_classes
         _, log_p = _log_probs(y_pred, self.from_logits)

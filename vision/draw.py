@@ -203,15 +203,22 @@ def overlay_mask(
 
 
 def sample_pictures(
+    task: Any,
+    examples: Any,
     draw: Callable[..., bytes],
-    images: Sequence[Any],
-    outputs: Sequence[Any],
-    class_names: Sequence[str],
-    name: str = "sample",
+    name: str,
+    key: str | None = None,
+    count: int = 4,
+    **predict_options: Any,
 ) -> dict[str, Callable[[Path], bytes]]:
-    """``{"<name>_<i>.png": picture}`` for a report: ``draw(image, output, path, class_names=...)``
-    (``draw_detections`` with results, ``overlay_mask`` with masks) per image, drawn on call."""
+    """``{"<name>_<i>.png": picture}`` for an evaluation report: the first ``count`` images of
+    ``examples`` (a tf.data.Dataset of ``{"image": ...}``) with ``task``'s predictions, drawn on
+    call by ``draw(image, output, path, class_names=task.classes)`` (``draw_detections`` with
+    whole results; ``overlay_mask`` with ``key="mask"``)."""
+    images = [example["image"].numpy() for example in examples.take(count)]
+    results = task.predict_batch(images, **predict_options)
+    outputs = [result[key] for result in results] if key else results
     return {
-        f"{name}_{i}.png": partial(draw, image, output, class_names=class_names)
+        f"{name}_{i}.png": partial(draw, image, output, class_names=task.classes)
         for i, (image, output) in enumerate(zip(images, outputs, strict=True))
     }

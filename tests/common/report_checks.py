@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -35,3 +36,14 @@ def check_different_report_refused(report_dir: Path, evaluate: Callable[..., Any
     with pytest.raises(ReportExistsError, match="already holds a different report"):
         evaluate(report_dir=report_dir)
     assert {p.name: p.read_bytes() for p in report_dir.iterdir()} == before
+
+
+def check_evaluation_report(
+    task: Any, data: Any, other: Any, report_dir: Path, pictures: Sequence[str] = ()
+) -> dict[str, Any]:
+    """``task.evaluate(data, report_dir=...)`` writes its report files and ``pictures``; an
+    evaluation of ``other`` data into the same folder is then refused. Returns the report."""
+    report = task.evaluate(data, report_dir=report_dir)
+    check_report_files(report_dir, report, pictures)
+    check_different_report_refused(report_dir, partial(task.evaluate, other))
+    return report

@@ -16,19 +16,12 @@ import pytest
 def train_worker(index: int, out_dir: str) -> None:
     """One worker of the cluster described by TF_CONFIG (run in a child process)."""
     from common.data import train_val_split
-    from vision import ImageClassifier, load_digits
+    from tests.common.digits_task import tiny_digit_classifier
+    from vision import load_digits
 
     digits = load_digits()
     (x, y), _ = train_val_split(digits.images, digits.labels, 0.2, seed=0)
-    task = ImageClassifier(
-        classes=digits.class_names,
-        image_size=16,
-        widths=[8, 16],
-        flip=None,
-        augment=False,
-        batch_size=64,
-        seed=0,
-    )
+    task = tiny_digit_classifier(batch_size=64)
     history = task.fit((x[:256], y[:256]), epochs=2, strategy="multi_worker", verbose=0)
     weights = [w.tolist() for w in task.model.get_weights()]
     exported = task.export(Path(out_dir) / "models" / "digits")

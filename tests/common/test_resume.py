@@ -20,20 +20,13 @@ def train(mode: str, work_dir: str | None) -> dict:
     import keras
 
     from common.data import train_val_split
-    from vision import ImageClassifier, load_digits
+    from tests.common.digits_task import tiny_digit_classifier
+    from vision import load_digits
 
     digits = load_digits()
     (x, y), (x_test, y_test) = train_val_split(digits.images, digits.labels, 0.3, seed=0)
     x, y = x[:512], y[:512]  # 16 steps per epoch at batch 32
-    task = ImageClassifier(
-        classes=digits.class_names,
-        image_size=16,
-        widths=[8, 16],
-        flip=None,
-        augment=False,
-        batch_size=32,
-        seed=0,
-    )
+    task = tiny_digit_classifier(batch_size=32)
     record: dict = {}
 
     class Recorder(keras.callbacks.Callback):

@@ -4,6 +4,16 @@ from __future__ import annotations
 
 import pytest
 
+#: The small from-scratch transformer the text-classification tests train (fast on CPU).
+SMALL_TRANSFORMER = {
+    "embed_dim": 32,
+    "num_layers": 1,
+    "num_heads": 2,
+    "intermediate_dim": 64,
+    "learning_rate": 5e-3,
+    "batch_size": 16,
+}
+
 
 @pytest.fixture(scope="session")
 def sentiment_data():
@@ -18,15 +28,7 @@ def trained_classifier(sentiment_data):
 
     train, val = sentiment_data
     classifier = TextClassifier(
-        classes=train.class_names,
-        vocabulary_size=200,
-        sequence_length=20,
-        embed_dim=32,
-        num_layers=1,
-        num_heads=2,
-        intermediate_dim=64,
-        learning_rate=5e-3,
-        batch_size=16,
+        classes=train.class_names, vocabulary_size=200, sequence_length=20, **SMALL_TRANSFORMER
     )
     classifier.fit(train, epochs=4, verbose=0)
     return classifier

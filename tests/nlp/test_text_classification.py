@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 import numpy as np
 import pytest
 
@@ -11,7 +9,8 @@ from common.export import read_warmup_requests
 from nlp import TextClassifier
 from nlp.backbones import preset_tokenizer_options
 from nlp.data import make_topics
-from tests.common.report_checks import check_different_report_refused, check_report_files
+from tests.common.report_checks import check_evaluation_report
+from tests.nlp.conftest import SMALL_TRANSFORMER
 from tests.nlp.parity import minilm_or_skip, serve_in_fresh_process
 
 SAMPLES = [
@@ -24,15 +23,13 @@ SAMPLES = [
 
 def test_learns_sentiment_and_reports(trained_classifier, sentiment_data, tmp_path):
     _, val = sentiment_data
-    report = trained_classifier.evaluate(val, report_dir=tmp_path)
+    other = (val.texts[:8], val.labels[:8])
+    pictures = ["confusion_matrix.png"]
+    report = check_evaluation_report(trained_classifier, val, other, tmp_path, pictures)
     assert report["accuracy"] >= 0.9
     assert set(report["per_class"]) == {"negative", "positive"}
     assert (tmp_path / "confusion_matrix.png").stat().st_size > 0
     assert np.array(report["confusion_matrix"]).sum() == len(val)
-    check_report_files(tmp_path, report, ["confusion_matrix.png"])
-    check_different_report_refused(
-        tmp_path, partial(trained_classifier.evaluate, (val.texts[:8], val.labels[:8]))
-    )
 
 
 def test_predict_format(trained_classifier):
@@ -125,12 +122,7 @@ def test_multi_label_learns():
         vocabulary_size=200,
         sequence_length=16,
         pooling="mean_max",
-        embed_dim=32,
-        num_layers=1,
-        num_heads=2,
-        intermediate_dim=64,
-        learning_rate=5e-3,
-        batch_size=16,
+        **SMALL_TRANSFORMER,
     )
     classifier.fit(train, epochs=8, verbose=0)
     report = classifier.evaluate(val)

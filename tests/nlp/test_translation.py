@@ -11,7 +11,7 @@ import pytest
 from common.export import read_warmup_requests
 from nlp.translation import Translator
 from nlp.translation.data import make_synthetic_translation
-from tests.conftest import run_fresh_tensorflow
+from tests.nlp.parity import serve_in_fresh_process
 
 SMALL = dict(
     source_language="en",
@@ -121,27 +121,6 @@ def test_save_load_round_trip(translator, tmp_path):
     )
 
 
-FRESH = """
-import json
-from tensorflow.core.protobuf import saved_model_pb2
-from tensorflow.python.framework import op_def_registry
-proto = saved_model_pb2.SavedModel()
-proto.ParseFromString(open({path!r} + "/saved_model.pb", "rb").read())
-ops = set()
-for graph in proto.meta_graphs:
-    ops.update(node.op for node in graph.graph_def.node)
-    for function in graph.graph_def.library.function:
-        ops.update(node.op for node in function.node_def)
-served = tf.saved_model.load({path!r}).signatures["serving_default"]
-out = served(text=tf.constant({texts!r}))
-print(json.dumps({{
-    "missing": sorted(op for op in ops if op_def_registry.get(op) is None),
-    "translation": [t.decode("utf-8") for t in out["translation"].numpy()],
-    "score": out["score"].numpy().tolist(),
-}}))
-"""
-
-
 def test_export_matches_predict_in_fresh_process(translator, tmp_path):
     version_dir = translator.export(tmp_path / "translation")
     texts = [t.encode("utf-8") for t in SAMPLES] + [
@@ -149,12 +128,8 @@ def test_export_matches_predict_in_fresh_process(translator, tmp_path):
         b"",
         ("word " * 20_000).encode(),
     ]
-    served = json.loads(
-        run_fresh_tensorflow(FRESH.format(path=str(version_dir), texts=texts))
-        .strip()
-        .splitlines()[-1]
-    )
-    assert served["missing"] == []
+    served, missing = serve_in_fresh_process(version_dir, texts)
+    assert missing == []
     expected = translator.predict(SAMPLES)
     assert served["translation"][: len(SAMPLES)] == [r["translation"] for r in expected]
     np.testing.assert_allclose(

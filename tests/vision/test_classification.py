@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import io
 import json
-from functools import partial
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from common.export import non_core_ops, read_warmup_requests
-from tests.common.report_checks import check_different_report_refused, check_report_files
+from tests.common.report_checks import check_evaluation_report
 from tests.conftest import run_fresh_tensorflow
 from vision import ImageClassifier
 from vision.images import encode_png
@@ -34,14 +33,13 @@ def test_short_training_on_digits_reaches_95_percent(trained_digits, digits_spli
 
 def test_evaluate_writes_confusion_matrix_png(trained_digits, digits_split, tmp_path):
     _, _, (x_test, y_test) = digits_split
-    report = trained_digits.evaluate((x_test[:50], y_test[:50]), report_dir=tmp_path)
+    test, other = (x_test[:50], y_test[:50]), (x_test[50:80], y_test[50:80])
+    report = check_evaluation_report(
+        trained_digits, test, other, tmp_path, ["confusion_matrix.png"]
+    )
     assert (tmp_path / "confusion_matrix.png").stat().st_size > 1000
     assert np.array(report["confusion_matrix"]).sum() == 50
-    check_report_files(tmp_path, report, ["confusion_matrix.png"])
     assert report["confusion_matrix_png"] == str(tmp_path / "confusion_matrix.png")
-    check_different_report_refused(
-        tmp_path, partial(trained_digits.evaluate, (x_test[50:80], y_test[50:80]))
-    )
 
 
 def test_predict_accepts_paths_bytes_pil_and_arrays_alike(trained_digits, digits_split, tmp_path):

@@ -58,3 +58,27 @@ def test_detections_keep_the_image_size_and_a_stable_colour_per_class():
     assert _image(empty).shape == (50, 80, 3)  # nothing drawn, no legend
     with pytest.raises(ValueError, match="not in class_names"):
         draw_detections(image, one, class_names=["cat"])
+
+
+def test_sample_pictures_draw_the_first_images_with_the_tasks_classes(tmp_path):
+    import tensorflow as tf
+
+    from vision.draw import sample_pictures
+
+    class Segmenter:
+        classes = ["background", "cell", "nucleus"]
+
+        def predict_batch(self, images, **options):
+            self.options = options
+            return [{"mask": np.full(image.shape[:2], 2, np.int32)} for image in images]
+
+    task = Segmenter()
+    examples = tf.data.Dataset.from_tensor_slices({"image": np.zeros((6, 48, 64, 3), np.uint8)})
+    pictures = sample_pictures(task, examples, overlay_mask, "overlay", key="mask", count=3, x=1)
+    assert list(pictures) == ["overlay_0.png", "overlay_1.png", "overlay_2.png"]
+    assert task.options == {"x": 1}
+    png = pictures["overlay_1.png"](tmp_path / "one.png")
+    assert png[:4] == b"\x89PNG" and (tmp_path / "one.png").read_bytes() == png
+    image, mask = np.zeros((48, 64, 3), np.uint8), np.full((48, 64), 2)
+    assert png == overlay_mask(image, mask, class_names=task.classes)  # the legend says "nucleus"
+    assert png != overlay_mask(image, mask)  # not "class 2"

@@ -34,7 +34,6 @@ from vision.detection.losses import DenseDetectionLoss
 from vision.draw import draw_detections, sample_pictures
 
 FLIPS = (None, "horizontal", "vertical", "horizontal_and_vertical")
-SAMPLES = 4  # evaluation images drawn with their detections in a report
 SAMPLE_SCORE = 0.3  # the least score a detection drawn in a report has
 
 
@@ -374,9 +373,11 @@ class ObjectDetector(NamedClasses, ImageInputs, Task):
             raise ValueError("the evaluation data is empty")
         report = coco_metrics(images_info, annotations, detections, self.classes)
         if report_dir is not None:
-            images = [ex["image"].numpy() for ex in self._source_dataset(data).take(SAMPLES)]
-            results = self.predict_batch(images, max(self.config.score_threshold, SAMPLE_SCORE))
-            pictures = sample_pictures(draw_detections, images, results, self.classes, "detections")
+            threshold = max(self.config.score_threshold, SAMPLE_SCORE)
+            examples = self._source_dataset(data)
+            pictures = sample_pictures(
+                self, examples, draw_detections, "detections", score_threshold=threshold
+            )
             write_evaluation_report(report_dir, report, pictures, overwrite=overwrite)
         return report
 

@@ -28,7 +28,6 @@ from vision.segmentation.data import SegmentationSet, check_mask
 ARCHITECTURES = ("unet", "deeplabv3plus")
 LOSSES = ("cross_entropy", "dice", "focal")
 FLIPS = (None, "horizontal", "vertical", "horizontal_and_vertical")
-SAMPLES = 4  # evaluation images drawn with their predicted masks in a report
 
 
 @dataclasses.dataclass
@@ -235,9 +234,8 @@ class ImageSegmenter(NamedClasses, ImageInputs, Task):
             raise ValueError("the evaluation data is empty")
         report = segmentation_report(confusion, self.classes)
         if report_dir is not None:
-            images = [ex["image"].numpy() for ex in self._source_dataset(data).take(SAMPLES)]
-            masks = [result["mask"] for result in self.predict_batch(images)]
-            pictures = sample_pictures(overlay_mask, images, masks, self.classes, "overlay")
+            examples = self._source_dataset(data)
+            pictures = sample_pictures(self, examples, overlay_mask, "overlay", key="mask")
             write_evaluation_report(
                 report_dir, report, pictures, confusion_classes=self.classes, overwrite=overwrite
             )
