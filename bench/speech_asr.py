@@ -107,7 +107,21 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--model", help="a trained .keras file: skip training and only evaluate")
     parser.add_argument("--save-model", help="save the trained recogniser here (.keras)")
     parser.add_argument("--output", default=str(REPO / "bench" / "results" / "speech_asr.json"))
+    parser.add_argument(
+        "--rerun",
+        metavar="RESULTS_JSON",
+        help="train and score again with the config and bench arguments recorded in RESULTS_JSON",
+    )
     args = parser.parse_args(argv)
+    recorded_config = None
+    if args.rerun:
+        recorded = json.loads(Path(args.rerun).read_text())
+        if "bench_args" not in recorded:
+            parser.error(f"{args.rerun} records no bench_args (written before --rerun existed)")
+        recorded_config = recorded["config"]
+        args.epochs, args.max_minutes = (
+            recorded["bench_args"][k] for k in ("epochs", "max_minutes")
+        )
 
     from bench._harness import EpochTimeBudget
     from speech import SpeechRecognizer
@@ -119,14 +133,19 @@ def main(argv: list[str] | None = None) -> dict:
         train_seconds, epochs_run = float("nan"), 0
     else:
         recognizer = SpeechRecognizer(
-            sample_rate=8000,
-            num_bins=40,
-            conv_filters=[16, 32],
-            rnn_units=args.rnn_units,
-            rnn_layers=2,
-            dropout=0.2,
-            learning_rate=3e-3,
-            batch_size=32,
+            **(
+                recorded_config
+                or dict(
+                    sample_rate=8000,
+                    num_bins=40,
+                    conv_filters=[16, 32],
+                    rnn_units=args.rnn_units,
+                    rnn_layers=2,
+                    dropout=0.2,
+                    learning_rate=3e-3,
+                    batch_size=32,
+                )
+            )
         )
         started = time.perf_counter()
         budget = EpochTimeBudget(60 * args.max_minutes, announce=True)
@@ -162,14 +181,17 @@ def main(argv: list[str] | None = None) -> dict:
             served[name]["agree"] = sum(
                 a == b for a, b in zip(served[name]["transcripts"], expected, strict=True)
             )
+    import jiwer
+
     seconds = grammar["audio_seconds"]
     for name, result in served.items():
         for mode, label in (("single", "1 WAV"), ("batched", "32 WAVs")):
             rows.append(
                 {
                     "system": f"exported SavedModel, {name}, {label} per request",
-                    "wer": None,
-                    "cer": None,
+                    # scored on the export's own transcripts of the raw WAV bytes (1 per request)
+                    "wer": jiwer.wer(test.transcripts, result["transcripts"]),
+                    "cer": jiwer.cer(test.transcripts, result["transcripts"]),
                     "rtf": result[mode] / seconds,
                     "cpu_rtf": result[f"{mode}_cpu"] / seconds,
                 }
@@ -205,6 +227,7 @@ def main(argv: list[str] | None = None) -> dict:
         "epochs": epochs_run,
         "parameters": recognizer.model.count_params(),
         "config": recognizer.config.to_dict(),
+        "bench_args": {"epochs": args.epochs, "max_minutes": args.max_minutes},
         "rows": rows,
         "export_rtf_over_python_rtf": export_rtf / grammar["rtf"],
         "export_agrees_with_predict": agree / len(test),

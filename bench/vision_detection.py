@@ -9,6 +9,12 @@ training images/s; batch-1 latency (p50) of the exported SavedModel on JPEG/PNG 
 ``task.predict`` over the raw ``keras.Model.predict`` call (no decode, no NMS) on one image;
 exported-model images/s at batch 16 over ``model.predict`` images/s.
 
+``mAP_export_raw_bytes`` / ``mAP_50_export_raw_bytes``: the SavedModel's ``serving_default`` on
+the test images' encoded bytes (the JPEG files; PNG for in-memory arrays), boxes scaled back to
+each image's pixels, scored with the same COCOeval, beside the Python ``evaluate`` numbers. Each
+row records the task's full ``config`` and the bench arguments; ``--rerun RESULTS.json DATASET``
+trains and scores that row again.
+
     python -m bench.vision_detection --data ../shared/data/bccd
 """
 
@@ -16,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +38,8 @@ from bench._harness import (
     write_rows,
 )
 from vision import ObjectDetector, load_voc, make_shape_scenes
+from vision.detection.task import coco_metrics
+from vision.images import encode_png
 
 DEFAULT_DATA = DATA_ROOT / "bccd"
 RESULTS_PATH = RESULTS_DIR / "vision_detection.json"
@@ -62,10 +71,12 @@ def run(
     epochs: int | None,
     budget_min: float | None,
 ) -> dict[str, Any]:
-    task = ObjectDetector(classes=classes, **settings["config"])
+    task = ObjectDetector(**{"classes": classes, **settings["config"]})
     minutes = budget_min or settings["budget_min"]
-    training = fit_within_budget(task, train, epochs or settings["epochs"], minutes)
+    epochs = epochs or settings["epochs"]
+    training = fit_within_budget(task, train, epochs, minutes)
     report = task.evaluate(test)
+    served = export_map(task, test, classes)
     images = [
         image if not isinstance(image, str) else tf.io.decode_image(tf.io.read_file(image)).numpy()
         for image in test.images[:16]
@@ -78,11 +89,60 @@ def run(
         "mAP": report["mAP"],
         "mAP_50": report["mAP_50"],
         "mAP_75": report["mAP_75"],
+        "mAP_export_raw_bytes": served["mAP"],
+        "mAP_50_export_raw_bytes": served["mAP_50"],
         "per_class_AP_50": {k: v["AP_50"] for k, v in report["per_class"].items()},
-        "config": settings["config"],
+        "options": settings["config"],
+        "config": task.config.to_dict(),
+        "bench_args": {"epochs": epochs, "budget_min": minutes},
     }
     row.update(image_export_speed(task, images, calls, batch_size=16))
     return row
+
+
+def export_map(task: ObjectDetector, test: Any, classes: list[str]) -> dict[str, Any]:
+    """COCO mAP of the SavedModel on the test images' encoded bytes (what a client sends)."""
+    raw = [
+        Path(image).read_bytes() if isinstance(image, (str, Path)) else encode_png(image)
+        for image in test.images
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        served = tf.saved_model.load(str(task.export(Path(tmp) / "det"))).signatures[
+            "serving_default"
+        ]
+        outputs = []
+        for i in range(0, len(raw), 8):
+            out = served(image_bytes=tf.constant(raw[i : i + 8]))
+            outputs += [
+                {k: v[j].numpy() for k, v in out.items()} for j in range(len(raw[i : i + 8]))
+            ]
+    images_info, annotations, detections = [], [], []
+    for index, (data, out) in enumerate(zip(raw, outputs, strict=True)):
+        height, width = tf.io.decode_image(data, expand_animations=False).shape[:2]
+        image_id = index + 1
+        images_info.append({"id": image_id, "height": int(height), "width": int(width)})
+        for box, label in zip(test.boxes[index], test.labels[index], strict=True):
+            y0, x0, y1, x1 = (float(v) for v in box)
+            annotations.append(
+                {
+                    "id": len(annotations) + 1,
+                    "image_id": image_id,
+                    "category_id": int(label) + 1,
+                    "bbox": [x0, y0, x1 - x0, y1 - y0],
+                    "area": (x1 - x0) * (y1 - y0),
+                    "iscrowd": 0,
+                }
+            )
+        scale = [height, width, height, width]
+        for k in range(int(out["num_detections"])):
+            y0, x0, y1, x1 = (
+                float(v) * s for v, s in zip(out["detection_boxes"][k], scale, strict=True)
+            )
+            detections.append(
+                [image_id, x0, y0, x1 - x0, y1 - y0, float(out["detection_scores"][k]),
+                 int(out["detection_classes"][k])]
+            )  # fmt: skip
+    return coco_metrics(images_info, annotations, detections, classes)
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
@@ -110,7 +170,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--data", default=str(DEFAULT_DATA), help="BCCD Pascal VOC folder")
     parser.add_argument("--datasets", default="shapes,bccd", help="comma-separated: shapes, bccd")
     add_budget_arguments(parser, RESULTS_PATH)
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--rerun",
+        nargs=2,
+        metavar=("RESULTS_JSON", "DATASET"),
+        help="train and score again the row DATASET of RESULTS_JSON with its recorded config",
+    )
+    args = parser.parse_args(argv)
+    if args.rerun:
+        rows = json.loads(Path(args.rerun[0]).read_text())["rows"]
+        matching = [r for r in rows if r["dataset"] == args.rerun[1]]
+        if not matching or "bench_args" not in matching[0]:
+            parser.error(f"no row {args.rerun[1]!r} with a recorded config in {args.rerun[0]}")
+        row = matching[0]
+        config = {k: v for k, v in row["config"].items() if k != "classes"}
+        SETTINGS[row["dataset"]] = {**SETTINGS[row["dataset"]], "config": config}
+        args.datasets = row["dataset"]
+        args.epochs, args.budget_min = row["bench_args"]["epochs"], row["bench_args"]["budget_min"]
+    return args
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

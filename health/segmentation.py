@@ -191,15 +191,18 @@ class MedicalSegmenter(Task):
 
     @property
     def _fundus_function(self) -> Any:
-        if getattr(self, "_fundus_fn", None) is None:
-            c = self.config
-            self._fundus_fn = tf.function(
+        c = self.config
+        key = (c.fov_threshold, *c.clahe_tiles, c.clahe_clip)
+        cached = getattr(self, "_fundus_fn", None)
+        if cached is None or cached[0] != key:
+            function = tf.function(
                 lambda image: fundus.preprocess_fundus(
                     image, c.fov_threshold, c.clahe_tiles, c.clahe_clip
                 ),
                 input_signature=[tf.TensorSpec([None, None, None], tf.float32)],
             )
-        return self._fundus_fn
+            self._fundus_fn = (key, function)
+        return self._fundus_fn[1]
 
     def make_dataset(self, data: Any, batch_size: int, training: bool) -> tf.data.Dataset:
         if isinstance(data, tf.data.Dataset):
@@ -429,9 +432,19 @@ class MedicalSegmenter(Task):
     # ------------------------------------------------------------------ export
     @property
     def _served_function(self) -> Any:
-        if getattr(self, "_served_fn", None) is None:
-            self._served_fn = tf.function(self._served, reduce_retracing=True)
-        return self._served_fn
+        """``_served`` as a tf.function, rebuilt when a served option of the config changes."""
+        c = self.config
+        key = (
+            c.test_time_symmetries,
+            c.preprocessing,
+            c.fov_threshold,
+            *c.clahe_tiles,
+            c.clahe_clip,
+        )
+        cached = getattr(self, "_served_fn", None)
+        if cached is None or cached[0] != key:
+            self._served_fn = (key, tf.function(self._served, reduce_retracing=True))
+        return self._served_fn[1]
 
     def serving_endpoints(self) -> dict[str, Any]:
         """Raw ``image`` floats; with ``preprocessing="fundus"``: ``image_bytes`` and ``rgb``."""
