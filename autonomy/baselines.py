@@ -48,10 +48,21 @@ class _Baseline:
         return evaluate_policy(self.policy, self.env_name, self.env_config, episodes, seed)
 
     def record(
-        self, path: str | os.PathLike, seed: int = 0, max_steps: int = 200
+        self,
+        path: str | os.PathLike,
+        seed: int = 0,
+        max_steps: int = 200,
+        annotate: bool = True,
     ) -> dict[str, Any]:
+        """Same recording as ``DQNAgent.record``; ``annotate=False`` writes the bare renders."""
         return record_episode(
-            self.policy, Path(path), self.env_name, self.env_config, seed, max_steps
+            self.policy,
+            Path(path),
+            self.env_name,
+            self.env_config,
+            seed,
+            max_steps,
+            annotate=annotate,
         )
 
 

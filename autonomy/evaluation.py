@@ -9,6 +9,13 @@ from typing import Any
 
 import numpy as np
 
+from autonomy.annotate import (
+    StepInfo,
+    action_label,
+    action_labels,
+    annotate_frame,
+    q_value_function,
+)
 from autonomy.env import make_env
 
 Policy = Callable[[np.ndarray], int]
@@ -72,23 +79,61 @@ def record_episode(
     seed: int = 0,
     max_steps: int = 200,
     fps: int = 5,
+    annotate: bool = True,
+    q_values: Callable[[np.ndarray], np.ndarray] | bool | None = None,
 ) -> dict[str, Any]:
-    """Render one episode headless (``rgb_array``) as a GIF (Pillow) or MP4 (imageio) file."""
+    """Render one episode headless (``rgb_array``) as a GIF (Pillow) or MP4 (imageio) file.
+
+    With ``annotate`` (the default) each frame gets a strip below it (``autonomy.annotate``):
+    step, action (by name where the env names its actions), step reward, return so far, ego
+    speed, ``CRASHED`` at a crash, and a bar chart of the Q-values with the taken action
+    highlighted. ``q_values`` maps an observation to Q-values; None finds the agent's own
+    ``q_values`` (a DQN agent's ``act`` brings it), False draws no chart. ``annotate=False``
+    writes the bare renders.
+    """
     path = Path(path)
     if path.suffix.lower() not in (".gif", ".mp4"):
         raise ValueError(f"recordings are .gif or .mp4 files, got {path.name!r}")
+    if q_values is None or q_values is True:
+        found = q_value_function(policy)
+        if q_values is True and found is None:
+            raise ValueError("q_values=True needs a policy with a q_values method")
+        q_values = found
+    elif q_values is False:
+        q_values = None
     env = make_env(env_name, render_mode="rgb_array", **dict(env_config or {}))
+    labels = action_labels(env)
     policy = _bound(policy, env)
     frames: list[Any] = []
+    actions: list[str] = []
     info: dict[str, Any] = {}
     total = 0.0
+
+    def render(shown: StepInfo) -> np.ndarray:
+        """The current render, with its strip when annotating."""
+        image = env.render()
+        return annotate_frame(image, shown) if annotate else np.asarray(image, np.uint8)
+
     try:
         obs, info = env.reset(seed=int(seed))
-        frames.append(env.render())
-        for _ in range(int(max_steps)):
-            obs, reward, terminated, truncated, info = env.step(int(policy(obs)))
+        frames.append(render(StepInfo(step=0, speed=_speed(info))))
+        for step in range(1, int(max_steps) + 1):
+            values = None if q_values is None or not annotate else np.asarray(q_values(obs))
+            action = int(policy(obs))
+            obs, reward, terminated, truncated, info = env.step(action)
             total += float(reward)
-            frames.append(env.render())
+            actions.append(action_label(action, labels))
+            shown = StepInfo(
+                step=step,
+                action=action,
+                action_name=actions[-1],
+                reward=float(reward),
+                total=total,
+                speed=_speed(info),
+                crashed=bool(info.get("crashed", False)),
+                q_values=values,
+            )
+            frames.append(render(shown))
             if terminated or truncated:
                 break
     finally:
@@ -109,9 +154,22 @@ def record_episode(
                 "MP4 recording needs imageio[ffmpeg]; use a .gif path instead"
             ) from error
         iio.imwrite(path, np.stack(frames), fps=fps)
+    height, width = np.asarray(frames[0]).shape[:2]
     return {
         "path": str(path),
         "frames": len(frames),
         "return": total,
         "crashed": bool(info.get("crashed", False)),
+        "actions": actions,
+        "frame_size": [int(width), int(height)],
+        "annotated": bool(annotate),
     }
+
+
+def _speed(info: Mapping[str, Any]) -> float | None:
+    """The ego speed ``info["speed"]`` reports (highway-env), or None."""
+    speed = info.get("speed")
+    try:
+        return None if speed is None else float(speed)
+    except (TypeError, ValueError):
+        return None
