@@ -69,6 +69,34 @@ def prepare(
     return dataset.with_options(options).prefetch(AUTOTUNE)
 
 
+def augmented_batches(
+    dataset: tf.data.Dataset,
+    batch_size: int,
+    training: bool,
+    resize: Callable[[Any], Any],
+    to_model: Callable[[Any], Any],
+    augment: Callable[[Any, tf.Tensor], Any] | None = None,
+    seed: int = 0,
+    shuffle_buffer: int = 1024,
+) -> tf.data.Dataset:
+    """Unbatched examples -> ``resize`` -> cache -> (training) shuffle and ``augment(example,
+    seed)`` with a stateless seed pair of its own -> ``to_model`` -> batch -> prefetch.
+
+    For tasks whose augmentation must move labels with the pixels (boxes, masks), so it runs
+    in the input pipeline after the cache, reproducibly for a given ``seed``.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    dataset = dataset.map(resize, num_parallel_calls=AUTOTUNE).cache()
+    if training:
+        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+        if augment is not None:
+            seeds = tf.data.Dataset.random(seed=seed).batch(2)
+            dataset = tf.data.Dataset.zip(dataset, seeds).map(augment, num_parallel_calls=AUTOTUNE)
+    dataset = dataset.map(to_model, num_parallel_calls=AUTOTUNE)
+    return dataset.batch(batch_size).prefetch(AUTOTUNE)
+
+
 def is_batched(dataset: tf.data.Dataset) -> bool:
     """Heuristic to accept batched and unbatched user datasets: every part has a leading None.
 

@@ -10,6 +10,9 @@ import numpy as np
 
 from common.optimizers import make_optimizer
 
+#: Random-flip modes of the image tasks' ``flip`` option (None: no flips).
+FLIPS = (None, "horizontal", "vertical", "horizontal_and_vertical")
+
 
 class NamedClasses:
     """``classes`` and ``num_classes`` for a task whose config lists its class names."""

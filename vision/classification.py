@@ -24,12 +24,11 @@ from common.losses import LabelSmoothedCrossEntropy
 from common.metrics import classification_report
 from common.reports import write_evaluation_report
 from common.task import Task, TaskConfig
-from common.task_parts import ImageInputs, NamedClasses, config_optimizer, gradient_image
+from common.task_parts import FLIPS, ImageInputs, NamedClasses, config_optimizer, gradient_image
 from vision import images as images_lib
 from vision.data import load_image_folder
 
 BACKBONES = ("small_resnet", "mobilenet_v3_small", "efficientnet_v2_b0")
-FLIPS = (None, "horizontal", "vertical", "horizontal_and_vertical")
 
 
 @dataclasses.dataclass

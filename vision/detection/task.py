@@ -23,17 +23,17 @@ import numpy as np
 import tensorflow as tf
 
 from common.config_checks import check_at_least, check_choice, check_interval, class_names
+from common.data import augmented_batches
 from common.layers import ConvBNAct, ResidualBlock
 from common.reports import write_evaluation_report
 from common.task import Task, TaskConfig
-from common.task_parts import ImageInputs, NamedClasses, config_optimizer, gradient_image
+from common.task_parts import FLIPS, ImageInputs, NamedClasses, config_optimizer, gradient_image
 from vision import images as images_lib
 from vision.detection import boxes as boxes_lib
 from vision.detection.data import DetectionSet, load_coco, load_voc
 from vision.detection.losses import DenseDetectionLoss
 from vision.draw import draw_detections, sample_pictures
 
-FLIPS = (None, "horizontal", "vertical", "horizontal_and_vertical")
 SAMPLE_SCORE = 0.3  # the least score a detection drawn in a report has
 
 
@@ -256,23 +256,15 @@ class ObjectDetector(NamedClasses, ImageInputs, Task):
 
     def make_dataset(self, data: Any, batch_size: int, training: bool) -> tf.data.Dataset:
         """(image, packed targets) batches for ``model.fit``; flips happen after the cache."""
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        autotune = tf.data.AUTOTUNE
-        dataset = (
-            self._source_dataset(data)
-            .map(self._resize_example, num_parallel_calls=autotune)
-            .cache()
+        return augmented_batches(
+            self._source_dataset(data),
+            batch_size,
+            training,
+            self._resize_example,
+            self._targets,
+            self._flip if self.config.flip else None,
+            seed=self.config.seed,
         )
-        if training:
-            dataset = dataset.shuffle(1024, seed=self.config.seed, reshuffle_each_iteration=True)
-            if self.config.flip:
-                seeds = tf.data.Dataset.random(seed=self.config.seed).batch(2)
-                dataset = tf.data.Dataset.zip(dataset, seeds).map(
-                    self._flip, num_parallel_calls=autotune
-                )
-        dataset = dataset.map(self._targets, num_parallel_calls=autotune)
-        return dataset.batch(batch_size).prefetch(autotune)
 
     # ------------------------------------------------------------------ inference
     def _detect(self, images: tf.Tensor) -> dict[str, tf.Tensor]:

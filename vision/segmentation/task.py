@@ -16,10 +16,11 @@ import numpy as np
 import tensorflow as tf
 
 from common.config_checks import check_choice, class_names
+from common.data import augmented_batches
 from common.losses import CategoricalFocalLoss, DiceLoss
 from common.reports import write_evaluation_report
 from common.task import Task, TaskConfig
-from common.task_parts import ImageInputs, NamedClasses, config_optimizer, gradient_image
+from common.task_parts import FLIPS, ImageInputs, NamedClasses, config_optimizer, gradient_image
 from common.unet import build_deeplabv3plus, build_unet
 from vision import images as images_lib
 from vision.draw import overlay_mask, sample_pictures
@@ -27,7 +28,6 @@ from vision.segmentation.data import SegmentationSet, check_mask
 
 ARCHITECTURES = ("unet", "deeplabv3plus")
 LOSSES = ("cross_entropy", "dice", "focal")
-FLIPS = (None, "horizontal", "vertical", "horizontal_and_vertical")
 
 
 @dataclasses.dataclass
@@ -152,19 +152,15 @@ class ImageSegmenter(NamedClasses, ImageInputs, Task):
         return {"image": image, "mask": mask}
 
     def make_dataset(self, data: Any, batch_size: int, training: bool) -> tf.data.Dataset:
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        autotune = tf.data.AUTOTUNE
-        dataset = self._source_dataset(data).map(self._resize, num_parallel_calls=autotune).cache()
-        if training:
-            dataset = dataset.shuffle(1024, seed=self.config.seed, reshuffle_each_iteration=True)
-            if self.config.flip:
-                seeds = tf.data.Dataset.random(seed=self.config.seed).batch(2)
-                dataset = tf.data.Dataset.zip(dataset, seeds).map(
-                    self._flip, num_parallel_calls=autotune
-                )
-        dataset = dataset.map(lambda ex: (ex["image"], ex["mask"]), num_parallel_calls=autotune)
-        return dataset.batch(batch_size).prefetch(autotune)
+        return augmented_batches(
+            self._source_dataset(data),
+            batch_size,
+            training,
+            self._resize,
+            lambda example: (example["image"], example["mask"]),
+            self._flip if self.config.flip else None,
+            seed=self.config.seed,
+        )
 
     # ------------------------------------------------------------------ inference
     @staticmethod
