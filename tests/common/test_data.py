@@ -204,3 +204,32 @@ def test_classifier_trains_from_tfrecord_shards(tmp_path, digits_split):
     task = ImageClassifier(classes=classes, image_size=16, widths=[8], batch_size=32)
     history = task.fit(data_lib.read_tfrecords(tmp_path / "d"), epochs=1, verbose=0)
     assert np.isfinite(history["loss"][0])
+
+
+def test_augmented_batches_resize_then_seeded_augmentation_only_while_training():
+    from common.data import augmented_batches
+
+    examples = tf.data.Dataset.from_tensor_slices({"x": np.arange(6, dtype=np.float32)})
+
+    def augment(example, seed):
+        return {"x": example["x"] + tf.cast(seed[0] % 2, tf.float32) * 100.0}
+
+    def run(training, seed=0):
+        batches = augmented_batches(
+            examples,
+            4,
+            training,
+            resize=lambda e: {"x": e["x"] * 2},
+            to_model=lambda e: e["x"],
+            augment=augment,
+            seed=seed,
+        )
+        return [b.numpy().tolist() for b in batches]
+
+    assert run(False) == [[0.0, 2.0, 4.0, 6.0], [8.0, 10.0]]  # no shuffle, no augmentation
+    first, again = run(True), run(True)
+    assert first == again and [len(b) for b in first] == [4, 2]  # reproducible for a seed
+    assert sorted(v % 100 for b in first for v in b) == [0.0, 2.0, 4.0, 6.0, 8.0, 10.0]
+    assert any(v >= 100 for b in first for v in b)  # augmented with per-example seeds
+    with pytest.raises(ValueError, match="batch_size must be at least 1"):
+        augmented_batches(examples, 0, True, lambda e: e, lambda e: e)
