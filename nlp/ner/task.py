@@ -4,6 +4,15 @@ Two encoders: a BiLSTM over word embeddings + a character CNN (from scratch), or
 BERT-family backbone whose first word piece stands for each word. Both end in a linear-chain CRF
 (``nlp.ner.crf``) decoded with Viterbi inside the graph. Tags are IOB2 internally (CoNLL files in
 IOB1 / IOB2 / BIOES are converted on reading); evaluation is entity-level via seqeval.
+
+Raw text is split into words the way CoNLL-2003 tokenises (``split_style="conll"``: hyphenated
+words and numbers whole, "Germany's" -> "Germany" + "'s", the abbreviations seen in training keep
+their period; see ``nlp.tokenization.BasicTokenizer``), in ``predict`` and in the export alike,
+so the words served match the words trained on. The export's ``serving_default`` takes raw
+``text``; its ``tokens`` signature takes pre-split words (``[batch, words]``, "" pads) and
+returns per-word IOB2 ``tags`` plus entities with word-index offsets. ``evaluate(through=...)``
+scores gold tokens (``"tokens"``), raw detokenised sentences through ``predict`` (``"text"``) or
+through the loaded SavedModel (``"export"``), entities aligned back by character offsets.
 """
 
 from __future__ import annotations
