@@ -287,11 +287,25 @@ class DQNAgent:
         )
 
     def record(
-        self, path: str | os.PathLike, seed: int = 0, max_steps: int = 200
+        self,
+        path: str | os.PathLike,
+        seed: int = 0,
+        max_steps: int = 200,
+        annotate: bool = True,
     ) -> dict[str, Any]:
-        """Write a GIF (or MP4 with imageio) of one greedy episode, rendered headless."""
+        """Write a GIF (or MP4 with imageio) of one greedy episode, rendered headless.
+
+        ``annotate`` adds a strip under each frame: step, action, reward, return, speed,
+        crash and the Q-values (the chosen action highlighted).
+        """
         return record_episode(
-            self.act, path, self.config.env_name, self.config.env_config, seed, max_steps
+            self.act,
+            path,
+            self.config.env_name,
+            self.config.env_config,
+            seed,
+            max_steps,
+            annotate=annotate,
         )
 
     # ------------------------------------------------------------------ persistence
