@@ -7,6 +7,14 @@ ratios (whole-image vs sliding-window inference, SavedModel vs Keras).
         [--sections seg3d,drive --update]
     # one DRIVE fold, merged into the JSON:
     python -m bench.health_imaging --sections drive --fold 2 --update
+    # the DRIVE folds of a results file again, same settings (written to <file>.rerun.json):
+    python -m bench.health_imaging --rerun bench/results/health_imaging_drive_raw_input.json
+
+DRIVE runs through the public task API: ``MedicalSegmenter(preprocessing="fundus",
+test_time_symmetries=...)`` learns on ``preprocess``-ed photos, ``predict_proba`` scores the RGB
+photos, the threshold picked on the training images becomes the task's ``threshold``, and the
+``*_export_raw_png`` columns score the SavedModel on PNG-encoded photos. Each fold row records
+the task's full ``config``.
 
 Timings are wall-clock on whatever machine runs it (shared CPUs: see the JSON's ``machine``).
 """
@@ -557,7 +565,22 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="JSON path (default bench/results/health_imaging[.quick].json)",
     )
+    parser.add_argument(
+        "--rerun",
+        metavar="RESULTS_JSON",
+        help="run the DRIVE folds of RESULTS_JSON again with their recorded settings",
+    )
     args = parser.parse_args(argv)
+    if args.rerun:
+        drive = json.loads(Path(args.rerun).read_text()).get("drive")
+        if not drive or "folds_done" not in drive:
+            parser.error(f"{args.rerun} holds no DRIVE run to repeat")
+        recipe = drive["recipe"]
+        args.sections, args.fold, args.folds = "drive", drive["folds_done"], drive["folds"]
+        args.drive_epochs, args.drive_patches = drive["epochs"], drive["patches_per_epoch"]
+        args.drive_loss, args.drive_jitter = recipe["loss"], recipe["intensity_jitter"]
+        args.drive_tta, args.drive_widths = recipe["test_time_symmetries"], recipe["widths"]
+        args.output = args.output or str(Path(args.rerun).with_suffix(".rerun.json"))
 
     sections = [x for x in args.sections.split(",") if x]
     unknown = sorted(set(sections) - set(SECTIONS))
