@@ -17,6 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from common.config_checks import check_at_least, check_choice, check_interval, class_names
 from common.layers import build_small_resnet
 from common.losses import BinaryFocalLoss, CategoricalFocalLoss
 from common.metrics import classification_report
@@ -58,20 +59,17 @@ class MedicalImageClassifierConfig(TaskConfig):
     seed: int = 0
 
     def validate(self) -> None:
-        self.classes = [str(c) for c in self.classes]
+        self.classes = class_names(
+            self.classes,
+            "MedicalImageClassifier",
+            "classes=['normal', 'lesion'] (one is enough with multi_label)",
+            minimum=1 if self.multi_label else 2,
+        )
         self.widths = [int(w) for w in self.widths]
-        if len(self.classes) < (1 if self.multi_label else 2) or len(set(self.classes)) != len(
-            self.classes
-        ):
-            raise ValueError(
-                f"classes must be unique names (two or more unless multi_label), got {self.classes}"
-            )
-        if self.loss not in LOSSES:
-            raise ValueError(f"unknown loss {self.loss!r}; choose one of {LOSSES}")
-        if self.class_weight not in (None, "balanced"):
-            raise ValueError(f"class_weight must be None or 'balanced', got {self.class_weight!r}")
-        if self.image_size < 8 or not 0 < self.threshold < 1:
-            raise ValueError("image_size must be >= 8 and threshold in (0, 1)")
+        check_choice("loss", self.loss, LOSSES)
+        check_choice("class_weight", self.class_weight, (None, "balanced"))
+        check_at_least(self, 8, "image_size")
+        check_interval("threshold", self.threshold, 0.0, 1.0, "()")
         if isinstance(self.window, tuple):
             self.window = list(self.window)
         check_intensity(self.window, self.scale)

@@ -131,3 +131,17 @@ def test_save_load_and_export_parity_in_fresh_process(trained, tmp_path):
     """)
     np.testing.assert_allclose(np.load(tmp_path / "probs.npy"), expected, atol=1e-5)
     assert out.split()[0] in ("normal", "lesion")
+
+
+def test_config_errors_name_the_option():
+    for options, message in (
+        ({"classes": ["only"]}, "at least two classes"),
+        ({"classes": ["a", "a"]}, "must be unique"),
+        ({"loss": "hinge"}, "loss must be one of cross_entropy, focal"),
+        ({"class_weight": "inverse"}, "class_weight must be one of None, balanced"),
+        ({"image_size": 4}, "image_size must be at least 8, got 4"),
+        ({"threshold": 1.0}, r"threshold must be in \(0, 1\), got 1.0"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            MedicalImageClassifier(**options)
+    assert MedicalImageClassifier(classes=["nodule"], multi_label=True).classes == ["nodule"]
