@@ -19,7 +19,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import numpy as np
@@ -78,7 +78,24 @@ def _named_inputs(inputs: Any, input_specs: Mapping[str, TensorSpec] | None) -> 
     return {next(iter(input_specs)): inputs}
 
 
-class Client:
+_C = TypeVar("_C", bound="_Closing")
+
+
+class _Closing:
+    """``with ... as client:`` closes the client's connections on the way out."""
+
+    def close(self) -> None:
+        """Close the connections."""
+        raise NotImplementedError
+
+    def __enter__(self: _C) -> _C:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Client(_Closing):
     """TF Serving REST client (``httpx``). Thread-safe; reuses connections."""
 
     def __init__(self, url: str = "http://127.0.0.1:8501", timeout: float = 60.0) -> None:
@@ -157,14 +174,8 @@ class Client:
         """Close pooled connections."""
         self._http.close()
 
-    def __enter__(self) -> Client:
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class GrpcClient:
+class GrpcClient(_Closing):
     """TF Serving gRPC client on the official ``tensorflow-serving-api`` stubs."""
 
     def __init__(
@@ -257,12 +268,6 @@ class GrpcClient:
     def close(self) -> None:
         """Close the channel."""
         self._channel.close()
-
-    def __enter__(self) -> GrpcClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def _is_named(outputs: Any, specs: Mapping[str, TensorSpec]) -> bool:
