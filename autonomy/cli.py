@@ -8,12 +8,12 @@ alias of ``--env-name``; ``--config JSON`` still adds options, flags win). ``DQN
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 from pathlib import Path
 
 from common import task_cli as cli
 from common.task_cli_commands import add_export_command, load, print_json
+from common.task_cli_spec import add_train_command
 
 SUMMARY = "reinforcement learning for driving (highway-env)"
 AGENT = "autonomy.dqn:DQNAgent"
@@ -40,10 +40,7 @@ def _train(args: argparse.Namespace) -> int:
             raise cli.UsageError("--config must be a JSON object of DQNAgent options")
         options.update(cli.config_options(args, DQNConfig))
         agent = DQNAgent(**options)
-    if args.log_dir and importlib.util.find_spec("tensorboard") is None:
-        raise cli.UsageError("--log-dir needs the tensorboard package: pip install tensorboard")
-    if args.seed is not None:
-        cli.seed_everything(args.seed)
+    cli.check_log_dir_and_seed(args)
     callbacks: list[AgentCallback] = [
         Checkpoint(output, every=args.checkpoint_every, include_buffer=args.save_buffer)
     ]
@@ -123,12 +120,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     _, tasks = cli.add_group(commands, "autonomy", SUMMARY, dest="autonomy_task")
     _, actions = cli.add_group(tasks, "dqn", "Double/dueling/n-step DQN agents", "action")
 
-    actions.add_parser(
-        "train",
-        help="train (or resume) an agent, saved as .keras",
-        description="train (or resume) an agent, saved as .keras",
-        builder=_build_train,
-    ).set_defaults(func=_train)
+    add_train_command(actions, "train (or resume) an agent, saved as .keras", _train, _build_train)
 
     evaluate = actions.add_parser(
         "evaluate",

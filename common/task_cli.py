@@ -67,13 +67,17 @@ __all__ = [
     "add_tfds_options",
     "add_train_options",
     "apply_download_option",
+    "check_log_dir_and_seed",
     "check_output",
     "config_default",
     "config_options",
     "config_value",
+    "finish_training",
     "fit",
     "import_object",
     "import_tensorflow_quietly",
+    "load_labelled",
+    "load_train_val",
     "parse_data_spec",
     "quiet_native_logs",
     "sample_inputs",
@@ -218,11 +222,16 @@ def start_training(args: argparse.Namespace) -> Path:
     apply_download_option(args)
     if getattr(args, "resume", False) and not getattr(args, "work_dir", None):
         raise UsageError("--resume needs the --work-dir of the interrupted run")
+    check_log_dir_and_seed(args)
+    return output
+
+
+def check_log_dir_and_seed(args: argparse.Namespace) -> None:
+    """Refuse ``--log-dir`` without tensorboard; seed everything when ``--seed`` was given."""
     if getattr(args, "log_dir", None) and importlib.util.find_spec("tensorboard") is None:
         raise UsageError("--log-dir needs the tensorboard package: pip install tensorboard")
     if getattr(args, "seed", None) is not None:
         seed_everything(args.seed)
-    return output
 
 
 def seed_everything(seed: int) -> None:
@@ -322,6 +331,56 @@ def fit(
         options["callbacks"] = callbacks
     task.fit(data, **options)
     return task
+
+
+Loader = Callable[[str, str], Any]
+#: ``(spec, part, class names or None) -> (data, class names)``, as vision's ``resolve_data``.
+LabelledLoader = Callable[[str, str, Any], tuple[Any, list[str]]]
+
+
+def load_train_val(args: argparse.Namespace, load: Loader) -> tuple[Any, Any]:
+    """``load(--data, "train")`` and ``load(validation_spec(args), "val")`` (None without one)."""
+    val_spec = validation_spec(args)
+    return load(args.data, "train"), (load(val_spec, "val") if val_spec else None)
+
+
+def load_labelled(
+    args: argparse.Namespace, load: LabelledLoader, val_spec: str | None = None
+) -> tuple[Any, Any, list[str]]:
+    """(train, validation or None, class names) for a loader that also finds class names.
+
+    The classes are ``--classes`` when given, else the training data's, and the validation
+    data (``val_spec``, default ``validation_spec(args)``) is read with them.
+    """
+    classes = getattr(args, "classes", None) or None
+    data, found = load(args.data, "train", classes)
+    val_spec = val_spec or validation_spec(args)
+    val = load(val_spec, "val", classes or found)[0] if val_spec else None
+    return data, val, list(classes or found)
+
+
+def finish_training(
+    task: Any,
+    args: argparse.Namespace,
+    output: Path,
+    data: Any,
+    val: Any = None,
+    summary: str | Callable[[Mapping[str, Any]], str] | None = None,
+    *,
+    fit_validation: bool = True,
+    evaluate_options: Mapping[str, Any] | None = None,
+    render: RenderFn | None = None,
+    samples: Sequence[Any] | None = None,
+) -> int:
+    """``fit`` (with ``val`` unless ``fit_validation`` is False), ``save``, then print
+    ``summary`` of ``task.evaluate(val)`` (a format string of the report's keys or a function).
+    """
+    fit(task, args, data, val if fit_validation else None, render=render, samples=samples)
+    save(task, output)
+    if val is not None and summary is not None:
+        report = task.evaluate(val, **(evaluate_options or {}))
+        print(summary.format(**report) if isinstance(summary, str) else summary(report))
+    return 0
 
 
 def save(task: Any, output: Path) -> Path:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from common import task_cli as cli
-from common.task_cli_commands import add_evaluate_command, add_export_command, add_predict_command
+from common.task_cli_spec import TaskCommands, TrainCommand, add_task_commands
 
 SUMMARY = "medical imaging: DICOM/NIfTI segmentation and classification"
 SEGMENTER = "health.segmentation:MedicalSegmenter"
@@ -25,8 +25,9 @@ SEGMENT_DATA_HELP = (
 )
 CLASSIFY_DATA_HELP = (
     "a CSV with image,label columns (paths relative to it; 'a|b' for several findings), "
-    "'builtin:phantoms' or a prepared TFDS set 'tfds:NAME[:SPLIT]' (e.g. tfds:patch_camelyon, "
-    "tfds:curated_breast_imaging_ddsm/patches)"
+    "'builtin:phantoms' or a TFDS image set 'tfds:NAME[:SPLIT]' (e.g. tfds:patch_camelyon, "
+    "tfds:curated_breast_imaging_ddsm/patches; missing sets are downloaded when online unless "
+    "--no-download, --data-dir holds prepared ones)"
 )
 WINDOW_HELP = (
     "CT window preset (lung, mediastinum, bone, brain, abdomen, ...), 'LEVEL,WIDTH' or none"
@@ -189,9 +190,7 @@ def _segment_train(args: argparse.Namespace) -> int:
     from health.segmentation import MedicalSegmenter
 
     output = cli.start_training(args)
-    data = segment_data(args.data, "train")
-    val_spec = cli.validation_spec(args)
-    val = segment_data(val_spec, "val") if val_spec else None
+    data, val = cli.load_train_val(args, segment_data)
     options = cli.config_options(args, MedicalSegmenter.config_class)
     options.setdefault("classes", SEGMENT_CLASSES)
     patch = list(cli.config_value(args, MedicalSegmenter.config_class, "patch_size"))
@@ -199,33 +198,18 @@ def _segment_train(args: argparse.Namespace) -> int:
         options["patch_size"] = [16, *patch]
     task = MedicalSegmenter(**options)
     samples = sample_inputs(val if val is not None else data) if args.log_dir else None
-    # validation: the report below (Dice / HD95 on whole cases); val only gives the pictures
-    cli.fit(task, args, data, render=render_masks(task), samples=samples)
-    cli.save(task, output)
-    if val is not None:
-        report = task.evaluate(val)
-        print(
-            f"validation mean Dice {report['mean_dice']:.4f}, "
-            f"mean HD95 {report['mean_hd95_mm']:.2f} mm"
-        )
-    return 0
-
-
-def _build_segment_train(parser: argparse.ArgumentParser) -> None:
-    from health.segmentation import MedicalSegmenter
-
-    cli.add_train_options(parser, SEGMENT_DATA_HELP, epochs=20, data_dir=False)
-    cli.add_config_options(
-        parser,
-        MedicalSegmenter.config_class,
-        help=_model_help(
-            {
-                "classes": f"class names in index order (default: {','.join(SEGMENT_CLASSES)})",
-                "patch_size": "patch sides: 'H,W' (2-D) or 'D,H,W' (3-D)",
-                "widths": "U-Net widths per level",
-            }
-        ),
-        types_={"window": parse_window},
+    # validation: the summary (Dice / HD95 on whole cases); val only gives the pictures
+    summary = "validation mean Dice {mean_dice:.4f}, mean HD95 {mean_hd95_mm:.2f} mm"
+    return cli.finish_training(
+        task,
+        args,
+        output,
+        data,
+        val,
+        summary,
+        fit_validation=False,
+        render=render_masks(task),
+        samples=samples,
     )
 
 
@@ -260,9 +244,9 @@ def _classify_train(args: argparse.Namespace) -> int:
     output = cli.start_training(args)
     config = MedicalImageClassifier.config_class
     size = cli.config_value(args, config, "image_size")
-    data = classify_data(args.data, "train", size, args.data_dir, args.limit)
-    val_spec = cli.validation_spec(args)
-    val = classify_data(val_spec, "val", size, args.data_dir, args.limit) if val_spec else None
+    data, val = cli.load_train_val(
+        args, lambda spec, part: classify_data(spec, part, size, args.data_dir, args.limit)
+    )
     options = cli.config_options(args, config)
     if hasattr(data, "classes"):  # a TFDS set: 8-bit images scaled to [0, 1], its own channels
         options.setdefault("window", None)
@@ -279,37 +263,17 @@ def _classify_train(args: argparse.Namespace) -> int:
             options["classes"] = read_label_csv(args.data)[2]
     task = MedicalImageClassifier(**options)
     samples = sample_inputs(val if val is not None else data) if args.log_dir else None
-    cli.fit(task, args, data, val, render=render_scores(task), samples=samples)
-    cli.save(task, output)
-    if val is not None:
-        report = task.evaluate(val)
-        auc = report.get("roc_auc", report.get("macro_roc_auc"))
-        print(f"validation ROC-AUC {auc:.4f}")
-    return 0
+    return cli.finish_training(
+        task, args, output, data, val, _auc_summary, render=render_scores(task), samples=samples
+    )
+
+
+def _auc_summary(report: Any) -> str:
+    return f"validation ROC-AUC {report.get('roc_auc', report.get('macro_roc_auc')):.4f}"
 
 
 def _limit(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, help="use at most this many examples of a tfds: set")
-
-
-def _build_classify_train(parser: argparse.ArgumentParser) -> None:
-    from health.classification import MedicalImageClassifier
-
-    cli.add_train_options(parser, CLASSIFY_DATA_HELP, epochs=20)
-    _limit(parser)
-    cli.add_config_options(
-        parser,
-        MedicalImageClassifier.config_class,
-        help=_model_help(
-            {
-                "classes": "class names in index order (default: the data's)",
-                "multi_label": "independent findings (sigmoid)",
-                "widths": "ResNet stage widths",
-            }
-        ),
-        choices={"loss": ("cross_entropy", "focal")},
-        types_={"window": parse_window},
-    )
 
 
 def _classify_evaluate_options(parser: argparse.ArgumentParser) -> None:
@@ -354,69 +318,84 @@ def _deidentify(args: argparse.Namespace) -> int:
     return 0
 
 
+SEGMENT = TaskCommands(
+    "segment",
+    "organ / lesion segmentation (2-D or 3-D U-Net)",
+    SEGMENTER,
+    noun="segmenter",
+    train=TrainCommand(
+        _segment_train,
+        SEGMENT_DATA_HELP,
+        epochs=20,
+        data_dir=False,
+        config_help=_model_help(
+            {
+                "classes": f"class names in index order (default: {','.join(SEGMENT_CLASSES)})",
+                "patch_size": "patch sides: 'H,W' (2-D) or 'D,H,W' (3-D)",
+                "widths": "U-Net widths per level",
+            }
+        ),
+        types={"window": parse_window},
+    ),
+    evaluate={
+        "resolve": lambda args, task: segment_data(args.data, args.part),
+        "help": "Dice, IoU and HD95 (mm) per structure",
+        "details": (),
+        "part_help": "part of a built-in set",
+    },
+    predict={
+        "help": "segment DICOM series / NIfTI / image files",
+        "describe": _segment_describe,
+        "inputs_help": "DICOM series folders, DICOM files, .nii[.gz], PNG",
+        "input_key": "path",
+        "options": lambda p: p.add_argument("--mask-dir", help="write each mask as NIfTI here"),
+        "after": _write_masks,
+    },
+    export={"example": "models/health_segment"},
+)
+CLASSIFY = TaskCommands(
+    "classify",
+    "findings on 2-D images (binary, multi-class, multi-label)",
+    CLASSIFIER,
+    noun="classifier",
+    train=TrainCommand(
+        _classify_train,
+        CLASSIFY_DATA_HELP,
+        epochs=20,
+        options=_limit,
+        config_help=_model_help(
+            {
+                "classes": "class names in index order (default: the data's)",
+                "multi_label": "independent findings (sigmoid)",
+                "widths": "ResNet stage widths",
+            }
+        ),
+        choices={"loss": ("cross_entropy", "focal")},
+        types={"window": parse_window},
+    ),
+    evaluate={
+        "resolve": _classify_evaluate_data,
+        "help": "ROC-AUC, PR-AUC, sensitivity/specificity, ECE",
+        "details": (),
+        "part_help": "part of a built-in set",
+        "options": _classify_evaluate_options,
+        "evaluate_kwargs": lambda args: {"threshold": args.threshold},
+    },
+    predict={
+        "help": "scores for DICOM / NIfTI / PNG images",
+        "describe": _classify_describe,
+        "inputs_help": "DICOM files, .nii[.gz], PNG images",
+        "input_key": "path",
+    },
+    export={"example": "models/health_classify"},
+)
+
+
 def register(commands: argparse._SubParsersAction) -> None:
     """Add ``health`` with its ``segment``, ``classify`` and ``deidentify`` sub-commands."""
     _, tasks = cli.add_group(commands, "health", SUMMARY, dest="health_task")
-
-    _, segment = cli.add_group(
-        tasks, "segment", "organ / lesion segmentation (2-D or 3-D U-Net)", "action"
-    )
-    segment.add_parser(
-        "train",
-        help="train a segmenter and save it as .keras",
-        description="train a segmenter and save it as .keras",
-        builder=_build_segment_train,
-    ).set_defaults(func=_segment_train)
-    add_evaluate_command(
-        segment,
-        SEGMENTER,
-        data_help=SEGMENT_DATA_HELP,
-        resolve=lambda args, task: segment_data(args.data, args.part),
-        help="Dice, IoU and HD95 (mm) per structure",
-        details=(),
-        part_help="part of a built-in set",
-        data_dir=False,
-    )
-    add_predict_command(
-        segment,
-        SEGMENTER,
-        help="segment DICOM series / NIfTI / image files",
-        describe=_segment_describe,
-        inputs_help="DICOM series folders, DICOM files, .nii[.gz], PNG",
-        input_key="path",
-        options=lambda p: p.add_argument("--mask-dir", help="write each mask as NIfTI here"),
-        after=_write_masks,
-    )
-    add_export_command(segment, SEGMENTER, example="models/health_segment")
-
-    _, classify = cli.add_group(
-        tasks, "classify", "findings on 2-D images (binary, multi-class, multi-label)", "action"
-    )
-    classify.add_parser(
-        "train",
-        help="train a classifier and save it as .keras",
-        description="train a classifier and save it as .keras",
-        builder=_build_classify_train,
-    ).set_defaults(func=_classify_train)
-    add_evaluate_command(
-        classify,
-        CLASSIFIER,
-        data_help=CLASSIFY_DATA_HELP,
-        resolve=_classify_evaluate_data,
-        help="ROC-AUC, PR-AUC, sensitivity/specificity, ECE",
-        details=(),
-        part_help="part of a built-in set",
-        options=_classify_evaluate_options,
-        evaluate_kwargs=lambda args: {"threshold": args.threshold},
-    )
-    add_predict_command(
-        classify,
-        CLASSIFIER,
-        help="scores for DICOM / NIfTI / PNG images",
-        describe=_classify_describe,
-        inputs_help="DICOM files, .nii[.gz], PNG images",
-        input_key="path",
-    )
+    add_task_commands(tasks, SEGMENT)
+    classify = add_task_commands(tasks, CLASSIFY)
     explain = classify.add_parser(
         "explain", help="Grad-CAM overlay PNGs", description="Grad-CAM overlay PNGs"
     )
@@ -425,7 +404,6 @@ def register(commands: argparse._SubParsersAction) -> None:
     explain.add_argument("--target-class", help="class to explain (default: the predicted one)")
     explain.add_argument("inputs", nargs="+", help="DICOM files, .nii[.gz], PNG images")
     explain.set_defaults(func=_classify_explain)
-    add_export_command(classify, CLASSIFIER, example="models/health_classify")
 
     deid = tasks.add_parser(
         "deidentify",

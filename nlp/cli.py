@@ -10,7 +10,7 @@ import argparse
 from typing import Any
 
 from common import task_cli as cli
-from common.task_cli_commands import add_evaluate_command, add_export_command, add_predict_command
+from common.task_cli_spec import TaskCommands, TrainCommand, add_task_commands
 from nlp.qa import cli as qa_cli
 from nlp.translation import cli as translation_cli
 
@@ -20,12 +20,14 @@ TAGGER = "nlp.ner:EntityTagger"
 CLASSIFY_BUILTINS = ("sentiment", "topics")
 CLASSIFY_DATA_HELP = (
     "a CSV/TSV file (see --text-column/--label-column), a folder with one sub-folder of .txt files "
-    "per class, 'builtin:sentiment', 'builtin:topics' or 'tfds:NAME[:SPLIT]' "
-    "(imdb_reviews, ag_news_subset, glue/sst2)"
+    "per class, 'builtin:sentiment', 'builtin:topics' or 'tfds:NAME[:SPLIT]', any TFDS text "
+    "set (e.g. imdb_reviews, ag_news_subset, glue/sst2; missing sets are downloaded when online "
+    "unless --no-download)"
 )
 NER_DATA_HELP = (
     "a CoNLL file (token ... tag per line, blank line between sentences) or 'builtin:ner'"
 )
+TEXT_EXPORT_HELP = "write a TF Serving SavedModel version (text in)"
 PRESET_HELP = "pretrained backbone: 'minilm' or a keras-hub / Hugging Face folder (default: none)"
 
 
@@ -34,8 +36,10 @@ def resolve_text_data(
 ) -> Any:
     """A data spec -> ``TextData``; built-in sets use fixed seeds (train 0, validation 1).
 
-    CSV/TSV columns: ``--text-column``/``--label-column``; for the validation part of training
-    ``--val-text-column``/``--val-label-column`` when given (SST-2's dev file names them apart).
+    CSV/TSV columns: ``--text-column``/``--label-column`` (default "text" / "label"); for the
+    validation part of training ``--val-text-column``/``--val-label-column`` when given (SST-2's
+    dev file names them apart). A ``tfds:`` set gets them as its text / label feature only when
+    given (else the set's own); ``glue/*`` sets are scored on their validation split.
     """
     from nlp import data as data_lib
 
@@ -47,21 +51,28 @@ def resolve_text_data(
         if data.name == "sentiment":
             return data_lib.make_sentiment(size, seed=seed)
         return data_lib.make_topics(size, seed=seed, multi_label=multi_label)
-    if data.kind == "tfds":
-        default_split = "validation" if data.name == "glue/sst2" else "test"
+    text_column = getattr(args, "text_column", None)  # None: not given
+    label_column = getattr(args, "label_column", None)
+    if part == "val":
+        text_column = getattr(args, "val_text_column", None) or text_column
+        label_column = getattr(args, "val_label_column", None) or label_column
+    if data.kind == "tfds":  # GLUE test splits are unlabelled: score on validation
+        default_split = "validation" if data.name.startswith("glue/") else "test"
         split = data.arg or ("train" if part == "train" else default_split)
-        return data_lib.load_tfds_text(data.name, split, getattr(args, "data_dir", None))
+        return data_lib.load_tfds_text(
+            data.name,
+            split,
+            getattr(args, "data_dir", None),
+            text_key=text_column,
+            label_key=label_column,
+        )
     if data.path.is_dir():
         return data_lib.load_text_folder(data.path)
     if data.path.is_file():
-        text_column, label_column = args.text_column, args.label_column
-        if part == "val":
-            text_column = getattr(args, "val_text_column", None) or text_column
-            label_column = getattr(args, "val_label_column", None) or label_column
         return data_lib.load_text_csv(
             data.path,
-            text_column,
-            label_column,
+            text_column or "text",
+            label_column or "label",
             label_separator="|" if multi_label else None,
         )
     raise cli.UsageError(
@@ -88,30 +99,30 @@ def _classify_train(args: argparse.Namespace) -> int:
     output = cli.start_training(args)
     config = TextClassifier.config_class
     multi_label = cli.config_value(args, config, "multi_label")
-    train = resolve_text_data(args, args.data, "train", multi_label)
-    val_spec = cli.validation_spec(args)
-    val = resolve_text_data(args, val_spec, "val", multi_label) if val_spec else None
+    train, val = cli.load_train_val(
+        args, lambda spec, part: resolve_text_data(args, spec, part, multi_label)
+    )
     options = cli.config_options(args, config)
-    options["classes"] = args.classes or train.class_names
-    task = TextClassifier(**options)
-    cli.fit(task, args, train, val)
-    cli.save(task, output)
-    if val is not None:
-        report = task.evaluate(val)
-        key = "subset_accuracy" if multi_label else "accuracy"
-        print(f"validation {key} {report[key]:.4f}, macro-F1 {report['macro_f1']:.4f}")
-    return 0
+    task = TextClassifier(**{**options, "classes": args.classes or train.class_names})
+    key = "subset_accuracy" if multi_label else "accuracy"
+    summary = f"validation {key} {{{key}:.4f}}, macro-F1 {{macro_f1:.4f}}"
+    return cli.finish_training(task, args, output, train, val, summary)
 
 
 def _text_columns(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--text-column", default="text", help="CSV/TSV column holding the text")
-    parser.add_argument("--label-column", default="label", help="CSV/TSV column holding the label")
+    parser.add_argument(
+        "--text-column",
+        help="CSV/TSV column holding the text (default: text); for tfds: sets, the text "
+        "feature (default: the set's)",
+    )
+    parser.add_argument(
+        "--label-column",
+        help="CSV/TSV column holding the label (default: label); for tfds: sets, the label "
+        "feature (default: the set's)",
+    )
 
 
-def _build_classify_train(parser: argparse.ArgumentParser) -> None:
-    from nlp.classification.task import TextClassifier
-
-    cli.add_train_options(parser, CLASSIFY_DATA_HELP, epochs=10)
+def _classify_train_options(parser: argparse.ArgumentParser) -> None:
     _text_columns(parser)
     parser.add_argument(
         "--val-text-column", help="text column of the --val-data file (default: --text-column)"
@@ -119,17 +130,6 @@ def _build_classify_train(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--val-label-column",
         help="label column of the --val-data file (default: --label-column)",
-    )
-    cli.add_config_options(
-        parser,
-        TextClassifier.config_class,
-        help={
-            "classes": "class names (default: the data's)",
-            "multi_label": "several labels per text ('a|b' in CSV cells)",
-            "preset": PRESET_HELP,
-            "learning_rate": "default: 1e-3 from scratch, 5e-5 pretrained",
-        },
-        choices={"pooling": ("mean", "mean_max")},
     )
 
 
@@ -147,36 +147,11 @@ def _ner_train(args: argparse.Namespace) -> int:
     from nlp.ner import EntityTagger
 
     output = cli.start_training(args)
-    train = resolve_tagged_data(args.data, "train")
-    val_spec = cli.validation_spec(args)
-    val = resolve_tagged_data(val_spec, "val") if val_spec else None
+    train, val = cli.load_train_val(args, resolve_tagged_data)
     options = cli.config_options(args, EntityTagger.config_class)
-    options["entity_types"] = args.entity_types or train.entity_types
-    task = EntityTagger(**options)
-    cli.fit(task, args, train, val)
-    cli.save(task, output)
-    if val is not None:
-        report = task.evaluate(val)
-        print(
-            f"validation entity F1 {report['f1']:.4f} "
-            f"(P {report['precision']:.4f}, R {report['recall']:.4f})"
-        )
-    return 0
-
-
-def _build_ner_train(parser: argparse.ArgumentParser) -> None:
-    from nlp.ner import EntityTagger
-
-    cli.add_train_options(parser, NER_DATA_HELP, epochs=10, data_dir=False)
-    cli.add_config_options(
-        parser,
-        EntityTagger.config_class,
-        help={
-            "entity_types": "entity types (default: the data's)",
-            "preset": PRESET_HELP,
-            "learning_rate": "default: 3e-3 from scratch, 5e-5 pretrained",
-        },
-    )
+    task = EntityTagger(**{**options, "entity_types": args.entity_types or train.entity_types})
+    summary = "validation entity F1 {f1:.4f} (P {precision:.4f}, R {recall:.4f})"
+    return cli.finish_training(task, args, output, train, val, summary)
 
 
 def _describe_entities(text: str, entities: Any) -> str:
@@ -188,70 +163,73 @@ def _ner_predict(task: Any, inputs: list[Any], args: argparse.Namespace) -> list
     return [{"entities": entities} for entities in task.predict(inputs)]
 
 
+CLASSIFY = TaskCommands(
+    "classify",
+    "text classification",
+    CLASSIFIER,
+    noun="classifier",
+    train=TrainCommand(
+        _classify_train,
+        CLASSIFY_DATA_HELP,
+        options=_classify_train_options,
+        config_help={
+            "classes": "class names (default: the data's)",
+            "multi_label": "several labels per text ('a|b' in CSV cells)",
+            "preset": PRESET_HELP,
+            "learning_rate": "default: 1e-3 from scratch, 5e-5 pretrained",
+        },
+        choices={"pooling": ("mean", "mean_max")},
+    ),
+    evaluate={
+        "resolve": _classify_evaluate_data,
+        "help": "accuracy, macro-F1, per-class report, confusion matrix",
+        "parts": None,
+        "options": _text_columns,
+    },
+    predict={
+        "help": "labels and scores for texts",
+        "describe": _describe_classification,
+        "inputs_help": "texts to classify",
+        "input_key": "text",
+    },
+    export={"example": "models/sentiment", "help": TEXT_EXPORT_HELP},
+)
+NER = TaskCommands(
+    "ner",
+    "named-entity recognition",
+    TAGGER,
+    noun="tagger",
+    train=TrainCommand(
+        _ner_train,
+        NER_DATA_HELP,
+        data_dir=False,
+        config_help={
+            "entity_types": "entity types (default: the data's)",
+            "preset": PRESET_HELP,
+            "learning_rate": "default: 3e-3 from scratch, 5e-5 pretrained",
+        },
+    ),
+    evaluate={
+        "resolve": lambda args, task: resolve_tagged_data(args.data, "val"),
+        "help": "entity-level precision / recall / F1 (seqeval)",
+        "details": ("per_type",),
+        "parts": None,
+    },
+    predict={
+        "help": "entities with character offsets",
+        "describe": lambda text, result: _describe_entities(text, result["entities"]),
+        "inputs_help": "texts to tag",
+        "input_key": "text",
+        "predict": _ner_predict,
+    },
+    export={"example": "models/ner", "help": TEXT_EXPORT_HELP},
+)
+
+
 def register(commands: argparse._SubParsersAction) -> None:
     """Add ``nlp`` with its ``classify``, ``ner``, ``translate`` and ``qa`` sub-commands."""
     _, tasks = cli.add_group(commands, "nlp", SUMMARY, dest="nlp_task")
-
-    _, classify = cli.add_group(tasks, "classify", "text classification", "action")
-    classify.add_parser(
-        "train",
-        help="train a classifier and save it as .keras",
-        description="train a classifier and save it as .keras",
-        builder=_build_classify_train,
-    ).set_defaults(func=_classify_train)
-    add_evaluate_command(
-        classify,
-        CLASSIFIER,
-        data_help=CLASSIFY_DATA_HELP,
-        resolve=_classify_evaluate_data,
-        help="accuracy, macro-F1, per-class report, confusion matrix",
-        parts=None,
-        options=_text_columns,
-    )
-    add_predict_command(
-        classify,
-        CLASSIFIER,
-        help="labels and scores for texts",
-        describe=_describe_classification,
-        inputs_help="texts to classify",
-        input_key="text",
-    )
-    add_export_command(
-        classify,
-        CLASSIFIER,
-        example="models/sentiment",
-        help="write a TF Serving SavedModel version (text in)",
-    )
-
-    _, ner = cli.add_group(tasks, "ner", "named-entity recognition", "action")
-    ner.add_parser(
-        "train",
-        help="train a tagger and save it as .keras",
-        description="train a tagger and save it as .keras",
-        builder=_build_ner_train,
-    ).set_defaults(func=_ner_train)
-    add_evaluate_command(
-        ner,
-        TAGGER,
-        data_help=NER_DATA_HELP,
-        resolve=lambda args, task: resolve_tagged_data(args.data, "val"),
-        help="entity-level precision / recall / F1 (seqeval)",
-        details=("per_type",),
-        parts=None,
-        data_dir=False,
-    )
-    add_predict_command(
-        ner,
-        TAGGER,
-        help="entities with character offsets",
-        describe=lambda text, result: _describe_entities(text, result["entities"]),
-        inputs_help="texts to tag",
-        input_key="text",
-        predict=_ner_predict,
-    )
-    add_export_command(
-        ner, TAGGER, example="models/ner", help="write a TF Serving SavedModel version (text in)"
-    )
-
+    add_task_commands(tasks, CLASSIFY)
+    add_task_commands(tasks, NER)
     translation_cli.add_commands(tasks)
     qa_cli.add_commands(tasks)

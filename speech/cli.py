@@ -10,7 +10,7 @@ import argparse
 from typing import Any
 
 from common import task_cli as cli
-from common.task_cli_commands import add_evaluate_command, add_export_command, add_predict_command
+from common.task_cli_spec import TaskCommands, TrainCommand, add_task_commands
 
 SUMMARY = "speech recognition"
 TASK = "speech.asr:SpeechRecognizer"
@@ -62,36 +62,8 @@ def _train(args: argparse.Namespace) -> int:
     elif args.data.startswith("builtin:"):
         val = resolve_data("builtin:synthetic", "val", sample_rate=sample_rate)
     task = SpeechRecognizer(**cli.config_options(args, config))
-    cli.fit(task, args, data, val)
-    cli.save(task, output)
-    if val is not None:
-        report = task.evaluate(val)
-        print(
-            f"validation WER {report['wer']:.4f}, CER {report['cer']:.4f}, RTF {report['rtf']:.4f}"
-        )
-    return 0
-
-
-def _build_train(parser: argparse.ArgumentParser) -> None:
-    from speech.asr import SpeechRecognizer
-    from speech.features import FEATURE_TYPES
-    from speech.model import RNN_TYPES
-
-    cli.add_train_options(parser, DATA_HELP, epochs=20)
-    cli.add_config_options(
-        parser,
-        SpeechRecognizer.config_class,
-        help={
-            "alphabet": "output characters (default: those of the transcripts)",
-            "sample_rate": "the model's rate; input is resampled",
-            "num_bins": "mel bins (or MFCCs)",
-            "spec_augment": "SpecAugment time and frequency masks while training",
-            "decoder": "CTC decoding",
-            "phrases": "allowed transcripts (a command grammar)",
-            "words": "word list: each decoded word snaps to the nearest",
-        },
-        choices={"feature_type": FEATURE_TYPES, "rnn_type": RNN_TYPES, "decoder": DECODERS},
-    )
+    summary = "validation WER {wer:.4f}, CER {cer:.4f}, RTF {rtf:.4f}"
+    return cli.finish_training(task, args, output, data, val, summary)
 
 
 def _decoder_arguments(parser: argparse.ArgumentParser) -> None:
@@ -120,36 +92,52 @@ def _transcribe(task: Any, inputs: list[Any], args: argparse.Namespace) -> list[
     return task.configure_decoder(**_decoder_options(args)).predict(inputs)
 
 
+ASR = TaskCommands(
+    "asr",
+    "CTC speech recognition (WAV -> text)",
+    TASK,
+    noun="recogniser",
+    train=TrainCommand(
+        _train,
+        DATA_HELP,
+        epochs=20,
+        config_help={
+            "alphabet": "output characters (default: those of the transcripts)",
+            "sample_rate": "the model's rate; input is resampled",
+            "num_bins": "mel bins (or MFCCs)",
+            "spec_augment": "SpecAugment time and frequency masks while training",
+            "decoder": "CTC decoding",
+            "phrases": "allowed transcripts (a command grammar)",
+            "words": "word list: each decoded word snaps to the nearest",
+        },
+        choices={
+            "feature_type": "speech.features:FEATURE_TYPES",
+            "rnn_type": "speech.model:RNN_TYPES",
+            "decoder": DECODERS,
+        },
+    ),
+    evaluate={
+        "resolve": _evaluate_data,
+        "help": "WER, CER and real-time factor",
+        "details": ("examples",),
+        "part_help": "for builtin: data, the validation (seed 1) or training (seed 0) set",
+        "options": _decoder_arguments,
+    },
+    predict={
+        "name": "transcribe",
+        "aliases": ("predict",),
+        "help": "transcribe audio files",
+        "describe": lambda path, r: f"{path}\t{r['transcript']}\t{r['score']:.3f}",
+        "inputs_help": "audio files (WAV; FLAC/OGG through soundfile)",
+        "input_key": "audio",
+        "options": _decoder_arguments,
+        "predict": _transcribe,
+    },
+    export={"example": "models/asr"},
+)
+
+
 def register(commands: argparse._SubParsersAction) -> None:
     """Add ``speech`` with its ``asr`` sub-commands to the top-level parser."""
     _, tasks = cli.add_group(commands, "speech", SUMMARY, dest="speech_task")
-    _, actions = cli.add_group(tasks, "asr", "CTC speech recognition (WAV -> text)", "action")
-    actions.add_parser(
-        "train",
-        help="train a recogniser and save it as .keras",
-        description="train a recogniser and save it as .keras",
-        builder=_build_train,
-    ).set_defaults(func=_train)
-    add_evaluate_command(
-        actions,
-        TASK,
-        data_help=DATA_HELP,
-        resolve=_evaluate_data,
-        help="WER, CER and real-time factor",
-        details=("examples",),
-        part_help="for builtin: data, the validation (seed 1) or training (seed 0) set",
-        options=_decoder_arguments,
-    )
-    add_predict_command(
-        actions,
-        TASK,
-        name="transcribe",
-        aliases=("predict",),
-        help="transcribe audio files",
-        describe=lambda path, r: f"{path}\t{r['transcript']}\t{r['score']:.3f}",
-        inputs_help="audio files (WAV; FLAC/OGG through soundfile)",
-        input_key="audio",
-        options=_decoder_arguments,
-        predict=_transcribe,
-    )
-    add_export_command(actions, TASK, example="models/asr")
+    add_task_commands(tasks, ASR)

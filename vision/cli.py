@@ -10,7 +10,7 @@ import argparse
 from typing import Any
 
 from common import task_cli as cli
-from common.task_cli_commands import add_evaluate_command, add_export_command, add_predict_command
+from common.task_cli_spec import IMAGE_INPUTS, TaskCommands, TrainCommand, add_task_commands
 from vision.detection import cli as detection_cli
 from vision.segmentation import cli as segmentation_cli
 
@@ -66,23 +66,14 @@ def _train(args: argparse.Namespace) -> int:
     from vision.classification import ImageClassifier
 
     output = cli.start_training(args)
-    config = ImageClassifier.config_class
-    image_size = cli.config_value(args, config, "image_size")
-    classes = args.classes or None
-    data, found = resolve_data(args.data, image_size, "train", args.data_dir, classes)
-    val_spec = cli.validation_spec(args)
-    val = None
-    if val_spec:
-        val, _ = resolve_data(val_spec, image_size, "val", args.data_dir, classes or found)
-    options = cli.config_options(args, config)
-    options["classes"] = classes or found
-    task = ImageClassifier(**options)
-    cli.fit(task, args, data, val, render=render_labels(task))
-    cli.save(task, output)
-    if val is not None:
-        report = task.evaluate(val)
-        print(f"validation accuracy {report['accuracy']:.4f}, macro-F1 {report['macro_f1']:.4f}")
-    return 0
+    size = cli.config_value(args, ImageClassifier.config_class, "image_size")
+    data, val, classes = cli.load_labelled(
+        args, lambda spec, part, names: resolve_data(spec, size, part, args.data_dir, names)
+    )
+    options = cli.config_options(args, ImageClassifier.config_class)
+    task = ImageClassifier(**{**options, "classes": classes})
+    summary = "validation accuracy {accuracy:.4f}, macro-F1 {macro_f1:.4f}"
+    return cli.finish_training(task, args, output, data, val, summary, render=render_labels(task))
 
 
 def render_labels(task: Any) -> cli.RenderFn:
@@ -106,21 +97,7 @@ def render_labels(task: Any) -> cli.RenderFn:
     return render
 
 
-def _build_train(parser: argparse.ArgumentParser) -> None:
-    from vision.classification import BACKBONES, ImageClassifier
-
-    cli.add_train_options(parser, DATA_HELP, epochs=10)
-    cli.add_config_options(
-        parser,
-        ImageClassifier.config_class,
-        help={
-            "classes": "class names (default: the data's)",
-            "image_size": "square model input in pixels",
-            "augment": "random flips, rotations, zooms, shifts and contrast while training",
-            "flip": "flip augmentation: horizontal, vertical, horizontal_and_vertical or none",
-        },
-        choices={"backbone": BACKBONES},
-    )
+def _no_flip(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-flip",
         dest="flip",
@@ -145,37 +122,45 @@ def _describe(path: str, result: dict[str, Any]) -> str:
     return f"{path}: {ranked}"
 
 
+CLASSIFY = TaskCommands(
+    "classify",
+    "image classification",
+    TASK,
+    noun="classifier",
+    train=TrainCommand(
+        _train,
+        DATA_HELP,
+        config_help={
+            "classes": "class names (default: the data's)",
+            "image_size": "square model input in pixels",
+            "augment": "random flips, rotations, zooms, shifts and contrast while training",
+            "flip": "flip augmentation: horizontal, vertical, horizontal_and_vertical or none",
+        },
+        choices={"backbone": "vision.classification:BACKBONES"},
+        options=_no_flip,
+    ),
+    evaluate={
+        "resolve": _evaluate_data,
+        "help": "accuracy, per-class report, confusion matrix",
+        "parts": ("val", "all"),
+        "part_help": "for builtin: data, the validation part or everything",
+    },
+    predict={
+        "help": "top-k labels for image files",
+        "describe": _describe,
+        **IMAGE_INPUTS,
+        "options": lambda p: p.add_argument(
+            "--top-k", type=int, default=3, help="labels to show per image"
+        ),
+        "predict": _predict,
+    },
+    export={"example": "models/digits"},
+)
+
+
 def register(commands: argparse._SubParsersAction) -> None:
     """Add ``vision`` with its ``classify``, ``detect`` and ``segment`` sub-commands."""
     _, tasks = cli.add_group(commands, "vision", SUMMARY, dest="vision_task")
-    _, actions = cli.add_group(tasks, "classify", "image classification", dest="action")
-    actions.add_parser(
-        "train",
-        help="train a classifier and save it as .keras",
-        description="train a classifier and save it as .keras",
-        builder=_build_train,
-    ).set_defaults(func=_train)
-    add_evaluate_command(
-        actions,
-        TASK,
-        data_help=DATA_HELP,
-        resolve=_evaluate_data,
-        help="accuracy, per-class report, confusion matrix",
-        parts=("val", "all"),
-        part_help="for builtin: data, the validation part or everything",
-    )
-    add_predict_command(
-        actions,
-        TASK,
-        help="top-k labels for image files",
-        describe=_describe,
-        inputs_help="image files (JPEG, PNG, GIF, BMP)",
-        input_key="image",
-        options=lambda p: p.add_argument(
-            "--top-k", type=int, default=3, help="labels to show per image"
-        ),
-        predict=_predict,
-    )
-    add_export_command(actions, TASK, example="models/digits")
+    add_task_commands(tasks, CLASSIFY)
     detection_cli.register(tasks)
     segmentation_cli.register(tasks)

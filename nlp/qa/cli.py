@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from common import task_cli as cli
-from common.task_cli_commands import add_evaluate_command, add_export_command, add_predict_command
+from common.task_cli_spec import TaskCommands, TrainCommand, add_task_commands
 
 TASK = "nlp.qa.task:QuestionAnswerer"
 QA_DATA_HELP = (
@@ -47,9 +47,9 @@ def _train(args: argparse.Namespace) -> int:
     from nlp.qa.task import QuestionAnswerer
 
     output = cli.start_training(args)
-    train = resolve_squad_data(args.data, "train", args.data_dir)
-    val_spec = cli.validation_spec(args)
-    val = resolve_squad_data(val_spec, "val", args.data_dir) if val_spec else None
+    train, val = cli.load_train_val(
+        args, lambda spec, part: resolve_squad_data(spec, part, args.data_dir)
+    )
     options = cli.config_options(args, QuestionAnswerer.config_class)
     if args.allow_no_answer is None:  # on for SQuAD 2.0 data unless --no-allow-no-answer
         options["allow_no_answer"] = "v2" in (train.version or "")
@@ -73,26 +73,7 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _build_train(parser: argparse.ArgumentParser) -> None:
-    from nlp.qa.task import QuestionAnswerer
-
-    cli.add_train_options(parser, QA_DATA_HELP, epochs=3)
-    cli.add_config_options(
-        parser,
-        QuestionAnswerer.config_class,
-        help={
-            "preset": "pretrained backbone: 'minilm' or a keras-hub / Hugging Face folder",
-            "sequence_length": "tokens per window",
-            "doc_stride": "context tokens between window starts",
-            "max_answer_length": "longest answer in tokens",
-            "vocabulary_size": "WordPiece vocabulary (from scratch)",
-            "allow_no_answer": "SQuAD 2.0 style: answer nothing when the no-answer score wins "
-            "(default: on for v2.0 data)",
-            "no_answer_threshold": "no-answer score must beat the best span by more than this",
-            "max_question_tokens": "default: min(64, sequence_length // 4)",
-            "learning_rate": "default: 1e-3 from scratch, 5e-5 pretrained",
-        },
-    )
+def _tune_threshold_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tune-threshold",
         action="store_true",
@@ -120,37 +101,50 @@ def _predict_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--context-file", help="read the context from this UTF-8 file")
 
 
+QA = TaskCommands(
+    "qa",
+    "extractive question answering (SQuAD style)",
+    TASK,
+    noun="question answerer",
+    train=TrainCommand(
+        _train,
+        QA_DATA_HELP,
+        epochs=3,
+        options=_tune_threshold_option,
+        config_help={
+            "preset": "pretrained backbone: 'minilm' or a keras-hub / Hugging Face folder",
+            "sequence_length": "tokens per window",
+            "doc_stride": "context tokens between window starts",
+            "max_answer_length": "longest answer in tokens",
+            "vocabulary_size": "WordPiece vocabulary (from scratch)",
+            "allow_no_answer": "SQuAD 2.0 style: answer nothing when the no-answer score wins "
+            "(default: on for v2.0 data)",
+            "no_answer_threshold": "no-answer score must beat the best span by more than this",
+            "max_question_tokens": "default: min(64, sequence_length // 4)",
+            "learning_rate": "default: 1e-3 from scratch, 5e-5 pretrained",
+        },
+    ),
+    evaluate={
+        "resolve": lambda args, task: resolve_squad_data(args.data, "val", args.data_dir),
+        "help": "SQuAD exact match and F1 (official normalisation)",
+        "details": (),
+        "parts": None,
+    },
+    predict={
+        "help": "answers with character offsets",
+        "describe": _describe,
+        "inputs_help": "questions about the context",
+        "input_key": "question",
+        "options": _predict_options,
+        "predict": _predict,
+    },
+    export={
+        "example": "models/nlp_qa",
+        "help": "write a TF Serving SavedModel version (question, context in)",
+    },
+)
+
+
 def add_commands(tasks: argparse._SubParsersAction) -> None:
     """Add ``qa`` with ``train|evaluate|predict|export`` to the ``dlsuite nlp`` task sub-parsers."""
-    _, qa = cli.add_group(tasks, "qa", "extractive question answering (SQuAD style)", "action")
-    qa.add_parser(
-        "train",
-        help="train a question answerer and save it as .keras",
-        description="train a question answerer and save it as .keras",
-        builder=_build_train,
-    ).set_defaults(func=_train)
-    add_evaluate_command(
-        qa,
-        TASK,
-        data_help=QA_DATA_HELP,
-        resolve=lambda args, task: resolve_squad_data(args.data, "val", args.data_dir),
-        help="SQuAD exact match and F1 (official normalisation)",
-        details=(),
-        parts=None,
-    )
-    add_predict_command(
-        qa,
-        TASK,
-        help="answers with character offsets",
-        describe=_describe,
-        inputs_help="questions about the context",
-        input_key="question",
-        options=_predict_options,
-        predict=_predict,
-    )
-    add_export_command(
-        qa,
-        TASK,
-        example="models/nlp_qa",
-        help="write a TF Serving SavedModel version (question, context in)",
-    )
+    add_task_commands(tasks, QA)

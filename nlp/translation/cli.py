@@ -11,18 +11,15 @@ import argparse
 from typing import Any
 
 from common import task_cli as cli
-from common.task_cli_commands import (
-    add_evaluate_command,
-    add_export_command,
-    add_predict_command,
-)
+from common.task_cli_spec import TaskCommands, TrainCommand, add_task_commands
 
 TASK = "nlp.translation:Translator"
 DECODING_METHODS = ("greedy", "beam")  # nlp.translation.DECODING_METHODS (tested equal)
 DATA_HELP = (
     "parallel text: 'SOURCE_FILE,TARGET_FILE' (line-aligned, plain or .gz), a TSV file of "
-    "source<TAB>target pairs, 'tfds:NAME[:SPLIT]' (wmt14_translate/de-en, "
-    "ted_hrlr_translate/pt_to_en) or 'builtin:synthetic' (template English -> pseudo-German)"
+    "source<TAB>target pairs, 'tfds:NAME[:SPLIT]', any TFDS translation set (e.g. "
+    "wmt14_translate/de-en, ted_hrlr_translate/pt_to_en; missing sets are downloaded when online "
+    "unless --no-download) or 'builtin:synthetic' (template English -> pseudo-German)"
 )
 
 
@@ -70,18 +67,16 @@ def _train(args: argparse.Namespace) -> int:
     from nlp.translation import Translator
 
     output = cli.start_training(args)
-    train = resolve_parallel_data(args.data, "train", args)
-    val_spec = cli.validation_spec(args)
-    val = resolve_parallel_data(val_spec, "val", args) if val_spec else None
+    train, val = cli.load_train_val(
+        args, lambda spec, part: resolve_parallel_data(spec, part, args)
+    )
     options = translator_options(args, Translator.config_class)
     options.update(source_language=train.source_language, target_language=train.target_language)
     task = Translator(**options)
-    cli.fit(task, args, train, val)
-    cli.save(task, output)
-    if val is not None:
-        report = task.evaluate(val, decoding="greedy")
-        print(f"validation BLEU {report['bleu']:.2f}, chrF {report['chrf']:.2f} (greedy)")
-    return 0
+    summary = "validation BLEU {bleu:.2f}, chrF {chrf:.2f} (greedy)"
+    return cli.finish_training(
+        task, args, output, train, val, summary, evaluate_options={"decoding": "greedy"}
+    )
 
 
 def _data_options(parser: argparse.ArgumentParser) -> None:
@@ -99,22 +94,8 @@ def _decoding_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-length", type=int, help="most target tokens to generate")
 
 
-def _build_train(parser: argparse.ArgumentParser) -> None:
-    from nlp.translation import Translator
-
-    cli.add_train_options(parser, DATA_HELP, epochs=10)
+def _train_options(parser: argparse.ArgumentParser) -> None:
     _data_options(parser)
-    cli.add_config_options(
-        parser,
-        Translator.config_class,
-        skip=("source_language", "target_language"),  # from the data (or --source-language)
-        help={
-            "shared_vocabulary": "one WordPiece vocabulary for both languages",
-            "vocabulary_size": "WordPiece pieces per vocabulary",
-            "decoding": "default decoding of predict / export",
-        },
-        choices={"decoding": DECODING_METHODS},
-    )
     parser.add_argument(
         "--layers", type=int, help="encoder layers = decoder layers (sets both; default: 3)"
     )
@@ -140,43 +121,48 @@ def _describe(text: str, result: dict[str, Any]) -> str:
     return f"{text!r}: {result['translation']!r} (score {result['score']:.3f})"
 
 
+TRANSLATE = TaskCommands(
+    "translate",
+    "machine translation (transformer encoder-decoder)",
+    TASK,
+    noun="translator",
+    train=TrainCommand(
+        _train,
+        DATA_HELP,
+        options=_train_options,
+        skip=("source_language", "target_language"),  # from the data (or --source-language)
+        config_help={
+            "shared_vocabulary": "one WordPiece vocabulary for both languages",
+            "vocabulary_size": "WordPiece pieces per vocabulary",
+            "decoding": "default decoding of predict / export",
+        },
+        choices={"decoding": DECODING_METHODS},
+    ),
+    evaluate={
+        "resolve": lambda args, task: resolve_parallel_data(args.data, "val", args),
+        "help": "BLEU and chrF (sacrebleu) plus sample translations",
+        "details": (),
+        "parts": None,
+        "options": _evaluate_options,
+        "evaluate_kwargs": lambda args: {"samples": args.samples, **_decoding(args)},
+    },
+    predict={
+        "help": "translate texts",
+        "describe": _describe,
+        "inputs_help": "texts to translate",
+        "input_key": "text",
+        "options": _decoding_options,
+        "predict": lambda task, texts, args: task.predict(texts, **_decoding(args)),
+    },
+    export={
+        "example": "models/translation",
+        "help": "write a TF Serving SavedModel version (text in, translation out)",
+        "options": _decoding_options,
+        "export_kwargs": _decoding,
+    },
+)
+
+
 def add_commands(tasks: argparse._SubParsersAction) -> None:
     """Add the ``translate`` task and its actions to the ``dlsuite nlp`` task sub-parsers."""
-    _, actions = cli.add_group(
-        tasks, "translate", "machine translation (transformer encoder-decoder)", "action"
-    )
-    actions.add_parser(
-        "train",
-        help="train a translator and save it as .keras",
-        description="train a translator and save it as .keras",
-        builder=_build_train,
-    ).set_defaults(func=_train)
-    add_evaluate_command(
-        actions,
-        TASK,
-        data_help=DATA_HELP,
-        resolve=lambda args, task: resolve_parallel_data(args.data, "val", args),
-        help="BLEU and chrF (sacrebleu) plus sample translations",
-        details=(),
-        parts=None,
-        options=_evaluate_options,
-        evaluate_kwargs=lambda args: {"samples": args.samples, **_decoding(args)},
-    )
-    add_predict_command(
-        actions,
-        TASK,
-        help="translate texts",
-        describe=_describe,
-        inputs_help="texts to translate",
-        input_key="text",
-        options=_decoding_options,
-        predict=lambda task, texts, args: task.predict(texts, **_decoding(args)),
-    )
-    add_export_command(
-        actions,
-        TASK,
-        example="models/translation",
-        help="write a TF Serving SavedModel version (text in, translation out)",
-        options=_decoding_options,
-        export_kwargs=_decoding,
-    )
+    add_task_commands(tasks, TRANSLATE)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from common import task_cli as cli
-from common.task_cli_commands import add_evaluate_command, add_export_command, add_predict_command
+from common.task_cli_spec import IMAGE_INPUTS, TaskCommands, TrainCommand, add_task_commands
 
 TASK = "vision.detection:ObjectDetector"
 FLIPS = ("horizontal", "vertical", "horizontal_and_vertical")
@@ -63,24 +63,14 @@ def _train(args: argparse.Namespace) -> int:
     from vision.detection import ObjectDetector
 
     output = cli.start_training(args)
-    classes = args.classes or None
-    data, found = resolve_data(args.data, "train", args.image_dir, args.data_dir, classes)
-    val_spec = cli.validation_spec(args)
-    val = None
-    if val_spec:
-        val, _ = resolve_data(val_spec, "val", args.image_dir, args.data_dir, classes or found)
+    data, val, classes = cli.load_labelled(
+        args,
+        lambda spec, part, names: resolve_data(spec, part, args.image_dir, args.data_dir, names),
+    )
     options = cli.config_options(args, ObjectDetector.config_class)
-    options["classes"] = classes or found
-    task = ObjectDetector(**options)
-    cli.fit(task, args, data, val, render=render_boxes(task))
-    cli.save(task, output)
-    if val is not None:
-        report = task.evaluate(val)
-        print(
-            f"validation mAP {report['mAP']:.4f}, mAP@.5 {report['mAP_50']:.4f}, "
-            f"mAP@.75 {report['mAP_75']:.4f}"
-        )
-    return 0
+    task = ObjectDetector(**{**options, "classes": classes})
+    summary = "validation mAP {mAP:.4f}, mAP@.5 {mAP_50:.4f}, mAP@.75 {mAP_75:.4f}"
+    return cli.finish_training(task, args, output, data, val, summary, render=render_boxes(task))
 
 
 def render_boxes(task: Any) -> cli.RenderFn:
@@ -100,23 +90,6 @@ def render_boxes(task: Any) -> cli.RenderFn:
 
 def _image_dir(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--image-dir", help="image folder of a COCO file (default: next to it)")
-
-
-def _build_train(parser: argparse.ArgumentParser) -> None:
-    from vision.detection import ObjectDetector
-
-    cli.add_train_options(parser, DATA_HELP, epochs=20)
-    _image_dir(parser)
-    cli.add_config_options(
-        parser,
-        ObjectDetector.config_class,
-        help={
-            "classes": "class names (default: the data's)",
-            "image_size": "square model input, multiple of 32",
-            "flip": "flip augmentation",
-        },
-        choices={"box_loss": ("giou", "smooth_l1"), "flip": FLIPS},
-    )
 
 
 def _evaluate_data(args: argparse.Namespace, task: Any) -> Any:
@@ -153,34 +126,42 @@ def _predict_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--draw-dir", help="write each image with its boxes drawn here (PNG)")
 
 
+DETECT = TaskCommands(
+    "detect",
+    "object detection (boxes + labels)",
+    TASK,
+    noun="detector",
+    train=TrainCommand(
+        _train,
+        DATA_HELP,
+        epochs=20,
+        options=_image_dir,
+        config_help={
+            "classes": "class names (default: the data's)",
+            "image_size": "square model input, multiple of 32",
+            "flip": "flip augmentation",
+        },
+        choices={"box_loss": ("giou", "smooth_l1"), "flip": FLIPS},
+    ),
+    evaluate={
+        "resolve": _evaluate_data,
+        "help": "COCO mAP, mAP@.5, mAP@.75, per-class AP",
+        "details": (),
+        "part_help": "VOC split list / built-in part to score",
+        "options": _image_dir,
+    },
+    predict={
+        "help": "boxes, labels and scores for image files",
+        "describe": _describe,
+        **IMAGE_INPUTS,
+        "options": _predict_options,
+        "predict": _predict,
+        "after": _draw,
+    },
+    export={"example": "models/cells"},
+)
+
+
 def register(tasks: argparse._SubParsersAction) -> None:
     """Add ``detect`` with its train / evaluate / predict / export actions."""
-    _, actions = cli.add_group(tasks, "detect", "object detection (boxes + labels)", "action")
-    actions.add_parser(
-        "train",
-        help="train a detector and save it as .keras",
-        description="train a detector and save it as .keras",
-        builder=_build_train,
-    ).set_defaults(func=_train)
-    add_evaluate_command(
-        actions,
-        TASK,
-        data_help=DATA_HELP,
-        resolve=_evaluate_data,
-        help="COCO mAP, mAP@.5, mAP@.75, per-class AP",
-        details=(),
-        part_help="VOC split list / built-in part to score",
-        options=_image_dir,
-    )
-    add_predict_command(
-        actions,
-        TASK,
-        help="boxes, labels and scores for image files",
-        describe=_describe,
-        inputs_help="image files (JPEG, PNG, GIF, BMP)",
-        input_key="image",
-        options=_predict_options,
-        predict=_predict,
-        after=_draw,
-    )
-    add_export_command(actions, TASK, example="models/cells")
+    add_task_commands(tasks, DETECT)

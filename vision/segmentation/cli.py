@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from common import task_cli as cli
-from common.task_cli_commands import add_evaluate_command, add_export_command, add_predict_command
+from common.task_cli_spec import IMAGE_INPUTS, TaskCommands, TrainCommand, add_task_commands
 
 TASK = "vision.segmentation.task:ImageSegmenter"
 FLIPS = ("horizontal", "vertical", "horizontal_and_vertical")
@@ -53,20 +53,15 @@ def _train(args: argparse.Namespace) -> int:
     from vision.segmentation.task import ImageSegmenter
 
     output = cli.start_training(args)
-    classes = args.classes or None
-    data, found = resolve_data(args.data, "train", args.data_dir, classes)
-    val, _ = resolve_data(args.val_data or args.data, "val", args.data_dir, classes or found)
-    options = cli.config_options(args, ImageSegmenter.config_class)
-    options["classes"] = classes or found
-    task = ImageSegmenter(**options)
-    cli.fit(task, args, data, val, render=render_masks(task))
-    cli.save(task, output)
-    report = task.evaluate(val)
-    print(
-        f"validation mean IoU {report['mean_iou']:.4f}, "
-        f"pixel accuracy {report['pixel_accuracy']:.4f}"
+    data, val, classes = cli.load_labelled(
+        args,
+        lambda spec, part, names: resolve_data(spec, part, args.data_dir, names),
+        args.val_data or args.data,  # default: 20% held out of --data
     )
-    return 0
+    options = cli.config_options(args, ImageSegmenter.config_class)
+    task = ImageSegmenter(**{**options, "classes": classes})
+    summary = "validation mean IoU {mean_iou:.4f}, pixel accuracy {pixel_accuracy:.4f}"
+    return cli.finish_training(task, args, output, data, val, summary, render=render_masks(task))
 
 
 def render_masks(task: Any) -> cli.RenderFn:
@@ -82,23 +77,6 @@ def render_masks(task: Any) -> cli.RenderFn:
         ]
 
     return render
-
-
-def _build_train(parser: argparse.ArgumentParser) -> None:
-    from vision.segmentation.task import ARCHITECTURES, LOSSES, ImageSegmenter
-
-    cli.add_train_options(
-        parser, DATA_HELP, epochs=20, val_help="validation data (default: 20%% held out of --data)"
-    )
-    cli.add_config_options(
-        parser,
-        ImageSegmenter.config_class,
-        help={
-            "classes": "class names in index order (default: the data's)",
-            "flip": "flip augmentation",
-        },
-        choices={"architecture": ARCHITECTURES, "loss": LOSSES, "flip": FLIPS},
-    )
 
 
 def _evaluate_data(args: argparse.Namespace, task: Any) -> Any:
@@ -145,34 +123,43 @@ def _predict_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overlay-dir", help="write each image with its mask overlaid here")
 
 
+SEGMENT = TaskCommands(
+    "segment",
+    "semantic segmentation (a class per pixel)",
+    TASK,
+    noun="segmenter",
+    train=TrainCommand(
+        _train,
+        DATA_HELP,
+        epochs=20,
+        val_help="validation data (default: 20%% held out of --data)",
+        config_help={
+            "classes": "class names in index order (default: the data's)",
+            "flip": "flip augmentation",
+        },
+        choices={
+            "architecture": "vision.segmentation.task:ARCHITECTURES",
+            "loss": "vision.segmentation.task:LOSSES",
+            "flip": FLIPS,
+        },
+    ),
+    evaluate={
+        "resolve": _evaluate_data,
+        "help": "mean IoU, per-class IoU and Dice, pixel accuracy",
+        "details": ("confusion_matrix",),
+    },
+    predict={
+        "help": "class masks for image files",
+        "describe": _describe,
+        **IMAGE_INPUTS,
+        "options": _predict_options,
+        "predict": _predict,
+        "after": _write,
+    },
+    export={"example": "models/shapes"},
+)
+
+
 def register(tasks: argparse._SubParsersAction) -> None:
     """Add ``segment`` with its train / evaluate / predict / export actions."""
-    _, actions = cli.add_group(
-        tasks, "segment", "semantic segmentation (a class per pixel)", "action"
-    )
-    actions.add_parser(
-        "train",
-        help="train a segmenter and save it as .keras",
-        description="train a segmenter and save it as .keras",
-        builder=_build_train,
-    ).set_defaults(func=_train)
-    add_evaluate_command(
-        actions,
-        TASK,
-        data_help=DATA_HELP,
-        resolve=_evaluate_data,
-        help="mean IoU, per-class IoU and Dice, pixel accuracy",
-        details=("confusion_matrix",),
-    )
-    add_predict_command(
-        actions,
-        TASK,
-        help="class masks for image files",
-        describe=_describe,
-        inputs_help="image files (JPEG, PNG, GIF, BMP)",
-        input_key="image",
-        options=_predict_options,
-        predict=_predict,
-        after=_write,
-    )
-    add_export_command(actions, TASK, example="models/shapes")
+    add_task_commands(tasks, SEGMENT)
