@@ -9,52 +9,32 @@ import pytest
 
 from autonomy.cli import register
 from tests.autonomy.corridor import CORRIDOR
+from tests.cli_helpers import check_export, domain_runner
 
-
-def run(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="dlsuite")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
+run = domain_runner(register, dest="command")
 
 
 def test_train_resume_evaluate_record_export(tmp_path, capsys):
     agent_file = str(tmp_path / "agent.keras")
     config = json.dumps({"hidden_units": [16], "learning_starts": 50, "buffer_size": 500})
     base = ["autonomy", "dqn", "train", "--env", CORRIDOR, "--output", agent_file, "--quiet"]
-    assert (
-        run([*base, "--steps", "120", "--config", config, "--log-dir", str(tmp_path / "tb")]) == 0
-    )
+    assert run(base, "--steps 120 --config", [config], "--log-dir", tmp_path / "tb") == 0
     assert "after 120 steps" in capsys.readouterr().out
     with pytest.raises(FileExistsError, match="--overwrite"):
-        run([*base, "--steps", "10"])
-    assert run([*base, "--steps", "60", "--resume"]) == 0
+        run(base, "--steps 10")
+    assert run(base, "--steps 60 --resume") == 0
     out = capsys.readouterr().out
     assert "resuming" in out and "after 180 steps" in out
 
-    assert run(["autonomy", "dqn", "evaluate", "--model", agent_file, "--episodes", "2"]) == 0
+    assert run("autonomy dqn evaluate --model", agent_file, "--episodes 2") == 0
     report = json.loads(capsys.readouterr().out)
     assert report["episodes"] == 2 and "crash_rate" in report
 
     gif = tmp_path / "run.gif"
-    assert run(["autonomy", "dqn", "record", "--model", agent_file, "--output", str(gif)]) == 0
+    assert run("autonomy dqn record --model", agent_file, "--output", gif) == 0
     assert gif.stat().st_size > 0
 
-    assert (
-        run(
-            [
-                "autonomy",
-                "dqn",
-                "export",
-                "--model",
-                agent_file,
-                "--output",
-                str(tmp_path / "models" / "corridor"),
-            ]
-        )
-        == 0
-    )
-    assert (tmp_path / "models" / "corridor" / "1" / "saved_model.pb").is_file()
+    check_export(run, "autonomy dqn", agent_file, tmp_path / "models" / "corridor")
 
 
 def test_baseline_evaluation_and_user_errors(tmp_path, capsys):
@@ -87,11 +67,11 @@ def test_baseline_evaluation_and_user_errors(tmp_path, capsys):
     assert run(argv) == 0
     assert json.loads(capsys.readouterr().out)["mean_length"] == 7  # straight to the goal
     with pytest.raises(ValueError, match="--model"):
-        run(["autonomy", "dqn", "evaluate"])
+        run("autonomy dqn evaluate")
     with pytest.raises(ValueError, match="unknown environment 'nope-v0'"):
-        run(["autonomy", "dqn", "train", "--env", "nope-v0", "--output", str(tmp_path / "a.keras")])
+        run("autonomy dqn train --env nope-v0 --output", tmp_path / "a.keras")
     with pytest.raises(FileNotFoundError, match="--resume"):
-        run(["autonomy", "dqn", "train", "--resume", "--output", str(tmp_path / "missing.keras")])
+        run("autonomy dqn train --resume --output", tmp_path / "missing.keras")
 
 
 def test_train_options_come_from_dqn_config_with_env_as_an_alias(tmp_path):

@@ -7,108 +7,54 @@ import json
 import numpy as np
 import pytest
 
-from common.cli import main
+from tests.cli_helpers import check_export, dlsuite
 from vision.images import encode_png
 
 
 def test_help_is_available_everywhere(capsys):
     for argv in ([], ["vision"], ["vision", "classify"], ["vision", "classify", "train"]):
         with pytest.raises(SystemExit) as exit_info:
-            main([*argv, "--help"])
+            dlsuite(argv, "--help")
         assert exit_info.value.code == 0
     assert "usage: dlsuite vision classify train" in capsys.readouterr().out
 
 
 def test_user_mistakes_end_in_one_sentence_and_exit_code_2(tmp_path, capsys):
     assert (
-        main(
-            [
-                "vision",
-                "classify",
-                "evaluate",
-                "--model",
-                str(tmp_path / "x.keras"),
-                "--data",
-                "builtin:digits",
-            ]
-        )
+        dlsuite("vision classify evaluate --model", tmp_path / "x.keras", "--data builtin:digits")
         == 2
     )
     err = capsys.readouterr().err
     assert err.startswith("dlsuite: error: no such task file") and "Traceback" not in err
     assert (
-        main(
-            [
-                "vision",
-                "classify",
-                "train",
-                "--data",
-                "builtin:nothing",
-                "--output",
-                str(tmp_path / "m.keras"),
-            ]
-        )
-        == 2
+        dlsuite("vision classify train --data builtin:nothing --output", tmp_path / "m.keras") == 2
     )
     assert "unknown built-in dataset" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_info:
-        main(["vision", "classify", "train"])  # missing required arguments
+        dlsuite("vision classify train")  # missing required arguments
     assert exit_info.value.code == 2
 
 
 def test_train_evaluate_predict_export_cycle(tmp_path, capsys):
     model = tmp_path / "shapes.keras"
     assert (
-        main(
-            [
-                "vision",
-                "classify",
-                "train",
-                "--data",
-                "builtin:shapes",
-                "--epochs",
-                "1",
-                "--image-size",
-                "16",
-                "--batch-size",
-                "64",
-                "--output",
-                str(model),
-            ]
+        dlsuite(
+            "vision classify train --data builtin:shapes --epochs 1 --image-size 16 --batch-size 64 --output",
+            model,
         )
         == 0
     )
     assert model.is_file()
     assert (
-        main(
-            [
-                "vision",
-                "classify",
-                "train",
-                "--data",
-                "builtin:shapes",
-                "--epochs",
-                "1",
-                "--output",
-                str(model),
-            ]
-        )
-        == 2
+        dlsuite("vision classify train --data builtin:shapes --epochs 1 --output", model) == 2
     )  # never overwrites without --overwrite
     capsys.readouterr()
     assert (
-        main(
-            [
-                "vision",
-                "classify",
-                "evaluate",
-                "--model",
-                str(model),
-                "--data",
-                "builtin:shapes",
-                "--report-dir",
-                str(tmp_path / "report"),
-            ]
+        dlsuite(
+            "vision classify evaluate --model",
+            model,
+            "--data builtin:shapes --report-dir",
+            tmp_path / "report",
         )
         == 0
     )
@@ -118,29 +64,15 @@ def test_train_evaluate_predict_export_cycle(tmp_path, capsys):
     )
     image = tmp_path / "one.png"
     image.write_bytes(encode_png(np.zeros((20, 20, 3), np.uint8)))
-    assert main(["vision", "classify", "predict", "--model", str(model), str(image)]) == 0
+    assert dlsuite("vision classify predict --model", model, image) == 0
     assert capsys.readouterr().out.startswith(f"{image}: ")
-    assert (
-        main(
-            [
-                "vision",
-                "classify",
-                "export",
-                "--model",
-                str(model),
-                "--output",
-                str(tmp_path / "models" / "shapes"),
-            ]
-        )
-        == 0
-    )
-    assert (tmp_path / "models" / "shapes" / "1" / "saved_model.pb").is_file()
+    check_export(dlsuite, "vision classify", model, tmp_path / "models" / "shapes")
 
 
 def test_demo_rejects_unknown_domains_and_tables_print_every_column(capsys):
     from common.demo import print_table
 
-    assert main(["demo", "--only", "astrology"]) == 2
+    assert dlsuite("demo --only astrology") == 2
     assert "known demos: autonomy, health, nlp, speech, vision" in capsys.readouterr().err
     print_table("results", [{"task": "a", "accuracy": 0.98765}, {"task": "b", "mIoU": 0.5}])
     out = capsys.readouterr().out
@@ -149,15 +81,15 @@ def test_demo_rejects_unknown_domains_and_tables_print_every_column(capsys):
 
 def test_abbreviations_are_refused_and_help_shows_defaults(capsys):
     with pytest.raises(SystemExit) as exit_info:
-        main(["vision", "classify", "train", "--data", "builtin:digits", "--epoch", "1"])
+        dlsuite("vision classify train --data builtin:digits --epoch 1")
     assert exit_info.value.code == 2 and "--epoch" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        main(["vision", "classify", "train", "--help"])
+        dlsuite("vision classify train --help")
     out = " ".join(capsys.readouterr().out.split())
     assert "square model input in pixels (default: 64)" in out  # ImageClassifierConfig's
     assert "--augment, --no-augment" in out and "--seed INT" in out and "--log-dir" in out
     with pytest.raises(SystemExit):
-        main(["vision", "detect", "evaluate", "--help"])
+        dlsuite("vision detect evaluate --help")
     assert "--report-dir" in capsys.readouterr().out
 
 

@@ -360,7 +360,8 @@ def test_domain_cli_modules_import_nothing_heavy_at_the_top():
     and nlp's qa / translation CLIs do not import nlp.cli (no import cycle)."""
     heavy = ("tensorflow", "keras", "numpy")
     for path in [
-        "common/task_cli.py", "common/task_cli_commands.py", "common/cli.py", "vision/cli.py",
+        "common/task_cli.py", "common/task_cli_commands.py", "common/task_cli_spec.py",
+        "common/cli.py", "vision/cli.py",
         "vision/detection/cli.py", "vision/segmentation/cli.py", "nlp/cli.py", "nlp/qa/cli.py",
         "nlp/translation/cli.py", "speech/cli.py", "health/cli.py", "autonomy/cli.py",
     ]:  # fmt: skip
@@ -376,6 +377,78 @@ def test_domain_cli_modules_import_nothing_heavy_at_the_top():
                 assert not name.endswith((".task", ".asr", ".dqn", ".classification")), path
                 if path.startswith("nlp/") and path != "nlp/cli.py":
                     assert name != "nlp.cli" and name != "nlp", f"{path} imports {name}"
+
+
+def test_a_task_commands_table_registers_four_lazy_actions(monkeypatch, capsys):
+    """``TaskCommands``: train built from the config on first use ("module:NAME" choices
+    imported then), evaluate inheriting the train data help and TFDS options, export."""
+    from common.task_cli_spec import TaskCommands, TrainCommand, add_task_commands
+
+    monkeypatch.setattr(sys.modules[__name__], "TOY_FLIPS", ("up", "down"), raising=False)
+    toy = type("Toy", (), {"config_class": ToyConfig})
+    monkeypatch.setattr(sys.modules[__name__], "Toy", toy, raising=False)
+    spec = TaskCommands(
+        "toy",
+        "a toy task",
+        f"{__name__}:Toy",
+        noun="estimator",
+        train=TrainCommand(
+            lambda args: 7, "toy data", epochs=3, choices={"flip": f"{__name__}:TOY_FLIPS"}
+        ),
+        evaluate={"resolve": lambda args, task: None, "help": "toy scores"},
+        predict={"help": "toy results", "describe": str, "inputs_help": "toys"},
+        export={"example": "models/toy"},
+    )  # fmt: skip
+    parser = cli.CommandParser(prog="dlsuite")
+    actions = add_task_commands(parser.add_subparsers(dest="task"), spec)
+    assert list(actions.choices) == ["train", "evaluate", "predict", "export"]
+    assert actions.choices["train"].description == "train an estimator and save it as .keras"
+    args = parser.parse_args(["toy", "train", "--data", "d", "--output", "o", "--flip", "down"])
+    assert (args.flip, args.epochs, args.func(args)) == ("down", 3, 7)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["toy", "train", "--data", "d", "--output", "o", "--flip", "left"])
+    args = parser.parse_args(
+        ["toy", "evaluate", "--model", "m", "--data", "tfds:x", "--no-download"]
+    )
+    assert args.no_download and args.part == "val"
+    assert "toy data" in actions.choices["evaluate"].format_help()
+
+
+def test_finish_training_fits_saves_and_prints_the_validation_summary(tmp_path, capsys):
+    """``load_train_val`` / ``load_labelled`` / ``finish_training`` as the domain train commands
+    use them."""
+
+    class Fake:
+        def fit(self, data, **options):
+            self.fitted = (data, options["validation_data"], options["epochs"])
+
+        def save(self, path):
+            Path(path).write_text("saved")
+
+        def evaluate(self, data, **options):
+            return {"accuracy": 0.5, "options": options}
+
+    args = argparse.Namespace(
+        data="builtin:x", val_data=None, epochs=2, work_dir=None, resume=False, strategy="auto"
+    )
+    assert cli.load_train_val(args, lambda spec, part: (spec, part)) == (
+        ("builtin:x", "train"),
+        ("builtin:x", "val"),
+    )
+    args.classes = None
+    found = cli.load_labelled(args, lambda spec, part, names: ((part, names), ["a", "b"]))
+    assert found == (("train", None), ("val", ["a", "b"]), ["a", "b"])
+    task, output = Fake(), tmp_path / "m.keras"
+    summary = "validation accuracy {accuracy:.2f}"
+    assert cli.finish_training(task, args, output, "train", "val", summary) == 0
+    assert task.fitted == ("train", "val", 2) and output.read_text() == "saved"
+    assert "saved" in capsys.readouterr().out.splitlines()[0]
+    cli.finish_training(
+        task, args, output, "t", "v", lambda r: f"got {r['options']}", fit_validation=False,
+        evaluate_options={"decoding": "greedy"},
+    )  # fmt: skip
+    assert task.fitted == ("t", None, 2)
+    assert capsys.readouterr().out.splitlines()[-1] == "got {'decoding': 'greedy'}"
 
 
 def test_duplicated_choice_lists_match_their_source():

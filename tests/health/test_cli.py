@@ -11,13 +11,9 @@ import pytest
 
 from health import cli
 from health import io as hio
+from tests.cli_helpers import check_export, domain_runner
 
-
-def run(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="dlsuite")
-    cli.register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
+run = domain_runner(cli.register, dest="command")
 
 
 def test_segment_cycle_on_dicom_cases(tmp_path, capsys):
@@ -27,54 +23,25 @@ def test_segment_cycle_on_dicom_cases(tmp_path, capsys):
     model = tmp_path / "seg.keras"
     assert (
         run(
-            [
-                "health",
-                "segment",
-                "train",
-                "--data",
-                str(tmp_path / "cases"),
-                "--output",
-                str(model),
-                "--patch-size",
-                "32,32",
-                "--widths",
-                "4,8",
-                "--epochs",
-                "1",
-                "--patches-per-epoch",
-                "8",
-                "--batch-size",
-                "4",
-            ]
+            "health segment train --data",
+            tmp_path / "cases",
+            "--output",
+            model,
+            "--patch-size 32,32 --widths 4,8 --epochs 1 --patches-per-epoch 8 --batch-size 4",
         )
         == 0
     )
     with pytest.raises(FileExistsError, match="--overwrite"):
-        run(
-            [
-                "health",
-                "segment",
-                "train",
-                "--data",
-                str(tmp_path / "cases"),
-                "--output",
-                str(model),
-            ]
-        )
+        run("health segment train --data", tmp_path / "cases", "--output", model)
     capsys.readouterr()
     assert (
         run(
-            [
-                "health",
-                "segment",
-                "evaluate",
-                "--model",
-                str(model),
-                "--data",
-                str(tmp_path / "cases"),
-                "--report-dir",
-                str(tmp_path / "seg_report"),
-            ]
+            "health segment evaluate --model",
+            model,
+            "--data",
+            tmp_path / "cases",
+            "--report-dir",
+            tmp_path / "seg_report",
         )
         == 0
     )
@@ -93,19 +60,7 @@ def test_segment_cycle_on_dicom_cases(tmp_path, capsys):
         patient_id="PID-7",
     )
     assert (
-        run(
-            [
-                "health",
-                "segment",
-                "predict",
-                "--model",
-                str(model),
-                "--mask-dir",
-                str(tmp_path / "masks"),
-                str(series),
-            ]
-        )
-        == 0
+        run("health segment predict --model", model, "--mask-dir", tmp_path / "masks", series) == 0
     )
     out = capsys.readouterr().out
     assert (
@@ -116,44 +71,16 @@ def test_segment_cycle_on_dicom_cases(tmp_path, capsys):
     )
     mask = hio.read(tmp_path / "masks" / "series_mask.nii.gz")
     assert mask.shape == (2, 32, 32) and np.allclose(mask.spacing, (3.0, 0.8, 0.8))
-    assert (
-        run(
-            [
-                "health",
-                "segment",
-                "export",
-                "--model",
-                str(model),
-                "--output",
-                str(tmp_path / "exp"),
-            ]
-        )
-        == 0
-    )
-    assert (tmp_path / "exp" / "1" / "saved_model.pb").exists()
+    check_export(run, "health segment", model, tmp_path / "exp")
 
 
 def test_classify_cycle_with_explain_and_deidentify(tmp_path, capsys):
     model = tmp_path / "clf.keras"
     assert (
         run(
-            [
-                "health",
-                "classify",
-                "train",
-                "--data",
-                "builtin:phantoms",
-                "--output",
-                str(model),
-                "--image-size",
-                "32",
-                "--widths",
-                "4,8",
-                "--epochs",
-                "1",
-                "--batch-size",
-                "64",
-            ]
+            "health classify train --data builtin:phantoms --output",
+            model,
+            "--image-size 32 --widths 4,8 --epochs 1 --batch-size 64",
         )
         == 0
     )
@@ -165,39 +92,26 @@ def test_classify_cycle_with_explain_and_deidentify(tmp_path, capsys):
         patient_id="PID-7",
     )
     capsys.readouterr()
-    assert run(["health", "classify", "predict", "--model", str(model), str(paths[0])]) == 0
+    assert run("health classify predict --model", model, paths[0]) == 0
     assert "lesion" in capsys.readouterr().out
     assert (
         run(
-            [
-                "health",
-                "classify",
-                "explain",
-                "--model",
-                str(model),
-                "--output-dir",
-                str(tmp_path / "cam"),
-                "--target-class",
-                "lesion",
-                str(paths[0]),
-            ]
+            "health classify explain --model",
+            model,
+            "--output-dir",
+            tmp_path / "cam",
+            "--target-class lesion",
+            paths[0],
         )
         == 0
     )
     assert (tmp_path / "cam" / "slice_0000_gradcam.png").exists()
     assert (
         run(
-            [
-                "health",
-                "classify",
-                "evaluate",
-                "--model",
-                str(model),
-                "--data",
-                "builtin:phantoms",
-                "--report-dir",
-                str(tmp_path / "rep"),
-            ]
+            "health classify evaluate --model",
+            model,
+            "--data builtin:phantoms --report-dir",
+            tmp_path / "rep",
         )
         == 0
     )
@@ -205,36 +119,13 @@ def test_classify_cycle_with_explain_and_deidentify(tmp_path, capsys):
     report = json.loads(out[out.index("{") :])
     assert 0 <= report["roc_auc"] <= 1 and "sensitivity" in report
     assert (tmp_path / "rep" / "reliability_lesion.png").exists()
-    assert (
-        run(["health", "deidentify", str(tmp_path / "dcm"), "--output", str(tmp_path / "clean")])
-        == 0
-    )
+    assert run("health deidentify", tmp_path / "dcm", "--output", tmp_path / "clean") == 0
     cleaned = pydicom.dcmread(tmp_path / "clean" / "slice_0000.dcm")
     assert "PatientName" not in cleaned and cleaned.PatientIdentityRemoved == "YES"
     with pytest.raises(ValueError, match="unknown built-in data"):
-        run(
-            [
-                "health",
-                "segment",
-                "train",
-                "--data",
-                "builtin:nothing",
-                "--output",
-                str(tmp_path / "x.keras"),
-            ]
-        )
+        run("health segment train --data builtin:nothing --output", tmp_path / "x.keras")
     with pytest.raises(ValueError, match="not a CSV"):
-        run(
-            [
-                "health",
-                "classify",
-                "train",
-                "--data",
-                str(tmp_path),
-                "--output",
-                str(tmp_path / "y.keras"),
-            ]
-        )
+        run("health classify train --data", tmp_path, "--output", tmp_path / "y.keras")
 
 
 def test_explain_writes_one_png_per_input_and_never_overwrites(tmp_path, capsys):
@@ -252,13 +143,13 @@ def test_explain_writes_one_png_per_input_and_never_overwrites(tmp_path, capsys)
         inputs.append(str(path))
     out = tmp_path / "cam"
     argv = ["health", "classify", "explain", "--model", str(model), "--output-dir", str(out)]
-    assert run([*argv, *inputs]) == 0
+    assert run(argv, inputs) == 0
     first = ["case_000_image_gradcam.png", "case_001_image_gradcam.png"]
     assert sorted(p.name for p in out.iterdir()) == first
     lines = capsys.readouterr().out.splitlines()
     assert [line.rsplit(" -> ", 1)[1] for line in lines] == [str(out / name) for name in first]
     written = {name: (out / name).read_bytes() for name in first}
-    assert run([*argv, *inputs]) == 0  # again: new files next to the earlier ones
+    assert run(argv, inputs) == 0  # again: new files next to the earlier ones
     again = ["case_000_image_gradcam-1.png", "case_001_image_gradcam-1.png"]
     assert sorted(p.name for p in out.iterdir()) == sorted(first + again)
     assert {name: (out / name).read_bytes() for name in first} == written

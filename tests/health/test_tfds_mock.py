@@ -7,6 +7,7 @@ import pytest
 
 from common.data import DatasetNotOnDiskError
 from health.tfds_sets import KNOWN_SETS, load_tfds_medical
+from tests.cli_helpers import domain_runner
 
 
 @pytest.mark.parametrize("name", KNOWN_SETS)
@@ -61,57 +62,29 @@ def test_tfds_errors(tmp_path):
 
 
 def test_cli_trains_and_evaluates_on_a_tfds_set(tmp_path, capsys):
-    import argparse
     import json
 
     import tensorflow_datasets as tfds
 
     from health import cli
 
-    def run(argv):
-        parser = argparse.ArgumentParser(prog="dlsuite")
-        cli.register(parser.add_subparsers(dest="command", required=True))
-        args = parser.parse_args(argv)
-        return args.func(args)
-
+    run = domain_runner(cli.register)
     model = tmp_path / "camelyon.keras"
     with tfds.testing.mock_data(num_examples=8):
         assert (
             run(
-                [
-                    "health",
-                    "classify",
-                    "train",
-                    "--data",
-                    "tfds:patch_camelyon",
-                    "--output",
-                    str(model),
-                    "--image-size",
-                    "16",
-                    "--widths",
-                    "4,8",
-                    "--epochs",
-                    "1",
-                    "--batch-size",
-                    "4",
-                ]
+                "health classify train --data tfds:patch_camelyon --output",
+                model,
+                "--image-size 16 --widths 4,8 --epochs 1 --batch-size 4",
             )
             == 0
         )
         capsys.readouterr()
         assert (
             run(
-                [
-                    "health",
-                    "classify",
-                    "evaluate",
-                    "--model",
-                    str(model),
-                    "--data",
-                    "tfds:patch_camelyon:test",
-                    "--limit",
-                    "6",
-                ]
+                "health classify evaluate --model",
+                model,
+                "--data tfds:patch_camelyon:test --limit 6",
             )
             == 0
         )

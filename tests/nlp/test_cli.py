@@ -8,97 +8,60 @@ import json
 import pytest
 
 from nlp.cli import register
+from tests.cli_helpers import check_export, domain_runner
 
-
-def _run(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="dlsuite")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
+_run = domain_runner(register, dest="command")
 
 
 def test_classify_train_evaluate_predict_export(tmp_path, capsys):
     model = tmp_path / "sentiment.keras"
     assert (
         _run(
-            [
-                "nlp",
-                "classify",
-                "train",
-                "--data",
-                "builtin:sentiment",
-                "--epochs",
-                "1",
-                "--sequence-length",
-                "16",
-                "--output",
-                str(model),
-            ]
+            "nlp classify train --data builtin:sentiment --epochs 1 --sequence-length 16 --output",
+            model,
         )
         == 0
     )
     assert "validation accuracy" in capsys.readouterr().out
     with pytest.raises(FileExistsError, match="--overwrite"):
-        _run(["nlp", "classify", "train", "--data", "builtin:sentiment", "--output", str(model)])
+        _run("nlp classify train --data builtin:sentiment --output", model)
     csv_path = tmp_path / "eval.csv"
     csv_path.write_text("review,stars\nsuperb film,positive\nawful plot,negative\n")
     assert (
         _run(
-            [
-                "nlp",
-                "classify",
-                "evaluate",
-                "--model",
-                str(model),
-                "--data",
-                str(csv_path),
-                "--text-column",
-                "review",
-                "--label-column",
-                "stars",
-            ]
+            "nlp classify evaluate --model",
+            model,
+            "--data",
+            csv_path,
+            "--text-column review --label-column stars",
         )
         == 0
     )
     assert json.loads(capsys.readouterr().out)["num_examples"] == 2
-    assert _run(["nlp", "classify", "predict", "--model", str(model), "what a lovely film"]) == 0
+    assert _run("nlp classify predict --model", model, "'what a lovely film'") == 0
     assert "'what a lovely film': " in capsys.readouterr().out
-    assert (
-        _run(["nlp", "classify", "export", "--model", str(model), "--output", str(tmp_path / "m")])
-        == 0
-    )
-    assert (tmp_path / "m" / "1" / "saved_model.pb").is_file()
+    check_export(_run, "nlp classify", model, tmp_path / "m")
 
 
 def test_ner_commands_and_errors(trained_tagger, tmp_path, capsys):
     model = trained_tagger.save(tmp_path / "ner.keras")
     text = "Angela Merkel visited Paris ."
-    assert _run(["nlp", "ner", "predict", "--model", str(model), "--json", text]) == 0
+    assert _run("nlp ner predict --model", model, "--json", [text]) == 0
     line = json.loads(capsys.readouterr().out.strip())
     assert line["text"] == text and line["entities"][0]["text"] == "Angela Merkel"
-    assert _run(["nlp", "ner", "predict", "--model", str(model), text]) == 0
+    assert _run("nlp ner predict --model", model, [text]) == 0
     assert capsys.readouterr().out.startswith(f"{text!r}: Angela Merkel (")  # readable line
     conll = tmp_path / "val.conll"
     conll.write_text("Marie B-PER\nCurie I-PER\nvisited O\nOslo B-LOC\n. O\n")
-    assert _run(["nlp", "ner", "evaluate", "--model", str(model), "--data", str(conll)]) == 0
+    assert _run("nlp ner evaluate --model", model, "--data", conll) == 0
     assert "f1" in json.loads(capsys.readouterr().out)
     conll.write_text("Marie B-PER\nCurie\n")
     with pytest.raises(ValueError, match="line 2"):
-        _run(["nlp", "ner", "evaluate", "--model", str(model), "--data", str(conll)])
+        _run("nlp ner evaluate --model", model, "--data", conll)
     with pytest.raises(ValueError, match="not a TextClassifier"):
-        _run(["nlp", "classify", "predict", "--model", str(model), "hello"])
+        _run("nlp classify predict --model", model, "hello")
     with pytest.raises(ValueError, match="unknown built-in"):
-        _run(
-            [
-                "nlp",
-                "classify",
-                "train",
-                "--data",
-                "builtin:nope",
-                "--output",
-                str(tmp_path / "x.keras"),
-            ]
-        )
+        _run("nlp classify train --data builtin:nope --output", tmp_path / "x.keras")
 
 
 def test_validation_csv_may_name_its_columns_differently(tmp_path):
@@ -121,6 +84,32 @@ def test_validation_csv_may_name_its_columns_differently(tmp_path):
     args.val_text_column = None  # default: the --text-column name, which dev.csv lacks
     with pytest.raises(ValueError, match="no column 'sentence'"):
         resolve_text_data(args, args.val_data, "val")
+
+
+def test_tfds_text_sets_get_explicit_columns_only_and_glue_scores_on_validation(monkeypatch):
+    """Any TFDS text set: --text-column / --label-column reach it only when given (the CSV
+    defaults would break ag_news), and every glue/* set is scored on its validation split."""
+    from nlp import cli as nlp_cli
+    from nlp import data as data_lib
+
+    calls = []
+    monkeypatch.setattr(
+        data_lib, "load_tfds_text", lambda *args, **kwargs: calls.append((args, kwargs))
+    )
+    parser = argparse.ArgumentParser(prog="dlsuite")
+    register(parser.add_subparsers(dest="command", required=True))
+    base = ["nlp", "classify", "evaluate", "--model", "m.keras", "--data"]
+    for spec, extra in [("tfds:ag_news_subset", []), ("tfds:glue/cola", ["--text-column", "s"])]:
+        args = parser.parse_args([*base, spec, *extra])
+        nlp_cli.resolve_text_data(args, args.data, "test")
+    (ag_args, ag_kwargs), (glue_args, glue_kwargs) = calls
+    assert ag_args[:2] == ("ag_news_subset", "test")
+    assert ag_kwargs == {"text_key": None, "label_key": None}
+    assert glue_args[:2] == ("glue/cola", "validation")
+    assert glue_kwargs == {"text_key": "s", "label_key": None}
+    args = parser.parse_args([*base, "tfds:imdb_reviews"])
+    nlp_cli.resolve_text_data(args, args.data, "train")
+    assert calls[-1][0][:2] == ("imdb_reviews", "train")
 
 
 def test_translate_layers_is_a_shortcut_and_encoder_layers_the_python_name():

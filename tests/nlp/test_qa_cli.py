@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 
@@ -10,13 +9,9 @@ import pytest
 
 from nlp.qa.cli import add_commands, resolve_squad_data
 from nlp.qa.task import QuestionAnswerer
+from tests.cli_helpers import check_export, domain_runner
 
-
-def _run(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="dlsuite nlp")
-    add_commands(parser.add_subparsers(dest="nlp_task", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
+_run = domain_runner(add_commands, dest="nlp_task")
 
 
 def test_qa_train_evaluate_predict_export(tmp_path, capsys):
@@ -50,28 +45,18 @@ def test_qa_train_evaluate_predict_export(tmp_path, capsys):
     )
     assert (
         _run(
-            [
-                "qa",
-                "train",
-                "--data",
-                str(squad),
-                "--epochs",
-                "2",
-                "--sequence-length",
-                "32",
-                "--vocabulary-size",
-                "100",
-                "--output",
-                str(model),
-            ]
+            "qa train --data",
+            squad,
+            "--epochs 2 --sequence-length 32 --vocabulary-size 100 --output",
+            model,
         )
         == 0
     )
     assert f"saved {model}" in capsys.readouterr().out
     with pytest.raises(FileExistsError, match="--overwrite"):
-        _run(["qa", "train", "--data", "builtin:synthetic", "--output", str(model)])
+        _run("qa train --data builtin:synthetic --output", model)
 
-    assert _run(["qa", "evaluate", "--model", str(model), "--data", str(squad)]) == 0
+    assert _run("qa evaluate --model", model, "--data", squad) == 0
     out = capsys.readouterr().out
     assert "1 answer(s) not at their answer_start" in out  # misaligned answers are reported
     report = json.loads(out[out.index("{") :])
@@ -79,32 +64,23 @@ def test_qa_train_evaluate_predict_export(tmp_path, capsys):
 
     assert (
         _run(
-            [
-                "qa",
-                "predict",
-                "--model",
-                str(model),
-                "--context",
-                context,
-                "--json",
-                "Where was Ada Lovelace born?",
-            ]
+            "qa predict --model",
+            model,
+            "--context",
+            [context],
+            "--json 'Where was Ada Lovelace born?'",
         )
         == 0
     )
     line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert line["question"] == "Where was Ada Lovelace born?"
     assert context[line["start"] : line["end"]] == line["answer"]
-    assert (
-        _run(["qa", "predict", "--model", str(model), "--context", context, "Where was Ada born?"])
-        == 0
-    )
+    assert _run("qa predict --model", model, "--context", [context], "'Where was Ada born?'") == 0
     assert capsys.readouterr().out.startswith("'Where was Ada born?': ")  # one readable line
     with pytest.raises(ValueError, match="--context"):
-        _run(["qa", "predict", "--model", str(model), "Where?"])
+        _run("qa predict --model", model, "'Where?'")
 
-    assert _run(["qa", "export", "--model", str(model), "--output", str(tmp_path / "served")]) == 0
-    assert (tmp_path / "served" / "1" / "saved_model.pb").is_file()
+    check_export(_run, "qa", model, tmp_path / "served")
 
 
 def test_qa_data_errors(tmp_path):
@@ -112,36 +88,19 @@ def test_qa_data_errors(tmp_path):
     v2 = resolve_squad_data("builtin:synthetic-v2", "val")
     assert len(v2) == 100 and any(e.is_impossible for e in v2.examples)
     with pytest.raises(ValueError, match="unknown built-in dataset"):
-        _run(["qa", "train", "--data", "builtin:nope", "--output", str(tmp_path / "x.keras")])
+        _run("qa train --data builtin:nope --output", tmp_path / "x.keras")
     with pytest.raises(ValueError, match="not a file"):
         resolve_squad_data(str(tmp_path / "missing.json"), "val")
     with pytest.raises(ValueError, match="no such task file"):
-        _run(
-            ["qa", "evaluate", "--model", str(tmp_path / "x.keras"), "--data", "builtin:synthetic"]
-        )
+        _run("qa evaluate --model", tmp_path / "x.keras", "--data builtin:synthetic")
 
 
 def test_qa_train_tunes_the_no_answer_threshold_on_validation_data(tmp_path, capsys):
     model = tmp_path / "qa2.keras"
     assert (
         _run(
-            [
-                "qa",
-                "train",
-                "--data",
-                "builtin:synthetic-v2",
-                "--tune-threshold",
-                "--epochs",
-                "1",
-                "--sequence-length",
-                "48",
-                "--doc-stride",
-                "16",
-                "--vocabulary-size",
-                "200",
-                "--output",
-                str(model),
-            ]
+            "qa train --data builtin:synthetic-v2 --tune-threshold --epochs 1 --sequence-length 48 --doc-stride 16 --vocabulary-size 200 --output",
+            model,
         )
         == 0
     )
@@ -183,14 +142,4 @@ def test_qa_train_tunes_the_no_answer_threshold_on_validation_data(tmp_path, cap
         )
     )
     with pytest.raises(ValueError, match="--tune-threshold needs validation data"):
-        _run(
-            [
-                "qa",
-                "train",
-                "--data",
-                str(squad),
-                "--tune-threshold",
-                "--output",
-                str(tmp_path / "x.keras"),
-            ]
-        )
+        _run("qa train --data", squad, "--tune-threshold --output", tmp_path / "x.keras")

@@ -13,6 +13,7 @@ import tensorflow as tf
 from speech import SpeechRecognizer, Utterances, load_audio_folder, load_manifest, make_utterances
 from speech import cli as speech_cli
 from speech.data import write_manifest
+from tests.cli_helpers import check_export, domain_runner
 from tests.speech.conftest import SAMPLE_RATE
 
 
@@ -87,24 +88,19 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _run(argv: list[str]) -> int:
-    args = _parser().parse_args(argv)
-    return args.func(args)
+_run = domain_runner(speech_cli.register, dest="domain")
 
 
 def test_cli_evaluate_transcribe_export(trained_asr, synthetic_split, tmp_path, capsys):
     _, val = synthetic_split
     model = str(trained_asr.save(tmp_path / "asr.keras"))
     write_manifest(val.subset(range(6)), tmp_path / "val")
-    assert (
-        _run(["speech", "asr", "evaluate", "--model", model, "--data", str(tmp_path / "val")]) == 0
-    )
+    assert _run("speech asr evaluate --model", model, "--data", tmp_path / "val") == 0
     assert '"cer"' in capsys.readouterr().out
     wav = str(tmp_path / "val" / "utt00000.wav")
-    assert _run(["speech", "asr", "transcribe", "--model", model, wav]) == 0
+    assert _run("speech asr transcribe --model", model, wav) == 0
     assert val.transcripts[0] in capsys.readouterr().out
-    assert _run(["speech", "asr", "export", "--model", model, "--output", str(tmp_path / "m")]) == 0
-    assert (tmp_path / "m" / "1" / "saved_model.pb").is_file()
+    check_export(_run, "speech asr", model, tmp_path / "m")
     with pytest.raises(ValueError, match="unknown built-in"):
         speech_cli.resolve_data("builtin:librispeech")
     with pytest.raises(SystemExit):

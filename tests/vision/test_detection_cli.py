@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import numpy as np
 import pytest
 
+from tests.cli_helpers import check_export, domain_runner
 from vision import cli
 from vision.images import encode_png
 
-
-def _run(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="dlsuite")
-    cli.register(parser.add_subparsers(dest="domain", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
+_run = domain_runner(cli.register, dest="domain")
 
 
 def _voc_folder(root, count=4):
@@ -41,86 +36,44 @@ def test_detect_train_evaluate_predict_export(tmp_path, capsys):
     model = tmp_path / "det.keras"
     assert (
         _run(
-            [
-                "vision",
-                "detect",
-                "train",
-                "--data",
-                str(data),
-                "--val-data",
-                str(data),
-                "--image-size",
-                "64",
-                "--epochs",
-                "1",
-                "--batch-size",
-                "4",
-                "--output",
-                str(model),
-            ]
+            "vision detect train --data",
+            data,
+            "--val-data",
+            data,
+            "--image-size 64 --epochs 1 --batch-size 4 --output",
+            model,
         )
         == 0
     )
     assert model.is_file() and "validation mAP" in capsys.readouterr().out
     with pytest.raises(FileExistsError, match="--overwrite"):
-        _run(["vision", "detect", "train", "--data", str(data), "--output", str(model)])
+        _run("vision detect train --data", data, "--output", model)
     report_dir = tmp_path / "report"
     argv = ["vision", "detect", "evaluate", "--model", str(model), "--data", str(data)]
-    assert _run([*argv, "--report-dir", str(report_dir)]) == 0  # refused before the scaffold
+    assert _run(argv, "--report-dir", report_dir) == 0  # refused before the scaffold
     report = json.loads(capsys.readouterr().out)
     assert {"mAP", "mAP_50", "mAP_75", "per_class"} <= set(report) and report["num_objects"] == 4
     assert json.loads((report_dir / "metrics.json").read_text()) == report
     image = str(data / "JPEGImages" / "im0.png")
     assert (
         _run(
-            [
-                "vision",
-                "detect",
-                "predict",
-                "--model",
-                str(model),
-                "--score-threshold",
-                "0",
-                "--draw-dir",
-                str(tmp_path / "drawn"),
-                image,
-            ]
+            "vision detect predict --model",
+            model,
+            "--score-threshold 0 --draw-dir",
+            tmp_path / "drawn",
+            image,
         )
         == 0
     )
     assert image in capsys.readouterr().out and (tmp_path / "drawn" / "im0.png").is_file()
     argv = ["vision", "detect", "predict", "--model", str(model), "--json", image, image]
-    assert _run([*argv, "--score-threshold", "0"]) == 0
+    assert _run(argv, "--score-threshold 0") == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [line["image"] for line in lines] == [image, image]
     assert {"boxes", "scores", "labels"} <= set(lines[0])
-    assert (
-        _run(
-            [
-                "vision",
-                "detect",
-                "export",
-                "--model",
-                str(model),
-                "--output",
-                str(tmp_path / "models"),
-            ]
-        )
-        == 0
-    )
-    assert (tmp_path / "models" / "1" / "saved_model.pb").is_file()
+    check_export(_run, "vision detect", model, tmp_path / "models")
     with pytest.raises(ValueError, match="not a COCO .json file"):
-        _run(
-            [
-                "vision",
-                "detect",
-                "evaluate",
-                "--model",
-                str(model),
-                "--data",
-                str(tmp_path / "nothing"),
-            ]
-        )
+        _run("vision detect evaluate --model", model, "--data", tmp_path / "nothing")
 
 
 def test_log_dir_pictures_draw_the_predicted_boxes(tmp_path):

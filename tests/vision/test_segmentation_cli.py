@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from tests.cli_helpers import check_export, domain_runner
 from vision import cli
 
-
-def _run(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="dlsuite")
-    cli.register(parser.add_subparsers(dest="domain", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
+_run = domain_runner(cli.register, dest="domain")
 
 
 def _mask_folder(root, count=5):
@@ -37,83 +32,36 @@ def test_segment_train_evaluate_predict_export(tmp_path, capsys):
     model = tmp_path / "seg.keras"
     assert (
         _run(
-            [
-                "vision",
-                "segment",
-                "train",
-                "--data",
-                str(data),
-                "--classes",
-                "background,cell",
-                "--image-size",
-                "32",
-                "--epochs",
-                "1",
-                "--batch-size",
-                "4",
-                "--output",
-                str(model),
-            ]
+            "vision segment train --data",
+            data,
+            "--classes background,cell --image-size 32 --epochs 1 --batch-size 4 --output",
+            model,
         )
         == 0
     )
     assert "validation mean IoU" in capsys.readouterr().out
-    assert (
-        _run(
-            [
-                "vision",
-                "segment",
-                "evaluate",
-                "--model",
-                str(model),
-                "--data",
-                str(data),
-                "--part",
-                "train",
-            ]
-        )
-        == 0
-    )
+    assert _run("vision segment evaluate --model", model, "--data", data, "--part train") == 0
     report = json.loads(capsys.readouterr().out)
     assert set(report["per_class"]) == {"background", "cell"} and "confusion_matrix" not in report
     image = str(data / "images" / "m0.png")
     assert (
         _run(
-            [
-                "vision",
-                "segment",
-                "predict",
-                "--model",
-                str(model),
-                "--mask-dir",
-                str(tmp_path / "masks"),
-                "--overlay-dir",
-                str(tmp_path / "overlays"),
-                image,
-            ]
+            "vision segment predict --model",
+            model,
+            "--mask-dir",
+            tmp_path / "masks",
+            "--overlay-dir",
+            tmp_path / "overlays",
+            image,
         )
         == 0
     )
     assert "32x48" in capsys.readouterr().out
     assert np.asarray(Image.open(tmp_path / "masks" / "m0.png")).shape == (32, 48)
     assert (tmp_path / "overlays" / "m0.png").is_file()
-    assert (
-        _run(
-            [
-                "vision",
-                "segment",
-                "export",
-                "--model",
-                str(model),
-                "--output",
-                str(tmp_path / "models"),
-            ]
-        )
-        == 0
-    )
-    assert (tmp_path / "models" / "1" / "saved_model.pb").is_file()
+    check_export(_run, "vision segment", model, tmp_path / "models")
     with pytest.raises(ValueError, match="images/ and masks/"):
-        _run(["vision", "segment", "evaluate", "--model", str(model), "--data", str(tmp_path)])
+        _run("vision segment evaluate --model", model, "--data", tmp_path)
 
 
 def test_log_dir_pictures_overlay_the_predicted_masks():
