@@ -15,8 +15,13 @@ A domain CLI builds ``dlsuite <domain> <task> train|evaluate|predict|export`` fr
   predictions as pictures for image tasks), the same on every supervised train command;
   ``--seed`` (the config's ``seed`` field) also seeds Python, NumPy and Keras.
 
+- ``load_train_val`` / ``load_labelled`` / ``finish_training``: the steps every train command
+  shares (read the training and validation data, then fit, save and print a validation
+  summary); ``render_each`` builds the ``--log-dir`` picture function from a per-input drawing.
+
 Nothing here imports TensorFlow or Keras at import time; the helpers that need them import them
-when called. ``common.task_cli_commands`` builds the evaluate / predict / export commands.
+when called. ``common.task_cli_commands`` builds the evaluate / predict / export commands, and
+``common.task_cli_spec`` registers all four for a task from one ``TaskCommands`` table.
 """
 
 from __future__ import annotations
@@ -80,6 +85,7 @@ __all__ = [
     "load_train_val",
     "parse_data_spec",
     "quiet_native_logs",
+    "render_each",
     "sample_inputs",
     "save",
     "seed_everything",
@@ -273,6 +279,16 @@ def sample_inputs(data: Any, count: int = SAMPLE_COUNT) -> list[Any]:
         if element is not None:
             found.append(element)
     return found
+
+
+def render_each(task: Any, draw: Callable[[Any, Any], Any]) -> RenderFn:
+    """A ``RenderFn`` that predicts the inputs with ``task`` and pictures each one with
+    ``draw(input, result)``."""
+
+    def render(inputs: list[Any]) -> list[Any]:
+        return [draw(x, result) for x, result in zip(inputs, task.predict(inputs), strict=True)]
+
+    return render
 
 
 def training_callbacks(

@@ -49,7 +49,7 @@ class TrainCommand:
     data_help: str
     epochs: int = 10
     data_dir: bool = True
-    val_help: str | None = None
+    val_help: str = "validation data (same forms as --data)"
     config_help: Mapping[str, str] = dataclasses.field(default_factory=dict)
     choices: Mapping[str, Sequence[str] | str] = dataclasses.field(default_factory=dict)
     types: Mapping[str, Callable[[str], Any]] = dataclasses.field(default_factory=dict)
@@ -90,9 +90,12 @@ def add_train_command(
 
 
 def _build_train(task_ref: str, train: TrainCommand, parser: argparse.ArgumentParser) -> None:
-    val_help = {"val_help": train.val_help} if train.val_help else {}
     add_train_options(
-        parser, train.data_help, epochs=train.epochs, data_dir=train.data_dir, **val_help
+        parser,
+        train.data_help,
+        epochs=train.epochs,
+        val_help=train.val_help,
+        data_dir=train.data_dir,
     )
     if train.options is not None:
         train.options(parser)

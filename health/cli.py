@@ -144,45 +144,38 @@ def _middle_slice(item: Any, mask: Any) -> tuple[Any, Any]:
 def render_scores(task: Any) -> cli.RenderFn:
     """``--log-dir`` pictures: each image (windowed as the model sees it) with its prediction."""
 
-    def render(inputs: list[Any]) -> list[Any]:
+    def draw(item: Any, result: dict[str, Any]) -> Any:
         from common.plots import caption_images
         from health.gradcam import _display_image
 
-        pictures = []
-        for item, result in zip(inputs, task.predict(inputs), strict=True):
-            label = result.get("label") or ", ".join(result.get("labels", [])) or "none"
-            caption = f"{label} {max(result['scores'].values()):.2f}"
-            image = _display_image(task, item)
-            pictures.append(caption_images(image[None], [caption])[0])
-        return pictures
+        label = result.get("label") or ", ".join(result.get("labels", [])) or "none"
+        caption = f"{label} {max(result['scores'].values()):.2f}"
+        return caption_images(_display_image(task, item)[None], [caption])[0]
 
-    return render
+    return cli.render_each(task, draw)
 
 
 def render_masks(task: Any) -> cli.RenderFn:
     """``--log-dir`` pictures: each windowed slice with its predicted structures tinted (the
     middle slice of a volume), captioned with the structures found."""
 
-    def render(inputs: list[Any]) -> list[Any]:
+    def draw(item: Any, result: dict[str, Any]) -> Any:
         import numpy as np
 
         from common.plots import caption_images
         from health.gradcam import _display_image
 
-        pictures = []
-        for item, result in zip(inputs, task.predict(inputs), strict=True):
-            image, mask = _middle_slice(item, result["mask"])
-            grey = _display_image(task, image)
-            rgb = np.repeat(grey[..., None], 3, -1) if grey.ndim == 2 else grey[..., :3].copy()
-            if mask.shape == rgb.shape[:2]:
-                for label in range(1, int(mask.max()) + 1):
-                    colour = np.array(MASK_COLOURS[(label - 1) % len(MASK_COLOURS)])
-                    rgb[mask == label] = 0.6 * rgb[mask == label] + 0.4 * colour
-            found = [c for c in result.get("classes", []) if c != task.classes[0]]
-            pictures.append(caption_images(rgb[None], [", ".join(found) or "nothing found"])[0])
-        return pictures
+        image, mask = _middle_slice(item, result["mask"])
+        grey = _display_image(task, image)
+        rgb = np.repeat(grey[..., None], 3, -1) if grey.ndim == 2 else grey[..., :3].copy()
+        if mask.shape == rgb.shape[:2]:
+            for label in range(1, int(mask.max()) + 1):
+                colour = np.array(MASK_COLOURS[(label - 1) % len(MASK_COLOURS)])
+                rgb[mask == label] = 0.6 * rgb[mask == label] + 0.4 * colour
+        found = [c for c in result.get("classes", []) if c != task.classes[0]]
+        return caption_images(rgb[None], [", ".join(found) or "nothing found"])[0]
 
-    return render
+    return cli.render_each(task, draw)
 
 
 # ------------------------------------------------------------------ segment

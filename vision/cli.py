@@ -79,22 +79,19 @@ def _train(args: argparse.Namespace) -> int:
 def render_labels(task: Any) -> cli.RenderFn:
     """``--log-dir`` pictures: each image with the predicted label and score below it."""
 
-    def render(inputs: list[Any]) -> list[Any]:
+    def draw(item: Any, result: dict[str, Any]) -> Any:
         import numpy as np
 
         from common.plots import caption_images
         from vision.images import as_image_array
 
-        pictures = []
-        for item, result in zip(inputs, task.predict(inputs), strict=True):
-            image = as_image_array(item)[..., :3]
-            if np.issubdtype(image.dtype, np.floating) and image.size and image.max() > 1.0:
-                image = np.clip(image, 0, 255).round().astype(np.uint8)  # folders: [0, 255]
-            caption = f"{result['label']} {result['score']:.2f}"
-            pictures.append(caption_images(image[None], [caption])[0])
-        return pictures
+        image = as_image_array(item)[..., :3]
+        if np.issubdtype(image.dtype, np.floating) and image.size and image.max() > 1.0:
+            image = np.clip(image, 0, 255).round().astype(np.uint8)  # folders: [0, 255]
+        caption = f"{result['label']} {result['score']:.2f}"
+        return caption_images(image[None], [caption])[0]
 
-    return render
+    return cli.render_each(task, draw)
 
 
 def _no_flip(parser: argparse.ArgumentParser) -> None:

@@ -14,35 +14,19 @@ from tests.cli_helpers import check_export, domain_runner
 _run = domain_runner(add_commands, dest="nlp_task")
 
 
+def _write_squad(path, context: str, question: str, answer: str, start: int) -> None:
+    """A SQuAD v1.1 file of one paragraph with one question."""
+    qa = {"id": "1", "question": question, "answers": [{"text": answer, "answer_start": start}]}
+    paragraph = {"context": context, "qas": [qa]}
+    data = {"version": "1.1", "data": [{"title": "t", "paragraphs": [paragraph]}]}
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+
 def test_qa_train_evaluate_predict_export(tmp_path, capsys):
     model = tmp_path / "qa.keras"
     squad = tmp_path / "dev.json"
     context = "Ada Lovelace was born in Lyon. Ada Lovelace works as a pilot."
-    squad.write_text(
-        json.dumps(
-            {
-                "version": "1.1",
-                "data": [
-                    {
-                        "title": "t",
-                        "paragraphs": [
-                            {
-                                "context": context,
-                                "qas": [
-                                    {
-                                        "id": "1",
-                                        "question": "Where was Ada Lovelace born?",
-                                        "answers": [{"text": "Lyon", "answer_start": 3}],
-                                    },
-                                ],
-                            }
-                        ],
-                    }
-                ],
-            }
-        ),
-        encoding="utf-8",
-    )
+    _write_squad(squad, context, "Where was Ada Lovelace born?", "Lyon", 3)
     assert (
         _run(
             "qa train --data",
@@ -117,29 +101,6 @@ def test_qa_train_tunes_the_no_answer_threshold_on_validation_data(tmp_path, cap
         threshold, abs=1e-3
     )
     squad = tmp_path / "v1.json"
-    squad.write_text(
-        json.dumps(
-            {
-                "version": "1.1",
-                "data": [
-                    {
-                        "title": "t",
-                        "paragraphs": [
-                            {
-                                "context": "Ada was born in Lyon.",
-                                "qas": [
-                                    {
-                                        "id": "1",
-                                        "question": "Where?",
-                                        "answers": [{"text": "Lyon", "answer_start": 16}],
-                                    }
-                                ],
-                            }
-                        ],
-                    }
-                ],
-            }
-        )
-    )
+    _write_squad(squad, "Ada was born in Lyon.", "Where?", "Lyon", 16)
     with pytest.raises(ValueError, match="--tune-threshold needs validation data"):
         _run("qa train --data", squad, "--tune-threshold --output", tmp_path / "x.keras")

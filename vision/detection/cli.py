@@ -76,16 +76,12 @@ def _train(args: argparse.Namespace) -> int:
 def render_boxes(task: Any) -> cli.RenderFn:
     """``--log-dir`` pictures: each image with its predicted boxes, labels and a legend."""
 
-    def render(inputs: list[Any]) -> list[bytes]:
+    def draw(item: Any, result: dict[str, Any]) -> bytes:
         from vision.draw import draw_detections
 
-        results = task.predict(inputs)
-        return [
-            draw_detections(item, result, class_names=task.classes)
-            for item, result in zip(inputs, results, strict=True)
-        ]
+        return draw_detections(item, result, class_names=task.classes)
 
-    return render
+    return cli.render_each(task, draw)
 
 
 def _image_dir(parser: argparse.ArgumentParser) -> None:

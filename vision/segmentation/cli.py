@@ -67,16 +67,12 @@ def _train(args: argparse.Namespace) -> int:
 def render_masks(task: Any) -> cli.RenderFn:
     """``--log-dir`` pictures: each image with its predicted mask overlaid and a legend."""
 
-    def render(inputs: list[Any]) -> list[bytes]:
+    def draw(item: Any, result: dict[str, Any]) -> bytes:
         from vision.draw import overlay_mask
 
-        results = task.predict(inputs)
-        return [
-            overlay_mask(item, result["mask"], class_names=task.classes)
-            for item, result in zip(inputs, results, strict=True)
-        ]
+        return overlay_mask(item, result["mask"], class_names=task.classes)
 
-    return render
+    return cli.render_each(task, draw)
 
 
 def _evaluate_data(args: argparse.Namespace, task: Any) -> Any:
