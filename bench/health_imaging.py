@@ -576,6 +576,10 @@ def main(argv: list[str] | None = None) -> int:
         if not drive or "folds_done" not in drive:
             parser.error(f"{args.rerun} holds no DRIVE run to repeat")
         recipe = drive["recipe"]
+        if recipe.get("input") != DRIVE_RECIPE["input"] or "config" not in drive["fold_results"][0]:
+            parser.error(
+                f"{args.rerun} was run with an earlier DRIVE recipe; it cannot be repeated"
+            )
         args.sections, args.fold, args.folds = "drive", drive["folds_done"], drive["folds"]
         args.drive_epochs, args.drive_patches = drive["epochs"], drive["patches_per_epoch"]
         args.drive_loss, args.drive_jitter = recipe["loss"], recipe["intensity_jitter"]
