@@ -46,10 +46,17 @@ def run_demo(
     summary rows for the table and one raw request per model."""
     result = DemoResult()
     for name, pipeline in pipelines.items():
+        # Label the training lines that follow (Keras prints epochs without naming the task).
+        print(f"\n--- {name}: {first_line(pipeline.__doc__)} ---", flush=True)
         summary = pipeline(quick=True, models_dir=models_dir, reports_dir=reports_dir)
         result.requests[name] = summary.pop("request")
         result.rows.append(summary)
     return result
+
+
+def first_line(text: str | None) -> str:
+    """The first line of a docstring (the pipeline's one-line description), or ``""``."""
+    return (text or "").strip().split("\n", 1)[0].rstrip(".")
 
 
 def pipelines_main(

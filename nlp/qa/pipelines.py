@@ -71,5 +71,6 @@ def question_answering(
         "export": str(version_dir),
         "export_agrees": agree,
         "answer": answerer.predict(question, context)["answer"],
+        "expected": "São Paulo",  # shown beside the answer, so the demo cannot hide a wrong one
         "request": {"question": [question], "context": [context]},
     }

@@ -21,6 +21,10 @@ class FakeTask:
 
 
 def _pipeline(quick=False, models_dir="models", reports_dir="reports"):
+    """Classify fake things.
+
+    More words that the demo's training label leaves out.
+    """
     return {"task": f"fake {quick}", "models": str(models_dir), "request": {"x": [1]}}
 
 
@@ -32,8 +36,10 @@ def test_timed_fit_trains_draws_the_curves_and_returns_seconds(tmp_path):
     assert seconds >= 0 and round(seconds, 1) == seconds
 
 
-def test_run_demo_collects_rows_and_requests_by_model_name():
+def test_run_demo_collects_rows_and_requests_by_model_name(capsys):
     result = run_demo({"one": _pipeline, "two": _pipeline}, "m", "r")
+    labels = [line for line in capsys.readouterr().out.splitlines() if line]
+    assert labels == ["--- one: Classify fake things ---", "--- two: Classify fake things ---"]
     assert result.rows == [{"task": "fake True", "models": "m"}] * 2
     assert result.requests == {"one": {"x": [1]}, "two": {"x": [1]}}
 
