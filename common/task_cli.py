@@ -92,6 +92,7 @@ __all__ = [
     "show_value",
     "split_list",
     "start_training",
+    "train_with_classes",
     "training_callbacks",
     "validation_spec",
 ]
@@ -373,6 +374,25 @@ def load_labelled(
     val_spec = val_spec or validation_spec(args)
     val = load(val_spec, "val", classes or found)[0] if val_spec else None
     return data, val, list(classes or found)
+
+
+def train_with_classes(
+    args: argparse.Namespace,
+    task_class: Any,
+    load: LabelledLoader,
+    summary: str | Callable[[Mapping[str, Any]], str] | None,
+    render: Callable[[Any], RenderFn] | None = None,
+    val_spec: str | None = None,
+) -> int:
+    """``train`` for a task whose classes are ``--classes`` or the data's: the start checks,
+    ``load_labelled``, the task from its config options and ``finish_training``
+    (``render(task)`` gives the ``--log-dir`` pictures)."""
+    output = start_training(args)
+    data, val, classes = load_labelled(args, load, val_spec)
+    options = config_options(args, task_class.config_class)
+    task = task_class(**{**options, "classes": classes})
+    pictures = render(task) if render is not None else None
+    return finish_training(task, args, output, data, val, summary, render=pictures)
 
 
 def finish_training(

@@ -65,15 +65,14 @@ def resolve_data(
 def _train(args: argparse.Namespace) -> int:
     from vision.classification import ImageClassifier
 
-    output = cli.start_training(args)
     size = cli.config_value(args, ImageClassifier.config_class, "image_size")
-    data, val, classes = cli.load_labelled(
-        args, lambda spec, part, names: resolve_data(spec, size, part, args.data_dir, names)
+    return cli.train_with_classes(
+        args,
+        ImageClassifier,
+        lambda spec, part, names: resolve_data(spec, size, part, args.data_dir, names),
+        "validation accuracy {accuracy:.4f}, macro-F1 {macro_f1:.4f}",
+        render_labels,
     )
-    options = cli.config_options(args, ImageClassifier.config_class)
-    task = ImageClassifier(**{**options, "classes": classes})
-    summary = "validation accuracy {accuracy:.4f}, macro-F1 {macro_f1:.4f}"
-    return cli.finish_training(task, args, output, data, val, summary, render=render_labels(task))
 
 
 def render_labels(task: Any) -> cli.RenderFn:

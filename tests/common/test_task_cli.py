@@ -450,6 +450,25 @@ def test_finish_training_fits_saves_and_prints_the_validation_summary(tmp_path, 
     assert task.fitted == ("t", None, 2)
     assert capsys.readouterr().out.splitlines()[-1] == "got {'decoding': 'greedy'}"
 
+    class Labelled(Fake):
+        config_class = ToyConfig
+
+        def __init__(self, **options):
+            self.options = options
+
+    made = []
+    args.output, args.overwrite, args.classes = str(tmp_path / "l.keras"), False, None
+    code = cli.train_with_classes(
+        args,
+        Labelled,
+        lambda spec, part, names: (part, ["x", "y"]),
+        "validation accuracy {accuracy:.2f}",
+        render=lambda task: made.append(task) or None,
+    )
+    assert code == 0 and made[0].options == {"classes": ["x", "y"]}
+    assert made[0].fitted == ("train", "val", 2)
+    assert capsys.readouterr().out.splitlines()[-1] == "validation accuracy 0.50"
+
 
 def test_duplicated_choice_lists_match_their_source():
     from nlp.translation import cli as translation_cli

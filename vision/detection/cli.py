@@ -62,15 +62,13 @@ def resolve_data(
 def _train(args: argparse.Namespace) -> int:
     from vision.detection import ObjectDetector
 
-    output = cli.start_training(args)
-    data, val, classes = cli.load_labelled(
+    return cli.train_with_classes(
         args,
+        ObjectDetector,
         lambda spec, part, names: resolve_data(spec, part, args.image_dir, args.data_dir, names),
+        "validation mAP {mAP:.4f}, mAP@.5 {mAP_50:.4f}, mAP@.75 {mAP_75:.4f}",
+        render_boxes,
     )
-    options = cli.config_options(args, ObjectDetector.config_class)
-    task = ObjectDetector(**{**options, "classes": classes})
-    summary = "validation mAP {mAP:.4f}, mAP@.5 {mAP_50:.4f}, mAP@.75 {mAP_75:.4f}"
-    return cli.finish_training(task, args, output, data, val, summary, render=render_boxes(task))
 
 
 def render_boxes(task: Any) -> cli.RenderFn:

@@ -52,16 +52,14 @@ def resolve_data(
 def _train(args: argparse.Namespace) -> int:
     from vision.segmentation.task import ImageSegmenter
 
-    output = cli.start_training(args)
-    data, val, classes = cli.load_labelled(
+    return cli.train_with_classes(
         args,
+        ImageSegmenter,
         lambda spec, part, names: resolve_data(spec, part, args.data_dir, names),
-        args.val_data or args.data,  # default: 20% held out of --data
+        "validation mean IoU {mean_iou:.4f}, pixel accuracy {pixel_accuracy:.4f}",
+        render_masks,
+        val_spec=args.val_data or args.data,  # default: 20% held out of --data
     )
-    options = cli.config_options(args, ImageSegmenter.config_class)
-    task = ImageSegmenter(**{**options, "classes": classes})
-    summary = "validation mean IoU {mean_iou:.4f}, pixel accuracy {pixel_accuracy:.4f}"
-    return cli.finish_training(task, args, output, data, val, summary, render=render_masks(task))
 
 
 def render_masks(task: Any) -> cli.RenderFn:
