@@ -8,7 +8,8 @@ back to the gold tokens by character offsets: what a served client gets. ``f1_ga
 difference in points.
 
 Every row records the full task config it ran with (``config``) and the bench arguments
-(``bench_args``); ``--rerun RESULTS.json MODEL`` trains and scores that row again from its JSON. Speed, as a same-run ratio: sentences/s
+(``bench_args``); ``--rerun RESULTS.json MODEL`` trains and scores that row again from its JSON.
+Speed, as a same-run ratio: sentences/s
 of the exported SavedModel (raw text in, entities out) over the Python ``predict`` path on the
 same detokenised validation sentences.
 

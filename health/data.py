@@ -46,8 +46,8 @@ def as_cases(data: Any, rank: int, channels: int = 1, num_classes: int | None = 
         cases = Cases(images, masks, [spacing] * len(images))
     else:
         raise ValueError(
-            "segmentation data must be (images, masks[, spacing]), a PhantomSet, health.data.Cases or "
-            f"a folder of cases, got {type(data).__name__}"
+            "segmentation data must be (images, masks[, spacing]), a PhantomSet, "
+            f"health.data.Cases or a folder of cases, got {type(data).__name__}"
         )
     if len(cases.images) != len(cases.masks):
         raise ValueError(f"{len(cases.images)} images but {len(cases.masks)} masks")
@@ -75,7 +75,8 @@ def as_cases(data: Any, rank: int, channels: int = 1, num_classes: int | None = 
             or (num_classes and mask.max() >= num_classes)
         ):
             raise ValueError(
-                f"mask {i} must hold class indices 0..{(num_classes or 1) - 1}, got {mask.min()}..{mask.max()}"
+                f"mask {i} must hold class indices 0..{(num_classes or 1) - 1}, "
+                f"got {mask.min()}..{mask.max()}"
             )
         images.append(image)
         masks.append(mask.astype(np.int32))

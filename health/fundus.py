@@ -22,7 +22,8 @@ BINS = 256
 
 
 def estimate_fov(image: tf.Tensor, threshold: float = 20.0) -> tf.Tensor:
-    """``[H, W, C]`` (0-255) -> bool ``[H, W]``: the red channel (or the only one) > ``threshold``."""
+    """``[H, W, C]`` (0-255) -> bool ``[H, W]``: the red channel (or the only one) >
+    ``threshold``."""
     image = tf.convert_to_tensor(image, tf.float32)
     return image[..., 0] > threshold
 

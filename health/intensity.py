@@ -21,7 +21,8 @@ def check_intensity(window: str | Sequence[float] | None, scale: float) -> None:
 def intensity_layers(
     x, window: str | Sequence[float] | None, scale: float = 1.0, offset: float = 0.0
 ):
-    """HU -> [0, 1] through ``window`` (clip((v - low) / width, 0, 1)), or ``v * scale + offset``."""
+    """HU -> [0, 1] through ``window`` (clip((v - low) / width, 0, 1)), or ``v * scale +
+    offset``."""
     if window is None:
         return keras.layers.Rescaling(scale, offset, name="intensity")(x)
     level, width = resolve_window(window)

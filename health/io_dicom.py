@@ -84,7 +84,8 @@ def read_dataset(path: str | os.PathLike, pixels: bool = True) -> pydicom.Datase
 def pixel_spacing(
     ds: pydicom.Dataset, name: str, default: float | None = None
 ) -> tuple[float, float]:
-    """(row, column) spacing in mm from PixelSpacing (or ImagerPixelSpacing for projection X-rays)."""
+    """(row, column) spacing in mm from PixelSpacing (or ImagerPixelSpacing for projection
+    X-rays)."""
     for keyword in ("PixelSpacing", "ImagerPixelSpacing"):
         value = ds.get(keyword)
         if value is not None and len(value) == 2:
@@ -94,14 +95,16 @@ def pixel_spacing(
     if default is not None:
         return (float(default), float(default))
     raise ValueError(
-        f"DICOM file {name} has no PixelSpacing; pass default_spacing=... if you know the pixel size"
+        f"DICOM file {name} has no PixelSpacing; "
+        "pass default_spacing=... if you know the pixel size"
     )
 
 
 def to_hounsfield(
     ds: pydicom.Dataset, name: str = "<dataset>", invert_monochrome1: bool = True
 ) -> np.ndarray:
-    """Stored pixels -> float32 modality values: MONOCHROME1 inverted, then slope * v + intercept."""
+    """Stored pixels -> float32 modality values: MONOCHROME1 inverted, then slope * v +
+    intercept."""
     try:
         stored = ds.pixel_array
     except Exception as error:  # pydicom raises many types for broken / compressed pixel data
@@ -185,7 +188,8 @@ def split_series(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> dict
 
 
 def _slice_position(ds: pydicom.Dataset) -> float | None:
-    """Distance of a slice along its normal (from ImageOrientationPatient x ImagePositionPatient)."""
+    """Distance of a slice along its normal (from ImageOrientationPatient x
+    ImagePositionPatient)."""
     position, orientation = ds.get("ImagePositionPatient"), ds.get("ImageOrientationPatient")
     if position is None or orientation is None or len(orientation) != 6:
         return None
@@ -234,7 +238,8 @@ def read_dicom_series(
     shapes = {s.shape for s in slices}
     if len(shapes) != 1:
         raise ValueError(
-            f"slices of series {datasets[0][1].get('SeriesInstanceUID', '?')} differ in size: {sorted(shapes)}"
+            f"slices of series {datasets[0][1].get('SeriesInstanceUID', '?')} "
+            f"differ in size: {sorted(shapes)}"
         )
     first_path, first = datasets[0]
     row, column = pixel_spacing(first, _name(first_path), default_spacing)

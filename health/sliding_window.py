@@ -54,7 +54,8 @@ def sliding_window_inference(
     spatial = image.shape[: len(patch_size)]
     if image.ndim != len(patch_size) + 1:
         raise ValueError(
-            f"image must be (*spatial, channels) with {len(patch_size)} spatial axes, got {image.shape}"
+            f"image must be (*spatial, channels) with {len(patch_size)} spatial axes, "
+            f"got {image.shape}"
         )
     if not 0.0 <= overlap < 1.0:
         raise ValueError(f"overlap must be in [0, 1), got {overlap}")

@@ -34,7 +34,8 @@ class Volume:
         self.spacing = tuple(float(s) for s in self.spacing)
         if len(self.spacing) != self.array.ndim:
             raise ValueError(
-                f"spacing {self.spacing} has {len(self.spacing)} values for a {self.array.ndim}-D array"
+                f"spacing {self.spacing} has {len(self.spacing)} values "
+                f"for a {self.array.ndim}-D array"
             )
         if not all(np.isfinite(s) and s > 0 for s in self.spacing):
             raise ValueError(f"spacing must be positive millimetres, got {self.spacing}")

@@ -65,7 +65,8 @@ def resolve_preset(preset: str) -> Path:
 
 
 def preset_tokenizer_options(preset: str) -> dict[str, Any]:
-    """Vocabulary and casing of a preset: HF ``vocab.txt`` + ``tokenizer_config.json`` or keras-hub assets."""
+    """Vocabulary and casing of a preset: HF ``vocab.txt`` + ``tokenizer_config.json`` or keras-hub
+    assets."""
     root = resolve_preset(preset)
     for candidate in (root / "vocab.txt", root / "assets" / "tokenizer" / "vocabulary.txt"):
         if candidate.is_file():

@@ -42,15 +42,16 @@ def validate_texts(
             raise ValueError(f"text {i} is empty; there is nothing to classify")
         if len(item) > max_chars:
             raise ValueError(
-                f"text {i} has {len(item):,} characters, over the limit of {max_chars:,} (max_chars); "
-                "split long documents before predicting"
+                f"text {i} has {len(item):,} characters, over the limit of {max_chars:,} "
+                "(max_chars); split long documents before predicting"
             )
         texts.append(item)
     return texts, single
 
 
 def trim_to_longest(features: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-    """Cut padded word-piece inputs ``[B, T]`` to the longest text of the batch (other keys kept)."""
+    """Cut padded word-piece inputs ``[B, T]`` to the longest text of the batch (other keys
+    kept)."""
     longest = tf.reduce_max(tf.reduce_sum(tf.cast(features["padding_mask"], tf.int32), axis=1))
     return {k: v[:, :longest] if k in PIECE_KEYS else v for k, v in features.items()}
 

@@ -27,7 +27,8 @@ class TextPacker(tf.Module):
         self.pad_id = tokenizer.special_token_id(PAD, default=0)
 
     def pack_ids(self, ids: tf.RaggedTensor) -> dict[str, tf.Tensor]:
-        """Ragged piece ids -> ``token_ids``, ``padding_mask``, ``segment_ids`` (int32 ``[B, L]``)."""
+        """Ragged piece ids -> ``token_ids``, ``padding_mask``, ``segment_ids`` (int32 ``[B,
+        L]``)."""
         ids = tf.cast(ids[:, : self.sequence_length - 2], tf.int32)
         batch = ids.nrows()
         cls = tf.fill([batch, 1], self.cls_id)

@@ -36,7 +36,8 @@ class DecodeSettings:
 
 
 def features_batch(waveforms: tf.RaggedTensor, rates: tf.Tensor, s: DecodeSettings):
-    """Ragged mono waveforms ``[batch, (samples)]`` + rates ``[batch]`` -> padded features, frames."""
+    """Ragged mono waveforms ``[batch, (samples)]`` + rates ``[batch]`` -> padded features,
+    frames."""
     features = tf.map_fn(
         lambda item: waveform_to_features(
             item[0], item[1], s.sample_rate, s.feature_type, s.num_bins

@@ -139,7 +139,8 @@ def mfcc(log_mel: tf.Tensor, num_coefficients: int = 13) -> tf.Tensor:
 
 
 def normalize_per_utterance(features: tf.Tensor, epsilon: float = 1e-5) -> tf.Tensor:
-    """Zero mean, unit variance per feature bin over the frames of one utterance ``[frames, bins]``."""
+    """Zero mean, unit variance per feature bin over the frames of one utterance ``[frames,
+    bins]``."""
     mean, variance = tf.nn.moments(features, axes=[-2], keepdims=True)
     return (features - mean) * tf.math.rsqrt(variance + epsilon)
 
@@ -151,7 +152,8 @@ def waveform_to_features(
     feature_type: str = "log_mel",
     num_bins: int = 80,
 ) -> tf.Tensor:
-    """One mono waveform at any rate -> normalised features ``[frames, bins]`` at ``sample_rate``."""
+    """One mono waveform at any rate -> normalised features ``[frames, bins]`` at
+    ``sample_rate``."""
     if feature_type not in FEATURE_TYPES:
         raise ValueError(f"feature_type must be one of {FEATURE_TYPES}, got {feature_type!r}")
     audio = resample(sanitize(waveform), rate, sample_rate)

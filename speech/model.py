@@ -19,7 +19,8 @@ RNN_TYPES = ("gru", "lstm")
 
 @keras.saving.register_keras_serializable(package="dlsuite")
 class DownsampledLengths(layers.Layer):
-    """Frame counts -> output-frame counts after a ``stride`` time downsampling: ceil(n / stride)."""
+    """Frame counts -> output-frame counts after a ``stride`` time downsampling: ceil(n /
+    stride)."""
 
     def __init__(self, stride: int = 4, **kwargs):
         super().__init__(**kwargs)
@@ -70,7 +71,8 @@ def build_acoustic_model(
     time_stride: int = 4,
     seed: int = 0,
 ) -> keras.Model:
-    """``{"features", "frames"} -> logits [batch, ceil(frames / stride), num_symbols + 1]``, blank last.
+    """``{"features", "frames"} -> logits [batch, ceil(frames / stride), num_symbols + 1]``, blank
+    last.
 
     ``stride`` is ``time_stride``: 4 (40 ms per output) is fast; 2 suits fast, short speech
     whose characters can be shorter than 40 ms.
@@ -78,7 +80,8 @@ def build_acoustic_model(
     strided_blocks = {1: 0, 2: 1, 4: 2}.get(time_stride)
     if strided_blocks is None or strided_blocks > len(conv_filters):
         raise ValueError(
-            f"time_stride must be one of {TIME_STRIDES} and at most 2 ** len(conv_filters), got {time_stride}"
+            f"time_stride must be one of {TIME_STRIDES} and at most 2 ** len(conv_filters), "
+            f"got {time_stride}"
         )
     if rnn_type not in RNN_TYPES:
         raise ValueError(f"rnn_type must be one of {RNN_TYPES}, got {rnn_type!r}")

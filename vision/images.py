@@ -67,7 +67,8 @@ def read_image_bytes(item: str | os.PathLike | bytes) -> bytes:
 
 
 def decode_image(data: bytes, name: str = "<bytes>") -> np.ndarray:
-    """Decode encoded image bytes to a uint8 (H, W, 3) array; corrupt data -> ValueError naming it."""
+    """Decode encoded image bytes to a uint8 (H, W, 3) array; corrupt data -> ValueError naming
+    it."""
     try:
         image = tf.io.decode_image(data, channels=3, expand_animations=False)
     except (tf.errors.InvalidArgumentError, tf.errors.UnknownError) as error:

@@ -1,4 +1,5 @@
-"""Words -> tagger inputs, in graph (core ops): word ids + character ids, or word pieces + alignment.
+"""Words -> tagger inputs, in graph (core ops): word ids + character ids, or word pieces +
+alignment.
 
 ``WordFeatures`` serves the from-scratch BiLSTM-CRF tagger (lower-cased word lookup with digits
 folded to 0, case-preserving character ids via ``TextVectorization``); ``PieceFeatures`` serves
@@ -76,7 +77,8 @@ CASE_CLASSES = ("pad", "lower", "capitalised", "upper", "has_digit", "other")
 
 
 def word_casing(words: tf.Tensor) -> tf.Tensor:
-    """Casing class id (see ``CASE_CLASSES``) of each word, with core regex ops on Unicode classes."""
+    """Casing class id (see ``CASE_CLASSES``) of each word, with core regex ops on Unicode
+    classes."""
     rules = [  # first match wins
         (r".*\p{Nd}.*", 4),
         (r"\p{Lu}[\p{Lu}.&'-]+", 3),
@@ -90,7 +92,8 @@ def word_casing(words: tf.Tensor) -> tf.Tensor:
 
 
 class PieceFeatures(tf.Module):
-    """Ragged words ``[B, W]`` -> packed word pieces plus ``word_index`` (first piece of each word)."""
+    """Ragged words ``[B, W]`` -> packed word pieces plus ``word_index`` (first piece of each
+    word)."""
 
     def __init__(
         self,

@@ -37,7 +37,8 @@ class QAFeatures(NamedTuple):
 
 
 def sanitize(texts: tf.Tensor, max_chars: int) -> tf.Tensor:
-    """Replace invalid UTF-8 with U+FFFD and keep at most ``max_chars`` characters (serving guard)."""
+    """Replace invalid UTF-8 with U+FFFD and keep at most ``max_chars`` characters (serving
+    guard)."""
     texts = tf.strings.unicode_transcode(
         texts, "UTF-8", "UTF-8", errors="replace", replacement_char=0xFFFD
     )
@@ -45,7 +46,8 @@ def sanitize(texts: tf.Tensor, max_chars: int) -> tf.Tensor:
 
 
 class QAFeaturizer(tf.Module):
-    """``(questions [B], contexts [B]) -> QAFeatures``: ``[CLS] question [SEP] context-window [SEP]``."""
+    """``(questions [B], contexts [B]) -> QAFeatures``: ``[CLS] question [SEP] context-window
+    [SEP]``."""
 
     def __init__(
         self,
@@ -60,7 +62,8 @@ class QAFeaturizer(tf.Module):
         if sequence_length - 3 - max_question_tokens < 8:
             raise ValueError(
                 f"sequence_length {sequence_length} leaves fewer than 8 context tokens after "
-                f"max_question_tokens {max_question_tokens}; raise sequence_length or lower max_question_tokens"
+                f"max_question_tokens {max_question_tokens}; "
+                "raise sequence_length or lower max_question_tokens"
             )
         if doc_stride < 1:
             raise ValueError(f"doc_stride must be positive, got {doc_stride}")

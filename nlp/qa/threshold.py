@@ -50,7 +50,8 @@ def best_no_answer_threshold(
     # Threshold below every margin: all abstain. Moving past margin i makes question i answer.
     totals = empty.sum() + np.concatenate([[0.0], np.cumsum(span - empty)])
     cuts = np.concatenate([[margin[0] - 1.0], (margin[:-1] + margin[1:]) / 2.0, [margin[-1] + 1.0]])
-    # A cut equal to a margin (duplicate margins) would split a tie group; keep only real boundaries.
+    # A cut equal to a margin (duplicate margins) would split a tie group; keep only real
+    # boundaries.
     valid = np.concatenate([[True], margin[:-1] < margin[1:], [True]])
     best = np.flatnonzero(valid & np.isclose(totals, totals[valid].max(), rtol=0.0, atol=1e-9))
     choice = best[np.argmin(np.abs(cuts[best]))]

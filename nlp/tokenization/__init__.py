@@ -1,4 +1,5 @@
-"""Tokenisation that can live inside exported graphs: BERT basic split + WordPiece in core TF ops."""
+"""Tokenisation that can live inside exported graphs: BERT basic split + WordPiece in core TF
+ops."""
 
 from nlp.tokenization.basic import BasicTokenizer, Words
 from nlp.tokenization.wordpiece import (

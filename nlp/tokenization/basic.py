@@ -1,4 +1,5 @@
-"""BERT basic tokenisation (normalise, split on whitespace/punctuation/CJK) in core TF ops, with offsets.
+"""BERT basic tokenisation (normalise, split on whitespace/punctuation/CJK) in core TF ops, with
+offsets.
 
 It reproduces keras-hub's ``pretokenize`` (accent stripping = NFD minus ``\\p{Mn}``, RE2 split
 classes, NFKC case folding) character by character, so it needs no tensorflow-text op and runs
@@ -63,7 +64,8 @@ def _is_default_ignorable(char: str) -> bool:
 
 
 def casefold_nfkc(text: str) -> str:
-    """Python NFKC_Casefold (what ``tf_text.case_fold_utf8`` computes): NFKC, fold, NFKC, drop ignorables."""
+    """Python NFKC_Casefold (what ``tf_text.case_fold_utf8`` computes): NFKC, fold, NFKC, drop
+    ignorables."""
     folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
     return "".join(c for c in folded if not _is_default_ignorable(c))
 

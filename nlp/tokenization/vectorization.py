@@ -18,7 +18,8 @@ def word_vectorizer(
     sequence_length: int | None = 64,
     vocabulary: Sequence[str] | None = None,
 ) -> keras.layers.TextVectorization:
-    """Lower-cased, punctuation-stripped word ids; adapted on ``texts`` or given a ``vocabulary``."""
+    """Lower-cased, punctuation-stripped word ids; adapted on ``texts`` or given a
+    ``vocabulary``."""
     layer = keras.layers.TextVectorization(
         max_tokens=max_tokens,
         standardize="lower_and_strip_punctuation",

@@ -140,7 +140,8 @@ class WordPieceTokenizer(tf.Module):
     def encode_words(
         self, words: tf.Tensor
     ) -> tuple[tf.RaggedTensor, tf.RaggedTensor, tf.RaggedTensor]:
-        """Flat normalised words ``[W]`` -> ragged piece ids ``[W, P]`` and piece char spans in the word."""
+        """Flat normalised words ``[W]`` -> ragged piece ids ``[W, P]`` and piece char spans in the
+        word."""
         words = tf.convert_to_tensor(words, tf.string)
         chars = tf.strings.unicode_split(words, "UTF-8", errors="replace")
         lengths = tf.cast(chars.row_lengths(), tf.int32)

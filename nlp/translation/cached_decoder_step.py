@@ -16,7 +16,8 @@ import tensorflow as tf
 
 
 class CachedDecoderStep:
-    """Build ``step(prefix, state) -> (log_probs, state)`` and its initial state for N hypotheses."""
+    """Build ``step(prefix, state) -> (log_probs, state)`` and its initial state for N
+    hypotheses."""
 
     def __init__(self, model: keras.Model, num_layers: int, num_heads: int, embed_dim: int) -> None:
         decoder = model.get_layer("decoder")
@@ -32,7 +33,8 @@ class CachedDecoderStep:
     def build(
         self, states: tf.Tensor, source_ids: tf.Tensor, repeat: int, max_length: int, bos_id: int
     ) -> tuple[Callable, tuple]:
-        """Step function and initial state for ``repeat`` hypotheses per input (batch-major rows)."""
+        """Step function and initial state for ``repeat`` hypotheses per input (batch-major
+        rows)."""
         mask = tf.not_equal(source_ids, 0)
         rows, source_length = tf.shape(states)[0], tf.shape(states)[1]
         # One pass over the start token fills each layer's cross-attention cache.

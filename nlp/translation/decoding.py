@@ -1,9 +1,11 @@
-"""In-graph greedy and beam search (``tf.while_loop``, core ops only) for sequence-to-sequence models.
+"""In-graph greedy and beam search (``tf.while_loop``, core ops only) for sequence-to-sequence
+models.
 
 Both searches drive a ``step_fn(prefix_ids [N, t], state) -> (log_probs [N, V], state)`` for
 the next token, where ``state`` is a (possibly empty) tuple of tensors with one row per
 hypothesis, such as a decoder's key/value caches, that the search carries and, in beam search,
-reorders with the hypotheses. They run batched, stop when every row has produced the end-of-sequence id or after ``max_length``
+reorders with the hypotheses. They run batched, stop when every row has produced the
+end-of-sequence id or after ``max_length``
 tokens, and return ``(ids [B, T], scores [B], lengths [B])``. ``ids`` exclude the start token,
 include the end token when one was produced and are padded with ``pad_id`` after it.
 
@@ -106,7 +108,8 @@ def beam_search(
 
     ``step_fn`` sees ``batch_size * beam_size`` rows, batch-major (row ``b * K + k`` is beam
     ``k`` of input ``b``): tile per-input tensors such as encoder outputs, and ``state``, with
-    ``tf.repeat(x, beam_size, axis=0)``; ``state`` rows follow their hypotheses. A finished hypothesis stays in the beam with a frozen
+    ``tf.repeat(x, beam_size, axis=0)``; ``state`` rows follow their hypotheses. A finished
+    hypothesis stays in the beam with a frozen
     score and competes with the live ones; a row is done when its best finished hypothesis
     scores above anything a live one could still reach.
     """

@@ -1,4 +1,5 @@
-"""Translation text in and out of the graph: case-preserving WordPiece ids with [BOS]/[EOS], and back.
+"""Translation text in and out of the graph: case-preserving WordPiece ids with [BOS]/[EOS], and
+back.
 
 Wraps the shared core-op ``nlp.tokenization.WordPieceTokenizer`` (``lowercase=False``,
 ``strip_accents=False``: translation must keep case and accents) and adds what seq2seq needs:
@@ -29,7 +30,8 @@ _DETOKENIZE_RULES = (
 def train_translation_vocabulary(
     texts: Sequence[str], vocabulary_size: int, sample: int = 50000
 ) -> list[str]:
-    """Case-preserving WordPiece vocabulary (``[PAD] [UNK] [BOS] [EOS]`` first) from up to ``sample`` texts."""
+    """Case-preserving WordPiece vocabulary (``[PAD] [UNK] [BOS] [EOS]`` first) from up to
+    ``sample`` texts."""
     texts = [t for t in texts if t.strip()]
     if not texts:
         raise ValueError("cannot train a vocabulary: no non-empty sentences")
@@ -98,7 +100,8 @@ class TranslationText(tf.Module):
         return tf.concat([ids, eos], axis=1).to_tensor(default_value=self.source_pad_id)
 
     def target_pairs(self, texts: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        """Texts ``[B]`` -> decoder inputs ``[BOS] y`` and labels ``y [EOS]`` (``[B, T]``, 0-padded)."""
+        """Texts ``[B]`` -> decoder inputs ``[BOS] y`` and labels ``y [EOS]`` (``[B, T]``,
+        0-padded)."""
         ids = self.target.tokenize(
             truncate_texts(tf.convert_to_tensor(texts, tf.string), self.max_chars)
         )

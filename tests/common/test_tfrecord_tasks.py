@@ -1,4 +1,5 @@
-"""Every landed task's model-ready examples survive a TFRecord round trip (data larger than memory)."""
+"""Every landed task's model-ready examples survive a TFRecord round trip (data larger than
+memory)."""
 
 from __future__ import annotations
 

@@ -62,7 +62,8 @@ def trained_tagger(ner_data):
 
 @pytest.fixture(scope="session")
 def tiny_preset(tmp_path_factory, sentiment_data, ner_data):
-    """A 1-layer random BertBackbone saved as a local keras-hub preset (exercises the pretrained path)."""
+    """A 1-layer random BertBackbone saved as a local keras-hub preset (exercises the pretrained
+    path)."""
     import keras_hub
 
     from nlp.tokenization import train_vocabulary

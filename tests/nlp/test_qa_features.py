@@ -1,4 +1,5 @@
-"""In-graph QA features: windows, span labels, span decoding and offsets, checked with oracle logits."""
+"""In-graph QA features: windows, span labels, span decoding and offsets, checked with oracle
+logits."""
 
 from __future__ import annotations
 

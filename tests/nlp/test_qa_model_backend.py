@@ -1,4 +1,5 @@
-"""``nlp.qa.model`` builds and trains QuestionAnswerer's span model on Keras-JAX with TensorFlow unimportable.
+"""``nlp.qa.model`` builds and trains QuestionAnswerer's span model on Keras-JAX with TensorFlow
+unimportable.
 
 That is what lets ``bench/nlp_qa_gpu_train.py`` train the same model and recipe on an accelerator
 machine that has JAX but no TensorFlow. The check runs in a fresh process with ``import tensorflow``
@@ -48,8 +49,10 @@ x = {"token_ids": token_ids, "padding_mask": padding_mask, "segment_ids": np.zer
 y = {"start_logits": starts, "end_logits": ends}
 
 inputs = {name: keras.Input((None,), dtype="int32", name=name) for name in x}
-backbone = keras_hub.models.BertBackbone(vocabulary_size=20, num_layers=1, num_heads=2, hidden_dim=32,
-                                         intermediate_dim=64, max_sequence_length=length, dropout=0.0)
+backbone = keras_hub.models.BertBackbone(
+    vocabulary_size=20, num_layers=1, num_heads=2, hidden_dim=32,
+    intermediate_dim=64, max_sequence_length=length, dropout=0.0,
+)
 model = qa_model.span_model(inputs, backbone(inputs)["sequence_output"])
 epochs, batch = 40, 32
 qa_model.compile_span_model(model, 3e-3, 0.01, epochs * (n // batch), 0.1)

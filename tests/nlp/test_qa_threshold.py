@@ -25,7 +25,8 @@ def test_f1_at_threshold_abstains_above_the_threshold():
 
 
 def test_best_threshold_is_found_exactly_and_lies_between_margins():
-    # Sorted margins -2, 0, 1, 3. Answering the lowest k: k=0 -> 2, k=1 -> 3, k=2 -> 2, k=3 -> 2.5, k=4 -> 1.5.
+    # Sorted margins -2, 0, 1, 3. Answering the lowest k: k=0 -> 2, k=1 -> 3, k=2 -> 2, k=3 ->
+    # 2.5, k=4 -> 1.5.
     threshold, f1 = best_no_answer_threshold(MARGINS, SPAN_F1, EMPTY_F1)
     assert f1 == pytest.approx(75.0)
     assert threshold == pytest.approx(-1.0)  # midway between -2 and 0

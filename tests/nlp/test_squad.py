@@ -1,4 +1,5 @@
-"""SQuAD JSON reader (v1.1 / v2.0, .gz, misaligned answers), TFDS squad, official metrics, synthetic set."""
+"""SQuAD JSON reader (v1.1 / v2.0, .gz, misaligned answers), TFDS squad, official metrics,
+synthetic set."""
 
 from __future__ import annotations
 

@@ -24,7 +24,8 @@ def bigram_model(vocabulary: int, seed: int, eos_bias: float = 0.0):
 
 
 def brute_force_best(table: np.ndarray, max_length: int, alpha: float) -> float:
-    """Highest score over every sequence of up to ``max_length`` tokens (ends at EOS or the limit)."""
+    """Highest score over every sequence of up to ``max_length`` tokens (ends at EOS or the
+    limit)."""
     best = -np.inf
     tokens = range(EOS, table.shape[0])
     for length in range(1, max_length + 1):
@@ -132,7 +133,8 @@ def test_length_penalty_and_argument_checks():
 
 @pytest.mark.parametrize("search", ["greedy", "beam"])
 def test_state_rows_follow_their_hypotheses(search):
-    """State (here: the sum of each hypothesis' earlier tokens, like a cache) is reordered with it."""
+    """State (here: the sum of each hypothesis' earlier tokens, like a cache) is reordered with
+    it."""
     step, _ = bigram_model(9, seed=4, eos_bias=0.2)
 
     def cached(prefix, state):

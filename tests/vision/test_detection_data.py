@@ -1,4 +1,5 @@
-"""Detection loaders: COCO JSON and VOC folders written here, TFDS via mock data, bad annotations."""
+"""Detection loaders: COCO JSON and VOC folders written here, TFDS via mock data, bad
+annotations."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Segmentation loaders: palette / index PNG mask folders, TFDS oxford_iiit_pet mock data, bad masks."""
+"""Segmentation loaders: palette / index PNG mask folders, TFDS oxford_iiit_pet mock data, bad
+masks."""
 
 from __future__ import annotations
 
