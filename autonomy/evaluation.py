@@ -111,14 +111,18 @@ def record_episode(
 
     def render(shown: StepInfo) -> np.ndarray:
         """The current render, with its strip when annotating."""
-        image = env.render()
+        image = np.asarray(env.render(), np.uint8)
         return annotate_frame(image, shown) if annotate else np.asarray(image, np.uint8)
 
     try:
         obs, info = env.reset(seed=int(seed))
         frames.append(render(StepInfo(step=0, speed=_speed(info))))
         for step in range(1, int(max_steps) + 1):
-            values = None if q_values is None or not annotate else np.asarray(q_values(obs))
+            values = (
+                None
+                if q_values is None or not annotate
+                else np.asarray(q_values(obs), float).reshape(-1).tolist()
+            )
             action = int(policy(obs))
             obs, reward, terminated, truncated, info = env.step(action)
             total += float(reward)

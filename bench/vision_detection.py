@@ -116,7 +116,9 @@ def export_map(task: ObjectDetector, test: Any, classes: list[str]) -> dict[str,
             outputs += [
                 {k: v[j].numpy() for k, v in out.items()} for j in range(len(raw[i : i + 8]))
             ]
-    images_info, annotations, detections = [], [], []
+    images_info: list[dict] = []
+    annotations: list[dict] = []
+    detections: list[list[float]] = []
     for index, (data, out) in enumerate(zip(raw, outputs, strict=True)):
         height, width = tf.io.decode_image(data, expand_animations=False).shape[:2]
         image_id = index + 1
