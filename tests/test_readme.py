@@ -37,7 +37,7 @@ def _bash_commands() -> list[list[str]]:
 
 def _inline_command_forms() -> list[list[str]]:
     """Inline `dlsuite a|b c|d ...` mentions in prose, expanded into every combination."""
-    forms = []
+    forms: list[list[str]] = []
     for mention in re.findall(r"`dlsuite ([^`]+)`", TEXT):
         words = [w for w in mention.split() if not w.startswith(("-", "<", "["))]
         words = [w for w in words if w not in ("...", "…") and "/" not in w and "." not in w]
@@ -99,6 +99,7 @@ def _readme_sequence(prefix: list[str]) -> list[list[str]]:
     return [argv for argv in BASH_COMMANDS if argv[: len(prefix)] == prefix]
 
 
+@pytest.mark.slow
 def test_readme_vision_classification_commands_run(tmp_path, monkeypatch):
     import numpy as np
     from PIL import Image
@@ -115,6 +116,7 @@ def test_readme_vision_classification_commands_run(tmp_path, monkeypatch):
     assert any(Path("reports").iterdir())
 
 
+@pytest.mark.slow
 def test_readme_nlp_commands_run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     commands = _readme_sequence(["nlp"])

@@ -39,7 +39,8 @@ def test_train_evaluate_predict_export_cycle(tmp_path, capsys):
     model = tmp_path / "shapes.keras"
     assert (
         dlsuite(
-            "vision classify train --data builtin:shapes --epochs 1 --image-size 16 --batch-size 64 --output",
+            "vision classify train --data builtin:shapes --epochs 1 --image-size 16 "
+            "--batch-size 64 --output",
             model,
         )
         == 0

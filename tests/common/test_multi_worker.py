@@ -43,6 +43,7 @@ def _free_ports(count: int) -> list[int]:
     return ports
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_two_workers_end_with_identical_weights_and_the_chief_exports(tmp_path):
     ports = _free_ports(2)

@@ -81,6 +81,7 @@ def _run(tmp_path: Path, mode: str, work_dir: Path) -> tuple[int, dict]:
     return result.returncode, (json.loads(out.read_text()) if out.exists() else {})
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_sigkill_mid_epoch_then_resume_continues_from_the_saved_step(tmp_path):
     work_dir = tmp_path / "run"
@@ -111,6 +112,7 @@ def test_sigkill_mid_epoch_then_resume_continues_from_the_saved_step(tmp_path):
     assert abs(resumed["accuracy"] - plain["accuracy"]) <= 0.1
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_kill_during_checkpoint_write_resumes_from_the_previous_checkpoint(tmp_path):
     work_dir = tmp_path / "run"

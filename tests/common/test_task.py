@@ -78,6 +78,7 @@ def test_resumed_fit_returns_the_whole_runs_history(tmp_path):
     assert resumed.history == history.history
 
 
+@pytest.mark.slow
 def test_resume_mid_epoch_keeps_the_history_of_finished_epochs(tmp_path):
     task = _tiny()
     with pytest.raises(KeyboardInterrupt):  # batch 8 of 16 per epoch, in epoch 1

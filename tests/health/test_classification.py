@@ -29,6 +29,7 @@ def trained():
     return classifier, test
 
 
+@pytest.mark.slow
 def test_learns_lesions_and_reports_clinical_metrics(trained, tmp_path):
     classifier, test = trained
     report = classifier.evaluate(test, report_dir=tmp_path)
@@ -112,6 +113,7 @@ def test_multi_label_from_csv_with_focal_loss(tmp_path):
     assert isinstance(classifier.predict(phantoms.images[0])["labels"], list)
 
 
+@pytest.mark.slow
 def test_save_load_and_export_parity_in_fresh_process(trained, tmp_path):
     classifier, test = trained
     loaded = MedicalImageClassifier.load(classifier.save(tmp_path / "clf.keras"))

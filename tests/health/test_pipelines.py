@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from health import pipelines
 
 
@@ -26,12 +28,14 @@ def _run(tmp_path: Path, name: str, train_cases: int) -> tuple[dict[str, Any], P
     return summary, reports
 
 
+@pytest.mark.slow
 def test_segmentation_pipeline(tmp_path):
     summary, reports = _run(tmp_path, "segmentation", train_cases=8)
     assert (reports / "prediction.png").stat().st_size > 0
     assert 0.0 <= summary["mean_dice"] <= 1.0 and len(summary["request"]["image"][0]) == 64
 
 
+@pytest.mark.slow
 def test_classification_pipeline(tmp_path):
     summary, reports = _run(tmp_path, "classification", train_cases=32)
     assert (reports / "grad_cam.png").stat().st_size > 0

@@ -29,6 +29,7 @@ def trained():
     return segmenter, test
 
 
+@pytest.mark.slow
 def test_learns_phantom_organs_and_lesions(trained):
     segmenter, test = trained
     report = segmenter.evaluate(test)
@@ -92,6 +93,7 @@ def test_bad_inputs(trained):
         MedicalSegmenter(window="sunset")
 
 
+@pytest.mark.slow
 def test_save_load_and_export_parity_in_fresh_process(trained, tmp_path):
     segmenter, test = trained
     segmenter.save(tmp_path / "seg.keras")

@@ -61,6 +61,7 @@ def test_tfds_errors(tmp_path):
         load_tfds_medical("patch_camelyon", limit=0)
 
 
+@pytest.mark.slow
 def test_cli_trains_and_evaluates_on_a_tfds_set(tmp_path, capsys):
     import json
 

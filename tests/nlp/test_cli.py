@@ -13,6 +13,7 @@ from tests.cli_helpers import check_export, domain_runner
 _run = domain_runner(register, dest="command")
 
 
+@pytest.mark.slow
 def test_classify_train_evaluate_predict_export(tmp_path, capsys):
     model = tmp_path / "sentiment.keras"
     assert (
@@ -43,6 +44,7 @@ def test_classify_train_evaluate_predict_export(tmp_path, capsys):
     check_export(_run, "nlp classify", model, tmp_path / "m")
 
 
+@pytest.mark.slow
 def test_ner_commands_and_errors(trained_tagger, tmp_path, capsys):
     model = trained_tagger.save(tmp_path / "ner.keras")
     text = "Angela Merkel visited Paris ."

@@ -6,6 +6,7 @@ import itertools
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from nlp.ner.crf import CRF, CRFLoss, crf_decode, crf_log_norm, crf_marginals, crf_nll
@@ -63,6 +64,7 @@ def test_nll_is_non_negative_and_zero_length_is_zero():
     assert crf_nll(potentials[:1], np.full((1, 4), -1), np.array([0])).numpy()[0] == 0.0
 
 
+@pytest.mark.slow
 def test_crf_model_learns_a_transition_rule_and_round_trips(tmp_path):
     # Tag 1 may only follow tag 1 or 2 ("inside" after "begin"); emissions alone are ambiguous.
     rng = np.random.default_rng(0)

@@ -92,6 +92,7 @@ def test_export_matches_predict_in_fresh_process(trained_tagger, tmp_path):
     _check_parity(trained_tagger, trained_tagger.export(tmp_path / "ner"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("which", ["tiny", "minilm"])
 def test_pretrained_tagger_export_parity(which, tiny_preset, ner_data, tmp_path):
     preset = tiny_preset if which == "tiny" else minilm_or_skip()

@@ -46,6 +46,7 @@ def exported_qa(trained_qa, tmp_path_factory):
     return trained_qa.export(tmp_path_factory.mktemp("qa_export") / "qa")
 
 
+@pytest.mark.slow
 def test_short_training_reaches_high_exact_match(trained_qa, qa_data):
     report = trained_qa.evaluate(qa_data[1])
     # A random span of a ~25-token context is exactly right far less than 5% of the time.
@@ -92,6 +93,7 @@ def test_save_load_round_trip(trained_qa, tmp_path):
     assert loaded.predict(question, context) == pytest.approx(trained_qa.predict(question, context))
 
 
+@pytest.mark.slow
 def test_export_serves_raw_strings_in_fresh_process_like_predict(trained_qa, exported_qa):
     version_dir = exported_qa
     assert non_core_ops(version_dir) == []
@@ -186,6 +188,7 @@ def test_no_answer_option_answers_nothing_when_the_null_score_wins(trained_qa):
     }
 
 
+@pytest.mark.slow
 def test_tuned_no_answer_threshold_is_the_best_and_is_what_predict_applies(trained_qa, tmp_path):
     """Tuning on SQuAD 2.0-style data picks the F1-best threshold; predict/evaluate/save use it."""
     v2 = make_synthetic_qa(80, seed=2, people=1, unanswerable=0.5)

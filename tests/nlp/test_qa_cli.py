@@ -22,6 +22,7 @@ def _write_squad(path, context: str, question: str, answer: str, start: int) -> 
     path.write_text(json.dumps(data), encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_qa_train_evaluate_predict_export(tmp_path, capsys):
     model = tmp_path / "qa.keras"
     squad = tmp_path / "dev.json"
@@ -79,11 +80,13 @@ def test_qa_data_errors(tmp_path):
         _run("qa evaluate --model", tmp_path / "x.keras", "--data builtin:synthetic")
 
 
+@pytest.mark.slow
 def test_qa_train_tunes_the_no_answer_threshold_on_validation_data(tmp_path, capsys):
     model = tmp_path / "qa2.keras"
     assert (
         _run(
-            "qa train --data builtin:synthetic-v2 --tune-threshold --epochs 1 --sequence-length 48 --doc-stride 16 --vocabulary-size 200 --output",
+            "qa train --data builtin:synthetic-v2 --tune-threshold --epochs 1 "
+            "--sequence-length 48 --doc-stride 16 --vocabulary-size 200 --output",
             model,
         )
         == 0

@@ -69,6 +69,7 @@ print(json.dumps({
 """
 
 
+@pytest.mark.slow
 def test_span_model_trains_on_jax_without_tensorflow(tmp_path: Path) -> None:
     pytest.importorskip("jax")
     env = {

@@ -21,6 +21,7 @@ SAMPLES = [
 ]
 
 
+@pytest.mark.slow
 def test_learns_sentiment_and_reports(trained_classifier, sentiment_data, tmp_path):
     _, val = sentiment_data
     other = (val.texts[:8], val.labels[:8])
@@ -111,6 +112,7 @@ def test_export_matches_predict_in_fresh_process(trained_classifier, tmp_path):
     assert read_warmup_requests(version_dir)[0]["text"].shape == (1,)
 
 
+@pytest.mark.slow
 def test_multi_label_learns():
     train, val = (
         make_topics(240, seed=0, multi_label=True),
@@ -131,6 +133,7 @@ def test_multi_label_learns():
     assert set(result["labels"]) <= set(train.class_names) and result["labels"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("which", ["tiny", "minilm"])
 def test_pretrained_backbone_export_parity(which, tiny_preset, tmp_path, sentiment_data):
     preset = tiny_preset if which == "tiny" else minilm_or_skip()

@@ -49,6 +49,7 @@ def translator(data):
     return model
 
 
+@pytest.mark.slow
 def test_learns_the_template_corpus(translator, data):
     report = translator.evaluate(data[1], decoding="greedy", samples=3)
     # an untrained or copy-the-source model scores near 0 BLEU on these German targets
@@ -121,6 +122,7 @@ def test_save_load_round_trip(translator, tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_export_matches_predict_in_fresh_process(translator, tmp_path):
     version_dir = translator.export(tmp_path / "translation")
     texts = [t.encode("utf-8") for t in SAMPLES] + [
@@ -140,6 +142,7 @@ def test_export_matches_predict_in_fresh_process(translator, tmp_path):
     assert read_warmup_requests(version_dir)[0]["text"].shape == (1,)
 
 
+@pytest.mark.slow
 def test_cli_actions(tmp_path, capsys):
     from nlp.translation.cli import add_commands
 

@@ -18,6 +18,7 @@ from tests.conftest import run_fresh_tensorflow
 from tests.speech.conftest import SAMPLE_RATE, SMALL_MODEL
 
 
+@pytest.mark.slow
 def test_short_training_on_synthetic_utterances_reaches_low_cer(trained_asr, synthetic_split):
     _, val = synthetic_split
     report = trained_asr.evaluate(val)
@@ -137,6 +138,7 @@ def test_save_load_round_trip(trained_asr, synthetic_split, tmp_path):
     assert loaded.predict(val.items()[:4]) == trained_asr.predict(val.items()[:4])
 
 
+@pytest.mark.slow
 def test_export_matches_predict_in_a_process_without_keras(trained_asr, synthetic_split, tmp_path):
     _, val = synthetic_split
     payload = [encode_wav(a, SAMPLE_RATE) for a in val.audio[:6]]

@@ -91,6 +91,7 @@ def _parser() -> argparse.ArgumentParser:
 _run = domain_runner(speech_cli.register, dest="domain")
 
 
+@pytest.mark.slow
 def test_cli_evaluate_transcribe_export(trained_asr, synthetic_split, tmp_path, capsys):
     _, val = synthetic_split
     model = str(trained_asr.save(tmp_path / "asr.keras"))
@@ -107,6 +108,7 @@ def test_cli_evaluate_transcribe_export(trained_asr, synthetic_split, tmp_path, 
         _parser().parse_args(["speech", "asr", "transcribe"])
 
 
+@pytest.mark.slow
 def test_cli_train_writes_a_model(tmp_path, capsys):
     output = tmp_path / "tiny.keras"
     argv = [

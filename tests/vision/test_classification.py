@@ -22,6 +22,7 @@ def _jpeg(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
+@pytest.mark.slow
 def test_short_training_on_digits_reaches_95_percent(trained_digits, digits_split):
     _, _, test = digits_split
     report = trained_digits.evaluate(test)
@@ -121,6 +122,7 @@ def test_load_refuses_other_files(tmp_path):
         ImageClassifier.load(tmp_path / "absent.keras")
 
 
+@pytest.mark.slow
 def test_export_matches_predict_in_a_process_without_keras(trained_digits, digits_split, tmp_path):
     _, _, (x_test, _) = digits_split
     images = [
@@ -151,6 +153,7 @@ def test_export_matches_predict_in_a_process_without_keras(trained_digits, digit
     assert set(warmup) == {"image_bytes"}
 
 
+@pytest.mark.slow
 def test_small_resnet_alternatives_build_and_round_trip(tmp_path):
     for backbone in ("mobilenet_v3_small", "efficientnet_v2_b0"):
         task = ImageClassifier(classes=["a", "b", "c"], image_size=32, backbone=backbone)

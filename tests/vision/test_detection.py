@@ -34,6 +34,7 @@ def detector_and_val():
     return detector, val
 
 
+@pytest.mark.slow
 def test_short_training_on_shapes_reaches_map50_of_half(detector_and_val):
     detector, val = detector_and_val
     report = detector.evaluate(val)
@@ -85,6 +86,7 @@ def test_save_load_round_trip(detector_and_val, tmp_path):
     np.testing.assert_allclose(a["boxes"], b["boxes"], atol=1e-3)
 
 
+@pytest.mark.slow
 def test_export_matches_predict_in_fresh_process_with_core_ops_only(detector_and_val, tmp_path):
     detector, val = detector_and_val
     version = detector.export(tmp_path / "detector")

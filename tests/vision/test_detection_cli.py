@@ -31,6 +31,7 @@ def _voc_folder(root, count=4):
     return root
 
 
+@pytest.mark.slow
 def test_detect_train_evaluate_predict_export(tmp_path, capsys):
     data = _voc_folder(tmp_path / "voc")
     model = tmp_path / "det.keras"

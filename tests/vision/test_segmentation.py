@@ -34,6 +34,7 @@ def segmenter_and_val():
     return segmenter, val
 
 
+@pytest.mark.slow
 def test_short_training_on_shape_masks_reaches_miou_of_0_6(segmenter_and_val):
     segmenter, val = segmenter_and_val
     report = segmenter.evaluate(val)
@@ -75,6 +76,7 @@ def test_predict_returns_masks_at_the_original_size(segmenter_and_val, tmp_path)
         overlay_mask(image, small["mask"][:10])
 
 
+@pytest.mark.slow
 def test_save_load_and_export_parity_in_fresh_process(segmenter_and_val, tmp_path):
     segmenter, val = segmenter_and_val
     segmenter.save(tmp_path / "seg.keras")
@@ -111,6 +113,7 @@ def test_save_load_and_export_parity_in_fresh_process(segmenter_and_val, tmp_pat
         )
 
 
+@pytest.mark.slow
 def test_unet_and_loss_options_build_and_train_a_step():
     data = make_shape_masks(8, 32, seed=4, max_objects=1)
     for architecture, loss in (

@@ -27,6 +27,7 @@ def _mask_folder(root, count=5):
     return root
 
 
+@pytest.mark.slow
 def test_segment_train_evaluate_predict_export(tmp_path, capsys):
     data = _mask_folder(tmp_path / "cells")
     model = tmp_path / "seg.keras"
