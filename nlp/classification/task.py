@@ -56,9 +56,8 @@ class TextClassifierConfig(TaskConfig):
     intermediate_dim: int = 128
     dropout: float = 0.1
     pooling: str = "mean"  # "mean" or "mean_max" (mean and max of the token vectors, concatenated)
-    token_dropout: float = (
-        0.0  # training only: share of word pieces replaced by [UNK] (regulariser)
-    )
+    # training only: share of word pieces replaced by [UNK] (regulariser)
+    token_dropout: float = 0.0
     learning_rate: float | None = None  # default: 1e-3 from scratch, 5e-5 pretrained
     weight_decay: float = 0.01
     warmup_fraction: float = 0.1
