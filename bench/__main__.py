@@ -1,7 +1,9 @@
 """``python -m bench [NAME ...]``: run every benchmark module in ``bench/`` (or the named ones).
 
 A benchmark is any ``bench/<name>.py`` (not starting with ``_``) that exposes ``main(argv)``;
-each runs with its default arguments, one after another, so timings never overlap.
+each runs with its default arguments, one after another, so timings never overlap. A module that
+cannot run with its defaults (a staged run with subcommands, a script for another machine) says
+``RUN_BY_MAKE_BENCH = False`` and is left out; it runs on its own as its docstring shows.
 """
 
 from __future__ import annotations
@@ -16,12 +18,14 @@ BENCH_DIR = Path(__file__).resolve().parent
 
 
 def discover() -> list[str]:
-    """Names of the benchmark modules in ``bench/`` that define ``main``, sorted."""
+    """Names of the benchmark modules in ``bench/`` that define ``main`` and run with their
+    defaults, sorted."""
     names = []
     for path in sorted(BENCH_DIR.glob("*.py")):
         if path.stem.startswith("_"):
             continue
-        if "def main(" in path.read_text(encoding="utf-8"):
+        text = path.read_text(encoding="utf-8")
+        if "def main(" in text and "\nRUN_BY_MAKE_BENCH = False" not in text:
             names.append(path.stem)
     return names
 

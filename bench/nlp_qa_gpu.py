@@ -45,6 +45,8 @@ from nlp.qa.squad import QAExample, SquadData, read_squad
 from nlp.qa.task import QuestionAnswerer, training_span
 
 RESULTS_PATH = RESULTS_DIR / "nlp_qa_gpu.json"
+#: A staged run (prepare / GPU training / finish), never with defaults (see bench/__main__.py).
+RUN_BY_MAKE_BENCH = False
 TOKEN_EMBEDDING = "token_embedding/embeddings"
 
 

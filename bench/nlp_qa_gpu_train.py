@@ -37,6 +37,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+#: Runs on the GPU machine with --pack/--out, never with defaults (see bench/__main__.py).
+RUN_BY_MAKE_BENCH = False
 INPUTS = ("token_ids", "padding_mask", "segment_ids")
 
 
