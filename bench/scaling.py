@@ -11,15 +11,16 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench._harness import bench_parser
+from common.distribute import loopback_cluster_envs
 
 RESULTS = Path(__file__).resolve().parent / "results" / "scaling.json"
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,29 +66,10 @@ def worker(index: int, steps: int, batch_size: int, out: str) -> None:
     )
 
 
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 def run_cluster(workers: int, steps: int, batch_size: int) -> dict:
-    cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(workers)]}
     with tempfile.TemporaryDirectory() as tmp:
         procs = []
-        for index in range(workers):
-            env = dict(
-                os.environ,
-                TF_CPP_MIN_LOG_LEVEL="3",
-                PYTHONPATH=str(ROOT),
-                TF_CONFIG=json.dumps(
-                    {"cluster": cluster, "task": {"type": "worker", "index": index}}
-                ),
-            )
+        for index, env in enumerate(loopback_cluster_envs(workers, ROOT)):
             call = f"worker({index}, {steps}, {batch_size}, {tmp!r} + '/w{index}.json')"
             code = f"from bench.scaling import worker; {call}"
             procs.append(
@@ -156,9 +138,7 @@ def input_overhead(steps: int, batch_size: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = bench_parser(__doc__)
     parser.add_argument("--steps", type=int, default=60, help="training steps per epoch")
     parser.add_argument("--batch-size", type=int, default=64, help="global batch size")
     args = parser.parse_args(argv)

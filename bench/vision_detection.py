@@ -21,7 +21,6 @@ trains and scores that row again.
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -32,9 +31,13 @@ from bench._harness import (
     DATA_ROOT,
     RESULTS_DIR,
     add_budget_arguments,
+    add_rerun_argument,
+    bench_parser,
     export_speed_cells,
     fit_within_budget,
     image_export_speed,
+    per_class_line,
+    recorded_row,
     write_rows,
 )
 from vision import ObjectDetector, load_voc, make_shape_scenes
@@ -158,33 +161,19 @@ def format_table(rows: list[dict[str, Any]]) -> str:
             f"{r['train_images_per_s']:>11.1f} {r['mAP']:>6.3f} {r['mAP_50']:>6.3f} "
             f"{r['mAP_75']:>6.3f} {export_speed_cells(r)}"
         )
-        lines.append(
-            "         per-class AP50: "
-            f"{json.dumps({k: round(v, 3) for k, v in r['per_class_AP_50'].items()})}"
-        )
+        lines.append(" " * 9 + per_class_line("per-class AP50", r["per_class_AP_50"]))
     return "\n".join(lines)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = bench_parser(__doc__)
     parser.add_argument("--data", default=str(DEFAULT_DATA), help="BCCD Pascal VOC folder")
     parser.add_argument("--datasets", default="shapes,bccd", help="comma-separated: shapes, bccd")
     add_budget_arguments(parser, RESULTS_PATH)
-    parser.add_argument(
-        "--rerun",
-        nargs=2,
-        metavar=("RESULTS_JSON", "DATASET"),
-        help="train and score again the row DATASET of RESULTS_JSON with its recorded config",
-    )
+    add_rerun_argument(parser, "DATASET")
     args = parser.parse_args(argv)
-    if args.rerun:
-        rows = json.loads(Path(args.rerun[0]).read_text())["rows"]
-        matching = [r for r in rows if r["dataset"] == args.rerun[1]]
-        if not matching or "bench_args" not in matching[0]:
-            parser.error(f"no row {args.rerun[1]!r} with a recorded config in {args.rerun[0]}")
-        row = matching[0]
+    row = recorded_row(parser, args.rerun, "rows", "dataset", needs="bench_args")
+    if row is not None:
         config = {k: v for k, v in row["config"].items() if k != "classes"}
         SETTINGS[row["dataset"]] = {**SETTINGS[row["dataset"]], "config": config}
         args.datasets = row["dataset"]

@@ -15,7 +15,6 @@ call on one image; exported images/s at batch 8 over ``model.predict`` images/s.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +24,11 @@ from bench._harness import (
     DATA_ROOT,
     RESULTS_DIR,
     add_budget_arguments,
+    bench_parser,
     export_speed_cells,
     fit_within_budget,
     image_export_speed,
+    per_class_line,
     write_rows,
 )
 from vision import ImageSegmenter, SegmentationSet, make_shape_masks
@@ -103,17 +104,12 @@ def format_table(rows: list[dict[str, Any]]) -> str:
             f"{r['train_images_per_s']:>11.1f} {r['mean_iou']:>6.3f} {r['pixel_accuracy']:>7.3f} "
             f"{r['mean_dice']:>6.3f} {export_speed_cells(r)}"
         )
-        lines.append(
-            "        per-class IoU: "
-            f"{json.dumps({k: round(v, 3) for k, v in r['per_class_iou'].items()})}"
-        )
+        lines.append(" " * 8 + per_class_line("per-class IoU", r["per_class_iou"]))
     return "\n".join(lines)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = bench_parser(__doc__)
     parser.add_argument("--drive", default=str(DEFAULT_DRIVE), help="DRIVE folder (with training/)")
     parser.add_argument("--datasets", default="shapes,drive", help="comma-separated: shapes, drive")
     add_budget_arguments(parser, RESULTS_PATH)

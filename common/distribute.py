@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import os
+import socket
 from collections.abc import Iterator
 
 import tensorflow as tf
@@ -45,6 +48,30 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
     if "chief" in spec:
         return task_type == "chief"
     return task_type in (None, "worker") and (task_id or 0) == 0
+
+
+def loopback_cluster_envs(workers: int, pythonpath: str | os.PathLike) -> list[dict[str, str]]:
+    """Environments for ``workers`` local processes that form one multi-worker cluster.
+
+    Each is this process's environment plus a ``TF_CONFIG`` naming free loopback ports (worker
+    0 is the chief), quiet TensorFlow logs and ``PYTHONPATH=pythonpath``: how the multi-worker
+    test and ``bench.scaling`` run ``strategy="multi_worker"`` on one machine.
+    """
+    sockets = [socket.socket() for _ in range(workers)]
+    for s in sockets:  # all bound before any is closed, so the ports differ
+        s.bind(("127.0.0.1", 0))
+    cluster = {"worker": [f"127.0.0.1:{s.getsockname()[1]}" for s in sockets]}
+    for s in sockets:
+        s.close()
+    return [
+        dict(
+            os.environ,
+            TF_CPP_MIN_LOG_LEVEL="3",
+            PYTHONPATH=str(pythonpath),
+            TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}),
+        )
+        for index in range(workers)
+    ]
 
 
 @contextlib.contextmanager

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -33,29 +31,13 @@ def train_worker(index: int, out_dir: str) -> None:
     (Path(out_dir) / f"worker{index}.json").write_text(json.dumps(result))
 
 
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_two_workers_end_with_identical_weights_and_the_chief_exports(tmp_path):
-    ports = _free_ports(2)
-    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+    from common.distribute import loopback_cluster_envs
+
     workers = []
-    for index in range(2):
-        env = dict(
-            os.environ,
-            TF_CPP_MIN_LOG_LEVEL="3",
-            PYTHONPATH=str(Path.cwd()),
-            TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}),
-        )
+    for index, env in enumerate(loopback_cluster_envs(2, Path.cwd())):
         code = (
             f"from tests.common.test_multi_worker import train_worker; "
             f"train_worker({index}, {str(tmp_path)!r})"
