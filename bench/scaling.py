@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 from bench._harness import bench_parser
-from common.distribute import loopback_cluster_envs
+from common.distribute import run_loopback_cluster
 
 RESULTS = Path(__file__).resolve().parent / "results" / "scaling.json"
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,23 +66,15 @@ def worker(index: int, steps: int, batch_size: int, out: str) -> None:
 
 def run_cluster(workers: int, steps: int, batch_size: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        procs = []
-        for index, env in enumerate(loopback_cluster_envs(workers, ROOT)):
-            call = f"worker({index}, {steps}, {batch_size}, {tmp!r} + '/w{index}.json')"
-            code = f"from bench.scaling import worker; {call}"
-            procs.append(
-                subprocess.Popen(
-                    [sys.executable, "-c", code],
-                    env=env,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.PIPE,
-                    text=True,
-                )
-            )
-        errors = [p.communicate(timeout=1800)[1] for p in procs]
-        for proc, err in zip(procs, errors, strict=True):
-            if proc.returncode != 0:
-                raise RuntimeError(f"worker failed:\n{err[-2000:]}")
+        run_loopback_cluster(
+            lambda index: (
+                f"from bench.scaling import worker; "
+                f"worker({index}, {steps}, {batch_size}, {tmp!r} + '/w{index}.json')"
+            ),
+            workers,
+            ROOT,
+            timeout=1800,
+        )
         chief = json.loads(Path(tmp, "w0.json").read_text())
     return chief
 

@@ -6,7 +6,9 @@ import contextlib
 import json
 import os
 import socket
-from collections.abc import Iterator
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
 
 import tensorflow as tf
 
@@ -72,6 +74,38 @@ def loopback_cluster_envs(workers: int, pythonpath: str | os.PathLike) -> list[d
         )
         for index in range(workers)
     ]
+
+
+def run_loopback_cluster(
+    worker_code: Callable[[int], str],
+    workers: int,
+    pythonpath: str | os.PathLike,
+    timeout: float,
+) -> None:
+    """Run ``python -c worker_code(index)`` in ``workers`` processes forming one local cluster.
+
+    The processes get ``loopback_cluster_envs``; all are waited for (killed past ``timeout``
+    seconds) and a ``RuntimeError`` carrying the stderr tail of the first failed worker is raised.
+    """
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", worker_code(index)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for index, env in enumerate(loopback_cluster_envs(workers, pythonpath))
+    ]
+    try:
+        errors = [proc.communicate(timeout=timeout)[1] for proc in procs]
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+    for index, (proc, err) in enumerate(zip(procs, errors, strict=True)):
+        if proc.returncode != 0:
+            raise RuntimeError(f"worker {index} failed (exit {proc.returncode}):\n{err[-3000:]}")
 
 
 @contextlib.contextmanager

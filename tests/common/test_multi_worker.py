@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -34,31 +32,17 @@ def train_worker(index: int, out_dir: str) -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_two_workers_end_with_identical_weights_and_the_chief_exports(tmp_path):
-    from common.distribute import loopback_cluster_envs
+    from common.distribute import run_loopback_cluster
 
-    workers = []
-    for index, env in enumerate(loopback_cluster_envs(2, Path.cwd())):
-        code = (
+    run_loopback_cluster(
+        lambda index: (
             f"from tests.common.test_multi_worker import train_worker; "
             f"train_worker({index}, {str(tmp_path)!r})"
-        )
-        workers.append(
-            subprocess.Popen(
-                [sys.executable, "-c", code],
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-        )
-    try:
-        errors = [worker.communicate(timeout=420)[1] for worker in workers]
-    finally:
-        for worker in workers:
-            if worker.poll() is None:
-                worker.kill()
-    for worker, err in zip(workers, errors, strict=True):
-        assert worker.returncode == 0, err[-3000:]
+        ),
+        2,
+        Path.cwd(),
+        timeout=420,
+    )
     chief, other = (json.loads((tmp_path / f"worker{i}.json").read_text()) for i in range(2))
     for a, b in zip(chief["weights"], other["weights"], strict=True):
         np.testing.assert_allclose(np.array(a), np.array(b), atol=1e-6)
