@@ -1,5 +1,6 @@
 """Medical imaging: DICOM / NIfTI in, diagnosis (``MedicalImageClassifier``) and segmentation
-(``MedicalSegmenter``) out, with Grad-CAM (``explain``) and ``health.io`` for files.
+(``MedicalSegmenter``) out, with Grad-CAM (``explain``) and ``health.io`` for files; molecular
+property prediction from SMILES (``MoleculePropertyPredictor``, ``health.molecules``).
 
 The public names are imported lazily, so ``import health.io`` stays light (no TensorFlow);
 ``dir(health)`` still lists them.
@@ -19,6 +20,8 @@ _EXPORTS = {
     "load_case_folder": "health.data",
     "load_tfds_medical": "health.tfds_sets",
     "make_phantoms": "health.phantoms",
+    "MoleculePropertyPredictor": "health.molecules.task",
+    "MoleculePropertyPredictorConfig": "health.molecules.task",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

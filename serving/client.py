@@ -25,6 +25,7 @@ import httpx
 import numpy as np
 
 from serving import errors
+from serving.molecules import client_inputs
 from serving.tensors import TensorSpec, json_to_array, python_to_json
 
 DEFAULT_SIGNATURE = "serving_default"
@@ -151,7 +152,7 @@ class Client(_Closing):
     ) -> dict[str, np.ndarray]:
         """Run ``signature`` (default ``serving_default``) on ``inputs``; columnar format."""
         input_specs, output_specs = self._signatures.get(model, version, label, signature)
-        named = _named_inputs(inputs, input_specs)
+        named = _named_inputs(client_inputs(inputs, input_specs), input_specs)
         body: dict[str, Any] = {"inputs": {k: python_to_json(v) for k, v in named.items()}}
         if signature:
             body["signature_name"] = signature
@@ -258,7 +259,7 @@ class GrpcClient(_Closing):
         input_specs, _ = self._signatures.get(model, version, label, signature)
         request = predict_pb2.PredictRequest()
         self._spec(request.model_spec, model, version, label, signature)
-        for name, value in _named_inputs(inputs, input_specs).items():
+        for name, value in _named_inputs(client_inputs(inputs, input_specs), input_specs).items():
             spec = input_specs.get(name)
             array = _as_array(value, spec)
             request.inputs[name].CopyFrom(tf.make_tensor_proto(array))

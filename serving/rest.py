@@ -27,6 +27,7 @@ from starlette.requests import ClientDisconnect
 
 from serving import protos
 from serving.errors import InvalidArgument, PayloadTooLarge, ServingError
+from serving.molecules import smiles_request
 from serving.registry import ModelRegistry, check_name, parse_version
 from serving.servable import Servable
 from serving.tensors import (
@@ -111,6 +112,7 @@ def predict_json(servable: Servable, body: bytes, max_decoded_bytes: int | None 
     """
     doc = _parse_json(body)
     signature = servable.signature(signature_name_of(doc))
+    doc = smiles_request(doc, signature.inputs)  # molecule models also take SMILES
     inputs, fmt = parse_predict_request(doc, signature.inputs, max_decoded_bytes)
     outputs = servable.predict(inputs, signature.name)
     return _json_bytes(make_predict_response(outputs, fmt))
