@@ -24,7 +24,7 @@ from common.losses import LabelSmoothedCrossEntropy
 from common.metrics import classification_report
 from common.reports import write_evaluation_report
 from common.task import Task, TaskConfig
-from common.task_parts import FLIPS, ImageInputs, NamedClasses, config_optimizer, gradient_image
+from common.task_parts import FLIPS, ImageInputs, NamedClasses, config_optimizer
 from vision import images as images_lib
 from vision.data import load_image_folder
 
@@ -69,7 +69,7 @@ class ImageClassifierConfig(TaskConfig):
         check_at_least(self, 1, "top_k")
 
 
-class ImageClassifier(NamedClasses, ImageInputs, Task):
+class ImageClassifier(NamedClasses, ImageInputs, images_lib.ServesImageBytes, Task):
     """Image classification task following the dlsuite task contract (see docs/design.md)."""
 
     config_class = ImageClassifierConfig
@@ -264,9 +264,4 @@ class ImageClassifier(NamedClasses, ImageInputs, Task):
                 "probabilities": probabilities,
             }
 
-        signature = [tf.TensorSpec([None], tf.string, name="image_bytes")]
-        return {"serving_default": (serve, signature)}
-
-    def warmup_inputs(self) -> dict[str, Any]:
-        png = images_lib.encode_png(gradient_image(self.config.image_size))
-        return {"image_bytes": np.array([png], dtype=object)}
+        return self.image_bytes_endpoint(serve)

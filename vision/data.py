@@ -11,8 +11,10 @@ import gzip
 import os
 import struct
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import numpy as np
 import tensorflow as tf
@@ -20,6 +22,30 @@ import tensorflow as tf
 from common.data import load_tfds
 
 SHAPE_CLASSES = ("circle", "square", "triangle")
+
+
+class PerImageData(Protocol):
+    """A data set of images that can be cut into subsets by image index."""
+
+    def __len__(self) -> int: ...
+
+    def subset(self, index: Sequence[int]) -> PerImageData: ...
+
+
+DataT = TypeVar("DataT", bound=PerImageData)
+
+
+def split_by_image(data: DataT, val_fraction: float = 0.2, seed: int = 0) -> tuple[DataT, DataT]:
+    """Random (train, validation) split of ``data`` by image; at least one validation image.
+
+    The detection and segmentation sets split this way (their ``split`` methods).
+    """
+    if not 0.0 < val_fraction < 1.0:
+        raise ValueError(f"val_fraction must be between 0 and 1, got {val_fraction}")
+    order = np.random.default_rng(seed).permutation(len(data))
+    cut = max(1, int(round(len(data) * val_fraction)))
+    train, val = data.subset(order[cut:].tolist()), data.subset(order[:cut].tolist())
+    return train, val  # type: ignore[return-value]  # subset returns the data's own class
 
 
 @dataclass

@@ -7,11 +7,14 @@ to TF Serving and the same file given to ``task.predict`` produce the same numbe
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
+
+from common.task_parts import gradient_image
 
 IMAGE_ARRAY_SHAPES = "(H, W), (H, W, 1), (H, W, 3) or (H, W, 4)"
 
@@ -146,3 +149,20 @@ def prepare_batch(inputs: Any, image_size: int) -> tuple[tf.Tensor, list[tuple[i
             sizes.append(tuple(array.shape[:2]))
             prepared.append(to_model_input(array, image_size))
     return tf.stack(prepared), sizes
+
+
+class ServesImageBytes:
+    """Export hooks of the vision tasks (mix in before ``Task``): ``serving_default`` takes a
+    batch of encoded images (``image_bytes``, JSON ``{"b64": ...}``) and the warmup request is
+    one PNG of the model's input size."""
+
+    config: Any
+
+    @staticmethod
+    def image_bytes_endpoint(serve: Callable[[tf.Tensor], dict[str, tf.Tensor]]) -> dict[str, Any]:
+        """``serving_endpoints``' table for one ``serve(image_bytes)`` function."""
+        return {"serving_default": (serve, [tf.TensorSpec([None], tf.string, name="image_bytes")])}
+
+    def warmup_inputs(self) -> dict[str, Any]:
+        png = encode_png(gradient_image(self.config.image_size))
+        return {"image_bytes": np.array([png], dtype=object)}

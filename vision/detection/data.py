@@ -22,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from common.data import load_tfds
-from vision.data import SHAPE_CLASSES, parse_voc_annotation
+from vision.data import SHAPE_CLASSES, parse_voc_annotation, split_by_image
 
 
 @dataclass
@@ -125,12 +125,8 @@ class DetectionSet:
         )
 
     def split(self, val_fraction: float = 0.2, seed: int = 0) -> tuple[DetectionSet, DetectionSet]:
-        """Random (train, validation) split by image."""
-        if not 0.0 < val_fraction < 1.0:
-            raise ValueError(f"val_fraction must be between 0 and 1, got {val_fraction}")
-        order = np.random.default_rng(seed).permutation(len(self))
-        cut = max(1, int(round(len(self) * val_fraction)))
-        return self.subset(order[cut:]), self.subset(order[:cut])
+        """Random (train, validation) split by image (``vision.data.split_by_image``)."""
+        return split_by_image(self, val_fraction, seed)
 
     def to_dataset(self) -> tf.data.Dataset:
         """Unbatched ``{"image": uint8 (H, W, 3), "boxes": (M, 4), "labels": (M,)}`` examples."""

@@ -27,7 +27,7 @@ from common.data import augmented_batches
 from common.layers import ConvBNAct, ResidualBlock
 from common.reports import write_evaluation_report
 from common.task import Task, TaskConfig
-from common.task_parts import FLIPS, ImageInputs, NamedClasses, config_optimizer, gradient_image
+from common.task_parts import FLIPS, ImageInputs, NamedClasses, config_optimizer
 from vision import images as images_lib
 from vision.detection import boxes as boxes_lib
 from vision.detection.data import DetectionSet, load_coco, load_voc
@@ -86,7 +86,7 @@ class ObjectDetectorConfig(TaskConfig):
         check_at_least(self, 1, "max_detections")
 
 
-class ObjectDetector(NamedClasses, ImageInputs, Task):
+class ObjectDetector(NamedClasses, ImageInputs, images_lib.ServesImageBytes, Task):
     """Object detection task following the dlsuite task contract (see docs/design.md)."""
 
     config_class = ObjectDetectorConfig
@@ -390,11 +390,7 @@ class ObjectDetector(NamedClasses, ImageInputs, Task):
                 "num_detections": tf.cast(out["num_detections"], tf.float32),
             }
 
-        return {"serving_default": (serve, [tf.TensorSpec([None], tf.string, name="image_bytes")])}
-
-    def warmup_inputs(self) -> dict[str, Any]:
-        png = images_lib.encode_png(gradient_image(self.config.image_size))
-        return {"image_bytes": np.array([png], dtype=object)}
+        return self.image_bytes_endpoint(serve)
 
 
 def _xywh(box: np.ndarray) -> list[float]:

@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from common.data import load_tfds
-from vision.data import SHAPE_CLASSES
+from vision.data import SHAPE_CLASSES, split_by_image
 from vision.detection.data import make_shape_scenes
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff")
@@ -55,12 +55,8 @@ class SegmentationSet:
     def split(
         self, val_fraction: float = 0.2, seed: int = 0
     ) -> tuple[SegmentationSet, SegmentationSet]:
-        """Random (train, validation) split by image."""
-        if not 0.0 < val_fraction < 1.0:
-            raise ValueError(f"val_fraction must be between 0 and 1, got {val_fraction}")
-        order = np.random.default_rng(seed).permutation(len(self))
-        cut = max(1, int(round(len(self) * val_fraction)))
-        return self.subset(order[cut:]), self.subset(order[:cut])
+        """Random (train, validation) split by image (``vision.data.split_by_image``)."""
+        return split_by_image(self, val_fraction, seed)
 
     def to_dataset(self) -> tf.data.Dataset:
         """Unbatched ``{"image": uint8 (H, W, 3), "mask": int32 (H, W)}`` examples."""

@@ -20,7 +20,7 @@ from common.data import augmented_batches
 from common.losses import CategoricalFocalLoss, DiceLoss
 from common.reports import write_evaluation_report
 from common.task import Task, TaskConfig
-from common.task_parts import FLIPS, ImageInputs, NamedClasses, config_optimizer, gradient_image
+from common.task_parts import FLIPS, ImageInputs, NamedClasses, config_optimizer
 from common.unet import build_deeplabv3plus, build_unet
 from vision import images as images_lib
 from vision.draw import overlay_mask, sample_pictures
@@ -62,7 +62,7 @@ class ImageSegmenterConfig(TaskConfig):
             )
 
 
-class ImageSegmenter(NamedClasses, ImageInputs, Task):
+class ImageSegmenter(NamedClasses, ImageInputs, images_lib.ServesImageBytes, Task):
     """Semantic segmentation task following the dlsuite task contract (see docs/design.md)."""
 
     config_class = ImageSegmenterConfig
@@ -278,11 +278,7 @@ class ImageSegmenter(NamedClasses, ImageInputs, Task):
             )
             return {"mask": masks, "probabilities": full_probabilities, "image_size": sizes}
 
-        return {"serving_default": (serve, [tf.TensorSpec([None], tf.string, name="image_bytes")])}
-
-    def warmup_inputs(self) -> dict[str, Any]:
-        png = images_lib.encode_png(gradient_image(self.config.image_size))
-        return {"image_bytes": np.array([png], dtype=object)}
+        return self.image_bytes_endpoint(serve)
 
 
 def segmentation_report(confusion: np.ndarray, classes: list[str]) -> dict[str, Any]:
