@@ -21,6 +21,7 @@ from health import io as hio
 from health.classification import MedicalImageClassifier
 from health.data import load_case_folder
 from health.gradcam import explain
+from health.molecules.pipeline import molecules
 from health.phantoms import make_phantoms, write_phantom_cases
 from health.segmentation import MedicalSegmenter
 
@@ -160,10 +161,12 @@ def classification(
 def demo(models_dir: str | Path = "models", reports_dir: str | Path = "reports") -> DemoResult:
     """What ``dlsuite demo`` runs for health: the quick segmentation and classification."""
     pipelines = {"health_segmentation": segmentation, "health_classification": classification}
+    pipelines["health_molecules"] = molecules  # SMILES -> D-MPNN (health/molecules/pipeline.py)
     return run_demo(pipelines, models_dir, reports_dir)
 
 
 PIPELINES = {"segmentation": segmentation, "classification": classification}
+PIPELINES["molecules"] = molecules
 
 
 def main(argv: list[str] | None = None) -> None:
