@@ -10,18 +10,17 @@ shows what good driving scores in a scene, which a model-free agent can approach
 from __future__ import annotations
 
 import copy
-import os
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
 from autonomy.env import DEFAULT_ENV, action_names, check_env_name, discrete_actions, make_env
-from autonomy.evaluation import evaluate_policy, record_episode
+from autonomy.evaluation import PolicyRollouts
 
 
-class _Baseline:
+class _Baseline(PolicyRollouts):
     """Shared plumbing: env name/config, the action count and the evaluation helpers."""
 
     def __init__(self, env_name: str = DEFAULT_ENV, seed: int = 0, **env_config: Any):
@@ -38,32 +37,8 @@ class _Baseline:
     def act(self, observation: Any) -> int:
         raise NotImplementedError
 
-    @property
-    def policy(self) -> Any:
-        """What the rollouts run: ``act``, or an object that binds to the env (a planner)."""
-        return self.act
-
-    def evaluate(self, episodes: int = 10, seed: int = 10_000) -> dict[str, float]:
-        """Same rollouts and metrics as ``DQNAgent.evaluate``."""
-        return evaluate_policy(self.policy, self.env_name, self.env_config, episodes, seed)
-
-    def record(
-        self,
-        path: str | os.PathLike,
-        seed: int = 0,
-        max_steps: int = 200,
-        annotate: bool = True,
-    ) -> dict[str, Any]:
-        """Same recording as ``DQNAgent.record``; ``annotate=False`` writes the bare renders."""
-        return record_episode(
-            self.policy,
-            Path(path),
-            self.env_name,
-            self.env_config,
-            seed,
-            max_steps,
-            annotate=annotate,
-        )
+    def rollout_env(self) -> tuple[str, Mapping[str, Any]]:
+        return self.env_name, self.env_config
 
 
 class RandomAgent(_Baseline):

@@ -28,7 +28,7 @@ from autonomy import agent_file
 from autonomy.callbacks import AgentCallback, ProgressBar, learn_callbacks
 from autonomy.config import DQNConfig
 from autonomy.env import discrete_actions, make_env, space_shape
-from autonomy.evaluation import evaluate_policy, record_episode
+from autonomy.evaluation import PolicyRollouts
 from autonomy.learning import run_learn
 from autonomy.numpy_q import NumpyQNetwork
 from autonomy.q_network import build_q_network
@@ -62,7 +62,7 @@ def linear_epsilon(step: int, start: float, end: float, steps: int) -> float:
     return float(start + fraction * (end - start))
 
 
-class DQNAgent:
+class DQNAgent(PolicyRollouts):
     """A DQN agent for discrete-action envs: flat observations (highway-env Kinematics) get an
     MLP Q-network, grayscale image stacks ``(H, W, stack)`` a Nature-DQN CNN."""
 
@@ -280,33 +280,9 @@ class DQNAgent:
         return float(loss)
 
     # ------------------------------------------------------------------ evaluation
-    def evaluate(self, episodes: int = 10, seed: int = 10_000) -> dict[str, float]:
-        """Greedy rollouts: mean/std return, crash rate, mean speed and mean episode length."""
-        return evaluate_policy(
-            self.act, self.config.env_name, self.config.env_config, episodes, seed
-        )
-
-    def record(
-        self,
-        path: str | os.PathLike,
-        seed: int = 0,
-        max_steps: int = 200,
-        annotate: bool = True,
-    ) -> dict[str, Any]:
-        """Write a GIF (or MP4 with imageio) of one greedy episode, rendered headless.
-
-        ``annotate`` adds a strip under each frame: step, action, reward, return, speed,
-        crash and the Q-values (the chosen action highlighted).
-        """
-        return record_episode(
-            self.act,
-            path,
-            self.config.env_name,
-            self.config.env_config,
-            seed,
-            max_steps,
-            annotate=annotate,
-        )
+    def rollout_env(self) -> tuple[str, Mapping[str, Any]]:
+        """The env ``evaluate`` and ``record`` (``PolicyRollouts``) run the greedy policy in."""
+        return self.config.env_name, self.config.env_config
 
     # ------------------------------------------------------------------ persistence
     @classmethod

@@ -177,3 +177,41 @@ def _speed(info: Mapping[str, Any]) -> float | None:
         return None if speed is None else float(speed)
     except (TypeError, ValueError):
         return None
+
+
+class PolicyRollouts:
+    """``evaluate`` and ``record`` for an agent (``DQNAgent`` and the baselines share them, so
+    their numbers compare): rollouts of ``policy`` in the env that ``rollout_env`` names."""
+
+    act: Callable[..., Any]  # observation -> action
+
+    def rollout_env(self) -> tuple[str, Mapping[str, Any]]:
+        """(env name, env config) the rollouts run in."""
+        raise NotImplementedError
+
+    @property
+    def policy(self) -> Any:
+        """What the rollouts run: ``act``, or an object that binds to the env (a planner)."""
+        return self.act
+
+    def evaluate(self, episodes: int = 10, seed: int = 10_000) -> dict[str, float]:
+        """Greedy rollouts: mean/std return, crash rate, mean speed and mean episode length."""
+        return evaluate_policy(self.policy, *self.rollout_env(), episodes, seed)
+
+    def record(
+        self,
+        path: str | os.PathLike,
+        seed: int = 0,
+        max_steps: int = 200,
+        annotate: bool = True,
+    ) -> dict[str, Any]:
+        """Write a GIF (or MP4 with imageio) of one greedy episode, rendered headless.
+
+        ``annotate`` adds a strip under each frame: step, action, reward, return, speed,
+        crash and, for an agent with Q-values, the Q-values (the chosen action highlighted);
+        ``annotate=False`` writes the bare renders.
+        """
+        name, config = self.rollout_env()
+        return record_episode(
+            self.policy, Path(path), name, config, seed, max_steps, annotate=annotate
+        )
