@@ -63,10 +63,16 @@ def _loss_config(loss: keras.losses.Loss, *names: str) -> dict:
     return config
 
 
-def _check_gamma(gamma: float) -> float:
+def _focal_arguments(gamma: float, from_logits: bool, label_smoothing: float) -> dict[str, Any]:
+    """The checked ``gamma``, ``from_logits`` and ``label_smoothing`` both focal losses hand to
+    their Keras base class."""
     if gamma < 0:
         raise ValueError(f"gamma must be >= 0, got {gamma!r}.")
-    return float(gamma)
+    return {
+        "gamma": float(gamma),
+        "from_logits": bool(from_logits),
+        "label_smoothing": _check_smoothing(label_smoothing),
+    }
 
 
 def _check_smoothing(label_smoothing: float) -> float:
@@ -99,9 +105,7 @@ class BinaryFocalLoss(keras.losses.BinaryFocalCrossentropy):
         super().__init__(
             apply_class_balancing=alpha is not None,
             alpha=0.25 if alpha is None else float(alpha),
-            gamma=_check_gamma(gamma),
-            from_logits=bool(from_logits),
-            label_smoothing=_check_smoothing(label_smoothing),
+            **_focal_arguments(gamma, from_logits, label_smoothing),
             reduction=reduction,
             name=name,
             dtype=dtype,
@@ -145,9 +149,7 @@ class CategoricalFocalLoss(keras.losses.CategoricalFocalCrossentropy):
             weights = [float(a) for a in alpha]
         super().__init__(
             alpha=1.0 if weights is None else weights,
-            gamma=_check_gamma(gamma),
-            from_logits=bool(from_logits),
-            label_smoothing=_check_smoothing(label_smoothing),
+            **_focal_arguments(gamma, from_logits, label_smoothing),
             reduction=reduction,
             name=name,
             dtype=dtype,
