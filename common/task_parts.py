@@ -50,13 +50,17 @@ def config_optimizer(
     total_steps: int,
     learning_rate: float | None = None,
     clipnorm: float | None = None,
+    warmup_steps: int | None = None,
 ) -> keras.optimizers.Optimizer:
     """AdamW from the config's ``learning_rate`` (unless given), ``weight_decay`` and
-    ``warmup_fraction``: linear warmup, then cosine decay over ``total_steps``."""
+    ``warmup_fraction`` (unless ``warmup_steps`` is given): linear warmup, then cosine decay over
+    ``total_steps``."""
+    if warmup_steps is None:
+        warmup_steps = int(config.warmup_fraction * total_steps)
     return make_optimizer(
         learning_rate=config.learning_rate if learning_rate is None else learning_rate,
         weight_decay=config.weight_decay,
         total_steps=total_steps,
-        warmup_steps=int(config.warmup_fraction * total_steps),
+        warmup_steps=warmup_steps,
         clipnorm=clipnorm,
     )

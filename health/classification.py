@@ -21,10 +21,9 @@ from common.config_checks import check_at_least, check_choice, check_interval, c
 from common.layers import build_small_resnet
 from common.losses import BinaryFocalLoss, CategoricalFocalLoss
 from common.metrics import classification_report
-from common.optimizers import make_optimizer
 from common.reports import Draw, write_evaluation_report
 from common.task import Task, TaskConfig
-from common.task_parts import NamedClasses
+from common.task_parts import NamedClasses, config_optimizer
 from health import io as hio
 from health.data import read_label_csv
 from health.intensity import check_intensity, intensity_layers
@@ -111,12 +110,7 @@ class MedicalImageClassifier(NamedClasses, Task):
             )
             auc = keras.metrics.AUC(name="auc")
         model.compile(
-            optimizer=make_optimizer(
-                c.learning_rate,
-                c.weight_decay,
-                total_steps=total_steps,
-                warmup_steps=max(1, total_steps // 20),
-            ),
+            optimizer=config_optimizer(c, total_steps, warmup_steps=max(1, total_steps // 20)),
             loss=loss,
             metrics=[auc],
         )

@@ -30,8 +30,8 @@ import numpy as np
 import tensorflow as tf
 
 from common.losses import DiceLoss
-from common.optimizers import make_optimizer
 from common.task import Task, TaskConfig
+from common.task_parts import config_optimizer
 from common.unet import build_unet
 from health import fundus
 from health import io as hio
@@ -160,12 +160,7 @@ class MedicalSegmenter(Task):
             "cross_entropy": lambda: keras.losses.SparseCategoricalCrossentropy(),
         }[c.loss]()
         model.compile(
-            optimizer=make_optimizer(
-                c.learning_rate,
-                c.weight_decay,
-                total_steps=total_steps,
-                warmup_steps=max(1, total_steps // 20),
-            ),
+            optimizer=config_optimizer(c, total_steps, warmup_steps=max(1, total_steps // 20)),
             loss=loss,
             metrics=[keras.metrics.MeanIoU(k, sparse_y_pred=False, name="mean_iou")],
         )
