@@ -1,7 +1,7 @@
 """SMILES in, for models that take molecular graphs (``health.MoleculePropertyPredictor``).
 
 TF Serving cannot run RDKit, so a molecule model's SavedModel takes padded graph tensors,
-the five inputs named in ``GRAPH_INPUTS``; a signature with exactly those inputs is the marker.
+the six inputs named in ``GRAPH_INPUTS``; a signature with exactly those inputs is the marker.
 For such a model the embedded server's REST API and both clients also accept SMILES and
 featurise them with ``health.molecules.featurize`` (RDKit) before calling the graph:
 
@@ -26,7 +26,14 @@ import numpy as np
 from serving.errors import InvalidArgument
 
 #: The inputs of a molecular-graph signature (the same names as health.molecules.GRAPH_INPUTS).
-GRAPH_INPUTS = ("atom_features", "bond_features", "edge_index", "atom_mask", "bond_mask")
+GRAPH_INPUTS = (
+    "atom_features",
+    "bond_features",
+    "edge_index",
+    "atom_mask",
+    "bond_mask",
+    "molecule_features",
+)
 SMILES_INPUT = "smiles"
 
 

@@ -12,6 +12,9 @@ RDKit, so the export takes these tensors and ``featurize`` builds them):
   indices within the molecule; padding edges point at atom 0 and are masked.
 - ``atom_mask`` / ``bond_mask`` float32 ``[batch, atoms]`` / ``[batch, edges]``: 1 for real
   atoms / edges, 0 for padding.
+- ``molecule_features`` float32 ``[batch, MOLECULE_FEATURES]``: whole-molecule RDKit
+  descriptors (weight, logP, polar surface area, H-bond donors / acceptors, ...; ``DESCRIPTORS``)
+  divided by fixed typical scales, the global context chemprop adds with ``rdkit_2d`` features.
 
 Atoms are heavy atoms in the order RDKit parses the SMILES (hydrogens are a feature), so the
 same SMILES always gives the same arrays; the model is invariant to atom order anyway.
@@ -21,15 +24,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from rdkit import Chem, RDLogger
+from rdkit.Chem import Crippen, rdMolDescriptors
 
 # Parse failures are reported by us, one clear sentence each, not on RDKit's stderr.
 RDLogger.DisableLog("rdApp.*")  # type: ignore[attr-defined]
 
 #: Input names of the exported signature, in this order (serving/molecules.py mirrors them).
-GRAPH_INPUTS = ("atom_features", "bond_features", "edge_index", "atom_mask", "bond_mask")
+GRAPH_INPUTS = (
+    "atom_features",
+    "bond_features",
+    "edge_index",
+    "atom_mask",
+    "bond_mask",
+    "molecule_features",
+)
 #: Molecules with more heavy atoms than this are refused (a typo or a polymer, not a drug).
 DEFAULT_MAX_ATOMS = 150
 
@@ -71,6 +83,26 @@ ATOM_FEATURES = (
     sum(len(g) + 1 for g in (ELEMENTS, DEGREES, CHARGES, CHIRALITY, HYDROGENS, HYBRIDISATION)) + 3
 )
 BOND_FEATURES = len(BOND_TYPES) + 1 + 2 + len(STEREO) + 1
+#: (name, function of the molecule, typical scale it is divided by).
+DESCRIPTORS: tuple[tuple[str, Any, float], ...] = (
+    ("molecular_weight", rdMolDescriptors.CalcExactMolWt, 500.0),
+    ("logp", Crippen.MolLogP, 5.0),
+    ("molar_refractivity", Crippen.MolMR, 100.0),
+    ("polar_surface_area", rdMolDescriptors.CalcTPSA, 100.0),
+    ("labute_surface_area", rdMolDescriptors.CalcLabuteASA, 200.0),
+    ("h_bond_donors", rdMolDescriptors.CalcNumHBD, 5.0),
+    ("h_bond_acceptors", rdMolDescriptors.CalcNumHBA, 10.0),
+    ("rotatable_bonds", rdMolDescriptors.CalcNumRotatableBonds, 10.0),
+    ("rings", rdMolDescriptors.CalcNumRings, 5.0),
+    ("aromatic_rings", rdMolDescriptors.CalcNumAromaticRings, 5.0),
+    ("fraction_sp3", rdMolDescriptors.CalcFractionCSP3, 1.0),
+    ("heavy_atoms", lambda mol: mol.GetNumHeavyAtoms(), 50.0),
+    ("heteroatoms", rdMolDescriptors.CalcNumHeteroatoms, 10.0),
+    ("formal_charge", Chem.GetFormalCharge, 1.0),
+    ("charged_atoms", lambda mol: sum(a.GetFormalCharge() != 0 for a in mol.GetAtoms()), 2.0),
+    ("fragments", lambda mol: len(Chem.GetMolFrags(mol)), 2.0),
+)
+MOLECULE_FEATURES = len(DESCRIPTORS)
 
 
 class InvalidSmilesError(ValueError):
@@ -80,11 +112,13 @@ class InvalidSmilesError(ValueError):
 @dataclass(frozen=True)
 class MoleculeGraph:
     """One molecule: ``atoms`` [N, ATOM_FEATURES], ``bonds`` [E, BOND_FEATURES], ``edges``
-    [E, 2] (E = 2 x bonds, reverse pairs adjacent) and the canonical SMILES."""
+    [E, 2] (E = 2 x bonds, reverse pairs adjacent), ``descriptors`` [MOLECULE_FEATURES] and
+    the canonical SMILES."""
 
     atoms: np.ndarray
     bonds: np.ndarray
     edges: np.ndarray
+    descriptors: np.ndarray
     smiles: str
 
     @property
@@ -123,6 +157,14 @@ def bond_features(bond: Chem.Bond) -> list[float]:
     ]
 
 
+def molecule_features(mol: Chem.Mol) -> np.ndarray:
+    """The scaled DESCRIPTORS of a molecule (non-finite values become 0, extremes clip at 10)."""
+    values = np.array([fn(mol) / scale for _, fn, scale in DESCRIPTORS], np.float64)
+    return np.clip(np.nan_to_num(values, nan=0.0, posinf=10.0, neginf=-10.0), -10, 10).astype(
+        np.float32
+    )
+
+
 def parse_smiles(smiles: object, max_atoms: int = DEFAULT_MAX_ATOMS) -> Chem.Mol:
     """An RDKit molecule, or ``InvalidSmilesError`` saying why not."""
     if not isinstance(smiles, str):
@@ -156,12 +198,13 @@ def molecule_graph(smiles: object, max_atoms: int = DEFAULT_MAX_ATOMS) -> Molecu
         atoms=atoms,
         bonds=np.array(bonds, np.float32).reshape(-1, BOND_FEATURES),
         edges=np.array(edges, np.int32).reshape(-1, 2),
+        descriptors=molecule_features(mol),
         smiles=Chem.MolToSmiles(mol),
     )
 
 
 def batch_graphs(graphs: Sequence[MoleculeGraph]) -> dict[str, np.ndarray]:
-    """Pad graphs to the batch's largest molecule -> the five GRAPH_INPUTS arrays."""
+    """Pad graphs to the batch's largest molecule -> the six GRAPH_INPUTS arrays."""
     if not graphs:
         raise ValueError("no molecules to batch")
     n = max(1, max(g.num_atoms for g in graphs))
@@ -172,6 +215,7 @@ def batch_graphs(graphs: Sequence[MoleculeGraph]) -> dict[str, np.ndarray]:
         "edge_index": np.zeros((len(graphs), e, 2), np.int32),
         "atom_mask": np.zeros((len(graphs), n), np.float32),
         "bond_mask": np.zeros((len(graphs), e), np.float32),
+        "molecule_features": np.stack([g.descriptors for g in graphs]),
     }
     for i, g in enumerate(graphs):
         out["atom_features"][i, : g.num_atoms] = g.atoms

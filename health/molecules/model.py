@@ -6,7 +6,8 @@ its source atom except the one coming back from its target,
 ``m(v->w) = sum_{k->v} h(k->v) - h(w->v)``, and updates with a residual to its first state,
 ``h(v->w) = relu(h0(v->w) + W_m m(v->w))``. Atoms then read their incoming messages,
 ``a_v = relu(W_o [x_v, sum_{k->v} h(k->v)])``, and a readout pools atoms into one molecule
-vector (mean, sum, or attention: the mean next to an attention-weighted sum).
+vector (mean, sum, or attention: the mean next to an attention-weighted sum), which is joined
+by the molecule's RDKit descriptors before the feed-forward head.
 
 Graphs are padded dense tensors (``health.molecules.graphs``); gathers and scatters are
 one-hot matrix products, so the graph uses only core TensorFlow ops (export-safe).
@@ -19,7 +20,7 @@ from typing import Any
 import keras
 from keras import ops
 
-from health.molecules.graphs import ATOM_FEATURES, BOND_FEATURES, GRAPH_INPUTS
+from health.molecules.graphs import ATOM_FEATURES, BOND_FEATURES, GRAPH_INPUTS, MOLECULE_FEATURES
 
 READOUTS = ("mean", "sum", "attention")
 
@@ -120,13 +121,14 @@ class GraphReadout(keras.layers.Layer):
 
 
 def graph_inputs() -> dict[str, keras.KerasTensor]:
-    """Keras inputs for the five padded graph tensors (any batch, atom and edge count)."""
+    """Keras inputs for the six graph tensors (any batch, atom and edge count)."""
     shapes = {
         "atom_features": (None, ATOM_FEATURES),
         "bond_features": (None, BOND_FEATURES),
         "edge_index": (None, 2),
         "atom_mask": (None,),
         "bond_mask": (None,),
+        "molecule_features": (MOLECULE_FEATURES,),
     }
     return {
         name: keras.Input(shapes[name], dtype="int32" if name == "edge_index" else "float32",
@@ -148,6 +150,8 @@ def build_mpnn(
     inputs = graph_inputs()
     atoms = DirectedMessagePassing(hidden, depth, dropout, name="message_passing")(inputs)
     x = GraphReadout(readout, name="readout")([atoms, inputs["atom_mask"]])
+    # whole-molecule descriptors join the pooled atoms, as chemprop's extra features do
+    x = keras.layers.Concatenate(name="with_descriptors")([x, inputs["molecule_features"]])
     x = keras.layers.Dropout(dropout, name="readout_dropout")(x)
     x = keras.layers.Dense(ffn_hidden, activation="relu", name="ffn")(x)
     x = keras.layers.Dropout(dropout, name="ffn_dropout")(x)

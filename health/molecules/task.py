@@ -36,6 +36,7 @@ from health.molecules.graphs import (
     ATOM_FEATURES,
     BOND_FEATURES,
     GRAPH_INPUTS,
+    MOLECULE_FEATURES,
     InvalidSmilesError,
     MoleculeGraph,
     batch_graphs,
@@ -302,6 +303,7 @@ class MoleculePropertyPredictor(Task):
             edge_index: tf.Tensor,
             atom_mask: tf.Tensor,
             bond_mask: tf.Tensor,
+            molecule_features: tf.Tensor,
         ) -> dict[str, tf.Tensor]:
             inputs = {
                 "atom_features": atom_features,
@@ -309,6 +311,7 @@ class MoleculePropertyPredictor(Task):
                 "edge_index": edge_index,
                 "atom_mask": atom_mask,
                 "bond_mask": bond_mask,
+                "molecule_features": molecule_features,
             }
             out = self.model(inputs, training=False)
             if self.classification:
@@ -329,6 +332,7 @@ def _graph_specs() -> list[tf.TensorSpec]:
         tf.TensorSpec([None, None, 2], tf.int32, name="edge_index"),
         tf.TensorSpec([None, None], tf.float32, name="atom_mask"),
         tf.TensorSpec([None, None], tf.float32, name="bond_mask"),
+        tf.TensorSpec([None, MOLECULE_FEATURES], tf.float32, name="molecule_features"),
     ]
 
 
