@@ -105,6 +105,19 @@ def as_image_array(item: Any) -> np.ndarray:
     return array
 
 
+def as_rgb_uint8(image: Any) -> np.ndarray:
+    """An in-memory image of a data set -> (H, W, 3) uint8: grey repeated to RGB, alpha dropped,
+    values clipped to [0, 255] (the detection and segmentation sets store images this way)."""
+    array = np.asarray(image)
+    if array.ndim == 2:
+        array = array[..., None]
+    if array.ndim != 3 or array.shape[-1] not in (1, 3, 4):
+        raise ValueError(f"expected images of shape (H, W) or (H, W, 1|3|4), got {array.shape}")
+    if array.shape[-1] == 1:
+        array = np.repeat(array, 3, axis=-1)
+    return np.clip(array[..., :3], 0, 255).astype(np.uint8)
+
+
 def split_batch(inputs: Any) -> list[Any]:
     """A 4-D array is a batch of images; anything else is one image or a list of them."""
     if isinstance(inputs, np.ndarray):

@@ -23,6 +23,7 @@ import tensorflow as tf
 
 from common.data import load_tfds
 from vision.data import SHAPE_CLASSES, parse_voc_annotation, split_by_image
+from vision.images import as_rgb_uint8
 
 
 @dataclass
@@ -142,7 +143,7 @@ class DetectionSet:
             paths = tf.data.Dataset.from_tensor_slices([str(p) for p in self.images])
             images = paths.map(_read_image, num_parallel_calls=tf.data.AUTOTUNE)
         else:
-            arrays = [_as_rgb_uint8(image) for image in self.images]
+            arrays = [as_rgb_uint8(image) for image in self.images]
             images = tf.data.Dataset.from_generator(
                 lambda: iter(arrays), output_signature=tf.TensorSpec((None, None, 3), tf.uint8)
             )
@@ -167,17 +168,6 @@ def _read_image(path: tf.Tensor) -> tf.Tensor:
     image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
     image.set_shape([None, None, 3])
     return image
-
-
-def _as_rgb_uint8(image: Any) -> np.ndarray:
-    array = np.asarray(image)
-    if array.ndim == 2:
-        array = array[..., None]
-    if array.ndim != 3 or array.shape[-1] not in (1, 3, 4):
-        raise ValueError(f"expected images of shape (H, W), (H, W, 1|3|4), got {array.shape}")
-    if array.shape[-1] == 1:
-        array = np.repeat(array, 3, axis=-1)
-    return np.clip(array[..., :3], 0, 255).astype(np.uint8)
 
 
 def _image_size(path: Path) -> tuple[int, int]:

@@ -21,6 +21,7 @@ import tensorflow as tf
 from common.data import load_tfds
 from vision.data import SHAPE_CLASSES, split_by_image
 from vision.detection.data import make_shape_scenes
+from vision.images import as_rgb_uint8
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff")
 PET_CLASSES = ["pet", "background", "border"]
@@ -37,7 +38,7 @@ class SegmentationSet:
     def __post_init__(self) -> None:
         if len(self.images) != len(self.masks):
             raise ValueError(f"got {len(self.images)} images but {len(self.masks)} masks")
-        self.images = [_rgb(image) for image in self.images]
+        self.images = [as_rgb_uint8(image) for image in self.images]
         self.masks = [np.asarray(m) for m in self.masks]
         for i, (image, mask) in enumerate(zip(self.images, self.masks, strict=True)):
             check_mask(mask, image.shape[:2], len(self.class_names), f"mask {i}")
@@ -71,17 +72,6 @@ class SegmentationSet:
             },
         )
         return dataset.apply(tf.data.experimental.assert_cardinality(len(self)))
-
-
-def _rgb(image: Any) -> np.ndarray:
-    array = np.asarray(image)
-    if array.ndim == 2:
-        array = array[..., None]
-    if array.ndim != 3 or array.shape[-1] not in (1, 3, 4):
-        raise ValueError(f"expected images of shape (H, W) or (H, W, 1|3|4), got {array.shape}")
-    if array.shape[-1] == 1:
-        array = np.repeat(array, 3, axis=-1)
-    return np.clip(array[..., :3], 0, 255).astype(np.uint8)
 
 
 def check_mask(mask: np.ndarray, image_shape: tuple[int, int], num_classes: int, name: str) -> None:
