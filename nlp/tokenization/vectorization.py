@@ -12,6 +12,26 @@ import keras
 import tensorflow as tf
 
 
+def _vectorizer(
+    samples: Iterable[str] | None,
+    vocabulary: Sequence[str] | None,
+    missing: str,
+    **options: object,
+) -> keras.layers.TextVectorization:
+    """An int-id ``TextVectorization`` with ``options``: given ``vocabulary``, or adapted on
+    ``samples``; with neither, ``ValueError(missing)``."""
+    layer = keras.layers.TextVectorization(
+        output_mode="int",
+        vocabulary=list(vocabulary) if vocabulary is not None else None,
+        **options,
+    )
+    if vocabulary is None:
+        if samples is None:
+            raise ValueError(missing)
+        layer.adapt(tf.constant([str(s) for s in samples]))
+    return layer
+
+
 def word_vectorizer(
     texts: Iterable[str] | None = None,
     max_tokens: int = 20000,
@@ -20,19 +40,15 @@ def word_vectorizer(
 ) -> keras.layers.TextVectorization:
     """Lower-cased, punctuation-stripped word ids; adapted on ``texts`` or given a
     ``vocabulary``."""
-    layer = keras.layers.TextVectorization(
+    return _vectorizer(
+        texts,
+        vocabulary,
+        "word_vectorizer needs texts to adapt on or a vocabulary",
         max_tokens=max_tokens,
         standardize="lower_and_strip_punctuation",
         split="whitespace",
-        output_mode="int",
         output_sequence_length=sequence_length,
-        vocabulary=list(vocabulary) if vocabulary is not None else None,
     )
-    if vocabulary is None:
-        if texts is None:
-            raise ValueError("word_vectorizer needs texts to adapt on or a vocabulary")
-        layer.adapt(tf.constant([str(t) for t in texts]))
-    return layer
 
 
 def char_vectorizer(
@@ -42,16 +58,12 @@ def char_vectorizer(
     vocabulary: Sequence[str] | None = None,
 ) -> keras.layers.TextVectorization:
     """Case-preserving character ids of single words, padded/truncated to ``max_chars``."""
-    layer = keras.layers.TextVectorization(
+    return _vectorizer(
+        words,
+        vocabulary,
+        "char_vectorizer needs words to adapt on or a vocabulary",
         max_tokens=max_tokens,
         standardize=None,
         split="character",
-        output_mode="int",
         output_sequence_length=max_chars,
-        vocabulary=list(vocabulary) if vocabulary is not None else None,
     )
-    if vocabulary is None:
-        if words is None:
-            raise ValueError("char_vectorizer needs words to adapt on or a vocabulary")
-        layer.adapt(tf.constant([str(w) for w in words]))
-    return layer
