@@ -1,6 +1,7 @@
 """Medical imaging: DICOM / NIfTI in, diagnosis (``MedicalImageClassifier``) and segmentation
 (``MedicalSegmenter``) out, with Grad-CAM (``explain``) and ``health.io`` for files; molecular
-property prediction from SMILES (``MoleculePropertyPredictor``, ``health.molecules``).
+property prediction from SMILES (``MoleculePropertyPredictor``, ``health.molecules``);
+anomaly detection on signals and time series (``SignalAnomalyDetector``, ``health.anomaly``).
 
 The public names are imported lazily, so ``import health.io`` stays light (no TensorFlow);
 ``dir(health)`` still lists them.
@@ -22,6 +23,8 @@ _EXPORTS = {
     "make_phantoms": "health.phantoms",
     "MoleculePropertyPredictor": "health.molecules.task",
     "MoleculePropertyPredictorConfig": "health.molecules.task",
+    "SignalAnomalyDetector": "health.anomaly.task",
+    "SignalAnomalyDetectorConfig": "health.anomaly.task",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -14,6 +14,7 @@ from typing import Any
 
 from common import task_cli as cli
 from common.task_cli_spec import TaskCommands, TrainCommand, add_task_commands
+from health.anomaly.cli import register as register_anomaly
 from health.molecules.cli import register as register_molecules
 
 SUMMARY = "medical imaging: DICOM/NIfTI segmentation and classification"
@@ -390,6 +391,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     _, tasks = cli.add_group(commands, "health", SUMMARY, dest="health_task")
     add_task_commands(tasks, SEGMENT)
     register_molecules(tasks)  # dlsuite health molecules ... (health/molecules/cli.py)
+    register_anomaly(tasks)  # dlsuite health anomaly ... (health/anomaly/cli.py)
     classify = add_task_commands(tasks, CLASSIFY)
     explain = classify.add_parser(
         "explain", help="Grad-CAM overlay PNGs", description="Grad-CAM overlay PNGs"

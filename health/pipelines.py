@@ -18,6 +18,7 @@ import tensorflow as tf
 from common.demo import DemoResult
 from common.pipelines import export_and_load, pipelines_main, run_demo, timed_fit
 from health import io as hio
+from health.anomaly.pipeline import anomaly
 from health.classification import MedicalImageClassifier
 from health.data import load_case_folder
 from health.gradcam import explain
@@ -162,11 +163,13 @@ def demo(models_dir: str | Path = "models", reports_dir: str | Path = "reports")
     """What ``dlsuite demo`` runs for health: the quick segmentation and classification."""
     pipelines = {"health_segmentation": segmentation, "health_classification": classification}
     pipelines["health_molecules"] = molecules  # SMILES -> D-MPNN (health/molecules/pipeline.py)
+    pipelines["health_anomaly"] = anomaly  # series -> autoencoder (health/anomaly/pipeline.py)
     return run_demo(pipelines, models_dir, reports_dir)
 
 
 PIPELINES = {"segmentation": segmentation, "classification": classification}
 PIPELINES["molecules"] = molecules
+PIPELINES["anomaly"] = anomaly
 
 
 def main(argv: list[str] | None = None) -> None:
