@@ -15,6 +15,8 @@ from typing import Any
 
 import keras
 
+from nlp.tokenization import WordPieceTokenizer, train_vocabulary
+
 MINILM = "minilm"
 
 
@@ -43,6 +45,41 @@ class MaskedMaxPooling(keras.layers.Layer):
 
     def compute_output_shape(self, sequence_shape, padding_mask_shape=None):
         return (sequence_shape[0], sequence_shape[-1])
+
+
+class WordPieceVocabulary:
+    """The WordPiece vocabulary of a text task (mix in before ``Task``; the task keeps it in
+    ``self.vocabulary`` and saves it as state): a pretrained preset's own (its casing is copied
+    into ``config.lowercase``), or one learned from the training texts, sampled evenly down to
+    ``config.vocabulary_sample`` texts, with ``config.vocabulary_size`` entries."""
+
+    config: Any
+    vocabulary: list[str] | None
+    #: What the vocabulary is learned from; named in the error raised before ``fit``.
+    vocabulary_source = "texts"
+
+    def _ensure_vocabulary(self, texts: list[str] | None) -> list[str]:
+        """The vocabulary, made first (from the preset or ``texts``) when there is none yet."""
+        if self.vocabulary is None:
+            c = self.config
+            if c.preset:
+                options = preset_tokenizer_options(c.preset)
+                self.vocabulary, c.lowercase = options["vocabulary"], options["lowercase"]
+            elif texts is None:
+                raise ValueError(
+                    f"the model has no vocabulary yet: fit it on {self.vocabulary_source} first"
+                )
+            else:
+                step = max(1, len(texts) // max(c.vocabulary_sample, 1))
+                self.vocabulary = train_vocabulary(
+                    texts[::step], c.vocabulary_size, c.lowercase, c.lowercase
+                )
+        return self.vocabulary
+
+    def wordpiece_tokenizer(self) -> WordPieceTokenizer:
+        """The core-op tokenizer over the vocabulary (preset or learned; see the class)."""
+        vocabulary, lowercase = self._ensure_vocabulary(None), self.config.lowercase
+        return WordPieceTokenizer(vocabulary, lowercase=lowercase, strip_accents=lowercase)
 
 
 def resolve_preset(preset: str) -> Path:

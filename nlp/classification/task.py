@@ -27,12 +27,12 @@ from nlp import data as data_lib
 from nlp.backbones import (
     MaskedMaxPooling,
     MaskedMeanPooling,
+    WordPieceVocabulary,
     preset_tokenizer_options,
     sequence_encoder,
 )
 from nlp.inputs import length_bucketed_batches, trim_to_longest, validate_texts
 from nlp.text_encoding import TextPacker
-from nlp.tokenization import WordPieceTokenizer, train_vocabulary
 
 POOLINGS = ("mean", "mean_max")
 
@@ -79,7 +79,7 @@ class TextClassifierConfig(TaskConfig):
         check_choice("pooling", self.pooling, POOLINGS)
 
 
-class TextClassifier(NamedClasses, Task):
+class TextClassifier(NamedClasses, WordPieceVocabulary, Task):
     """Text classification task following the dlsuite task contract (see docs/design.md)."""
 
     config_class = TextClassifierConfig
@@ -102,33 +102,11 @@ class TextClassifier(NamedClasses, Task):
             "strip_accents": c.lowercase,
         }
 
-    def _ensure_vocabulary(self, texts: list[str] | None) -> None:
-        if self.vocabulary is not None:
-            return
-        c = self.config
-        if c.preset:
-            options = preset_tokenizer_options(c.preset)
-            self.vocabulary = options["vocabulary"]
-            self.config.lowercase = options["lowercase"]
-            return
-        if texts is None:
-            raise ValueError("the model has no vocabulary yet: fit it on texts first")
-        step = max(1, len(texts) // max(c.vocabulary_sample, 1))
-        self.vocabulary = train_vocabulary(
-            texts[::step], c.vocabulary_size, c.lowercase, c.lowercase
-        )
-
     @property
     def packer(self) -> TextPacker:
         if self._packer is None:
-            if self.vocabulary is None:
-                self._ensure_vocabulary(None)
-            tokenizer = WordPieceTokenizer(
-                self.vocabulary,
-                lowercase=self.config.lowercase,
-                strip_accents=self.config.lowercase,
-            )
-            self._packer = TextPacker(tokenizer, self.config.sequence_length, self.config.max_chars)
+            c = self.config
+            self._packer = TextPacker(self.wordpiece_tokenizer(), c.sequence_length, c.max_chars)
         return self._packer
 
     def get_state(self) -> dict[str, Any]:

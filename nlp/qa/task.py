@@ -25,12 +25,11 @@ import tensorflow as tf
 
 from common.config_checks import check_at_least, check_interval
 from common.task import Task, TaskConfig
-from nlp.backbones import preset_tokenizer_options, pretrained_backbone
+from nlp.backbones import WordPieceVocabulary, pretrained_backbone
 from nlp.qa.features import QAFeatures, QAFeaturizer, decode_answers, span_labels
 from nlp.qa.model import compile_span_model, span_model
 from nlp.qa.squad import QAExample, SquadData, f1_score, gold_answers, read_squad, squad_scores
 from nlp.qa.threshold import best_no_answer_threshold, f1_at_threshold
-from nlp.tokenization import WordPieceTokenizer, train_vocabulary
 
 INPUT_NAMES = ("token_ids", "padding_mask", "segment_ids")
 
@@ -109,11 +108,12 @@ def _as_list(value: Any, kind: str) -> list[Any]:
     raise ValueError(f"{kind} must be a string or a list of strings, got {type(value).__name__}")
 
 
-class QuestionAnswerer(Task):
+class QuestionAnswerer(WordPieceVocabulary, Task):
     """Extractive question answering following the dlsuite task contract (see docs/design.md)."""
 
     config_class = QuestionAnswererConfig
     config: QuestionAnswererConfig
+    vocabulary_source = "question/context pairs"
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
@@ -123,33 +123,12 @@ class QuestionAnswerer(Task):
         self.monitor = "val_loss"
 
     # ------------------------------------------------------------------ tokenisation
-    def _ensure_vocabulary(self, texts: list[str] | None) -> None:
-        if self.vocabulary is not None:
-            return
-        c = self.config
-        if c.preset:
-            options = preset_tokenizer_options(c.preset)
-            self.vocabulary, self.config.lowercase = options["vocabulary"], options["lowercase"]
-            return
-        if texts is None:
-            raise ValueError(
-                "the model has no vocabulary yet: fit it on question/context pairs first"
-            )
-        step = max(1, len(texts) // max(c.vocabulary_sample, 1))
-        self.vocabulary = train_vocabulary(
-            texts[::step], c.vocabulary_size, c.lowercase, c.lowercase
-        )
-
     @property
     def featurizer(self) -> QAFeaturizer:
         if self._featurizer is None:
-            self._ensure_vocabulary(None)
             c = self.config
-            tokenizer = WordPieceTokenizer(
-                self.vocabulary, lowercase=c.lowercase, strip_accents=c.lowercase
-            )
             self._featurizer = QAFeaturizer(
-                tokenizer,
+                self.wordpiece_tokenizer(),
                 c.sequence_length,
                 c.doc_stride,
                 c.max_question_tokens,
