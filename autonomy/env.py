@@ -92,6 +92,21 @@ class FlatObservation(gym.ObservationWrapper):
 
 
 IMAGE_OBSERVATION = "GrayscaleObservation"
+
+
+def grayscale_stack(width: int, height: int, stack_size: int = 2) -> dict[str, Any]:
+    """The env config for stacked grayscale frames instead of Kinematics vectors:
+    ``make_env(name, **grayscale_stack(64, 32))`` observes ``(32, 64, 2)`` images in [0, 1]
+    (highway-env's ``observation_shape`` is (width, height); the observation is (H, W, stack))."""
+    return {
+        "observation": {
+            "type": IMAGE_OBSERVATION,
+            "observation_shape": [int(width), int(height)],
+            "stack_size": int(stack_size),
+        }
+    }
+
+
 # highway-env's default Kinematics scaling maps x to +-200 m and vx, vy to +-80 m/s, so the gaps and
 # speed differences a driver reacts to (a few metres, a few m/s) reach the network as values with a
 # spread of about 0.05. dlsuite maps them to +-25 m, +-8 m/s and +-2 m/s instead (unclipped there;

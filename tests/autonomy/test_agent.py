@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from autonomy import DQNAgent, IdleAgent, RandomAgent, StopAfter, TensorBoard, make_env
+from autonomy.env import grayscale_stack
 from common.export import non_core_ops, read_warmup_requests
 from tests.autonomy.corridor import CORRIDOR, CORRIDOR_CONFIG
 from tests.conftest import run_fresh_tensorflow
@@ -170,13 +171,7 @@ def test_highway_agent_and_baselines_report_driving_metrics(tmp_path):
 def test_grayscale_observations_get_a_cnn_q_network():
     import keras
 
-    config = {
-        "observation": {
-            "type": "GrayscaleObservation",
-            "observation_shape": [64, 32],
-            "stack_size": 2,
-        }
-    }
+    config = grayscale_stack(64, 32)
     agent = DQNAgent(env_name="highway-fast-v0", env_config=config, hidden_units=[16])
     assert agent.obs_shape == (32, 64, 2)
     assert any(isinstance(layer, keras.layers.Conv2D) for layer in agent.q_network.layers)

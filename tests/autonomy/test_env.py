@@ -10,6 +10,7 @@ from autonomy.env import (
     HIGHWAY_ENVS,
     action_names,
     discrete_actions,
+    grayscale_stack,
     make_env,
     make_vector_env,
     space_shape,
@@ -109,13 +110,7 @@ def test_async_vector_env_steps_two_workers_and_autoresets():
 
 
 def test_grayscale_stacks_are_drawn_images_for_a_cnn():
-    config = {
-        "observation": {
-            "type": "GrayscaleObservation",
-            "observation_shape": [64, 32],
-            "stack_size": 2,
-        }
-    }
+    config = grayscale_stack(64, 32)
     env = make_env("highway-fast-v0", **config)
     obs, _ = env.reset(seed=0)
     obs, *_ = env.step(1)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from autonomy import DQNAgent
+from autonomy.env import grayscale_stack
 from autonomy.numpy_q import NumpyQNetwork
 from autonomy.q_network import DuelingHead, build_q_network
 from tests.autonomy.corridor import CORRIDOR, CORRIDOR_CONFIG
@@ -92,12 +93,6 @@ def test_unsupported_networks_get_no_mirror():
 
 
 def test_grayscale_agents_act_through_tensorflow():
-    config = {
-        "observation": {
-            "type": "GrayscaleObservation",
-            "observation_shape": [32, 16],
-            "stack_size": 2,
-        }
-    }
+    config = grayscale_stack(32, 16)
     agent = DQNAgent(env_name="highway-fast-v0", env_config=config, hidden_units=[16])
     assert agent._rollout_network is None
