@@ -1,5 +1,5 @@
 """In-graph greedy and beam search (``tf.while_loop``, core ops only) for sequence-to-sequence
-models.
+models, and prompted sampling (temperature, top-k, top-p) for decoder-only language models.
 
 Both searches drive a ``step_fn(prefix_ids [N, t], state) -> (log_probs [N, V], state)`` for
 the next token, where ``state`` is a (possibly empty) tuple of tensors with one row per
@@ -9,9 +9,12 @@ end-of-sequence id or after ``max_length``
 tokens, and return ``(ids [B, T], scores [B], lengths [B])``. ``ids`` exclude the start token,
 include the end token when one was produced and are padded with ``pad_id`` after it.
 
-Score convention (shared by both, so they are comparable): the sum of token log-probabilities
-(end token included) divided by the GNMT length penalty ``((5 + length) / 6) ** alpha``;
-``alpha = 0`` gives the plain sum of log-probabilities.
+``prompted_sample_search`` drives the same kind of step function from per-row prompts (used by
+``nlp.generation``): it feeds each prompt, then greedy or seeded stateless sampling.
+
+Score convention of greedy and beam search (shared, so they are comparable): the sum of token
+log-probabilities (end token included) divided by the GNMT length penalty
+``((5 + length) / 6) ** alpha``; ``alpha = 0`` gives the plain sum of log-probabilities.
 """
 
 from __future__ import annotations
@@ -206,3 +209,118 @@ def best_of(first: Decoded, second: Decoded, pad_id: int = 0) -> Decoded:
         tf.where(take_second, second.scores, first.scores),
         tf.where(take_second, second.lengths, first.lengths),
     )
+
+
+# --------------------------------------------------------------------------- sampling
+def filter_logits(
+    logits: tf.Tensor, temperature: tf.Tensor, top_k: tf.Tensor, top_p: tf.Tensor
+) -> tf.Tensor:
+    """Temperature-scaled logits ``[B, V]`` with everything outside the top-k / nucleus at NEG_INF.
+
+    ``top_k == 0`` keeps every token; the nucleus is the smallest set of most likely tokens
+    (after top-k) whose probability reaches ``top_p`` (``top_p == 1`` keeps them all). The most
+    likely token is always kept, and ties at the cut are kept together. Core ops only.
+    """
+    scaled = tf.cast(logits, tf.float32) / tf.cast(temperature, tf.float32)
+    vocabulary = tf.shape(scaled)[-1]
+    k = tf.where(top_k > 0, tf.minimum(tf.cast(top_k, tf.int32), vocabulary), vocabulary)
+    ranked = tf.sort(scaled, axis=-1, direction="DESCENDING")
+    in_top_k = tf.range(vocabulary)[tf.newaxis] < k
+    ranked = tf.where(in_top_k, ranked, NEG_INF)
+    mass_before = tf.math.cumsum(tf.nn.softmax(ranked, axis=-1), axis=-1, exclusive=True)
+    kept = in_top_k & (mass_before < tf.cast(top_p, tf.float32))
+    threshold = tf.reduce_min(tf.where(kept, ranked, np.inf), axis=-1, keepdims=True)
+    return tf.where(scaled >= threshold, scaled, NEG_INF)
+
+
+def sample_tokens(
+    log_probs: tf.Tensor,
+    position: tf.Tensor,
+    greedy: tf.Tensor,
+    temperature: tf.Tensor,
+    top_k: tf.Tensor,
+    top_p: tf.Tensor,
+    seed: tf.Tensor,
+) -> tf.Tensor:
+    """Next token ``[B]`` (int32): the arg-max when ``greedy``, else a sample of the filtered
+    distribution drawn with the Gumbel-max trick.
+
+    The Gumbel noise is ``stateless_uniform([V], seed=(seed, position))``: it depends on the seed
+    and the absolute position only, so a prompt's continuation does not depend on which other
+    prompts share its batch, and the same graph gives the same text in Python and in a SavedModel.
+    """
+    vocabulary = tf.shape(log_probs)[-1]
+    uniform = tf.random.stateless_uniform(
+        tf.expand_dims(vocabulary, 0),
+        seed=tf.cast(tf.stack([seed, position]), tf.int64),
+        minval=1e-20,
+        maxval=1.0,
+    )
+    gumbel = -tf.math.log(-tf.math.log(uniform))
+    filtered = filter_logits(log_probs, temperature, top_k, top_p)
+    sampled = tf.argmax(filtered + gumbel[tf.newaxis], axis=-1, output_type=tf.int32)
+    return tf.where(greedy, tf.argmax(log_probs, axis=-1, output_type=tf.int32), sampled)
+
+
+def prompted_sample_search(
+    step_fn: StepFn,
+    prompt_ids: tf.Tensor,
+    prompt_lengths: tf.Tensor,
+    max_length: tf.Tensor | int,
+    greedy: tf.Tensor | bool,
+    temperature: tf.Tensor | float = 1.0,
+    top_k: tf.Tensor | int = 0,
+    top_p: tf.Tensor | float = 1.0,
+    seed: tf.Tensor | int = 0,
+    banned_ids: tuple[int, ...] = (),
+    state: tuple = (),
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """Continue each prompt by ``max_length`` tokens: ``(ids [B, max_length], log_prob [B])``.
+
+    ``prompt_ids [B, P]`` hold prompts of ``prompt_lengths [B]`` (>= 1) tokens, right-padded.
+    Every row starts at position 0 and is fed its own prompt one token at a time (the step
+    function's caches fill as it goes), so prompts of different lengths share one batch without
+    shifting positions; past its prompt a row takes ``sample_tokens``. ``log_prob`` sums the
+    model's (unfiltered) log-probabilities of the generated tokens; ``banned_ids`` (padding,
+    unknown) are never generated. The state must have room for ``max(prompt_lengths) +
+    max_length`` positions.
+    """
+    prompt_ids = tf.cast(prompt_ids, tf.int32)
+    prompt_lengths = tf.cast(prompt_lengths, tf.int32)
+    max_length = tf.cast(max_length, tf.int32)
+    total = tf.reduce_max(prompt_lengths) + max_length
+    batch = tf.shape(prompt_ids)[0]
+    forced = tf.pad(prompt_ids, [[0, 0], [0, max_length]])  # prompt, then room to generate
+    options = [tf.convert_to_tensor(x) for x in (greedy, temperature, top_k, top_p, seed)]
+    log_prob = tf.zeros([batch], tf.float32)
+
+    def body(ids, log_prob, state):
+        position = tf.shape(ids)[1]  # index of the token chosen now
+        step_log_probs, state = step_fn(ids, state)
+        step_log_probs = tf.cast(step_log_probs, tf.float32)
+        if banned_ids:
+            banned = tf.reduce_any(
+                tf.equal(tf.range(tf.shape(step_log_probs)[-1])[:, tf.newaxis], list(banned_ids)),
+                axis=1,
+            )
+            step_log_probs = tf.where(banned[tf.newaxis], NEG_INF, step_log_probs)
+        token = sample_tokens(step_log_probs, tf.cast(position, tf.int32), *options)
+        in_prompt = position < prompt_lengths
+        token = tf.where(in_prompt, forced[:, position], token)
+        generated = (position >= prompt_lengths) & (position < prompt_lengths + max_length)
+        chosen = tf.gather(step_log_probs, token, batch_dims=1)
+        log_prob += tf.where(generated, chosen, 0.0)
+        return [tf.concat([ids, token[:, tf.newaxis]], axis=1), log_prob, state]
+
+    ids, log_prob, _ = tf.while_loop(
+        lambda ids, log_prob, state: tf.shape(ids)[1] < total,
+        body,
+        [prompt_ids[:, :1], log_prob, tuple(state)],
+        shape_invariants=[
+            tf.TensorShape([None, None]),
+            tf.TensorShape([None]),
+            _row_shapes(state),
+        ],
+    )
+    positions = prompt_lengths[:, tf.newaxis] + tf.range(max_length)[tf.newaxis]
+    return tf.gather(ids, positions, batch_dims=1), log_prob
