@@ -94,11 +94,10 @@ def export_scores(task: Any, series: np.ndarray) -> np.ndarray:
 def ecg_split(data: SignalSet, seed: int) -> tuple[SignalSet, SignalSet, SignalSet]:
     from sklearn.model_selection import train_test_split
 
-    index = np.arange(len(data))
-    train, rest = train_test_split(index, train_size=0.4, stratify=data.labels, random_state=seed)
-    val, test = train_test_split(
-        rest, train_size=1 / 3, stratify=data.labels[rest], random_state=seed
-    )
+    index, labels = np.arange(len(data)), data.labels
+    assert labels is not None, "the ECG split needs labels"
+    train, rest = train_test_split(index, train_size=0.4, stratify=labels, random_state=seed)
+    val, test = train_test_split(rest, train_size=1 / 3, stratify=labels[rest], random_state=seed)
     return data.subset(train), data.subset(val), data.subset(test)
 
 
@@ -106,6 +105,7 @@ def ecg_seed(data: SignalSet, seed: int, epochs: int) -> dict[str, dict[str, Any
     from health.anomaly.task import SignalAnomalyDetector
 
     train, val, test = ecg_split(data, seed)
+    assert train.labels is not None and val.labels is not None and test.labels is not None
     normal = train.samples[train.labels == 0]
     results: dict[str, dict[str, Any]] = {}
     for name, config in ECG_CONFIGS.items():

@@ -106,20 +106,22 @@ def _plot_option(parser: argparse.ArgumentParser) -> None:
 def _plots(args: argparse.Namespace, task: Any, inputs: list[Any], results: list[Any]) -> None:
     if not args.plot_dir:
         return
-    from health.anomaly.data import load_signals
+    from health.anomaly.data import TimeSeries, load_signals
     from health.anomaly.plots import plot_series_scores
 
     for path, result in zip(inputs, results, strict=True):
         if "events" not in result:
             continue
         series = load_signals(path)
+        if not isinstance(series, TimeSeries):
+            continue
         target = Path(args.plot_dir) / f"{Path(path).name.split('.')[0]}_anomaly.png"
         plot_series_scores(
             series.values,
             result["score"],
             task.threshold,
             target,
-            labelled=getattr(series, "windows", []),
+            labelled=series.windows,
             detected=result["events"],
             title=Path(path).name,
         )

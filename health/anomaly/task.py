@@ -27,7 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 from common.export import Endpoint
-from common.task import Task, TaskConfig
+from common.task import Task, TaskConfig, TrainingHistory
 from common.task_parts import config_optimizer
 from health.anomaly import metrics
 from health.anomaly.data import SignalSet, TimeSeries, as_float_array, load_signals, runs
@@ -221,17 +221,19 @@ class SignalAnomalyDetector(Task):
         return normal
 
     def make_dataset(self, data: Any, batch_size: int, training: bool) -> tf.data.Dataset:
-        x = (self.normal_windows(self.to_data(data)) - self.mean) / self.std
-        x = x.astype(np.float32)[..., None]
+        normal = (self.normal_windows(self.to_data(data)) - self.mean) / self.std
+        x = normal.astype(np.float32)[..., None]
         dataset = tf.data.Dataset.from_tensor_slices((x, x))
         if training:
             dataset = dataset.shuffle(len(x), seed=self.config.seed, reshuffle_each_iteration=True)
         return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
     # ------------------------------------------------------------------ training
-    def fit(self, data: Any, validation_data: Any = None, **kwargs: Any) -> Any:
-        """Fit the normaliser on the training data, train the autoencoder on its normal part,
-        then choose the threshold on ``validation_data`` (the training data when None)."""
+    def fit(self, data: Any, *args: Any, **kwargs: Any) -> TrainingHistory:
+        """``Task.fit`` (same arguments) after fitting the normaliser on the training data;
+        the autoencoder trains on its normal part, then the threshold is chosen on
+        ``validation_data`` (the training data when None)."""
+        validation_data = args[0] if args else kwargs.pop("validation_data", None)
         train = self.to_data(data)
         raw = self.normal_windows(train)
         if not self.streaming and self.length != raw.shape[1]:
@@ -239,7 +241,7 @@ class SignalAnomalyDetector(Task):
         if self.config.normalize:
             self.mean, self.std = float(raw.mean()), float(raw.std()) or 1.0
         val = None if validation_data is None else self.to_data(validation_data)
-        history = super().fit(train, validation_data=val, **kwargs)
+        history = super().fit(train, val, *args[1:], **kwargs)
         self.calibrate(val if val is not None else train)
         return history
 
@@ -251,7 +253,7 @@ class SignalAnomalyDetector(Task):
         if method == "auto":
             method = "best_f1" if has_both else "percentile"
         if method == "best_f1":
-            if not has_both:
+            if labels is None or not has_both:
                 raise ValueError(
                     "threshold_method 'best_f1' needs data with both normal and anomalous labels"
                 )
