@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # TF 2.21's oneDNN kernels corrupt the heap when training 8-channel convolutions on 16x16
@@ -39,6 +41,37 @@ def run_fresh_tensorflow(code: str, timeout: float = 240) -> str:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout
+
+
+def trained_on(train: Any, task_class: type, epochs: int, **options: Any) -> Any:
+    """A ``task_class(**options)`` for ``train``'s classes, fitted quietly for ``epochs``: the
+    small trained models the module fixtures share."""
+    task = task_class(classes=train.class_names, **options)
+    task.fit(train, epochs=epochs, verbose=0)
+    return task
+
+
+def serve_in_fresh_tensorflow(
+    version: str | os.PathLike,
+    inputs: dict[str, np.ndarray],
+    folder: str | os.PathLike,
+    signature: str = "serving_default",
+) -> dict[str, np.ndarray]:
+    """Call ``signature`` of the SavedModel ``version`` on ``inputs`` in a fresh process where
+    only tensorflow can be imported; every output comes back as a NumPy array (strings as
+    bytes objects). ``folder`` holds the two .npz files that carry the arrays across."""
+    sent, received = Path(folder) / "served_inputs.npz", Path(folder) / "served_outputs.npz"
+    arrays: dict[str, Any] = dict(inputs)
+    np.savez(sent, **arrays)
+    run_fresh_tensorflow(f"""
+        import numpy as np
+        fn = tf.saved_model.load({str(version)!r}).signatures[{signature!r}]
+        inputs = np.load({str(sent)!r})
+        out = fn(**{{k: tf.constant(inputs[k]) for k in inputs.files}})
+        np.savez({str(received)!r}, **{{k: v.numpy() for k, v in out.items()}})
+    """)
+    with np.load(received, allow_pickle=True) as outputs:  # our own file: string outputs
+        return {k: outputs[k] for k in outputs.files}
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ from health import io as hio
 from health.classification import MedicalImageClassifier
 from health.phantoms import make_phantoms
 from tests.common.report_checks import check_different_report_refused, check_report_files
-from tests.conftest import run_fresh_tensorflow
+from tests.conftest import serve_in_fresh_tensorflow
 
 
 @pytest.fixture(scope="module")
@@ -123,16 +123,10 @@ def test_save_load_and_export_parity_in_fresh_process(trained, tmp_path):
     )
     version = loaded.export(tmp_path / "health_classify")
     assert non_core_ops(version) == []
-    np.save(tmp_path / "images.npy", images)
-    out = run_fresh_tensorflow(f"""
-        import numpy as np
-        fn = tf.saved_model.load({str(version)!r}).signatures["serving_default"]
-        out = fn(image=tf.constant(np.load({str(tmp_path / "images.npy")!r})))
-        np.save({str(tmp_path / "probs.npy")!r}, out["probabilities"].numpy())
-        print(out["classes"].numpy()[0, 0].decode(), out["scores"].shape)
-    """)
-    np.testing.assert_allclose(np.load(tmp_path / "probs.npy"), expected, atol=1e-5)
-    assert out.split()[0] in ("normal", "lesion")
+    out = serve_in_fresh_tensorflow(version, {"image": images}, tmp_path)
+    np.testing.assert_allclose(out["probabilities"], expected, atol=1e-5)
+    assert out["classes"][0, 0].decode() in ("normal", "lesion")
+    assert out["scores"].shape[0] == 4
 
 
 def test_config_errors_name_the_option():

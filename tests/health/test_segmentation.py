@@ -10,22 +10,15 @@ from common.export import non_core_ops
 from health import io as hio
 from health.phantoms import make_phantoms
 from health.segmentation import MedicalSegmenter
-from tests.conftest import run_fresh_tensorflow
+from tests.conftest import serve_in_fresh_tensorflow, trained_on
 
 
 @pytest.fixture(scope="module")
 def trained():
     train = make_phantoms(48, (48, 48), seed=0, lesion_fraction=0.7)
     test = make_phantoms(10, (48, 48), seed=1, lesion_fraction=0.7)
-    segmenter = MedicalSegmenter(
-        classes=train.class_names,
-        patch_size=[32, 32],
-        widths=[8, 16, 32],
-        patches_per_epoch=192,
-        batch_size=16,
-        learning_rate=5e-3,
-    )
-    segmenter.fit(train, epochs=5, verbose=0)
+    options = {"patch_size": [32, 32], "widths": [8, 16, 32], "patches_per_epoch": 192}
+    segmenter = trained_on(train, MedicalSegmenter, 5, batch_size=16, learning_rate=5e-3, **options)
     return segmenter, test
 
 
@@ -105,16 +98,9 @@ def test_save_load_and_export_parity_in_fresh_process(trained, tmp_path):
     )
     version = loaded.export(tmp_path / "health_segment")
     assert non_core_ops(version) == []
-    np.save(tmp_path / "slices.npy", slices)
-    out = run_fresh_tensorflow(f"""
-        import numpy as np
-        fn = tf.saved_model.load({str(version)!r}).signatures["serving_default"]
-        out = fn(image=tf.constant(np.load({str(tmp_path / "slices.npy")!r})))
-        np.save({str(tmp_path / "served.npy")!r}, out["mask"].numpy())
-        print(out["probabilities"].shape)
-    """)
-    assert "(3, 46, 42, 3)" in out
-    np.testing.assert_array_equal(np.load(tmp_path / "served.npy"), expected)
+    out = serve_in_fresh_tensorflow(version, {"image": slices}, tmp_path)
+    assert out["probabilities"].shape == (3, 46, 42, 3)
+    np.testing.assert_array_equal(out["mask"], expected)
 
 
 def test_3d_unet_sliding_window_and_save(tmp_path):

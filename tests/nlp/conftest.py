@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import trained_on
+
 #: The small from-scratch transformer the text-classification tests train (fast on CPU).
 SMALL_TRANSFORMER = {
     "embed_dim": 32,
@@ -27,11 +29,8 @@ def trained_classifier(sentiment_data):
     from nlp import TextClassifier
 
     train, val = sentiment_data
-    classifier = TextClassifier(
-        classes=train.class_names, vocabulary_size=200, sequence_length=20, **SMALL_TRANSFORMER
-    )
-    classifier.fit(train, epochs=4, verbose=0)
-    return classifier
+    options = {"vocabulary_size": 200, "sequence_length": 20, **SMALL_TRANSFORMER}
+    return trained_on(train, TextClassifier, 4, **options)
 
 
 @pytest.fixture(scope="session")

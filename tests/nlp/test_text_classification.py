@@ -10,6 +10,7 @@ from nlp import TextClassifier
 from nlp.backbones import preset_tokenizer_options
 from nlp.data import make_topics
 from tests.common.report_checks import check_evaluation_report
+from tests.conftest import trained_on
 from tests.nlp.conftest import SMALL_TRANSFORMER
 from tests.nlp.parity import minilm_or_skip, serve_in_fresh_process
 
@@ -118,15 +119,10 @@ def test_multi_label_learns():
         make_topics(240, seed=0, multi_label=True),
         make_topics(60, seed=1, multi_label=True),
     )
-    classifier = TextClassifier(
-        classes=train.class_names,
-        multi_label=True,
-        vocabulary_size=200,
-        sequence_length=16,
-        pooling="mean_max",
-        **SMALL_TRANSFORMER,
+    options = {"vocabulary_size": 200, "sequence_length": 16, **SMALL_TRANSFORMER}
+    classifier = trained_on(
+        train, TextClassifier, 8, multi_label=True, pooling="mean_max", **options
     )
-    classifier.fit(train, epochs=8, verbose=0)
     report = classifier.evaluate(val)
     assert report["micro_f1"] >= 0.75
     result = classifier.predict("the election and the striker made headlines today.")

@@ -9,7 +9,7 @@ import pytest
 
 from common.export import non_core_ops, read_warmup_requests
 from tests.common.report_checks import check_evaluation_report
-from tests.conftest import run_fresh_tensorflow
+from tests.conftest import run_fresh_tensorflow, trained_on
 from vision import ObjectDetector, draw_detections
 from vision.detection.data import make_shape_scenes
 from vision.images import encode_png
@@ -21,16 +21,10 @@ SCENES = {"max_objects": 3, "min_size": 0.2, "max_size": 0.5}
 def detector_and_val():
     train = make_shape_scenes(200, 96, seed=1, **SCENES)
     val = make_shape_scenes(40, 96, seed=2, **SCENES)
-    detector = ObjectDetector(
-        classes=train.class_names,
-        image_size=96,
-        widths=[16, 24, 32, 48, 64],
-        fpn_width=32,
-        head_convs=1,
-        batch_size=16,
-        learning_rate=1e-2,
+    options = {"widths": [16, 24, 32, 48, 64], "fpn_width": 32, "head_convs": 1}
+    detector = trained_on(
+        train, ObjectDetector, 10, image_size=96, batch_size=16, learning_rate=1e-2, **options
     )
-    detector.fit(train, epochs=10, verbose=0)
     return detector, val
 
 

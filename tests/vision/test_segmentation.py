@@ -9,7 +9,7 @@ import pytest
 
 from common.export import non_core_ops
 from tests.common.report_checks import check_evaluation_report
-from tests.conftest import run_fresh_tensorflow
+from tests.conftest import run_fresh_tensorflow, trained_on
 from vision import ImageSegmenter, overlay_mask
 from vision.images import encode_png
 from vision.segmentation.data import make_shape_masks
@@ -21,16 +21,10 @@ SCENES = {"max_objects": 3, "min_size": 0.2, "max_size": 0.5}
 def segmenter_and_val():
     train = make_shape_masks(200, 64, seed=1, **SCENES)
     val = make_shape_masks(30, 64, seed=2, **SCENES)
-    segmenter = ImageSegmenter(
-        classes=train.class_names,
-        image_size=64,
-        architecture="deeplabv3plus",
-        widths=[16, 24, 32],
-        aspp_filters=32,
-        batch_size=16,
-        learning_rate=1e-2,
+    options = {"architecture": "deeplabv3plus", "widths": [16, 24, 32], "aspp_filters": 32}
+    segmenter = trained_on(
+        train, ImageSegmenter, 8, image_size=64, batch_size=16, learning_rate=1e-2, **options
     )
-    segmenter.fit(train, epochs=8, verbose=0)
     return segmenter, val
 
 
