@@ -12,6 +12,19 @@ import tensorflow as tf
 PIECE_KEYS = ("token_ids", "padding_mask", "segment_ids")
 
 
+def as_text(item: Any, index: int, kind: str = "text") -> str:
+    """One input as ``str`` (UTF-8 bytes decoded); ``ValueError`` naming ``kind`` and ``index``
+    for undecodable bytes and anything that is not a string."""
+    if isinstance(item, bytes):
+        try:
+            item = item.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise ValueError(f"{kind} {index} is not valid UTF-8") from error
+    if not isinstance(item, str):
+        raise ValueError(f"{kind} {index} is {type(item).__name__}, not a string")
+    return item
+
+
 def validate_texts(
     inputs: Any, max_chars: int, allow_empty: bool = False
 ) -> tuple[list[str], bool]:
@@ -31,13 +44,7 @@ def validate_texts(
         raise ValueError("predict needs at least one text, got an empty list")
     texts = []
     for i, item in enumerate(items):
-        if isinstance(item, bytes):
-            try:
-                item = item.decode("utf-8")
-            except UnicodeDecodeError as error:
-                raise ValueError(f"text {i} is not valid UTF-8") from error
-        if not isinstance(item, str):
-            raise ValueError(f"text {i} is {type(item).__name__}, not a string")
+        item = as_text(item, i)
         if not allow_empty and not item.strip():
             raise ValueError(f"text {i} is empty; there is nothing to classify")
         if len(item) > max_chars:

@@ -26,6 +26,7 @@ import tensorflow as tf
 from common.config_checks import check_at_least, check_interval
 from common.task import Task, TaskConfig
 from nlp.backbones import WordPieceVocabulary, pretrained_backbone
+from nlp.inputs import as_text
 from nlp.qa.features import QAFeatures, QAFeaturizer, decode_answers, span_labels
 from nlp.qa.model import compile_span_model, span_model
 from nlp.qa.squad import QAExample, SquadData, f1_score, gold_answers, read_squad, squad_scores
@@ -298,13 +299,7 @@ class QuestionAnswerer(WordPieceVocabulary, Task):
         checked: dict[str, list[str]] = {"question": [], "context": []}
         for kind, items in (("question", questions), ("context", contexts)):
             for i, item in enumerate(items):
-                if isinstance(item, bytes):
-                    try:
-                        item = item.decode("utf-8")
-                    except UnicodeDecodeError as error:
-                        raise ValueError(f"{kind} {i} is not valid UTF-8") from error
-                if not isinstance(item, str):
-                    raise ValueError(f"{kind} {i} is {type(item).__name__}, not a string")
+                item = as_text(item, i, kind)
                 if not item.strip():
                     raise ValueError(
                         f"{kind} {i} is empty; a question needs a non-empty context to answer from"
