@@ -49,6 +49,12 @@ def dlsuite(*parts: Part) -> int:
     return main(command_words(*parts))
 
 
+def check_train(run: Callable[..., int], command: str, *parts: Part, output: Path) -> None:
+    """``run(COMMAND train PARTS... --output OUTPUT)`` succeeds and writes the task file."""
+    assert run(command, "train", *parts, "--output", output) == 0
+    assert Path(output).is_file()
+
+
 def check_export(run: Callable[..., int], command: str, model: str | Path, output: Path) -> Path:
     """``run(COMMAND export --model M --output DIR)`` succeeds and writes version 1."""
     assert run(command, "export --model", model, "--output", output) == 0

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from tests.cli_helpers import check_export, domain_runner
+from tests.cli_helpers import check_export, check_train, domain_runner
 from vision import cli
 from vision.images import encode_png
 
@@ -35,18 +35,9 @@ def _voc_folder(root, count=4):
 def test_detect_train_evaluate_predict_export(tmp_path, capsys):
     data = _voc_folder(tmp_path / "voc")
     model = tmp_path / "det.keras"
-    assert (
-        _run(
-            "vision detect train --data",
-            data,
-            "--val-data",
-            data,
-            "--image-size 64 --epochs 1 --batch-size 4 --output",
-            model,
-        )
-        == 0
-    )
-    assert model.is_file() and "validation mAP" in capsys.readouterr().out
+    options = "--image-size 64 --epochs 1 --batch-size 4"
+    check_train(_run, "vision detect", "--data", data, "--val-data", data, options, output=model)
+    assert "validation mAP" in capsys.readouterr().out
     with pytest.raises(FileExistsError, match="--overwrite"):
         _run("vision detect train --data", data, "--output", model)
     report_dir = tmp_path / "report"

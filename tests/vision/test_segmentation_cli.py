@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.cli_helpers import check_export, domain_runner
+from tests.cli_helpers import check_export, check_train, domain_runner
 from vision import cli
 
 _run = domain_runner(cli.register, dest="domain")
@@ -31,15 +31,8 @@ def _mask_folder(root, count=5):
 def test_segment_train_evaluate_predict_export(tmp_path, capsys):
     data = _mask_folder(tmp_path / "cells")
     model = tmp_path / "seg.keras"
-    assert (
-        _run(
-            "vision segment train --data",
-            data,
-            "--classes background,cell --image-size 32 --epochs 1 --batch-size 4 --output",
-            model,
-        )
-        == 0
-    )
+    options = "--classes background,cell --image-size 32 --epochs 1 --batch-size 4"
+    check_train(_run, "vision segment", "--data", data, options, output=model)
     assert "validation mean IoU" in capsys.readouterr().out
     assert _run("vision segment evaluate --model", model, "--data", data, "--part train") == 0
     report = json.loads(capsys.readouterr().out)
