@@ -16,6 +16,17 @@ SMALL_TRANSFORMER = {
     "batch_size": 16,
 }
 
+#: The small BiLSTM-CNN-CRF tagger the NER tests train (fast on CPU).
+SMALL_TAGGER = {
+    "max_words": 20,
+    "word_dim": 32,
+    "char_dim": 16,
+    "char_filters": 32,
+    "lstm_units": 32,
+    "learning_rate": 1e-2,
+    "batch_size": 16,
+}
+
 
 @pytest.fixture(scope="session")
 def sentiment_data():
@@ -45,16 +56,7 @@ def trained_tagger(ner_data):
     from nlp import EntityTagger
 
     train, _ = ner_data
-    tagger = EntityTagger(
-        entity_types=train.entity_types,
-        max_words=20,
-        word_dim=32,
-        char_dim=16,
-        char_filters=32,
-        lstm_units=32,
-        learning_rate=1e-2,
-        batch_size=16,
-    )
+    tagger = EntityTagger(entity_types=train.entity_types, **SMALL_TAGGER)
     tagger.fit(train, epochs=5, verbose=0)
     return tagger
 

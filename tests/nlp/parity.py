@@ -36,6 +36,24 @@ def serve_in_fresh_process(version_dir, texts: list[str]) -> tuple[dict, list[st
     return payload["outputs"], payload["non_core_ops"]
 
 
+def check_served_entities(tagger, version_dir, texts: list[str]) -> None:
+    """An exported tagger finds on ``texts`` what ``tagger.predict`` finds (text, label, span,
+    score; padded rows start at -1), with core TensorFlow ops only."""
+    served, missing = serve_in_fresh_process(version_dir, texts)
+    assert missing == []
+    expected = tagger.predict(texts)
+    assert served["num_entities"] == [len(e) for e in expected]
+    for row, entities in enumerate(expected):
+        for j, entity in enumerate(entities):
+            assert served["entity_texts"][row][j] == entity["text"]
+            assert served["entity_labels"][row][j] == entity["label"]
+            assert served["entity_starts"][row][j] == entity["start"]
+            assert served["entity_ends"][row][j] == entity["end"]
+            assert served["entity_scores"][row][j] == pytest.approx(entity["score"], abs=1e-5)
+        padding = len(served["entity_texts"][row]) - len(entities)
+        assert served["entity_starts"][row][len(entities) :] == [-1] * padding
+
+
 def minilm_or_skip() -> str:
     """The real all-MiniLM-L6-v2 preset; skipped unless the extra is installed AND slow tests are
     on."""

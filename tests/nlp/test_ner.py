@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from nlp import EntityTagger
-from tests.nlp.parity import minilm_or_skip, serve_in_fresh_process
+from tests.nlp.parity import check_served_entities, minilm_or_skip
 
 TEXTS = [
     "Angela Merkel visited Paris last week .",
@@ -72,24 +72,8 @@ def test_save_load_round_trip(trained_tagger, tmp_path):
     assert loaded.predict(TEXTS) == trained_tagger.predict(TEXTS)
 
 
-def _check_parity(tagger, version_dir):
-    served, missing = serve_in_fresh_process(version_dir, TEXTS)
-    assert missing == []
-    expected = tagger.predict(TEXTS)
-    assert served["num_entities"] == [len(e) for e in expected]
-    for row, entities in enumerate(expected):
-        for j, entity in enumerate(entities):
-            assert served["entity_texts"][row][j] == entity["text"]
-            assert served["entity_labels"][row][j] == entity["label"]
-            assert served["entity_starts"][row][j] == entity["start"]
-            assert served["entity_ends"][row][j] == entity["end"]
-            assert served["entity_scores"][row][j] == pytest.approx(entity["score"], abs=1e-5)
-        padding = len(served["entity_texts"][row]) - len(entities)
-        assert served["entity_starts"][row][len(entities) :] == [-1] * padding
-
-
 def test_export_matches_predict_in_fresh_process(trained_tagger, tmp_path):
-    _check_parity(trained_tagger, trained_tagger.export(tmp_path / "ner"))
+    check_served_entities(trained_tagger, trained_tagger.export(tmp_path / "ner"), TEXTS)
 
 
 @pytest.mark.slow
@@ -105,7 +89,7 @@ def test_pretrained_tagger_export_parity(which, tiny_preset, ner_data, tmp_path)
         learning_rate=1e-4,
     )
     tagger.fit((train.tokens[:32], train.tags[:32]), epochs=1, batch_size=16, verbose=0)
-    _check_parity(tagger, tagger.export(tmp_path / "ner_pretrained"))
+    check_served_entities(tagger, tagger.export(tmp_path / "ner_pretrained"), TEXTS)
 
 
 def test_word_casing_classes():

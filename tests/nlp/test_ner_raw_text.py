@@ -9,7 +9,8 @@ import pytest
 
 from nlp.data import TaggedSentences
 from nlp.ner.raw_text import detokenize, tags_from_entities
-from tests.nlp.parity import serve_in_fresh_process
+from tests.nlp.conftest import SMALL_TAGGER
+from tests.nlp.parity import check_served_entities
 
 PEOPLE = ["Jean-Luc Brassard", "Mr. O'Neil", "Anne-Marie Duval", "Mr. Smith", "Bob Lee"]
 PLACES = ["AL-AIN", "U.S.", "Abu Dhabi", "Paris", "St. Louis"]
@@ -52,17 +53,7 @@ def _sentences(n: int, seed: int) -> TaggedSentences:
 def raw_tagger():
     from nlp import EntityTagger
 
-    tagger = EntityTagger(
-        entity_types=["LOC", "PER"],
-        max_words=16,
-        word_dim=16,
-        char_dim=8,
-        char_filters=16,
-        lstm_units=16,
-        learning_rate=1e-2,
-        batch_size=16,
-        min_word_count=1,
-    )
+    tagger = EntityTagger(entity_types=["LOC", "PER"], min_word_count=1, **SMALL_TAGGER)
     tagger.fit(_sentences(240, seed=0), epochs=4, verbose=0)
     return tagger
 
@@ -161,20 +152,7 @@ def test_raw_text_entities_keep_hyphenated_and_punctuated_names(raw_tagger):
 
 
 def test_export_agrees_with_python_on_raw_names(raw_tagger, tmp_path):
-    version = raw_tagger.export(tmp_path / "ner")
-    served, missing = serve_in_fresh_process(version, RAW_TEXTS)
-    assert missing == []
-    expected = raw_tagger.predict(RAW_TEXTS)
-    assert served["num_entities"] == [len(e) for e in expected]
-    for row, entities in enumerate(expected):
-        for j, entity in enumerate(entities):
-            assert served["entity_texts"][row][j] == entity["text"]
-            assert served["entity_labels"][row][j] == entity["label"]
-            assert (served["entity_starts"][row][j], served["entity_ends"][row][j]) == (
-                entity["start"],
-                entity["end"],
-            )
-            assert served["entity_scores"][row][j] == pytest.approx(entity["score"], abs=1e-5)
+    check_served_entities(raw_tagger, raw_tagger.export(tmp_path / "ner"), RAW_TEXTS)
 
 
 def test_tokens_signature_equals_tagging_the_same_tokens(raw_tagger, tmp_path):
@@ -182,7 +160,7 @@ def test_tokens_signature_equals_tagging_the_same_tokens(raw_tagger, tmp_path):
     import tensorflow as tf
 
     data = _sentences(12, seed=5)
-    sentences = data.tokens + [["Bob", "Lee"] * 10]  # longer than max_words: the rest is "O"
+    sentences = data.tokens + [["Bob", "Lee"] * 12]  # longer than max_words: the rest is "O"
     width = max(len(s) for s in sentences)
     padded = np.array([s + [""] * (width - len(s)) for s in sentences], dtype=object)
     served = tf.saved_model.load(str(raw_tagger.export(tmp_path / "ner"))).signatures["tokens"]
