@@ -28,8 +28,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from common.optimizers import make_optimizer
+from common.config_checks import check_at_least, check_choice, check_interval
 from common.task import Task, TaskConfig, TrainingHistory
+from common.task_parts import config_optimizer
 from nlp import data as data_lib
 from nlp.backbones import GatherTokens, preset_tokenizer_options, sequence_encoder
 from nlp.inputs import length_bucketed_batches, trim_to_longest, validate_texts
@@ -100,16 +101,10 @@ class EntityTaggerConfig(TaskConfig):
         bad = [t for t in self.entity_types if not t or " " in t or t == "O"]
         if bad:
             raise ValueError(f"invalid entity type names {bad}")
-        if self.case_dim < 0:
-            raise ValueError(f"case_dim must be >= 0, got {self.case_dim}")
-        if self.max_words < 1 or self.max_chars_per_word < 1:
-            raise ValueError("max_words and max_chars_per_word must be positive")
-        if self.min_word_count < 1:
-            raise ValueError(f"min_word_count must be >= 1, got {self.min_word_count}")
-        if self.split_style not in SPLIT_STYLES:
-            raise ValueError(f"split_style must be one of {SPLIT_STYLES}, got {self.split_style!r}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        check_at_least(self, 0, "case_dim")
+        check_at_least(self, 1, "max_words", "max_chars_per_word", "min_word_count")
+        check_choice("split_style", self.split_style, SPLIT_STYLES)
+        check_interval("dropout", self.dropout, 0.0, 1.0)
 
 
 class EntityTagger(Task):
@@ -260,12 +255,8 @@ class EntityTagger(Task):
     def compile_model(self, model: keras.Model, total_steps: int) -> None:
         c = self.config
         model.compile(
-            optimizer=make_optimizer(
-                learning_rate=c.learning_rate or (5e-5 if c.preset else 3e-3),
-                weight_decay=c.weight_decay,
-                total_steps=total_steps,
-                warmup_steps=int(c.warmup_fraction * total_steps),
-                clipnorm=5.0,
+            optimizer=config_optimizer(
+                c, total_steps, c.learning_rate or (5e-5 if c.preset else 3e-3), clipnorm=5.0
             ),
             loss=CRFLoss(),
         )

@@ -20,6 +20,7 @@ import keras_hub
 import numpy as np
 import tensorflow as tf
 
+from common.config_checks import check_at_least, check_choice, check_interval
 from common.losses import LabelSmoothedCrossEntropy
 from common.task import Task, TaskConfig
 from common.task_parts import config_optimizer
@@ -61,24 +62,16 @@ class TranslatorConfig(TaskConfig):
     seed: int = 0
 
     def validate(self) -> None:
-        if self.decoding not in DECODING_METHODS:
-            raise ValueError(f"decoding must be one of {DECODING_METHODS}, got {self.decoding!r}")
-        if self.beam_size < 1:
-            raise ValueError(f"beam_size must be at least 1, got {self.beam_size}")
-        if self.length_penalty < 0:
-            raise ValueError(f"length_penalty must be >= 0, got {self.length_penalty}")
-        if self.max_source_length < 2 or self.max_target_length < 2:
-            raise ValueError("max_source_length and max_target_length must be at least 2")
-        if self.vocabulary_size < 10:
-            raise ValueError(f"vocabulary_size must be at least 10, got {self.vocabulary_size}")
+        check_choice("decoding", self.decoding, DECODING_METHODS)
+        check_at_least(self, 1, "beam_size", "max_chars")
+        check_at_least(self, 0, "length_penalty")
+        check_at_least(self, 2, "max_source_length", "max_target_length")
+        check_at_least(self, 10, "vocabulary_size")
         if self.embed_dim % self.num_heads:
             raise ValueError(
                 f"embed_dim {self.embed_dim} is not divisible by num_heads {self.num_heads}"
             )
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-        if self.max_chars < 1:
-            raise ValueError(f"max_chars must be positive, got {self.max_chars}")
+        check_interval("dropout", self.dropout, 0.0, 1.0)
 
 
 class Translator(Task):
