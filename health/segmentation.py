@@ -31,7 +31,7 @@ import tensorflow as tf
 
 from common.losses import DiceLoss
 from common.task import Task, TaskConfig
-from common.task_parts import config_optimizer
+from common.task_parts import NamedClasses, config_optimizer
 from common.unet import build_unet
 from health import fundus
 from health import io as hio
@@ -124,15 +124,11 @@ class MedicalSegmenterConfig(TaskConfig):
             raise ValueError("channels and patches_per_epoch must be >= 1 and overlap in [0, 1)")
 
 
-class MedicalSegmenter(Task):
+class MedicalSegmenter(NamedClasses, Task):
     """Medical image segmentation following the dlsuite task contract (see DESIGN.md)."""
 
     config_class = MedicalSegmenterConfig
     config: MedicalSegmenterConfig
-
-    @property
-    def classes(self) -> list[str]:
-        return self.config.classes
 
     @property
     def rank(self) -> int:
@@ -153,7 +149,7 @@ class MedicalSegmenter(Task):
         return keras.Model(inputs, network(x), name=f"medical_segmenter_{self.rank}d")
 
     def compile_model(self, model: keras.Model, total_steps: int) -> None:
-        c, k = self.config, len(self.config.classes)
+        c, k = self.config, self.num_classes
         loss = {
             "dice_ce": lambda: DiceCrossEntropyLoss(k),
             "dice": lambda: DiceLoss(sparse=True, num_classes=k),
@@ -169,7 +165,7 @@ class MedicalSegmenter(Task):
     def cases(self, data: Any) -> Cases:
         if self.config.preprocessing and isinstance(data, (tuple, list)) and len(data) in (2, 3):
             data = (self.preprocess(list(data[0])), *data[1:])
-        return as_cases(data, self.rank, self.config.channels, len(self.classes))
+        return as_cases(data, self.rank, self.config.channels, self.num_classes)
 
     def preprocess(self, images: Any) -> Any:
         """What the model sees: ``preprocessing`` applied (one image or a list); else as given.

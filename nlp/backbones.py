@@ -76,6 +76,10 @@ class WordPieceVocabulary:
                 )
         return self.vocabulary
 
+    def get_state(self) -> dict[str, Any]:
+        """The vocabulary (the task's ``set_state`` reads it back and drops what it built)."""
+        return {"vocabulary": self.vocabulary}
+
     def wordpiece_tokenizer(self) -> WordPieceTokenizer:
         """The core-op tokenizer over the vocabulary (preset or learned; see the class)."""
         vocabulary, lowercase = self._ensure_vocabulary(None), self.config.lowercase

@@ -109,9 +109,6 @@ class TextClassifier(NamedClasses, WordPieceVocabulary, Task):
             self._packer = TextPacker(self.wordpiece_tokenizer(), c.sequence_length, c.max_chars)
         return self._packer
 
-    def get_state(self) -> dict[str, Any]:
-        return {"vocabulary": self.vocabulary}
-
     def set_state(self, state: dict[str, Any]) -> None:
         self.vocabulary = state.get("vocabulary")
         self._packer = None

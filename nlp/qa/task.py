@@ -138,9 +138,6 @@ class QuestionAnswerer(WordPieceVocabulary, Task):
             )
         return self._featurizer
 
-    def get_state(self) -> dict[str, Any]:
-        return {"vocabulary": self.vocabulary}
-
     def set_state(self, state: dict[str, Any]) -> None:
         self.vocabulary = state.get("vocabulary")
         self._featurizer = None
