@@ -81,12 +81,18 @@ def _run(tmp_path: Path, mode: str, work_dir: Path) -> tuple[int, dict]:
     return result.returncode, (json.loads(out.read_text()) if out.exists() else {})
 
 
+def _killed_run(tmp_path, mode: str):
+    """Run the training child in ``mode`` until it SIGKILLs itself; returns its work_dir."""
+    work_dir = tmp_path / "run"
+    code, _ = _run(tmp_path, mode, work_dir)
+    assert code == -signal.SIGKILL
+    return work_dir
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_sigkill_mid_epoch_then_resume_continues_from_the_saved_step(tmp_path):
-    work_dir = tmp_path / "run"
-    code, _ = _run(tmp_path, "kill_mid_epoch", work_dir)
-    assert code == -signal.SIGKILL
+    work_dir = _killed_run(tmp_path, "kill_mid_epoch")
     saved = list_checkpoints(work_dir / "checkpoints")
     assert saved and saved[-1].name == "ckpt-25"  # saved every 5 steps; killed at 27
 
@@ -115,9 +121,7 @@ def test_sigkill_mid_epoch_then_resume_continues_from_the_saved_step(tmp_path):
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_kill_during_checkpoint_write_resumes_from_the_previous_checkpoint(tmp_path):
-    work_dir = tmp_path / "run"
-    code, _ = _run(tmp_path, "kill_during_write", work_dir)
-    assert code == -signal.SIGKILL
+    work_dir = _killed_run(tmp_path, "kill_during_write")
     folder = work_dir / "checkpoints"
     assert [p.name for p in list_checkpoints(folder)] == ["ckpt-5"]
     assert any(p.name.startswith(".tmp-") for p in folder.iterdir())  # the torn write is ignored
