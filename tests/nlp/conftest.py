@@ -86,3 +86,12 @@ def tiny_preset(tmp_path_factory, sentiment_data, ner_data):
         "\n".join(vocabulary) + "\n", encoding="utf-8"
     )
     return str(folder)
+
+
+@pytest.fixture(params=["tiny", "minilm"])
+def pretrained_preset(request, tiny_preset):
+    """Each pretrained backbone the export parity tests cover: the tiny random BERT, and the real
+    MiniLM where it is installed and slow tests are on (``minilm_or_skip``)."""
+    from tests.nlp.parity import minilm_or_skip
+
+    return tiny_preset if request.param == "tiny" else minilm_or_skip()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from nlp import EntityTagger
-from tests.nlp.parity import check_served_entities, minilm_or_skip
+from tests.nlp.parity import check_served_entities
 
 TEXTS = [
     "Angela Merkel visited Paris last week .",
@@ -77,13 +77,11 @@ def test_export_matches_predict_in_fresh_process(trained_tagger, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("which", ["tiny", "minilm"])
-def test_pretrained_tagger_export_parity(which, tiny_preset, ner_data, tmp_path):
-    preset = tiny_preset if which == "tiny" else minilm_or_skip()
+def test_pretrained_tagger_export_parity(pretrained_preset, ner_data, tmp_path):
     train, _ = ner_data
     tagger = EntityTagger(
         entity_types=train.entity_types,
-        preset=preset,
+        preset=pretrained_preset,
         max_words=20,
         sequence_length=32,
         learning_rate=1e-4,

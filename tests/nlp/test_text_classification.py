@@ -12,7 +12,7 @@ from nlp.data import make_topics
 from tests.common.report_checks import check_evaluation_report
 from tests.conftest import trained_on
 from tests.nlp.conftest import SMALL_TRANSFORMER
-from tests.nlp.parity import minilm_or_skip, serve_in_fresh_process
+from tests.nlp.parity import serve_in_fresh_process
 
 SAMPLES = [
     "What a wonderful film!",
@@ -130,9 +130,8 @@ def test_multi_label_learns():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("which", ["tiny", "minilm"])
-def test_pretrained_backbone_export_parity(which, tiny_preset, tmp_path, sentiment_data):
-    preset = tiny_preset if which == "tiny" else minilm_or_skip()
+def test_pretrained_backbone_export_parity(pretrained_preset, tmp_path, sentiment_data):
+    preset = pretrained_preset
     train, _ = sentiment_data
     classifier = TextClassifier(
         classes=train.class_names, preset=preset, sequence_length=16, learning_rate=1e-4
