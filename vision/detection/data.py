@@ -34,7 +34,7 @@ class BoxReport:
     dropped_empty: int = 0
     skipped_crowd: int = 0
 
-    def warn(self, source: str) -> None:
+    def warn(self, source: str, stacklevel: int = 3) -> None:
         parts = []
         if self.clipped:
             parts.append(f"{self.clipped} box(es) reaching outside their image were clipped")
@@ -43,7 +43,31 @@ class BoxReport:
         if self.skipped_crowd:
             parts.append(f"{self.skipped_crowd} COCO crowd region(s) were skipped")
         if parts:
-            warnings.warn(f"{source}: " + "; ".join(parts), stacklevel=3)
+            warnings.warn(f"{source}: " + "; ".join(parts), stacklevel=stacklevel)
+
+
+class _LoadedImages:
+    """What a file loader gathers: image paths with their cleaned boxes and labels, and the
+    fix-ups made on the way (``report``, warned about once by ``to_set``)."""
+
+    def __init__(self) -> None:
+        self.images: list[str] = []
+        self.boxes: list[np.ndarray] = []
+        self.labels: list[np.ndarray] = []
+        self.report = BoxReport()
+
+    def add(
+        self, image: Path, yxyx: np.ndarray, labels: np.ndarray, size: tuple[int, int], name: str
+    ) -> None:
+        """One image of ``size`` (height, width) with yxyx pixel boxes (``clean_boxes``)."""
+        boxes, keep = clean_boxes(yxyx, size[0], size[1], name, self.report)
+        self.images.append(str(image))
+        self.boxes.append(boxes)
+        self.labels.append(labels[keep])
+
+    def to_set(self, class_names: list[str], source: str) -> DetectionSet:
+        self.report.warn(source, stacklevel=4)  # attributed to the loader's caller
+        return DetectionSet(self.images, self.boxes, self.labels, class_names)
 
 
 def clean_boxes(
@@ -296,7 +320,7 @@ def load_coco(
     per_image: dict[int, list[dict]] = {}
     for i, img in enumerate(image_records):
         per_image[_coco_int(img.get("id"), "'id'", f"{path}: images[{i}]")] = []
-    report = BoxReport()
+    found = _LoadedImages()
     for i, ann in enumerate(_coco_records(content, "annotations", path)):
         where = f"{path}: annotation {ann.get('id', i)!r}"[:300]
         image_id = _coco_int(ann.get("image_id"), "'image_id'", where)
@@ -306,12 +330,11 @@ def load_coco(
         if category_id not in categories:
             raise ValueError(f"{where} has unknown category_id {category_id}")
         if ann.get("iscrowd", 0):
-            report.skipped_crowd += 1
+            found.report.skipped_crowd += 1
             continue
         per_image[image_id].append(
             {"bbox": _coco_bbox(ann, where), "label": index[categories[category_id]]}
         )
-    images, all_boxes, all_labels = [], [], []
     for i, img in enumerate(image_records):
         where = f"{path}: images[{i}]"
         file = image_path_inside(image_dir, img.get("file_name"), where)
@@ -327,12 +350,8 @@ def load_coco(
             [xywh[:, 1], xywh[:, 0], xywh[:, 1] + xywh[:, 3], xywh[:, 0] + xywh[:, 2]], -1
         )
         labels = np.array([a["label"] for a in anns], np.int32)
-        boxes, keep = clean_boxes(yxyx, height, width, f"{path} ({img['file_name']})", report)
-        images.append(str(file))
-        all_boxes.append(boxes)
-        all_labels.append(labels[keep])
-    report.warn(str(path))
-    return DetectionSet(images, all_boxes, all_labels, names)
+        found.add(file, yxyx, labels, (height, width), f"{path} ({img['file_name']})")
+    return found.to_set(names, str(path))
 
 
 def load_voc(
@@ -371,20 +390,14 @@ def load_voc(
     found = sorted({o.name for _, _, objects in parsed for o in objects})
     names = _class_index(None if class_names is None else list(class_names), found, str(root))
     index = {name: i for i, name in enumerate(names)}
-    report = BoxReport()
-    images, all_boxes, all_labels = [], [], []
+    found = _LoadedImages()
     for file, image, objects in parsed:
-        height, width = _image_size(image)
         yxyx = np.array([[o.ymin, o.xmin, o.ymax, o.xmax] for o in objects], np.float32).reshape(
             -1, 4
         )
         labels = np.array([index[o.name] for o in objects], np.int32)
-        boxes, keep = clean_boxes(yxyx, height, width, str(file), report)
-        images.append(str(image))
-        all_boxes.append(boxes)
-        all_labels.append(labels[keep])
-    report.warn(str(root))
-    return DetectionSet(images, all_boxes, all_labels, names)
+        found.add(image, yxyx, labels, _image_size(image), str(file))
+    return found.to_set(names, str(root))
 
 
 def load_tfds_detection(
