@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 from rdkit import Chem, RDLogger
-from rdkit.Chem import Crippen, rdMolDescriptors
+from rdkit.Chem import rdMolDescriptors
 
 # Parse failures are reported by us, one clear sentence each, not on RDKit's stderr.
 RDLogger.DisableLog("rdApp.*")  # type: ignore[attr-defined]
@@ -86,8 +86,8 @@ BOND_FEATURES = len(BOND_TYPES) + 1 + 2 + len(STEREO) + 1
 #: (name, function of the molecule, typical scale it is divided by).
 DESCRIPTORS: tuple[tuple[str, Any, float], ...] = (
     ("molecular_weight", rdMolDescriptors.CalcExactMolWt, 500.0),
-    ("logp", Crippen.MolLogP, 5.0),
-    ("molar_refractivity", Crippen.MolMR, 100.0),
+    ("logp", lambda mol: rdMolDescriptors.CalcCrippenDescriptors(mol)[0], 5.0),
+    ("molar_refractivity", lambda mol: rdMolDescriptors.CalcCrippenDescriptors(mol)[1], 100.0),
     ("polar_surface_area", rdMolDescriptors.CalcTPSA, 100.0),
     ("labute_surface_area", rdMolDescriptors.CalcLabuteASA, 200.0),
     ("h_bond_donors", rdMolDescriptors.CalcNumHBD, 5.0),
