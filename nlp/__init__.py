@@ -10,6 +10,7 @@ from common.lazy import lazy_exports
 _EXPORTS = {
     "EntityTagger": "nlp.ner.task",
     "QuestionAnswerer": "nlp.qa.task",
+    "TextGenerator": "nlp.generation.task",
     "TextClassifier": "nlp.classification.task",
     "Translator": "nlp.translation.task",
 }

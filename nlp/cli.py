@@ -1,6 +1,7 @@
 """``dlsuite nlp classify|ner|translate|qa train|evaluate|predict|export`` (an entry point).
 
-Built on ``common.task_cli``; ``translate`` and ``qa`` live in their own sub-packages' ``cli``
+``dlsuite nlp generate train|evaluate|sample|export`` too. Built on ``common.task_cli``;
+``translate``, ``qa`` and ``generate`` live in their own sub-packages' ``cli``
 modules, which need nothing from this one (no import cycle).
 """
 
@@ -11,10 +12,14 @@ from typing import Any
 
 from common import task_cli as cli
 from common.task_cli_spec import TaskCommands, TrainCommand, add_task_commands
+from nlp.generation import cli as generation_cli
 from nlp.qa import cli as qa_cli
 from nlp.translation import cli as translation_cli
 
-SUMMARY = "text classification, named-entity recognition, translation and question answering"
+SUMMARY = (
+    "text classification, named-entity recognition, translation, question answering and "
+    "text generation"
+)
 CLASSIFIER = "nlp.classification.task:TextClassifier"
 TAGGER = "nlp.ner:EntityTagger"
 CLASSIFY_BUILTINS = ("sentiment", "topics")
@@ -227,9 +232,11 @@ NER = TaskCommands(
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    """Add ``nlp`` with its ``classify``, ``ner``, ``translate`` and ``qa`` sub-commands."""
+    """Add ``nlp`` with its ``classify``, ``ner``, ``translate``, ``qa`` and ``generate``
+    sub-commands."""
     _, tasks = cli.add_group(commands, "nlp", SUMMARY, dest="nlp_task")
     add_task_commands(tasks, CLASSIFY)
     add_task_commands(tasks, NER)
     translation_cli.add_commands(tasks)
     qa_cli.add_commands(tasks)
+    generation_cli.add_commands(tasks)

@@ -1,6 +1,6 @@
 """NLP example pipelines, readable top to bottom: data -> model -> train -> evaluate -> export.
 
-Run one with ``python -m nlp.pipelines classification|ner|translation|qa [--quick]``;
+Run one with ``python -m nlp.pipelines classification|ner|translation|qa|generation [--quick]``;
 ``dlsuite demo`` runs the quick versions on built-in template data (synthetic: they show the
 plumbing, not quality; see ``bench/nlp_*.py`` for SST-2 and CoNLL-2003).
 """
@@ -16,6 +16,7 @@ from common.demo import DemoResult
 from common.pipelines import agreement, export_and_load, pipelines_main, run_demo, timed_fit
 from nlp.classification.task import TextClassifier
 from nlp.data import make_ner, make_sentiment
+from nlp.generation.pipelines import text_generation
 from nlp.ner import EntityTagger
 from nlp.qa.pipelines import question_answering
 from nlp.translation.pipelines import translation
@@ -118,12 +119,14 @@ def ner(
 
 
 def demo(models_dir: str | Path = "models", reports_dir: str | Path = "reports") -> DemoResult:
-    """What ``dlsuite demo`` runs for NLP: quick classification, NER, translation and QA."""
+    """What ``dlsuite demo`` runs for NLP: quick classification, NER, translation, QA and
+    text generation."""
     pipelines = {
         "sentiment": classification,
         "entities": ner,
         "nlp_translation": translation,
         "nlp_qa": question_answering,
+        "nlp_generation": text_generation,
     }
     return run_demo(pipelines, models_dir, reports_dir)
 
@@ -133,6 +136,7 @@ PIPELINES = {
     "ner": ner,
     "translation": translation,
     "qa": question_answering,
+    "generation": text_generation,
 }
 
 

@@ -86,3 +86,20 @@ def split_tail(text: str, fraction: float = 0.1, at: str = "\n\n") -> tuple[str,
     if not head or not tail:
         raise ValueError("the text is too short to split")
     return head, tail
+
+
+_SUBJECTS = ("the cat", "a dog", "the old man", "my sister", "the king", "a small bird")
+_VERBS = ("sees", "likes", "follows", "greets", "finds", "calls")
+_OBJECTS = ("the river", "a red apple", "the moon", "his friend", "the garden", "a letter")
+
+
+def make_synthetic_text(lines: int = 400, seed: int = 0) -> str:
+    """Template sentences, one per line ("the cat sees the moon."): built-in demo and test text
+    (shows the plumbing offline in seconds; not a quality claim)."""
+    import random
+
+    rng = random.Random(seed)
+    return "".join(
+        f"{rng.choice(_SUBJECTS)} {rng.choice(_VERBS)} {rng.choice(_OBJECTS)}.\n"
+        for _ in range(lines)
+    )

@@ -60,7 +60,7 @@ class TextGeneratorConfig(TaskConfig):
     warmup_fraction: float = 0.02
     batch_size: int = 32
     windows_per_epoch: int = 0  # random training windows per epoch; 0: text length / context
-    max_length: int = 200  # default characters to generate
+    max_length: int = 0  # default characters to generate; 0: half the context
     greedy: bool = False  # default decoding: arg-max instead of sampling
     temperature: float = 0.8
     top_k: int = 0  # 0: no top-k cut
@@ -88,6 +88,7 @@ class TextGeneratorConfig(TaskConfig):
         """The config's sampling defaults with the non-None ``overrides`` applied."""
         fields = {f.name for f in dataclasses.fields(Sampling)}
         values = {name: getattr(self, name) for name in fields}
+        values["max_length"] = values["max_length"] or self.context_length // 2
         values.update({k: v for k, v in overrides.items() if v is not None})
         return Sampling(**values)
 
