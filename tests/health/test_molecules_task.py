@@ -99,6 +99,7 @@ def test_regression_learns_and_reports_errors():
     assert set(task.predict("c1ccccc1")["values"]) == {"rings", "heteroatoms"}
 
 
+@pytest.mark.slow
 def test_save_load_export_parity_in_fresh_process(trained, tmp_path):
     task, test, _ = trained
     loaded = MoleculePropertyPredictor.load(task.save(tmp_path / "mol.keras"))
@@ -119,13 +120,13 @@ def test_save_load_export_parity_in_fresh_process(trained, tmp_path):
 
 
 def test_server_and_client_accept_smiles(trained, tmp_path):
-    from serving import Client, ModelServer
+    from serving import Client, GrpcClient, ModelServer
 
     task, test, _ = trained
     task.export(tmp_path / "models" / "mols")
     smiles = test.smiles[:3]
     expected = task.predict_proba(smiles)
-    with ModelServer(tmp_path / "models", rest_port=0, grpc_port=None, poll_interval=0) as server:
+    with ModelServer(tmp_path / "models", rest_port=0, grpc_port=0, poll_interval=0) as server:
         url = f"{server.rest_url}/v1/models/mols:predict"
         columnar = httpx.post(url, json={"inputs": {"smiles": smiles}}).json()
         np.testing.assert_allclose(columnar["outputs"], expected, atol=1e-5)
@@ -141,6 +142,9 @@ def test_server_and_client_accept_smiles(trained, tmp_path):
             np.testing.assert_allclose(graphs, expected, atol=1e-5)
             with pytest.raises(ValueError, match="cannot parse"):
                 client.predict("mols", {"smiles": ["C1CC"]})
+        with GrpcClient(server.grpc_target) as grpc_client:
+            out = grpc_client.predict("mols", {"smiles": smiles})["probabilities"]
+            np.testing.assert_allclose(out, expected, atol=1e-5)
 
 
 def test_attribution_picture(trained, tmp_path):
