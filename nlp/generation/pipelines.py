@@ -37,7 +37,7 @@ def text_generation(
         num_heads=2 if quick else 4,
         intermediate_dim=128 if quick else 256,
         dropout=0.0,
-        learning_rate=5e-3 if quick else 2e-3,
+        learning_rate=1e-2 if quick else 3e-3,
         batch_size=32,
         windows_per_epoch=640,
         max_length=40,
@@ -46,7 +46,7 @@ def text_generation(
 
     # 3. Train on next-character prediction over random windows of the text.
     train_seconds = timed_fit(
-        generator, reports_dir, train, validation_data=val, epochs=4 if quick else 10, verbose=2
+        generator, reports_dir, train, validation_data=val, epochs=8 if quick else 12, verbose=2
     )
 
     # 4. Evaluate: loss per character (nats), bits per character and perplexity on unseen lines.

@@ -148,6 +148,7 @@ print(json.dumps({{
 """
 
 
+@pytest.mark.slow  # 7.5 s alone, ~20 s on the loaded shared machine
 def test_export_sampling_with_a_fixed_seed_equals_python(generator, tmp_path):
     options = dict(temperature=1.5, top_p=0.9, seed=42, max_length=15)
     version_dir = generator.export(tmp_path / "generator", **options)
