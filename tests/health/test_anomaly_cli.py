@@ -67,3 +67,15 @@ def test_series_predict_with_plot_and_bad_csv(tmp_path, capsys):
     np.save(short, np.zeros(10, np.float32))
     with pytest.raises(ValueError, match="shorter than the window of 32"):
         run("health anomaly predict --model", model, short)
+
+
+def test_anomaly_pipeline_smoke(tmp_path):
+    from health.anomaly.pipeline import anomaly
+
+    summary = anomaly(
+        quick=True, models_dir=tmp_path / "models", reports_dir=tmp_path / "reports", epochs=1
+    )
+    assert summary["export_agrees"] == 1.0 and 0.0 <= summary["roc_auc"] <= 1.0
+    assert (tmp_path / "reports" / "health_anomaly" / "scores.png").stat().st_size > 0
+    assert (tmp_path / "models" / "health_anomaly" / "1" / "saved_model.pb").is_file()
+    assert len(summary["request"]["series"][0]) == 200
