@@ -226,7 +226,7 @@ class TextGenerator(Task):
         dataset = self.make_dataset(text, int(batch_size or self.config.batch_size), False)
         model = self.model
 
-        @tf.function
+        @tf.function(autograph=False)  # plain TF code: nothing for autograph to convert
         def summed(x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
             logits = model(x, training=False)
             loss = tf.nn.sparse_softmax_cross_entropy_with_logits(y, tf.cast(logits, tf.float32))
@@ -295,7 +295,12 @@ class TextGenerator(Task):
 
     def _generate(self) -> Any:
         if self._generate_fn is None:
-            self._generate_fn = tf.function(self.generate_graph, input_signature=GENERATE_SIGNATURE)
+            # autograph=False: the graph is explicit (tf.while_loop), and converting it once
+            # picked up another function's converted code (the bench's export failed with
+            # "tf__summed() takes 2 positional arguments but 8 were given").
+            self._generate_fn = tf.function(
+                self.generate_graph, input_signature=GENERATE_SIGNATURE, autograph=False
+            )
         return self._generate_fn
 
     @staticmethod
