@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from common.demo import DemoResult
-from common.pipelines import export_and_load, pipelines_main, run_demo, timed_fit
+from common.pipelines import Pipeline, export_and_load, pipelines_main, run_demo, timed_fit
 from health import io as hio
 from health.anomaly.pipeline import anomaly
 from health.classification import MedicalImageClassifier
@@ -160,16 +160,19 @@ def classification(
 
 
 def demo(models_dir: str | Path = "models", reports_dir: str | Path = "reports") -> DemoResult:
-    """What ``dlsuite demo`` runs for health: the quick segmentation and classification."""
-    pipelines = {"health_segmentation": segmentation, "health_classification": classification}
-    pipelines["health_molecules"] = molecules  # SMILES -> D-MPNN (health/molecules/pipeline.py)
-    pipelines["health_anomaly"] = anomaly  # series -> autoencoder (health/anomaly/pipeline.py)
+    """What ``dlsuite demo`` runs for health: every quick pipeline in ``PIPELINES``."""
+    pipelines = {f"health_{name}": pipeline for name, pipeline in PIPELINES.items()}
     return run_demo(pipelines, models_dir, reports_dir)
 
 
-PIPELINES = {"segmentation": segmentation, "classification": classification}
-PIPELINES["molecules"] = molecules
-PIPELINES["anomaly"] = anomaly
+#: The quick pipelines; molecules (SMILES -> D-MPNN) and anomaly (series -> autoencoder) live
+#: beside their tasks in health/molecules/pipeline.py and health/anomaly/pipeline.py.
+PIPELINES: dict[str, Pipeline] = {
+    "segmentation": segmentation,
+    "classification": classification,
+    "molecules": molecules,
+    "anomaly": anomaly,
+}
 
 
 def main(argv: list[str] | None = None) -> None:
