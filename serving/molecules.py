@@ -25,7 +25,7 @@ import numpy as np
 
 from serving.errors import InvalidArgument
 
-#: The inputs of a molecular-graph signature (the same names as health.molecules.GRAPH_INPUTS).
+#: The inputs of a molecular-graph signature, in order (health.molecules.graphs exports them).
 GRAPH_INPUTS = (
     "atom_features",
     "bond_features",

@@ -30,18 +30,13 @@ import numpy as np
 from rdkit import Chem, RDLogger
 from rdkit.Chem import rdMolDescriptors
 
+# Input names of the exported signature, in this order: serving/molecules.py owns them (the
+# server and clients recognise a molecule model by them without importing RDKit).
+from serving.molecules import GRAPH_INPUTS as GRAPH_INPUTS
+
 # Parse failures are reported by us, one clear sentence each, not on RDKit's stderr.
 RDLogger.DisableLog("rdApp.*")  # type: ignore[attr-defined]
 
-#: Input names of the exported signature, in this order (serving/molecules.py mirrors them).
-GRAPH_INPUTS = (
-    "atom_features",
-    "bond_features",
-    "edge_index",
-    "atom_mask",
-    "bond_mask",
-    "molecule_features",
-)
 #: Molecules with more heavy atoms than this are refused (a typo or a polymer, not a drug).
 DEFAULT_MAX_ATOMS = 150
 
