@@ -229,3 +229,95 @@ def build_deeplabv3plus(
     x = ConvBNAct(aspp_filters, 3, rank=rank, name="decoder_conv2")(x)
     x = _upsample(rank, 4, "up_to_full")(x)
     return keras.Model(inputs, _head(x, num_classes, rank, activation), name=name)
+
+
+@keras.saving.register_keras_serializable(package="dlsuite")
+class SinusoidalEmbedding(keras.layers.Layer):
+    """Noise level ``[b, 1, 1, 1]`` -> ``[b, 1, 1, dims]`` sines and cosines of it at
+    log-spaced frequencies (the diffusion time embedding of the keras-io DDIM example)."""
+
+    def __init__(self, dims: int = 32, max_frequency: float = 1000.0, **kwargs):
+        super().__init__(**kwargs)
+        if dims < 2 or dims % 2:
+            raise ValueError(f"embedding dims must be a positive even number, got {dims}")
+        self.dims = int(dims)
+        self.max_frequency = float(max_frequency)
+
+    def call(self, noise_level):
+        frequencies = ops.exp(
+            ops.linspace(0.0, ops.log(self.max_frequency), self.dims // 2)
+        )  # 1 .. max_frequency
+        angles = 2.0 * 3.141592653589793 * ops.cast(frequencies, noise_level.dtype) * noise_level
+        return ops.concatenate([ops.sin(angles), ops.cos(angles)], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.dims)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update(dims=self.dims, max_frequency=self.max_frequency)
+        return config
+
+
+def _diffusion_block(x, width: int, name: str):
+    """Residual block of the diffusion U-Net: BN (no affine), two 3x3 convs (swish), skip."""
+    residual = x
+    if x.shape[-1] != width:
+        residual = keras.layers.Conv2D(width, 1, name=f"{name}_skip")(x)
+    x = keras.layers.BatchNormalization(center=False, scale=False, name=f"{name}_norm")(x)
+    x = keras.layers.Conv2D(width, 3, padding="same", activation="swish", name=f"{name}_conv1")(x)
+    x = keras.layers.Conv2D(width, 3, padding="same", name=f"{name}_conv2")(x)
+    return keras.layers.Add(name=f"{name}_add")([x, residual])
+
+
+def build_diffusion_unet(
+    image_shape: Sequence[int],
+    widths: Sequence[int] = (32, 64, 96),
+    block_depth: int = 2,
+    embedding_dims: int = 32,
+    num_classes: int = 0,
+    name: str = "diffusion_unet",
+) -> keras.Model:
+    """The noise-prediction U-Net of DDIM (Song et al., 2021; keras-io "Denoising Diffusion
+    Implicit Models"): inputs ``noisy_images [b, H, W, C]`` and ``noise_level [b, 1, 1, 1]``
+    (the noise standard deviation), plus ``labels [b]`` when ``num_classes`` > 0 (a learned
+    class embedding, concatenated like the time embedding); output: the predicted noise.
+
+    Spatial sizes must be divisible by ``2 ** (len(widths) - 1)``.
+    """
+    height, width, channels = (int(d) for d in image_shape)
+    if len(widths) < 2:
+        raise ValueError("a U-Net needs at least two widths (one down and one up step)")
+    factor = 2 ** (len(widths) - 1)
+    if height % factor or width % factor:
+        raise ValueError(f"spatial sizes {(height, width)} must be divisible by {factor}")
+    noisy = keras.Input((height, width, channels), name="noisy_images")
+    level = keras.Input((1, 1, 1), name="noise_level")
+    inputs = [noisy, level]
+    embeddings = [SinusoidalEmbedding(embedding_dims, name="time_embedding")(level)]
+    if num_classes:
+        labels = keras.Input((), dtype="int32", name="labels")
+        inputs.append(labels)
+        e = keras.layers.Embedding(num_classes, embedding_dims, name="class_embedding")(labels)
+        embeddings.append(keras.layers.Reshape((1, 1, embedding_dims), name="class_map")(e))
+    e = embeddings[0] if len(embeddings) == 1 else keras.layers.Concatenate()(embeddings)
+    e = keras.layers.UpSampling2D((height, width), name="embedding_map")(e)
+    x = keras.layers.Conv2D(widths[0], 1, name="stem")(noisy)
+    x = keras.layers.Concatenate(name="with_embedding")([x, e])
+    skips = []
+    for i, w in enumerate(widths[:-1]):
+        for j in range(block_depth):
+            x = _diffusion_block(x, w, f"down{i}_{j}")
+            skips.append(x)
+        x = keras.layers.AveragePooling2D(2, name=f"pool{i}")(x)
+    for j in range(block_depth):
+        x = _diffusion_block(x, widths[-1], f"bottleneck_{j}")
+    for i, w in enumerate(reversed(widths[:-1])):
+        x = keras.layers.UpSampling2D(2, interpolation="bilinear", name=f"up{i}")(x)
+        for j in range(block_depth):
+            x = keras.layers.Concatenate(name=f"up{i}_{j}_concat")([x, skips.pop()])
+            x = _diffusion_block(x, w, f"up{i}_{j}")
+    outputs = keras.layers.Conv2D(
+        channels, 1, kernel_initializer="zeros", dtype="float32", name="noise"
+    )(x)
+    return keras.Model(inputs, outputs, name=name)
