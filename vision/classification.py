@@ -2,8 +2,10 @@
 
 Backbones: a small ResNet built from ``common.layers`` (default, fast on CPU) or
 ``keras.applications`` MobileNetV3Small / EfficientNetV2B0 (random init or a local weights
-file). Augmentation lives inside the model and is only active while training; rescaling too, so
-the model takes float images in [0, 255] and the exported graph takes encoded image bytes.
+file), or a backbone model passed in (``backbone=vision.pretrain_contrastive(images)``), which is
+fine-tuned and saved inside the task file. Augmentation lives inside the model and is only
+active while training; rescaling too (a passed-in backbone rescales itself), so the model takes
+float images in [0, 255] and the exported graph takes encoded image bytes.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from vision import images as images_lib
 from vision.data import load_image_folder
 
 BACKBONES = ("small_resnet", "mobilenet_v3_small", "efficientnet_v2_b0")
+#: ``config.backbone`` of a classifier built on a backbone model passed in (e.g. self-supervised).
+PRETRAINED = "pretrained"
 
 
 @dataclasses.dataclass
@@ -61,7 +65,7 @@ class ImageClassifierConfig(TaskConfig):
         self.classes = class_names(self.classes, "ImageClassifier", "classes=['cat', 'dog']")
         self.widths = [int(w) for w in self.widths]
         check_at_least(self, 16, "image_size")
-        check_choice("backbone", self.backbone, BACKBONES)
+        check_choice("backbone", self.backbone, (*BACKBONES, PRETRAINED))
         if self.backbone_weights is not None and not Path(self.backbone_weights).is_file():
             raise ValueError(f"backbone weights file not found: {self.backbone_weights}")
         check_choice("flip", self.flip, FLIPS)
@@ -76,10 +80,35 @@ class ImageClassifier(NamedClasses, ImageInputs, images_lib.ServesImageBytes, Ta
     monitor = "val_accuracy"
     config: ImageClassifierConfig
 
+    def __init__(self, **options: Any) -> None:
+        backbone = options.get("backbone")
+        pretrained = backbone if isinstance(backbone, keras.Model) else None
+        if pretrained is not None:
+            size = pretrained_input_size(pretrained)
+            options = {
+                **options,
+                "backbone": PRETRAINED,
+                "image_size": options.get("image_size", size),
+            }
+            if options["image_size"] != size:
+                raise ValueError(
+                    f"image_size={options['image_size']} does not match the backbone's "
+                    f"{size}x{size} input"
+                )
+        elif backbone == PRETRAINED:
+            raise ValueError(
+                "backbone='pretrained' needs the backbone model itself, e.g. "
+                "backbone=vision.pretrain_contrastive(images)"
+            )
+        super().__init__(**options)
+        self._pretrained_backbone = pretrained
+
     # ------------------------------------------------------------------ model
     def _backbone(self, size: int) -> keras.Model:
         c = self.config
         shape = (size, size, 3)
+        if c.backbone == PRETRAINED:
+            return self._copy_of_pretrained()
         if c.backbone == "small_resnet":
             return build_small_resnet(
                 shape,
@@ -93,6 +122,18 @@ class ImageClassifier(NamedClasses, ImageInputs, images_lib.ServesImageBytes, Ta
         }[c.backbone]
         # keras.applications models rescale [0, 255] inputs themselves (include_preprocessing).
         return factory(input_shape=shape, include_top=False, weights=c.backbone_weights)
+
+    def _copy_of_pretrained(self) -> keras.Model:
+        """A copy of the backbone passed in (or, after ``load``, the one inside the model), so
+        fine-tuning never changes the caller's model."""
+        source = getattr(self, "_pretrained_backbone", None)
+        if source is None and self._model is not None:
+            source = next(layer for layer in self._model.layers if isinstance(layer, keras.Model))
+        if source is None:
+            raise ValueError("backbone='pretrained' needs the backbone model passed in")
+        copy = keras.models.clone_model(source)
+        copy.set_weights(source.get_weights())
+        return copy
 
     def build_model(self) -> keras.Model:
         c = self.config
@@ -265,3 +306,18 @@ class ImageClassifier(NamedClasses, ImageInputs, images_lib.ServesImageBytes, Ta
             }
 
         return self.image_bytes_endpoint(serve)
+
+
+def pretrained_input_size(backbone: keras.Model) -> int:
+    """The square image size a backbone model takes (``(None, S, S, 3)`` float in [0, 255])."""
+    shape = tuple(backbone.input_shape)
+    if len(shape) != 4 or shape[1] != shape[2] or shape[1] is None or shape[3] != 3:
+        raise ValueError(
+            f"a backbone model must take (batch, size, size, 3) images, got input shape {shape}"
+        )
+    if len(backbone.output_shape) != 4:
+        raise ValueError(
+            "a backbone model must return a (batch, height, width, channels) feature map, got "
+            f"output shape {backbone.output_shape}"
+        )
+    return int(shape[1])
