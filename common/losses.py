@@ -275,3 +275,42 @@ class LabelSmoothedCrossEntropy(_DlsuiteLoss):
 
     def get_config(self) -> dict:
         return _loss_config(self, "label_smoothing", "from_logits", "sparse")
+
+
+@keras.saving.register_keras_serializable(package="dlsuite")
+class NTXentLoss(_DlsuiteLoss):
+    """SimCLR's normalised temperature-scaled cross-entropy over a batch of positive pairs.
+
+    ``y_pred`` is ``[B, 2, D]``: the projections of two views of each example (``y_true`` is
+    ignored). Each of the 2B vectors must pick its partner among the other 2B - 1 by cosine
+    similarity / ``temperature``; the value per example is the mean of its two views' losses.
+    """
+
+    def __init__(
+        self,
+        temperature: float = 0.1,
+        reduction: str = "sum_over_batch_size",
+        name: str = "nt_xent",
+        dtype=None,
+    ):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        if not temperature > 0:
+            raise ValueError(f"temperature must be positive, got {temperature!r}")
+        self.temperature = float(temperature)
+
+    def call(self, y_true, y_pred):
+        y_pred = ops.convert_to_tensor(y_pred)
+        if len(y_pred.shape) != 3 or y_pred.shape[1] != 2:
+            raise ValueError(f"NTXentLoss expects y_pred of shape [B, 2, D], got {y_pred.shape}")
+        batch = ops.shape(y_pred)[0]
+        z = ops.concatenate([y_pred[:, 0], y_pred[:, 1]], axis=0)
+        z = z / ops.maximum(ops.norm(z, axis=-1, keepdims=True), 1e-12)
+        logits = ops.matmul(z, ops.transpose(z)) / self.temperature
+        logits = logits - ops.eye(2 * batch, dtype=logits.dtype) * 1e9  # never pick yourself
+        partners = ops.concatenate([ops.arange(batch) + batch, ops.arange(batch)], axis=0)
+        log_p = ops.log_softmax(logits, axis=-1)
+        picked = ops.take_along_axis(log_p, ops.expand_dims(partners, -1), axis=-1)[:, 0]
+        return -(picked[:batch] + picked[batch:]) / 2.0
+
+    def get_config(self) -> dict:
+        return _loss_config(self, "temperature")
