@@ -1,4 +1,5 @@
-"""DQN agents that learn to drive in highway-env (Double / dueling / n-step / prioritised DQN).
+"""DQN agents that learn to drive in highway-env (Double / dueling / n-step / prioritised DQN),
+and SAC (+ HER) agents for continuous control (parking, a MuJoCo robot arm).
 
 Names are imported lazily so that environment worker processes (which import ``autonomy.env``)
 do not pay for importing TensorFlow.
@@ -17,6 +18,10 @@ _EXPORTS = {
     "TensorBoard": "autonomy.callbacks",
     "DQNAgent": "autonomy.dqn",
     "DQNConfig": "autonomy.config",
+    "SACAgent": "autonomy.sac",
+    "SACConfig": "autonomy.sac_config",
+    "CONTROL_ENVS": "autonomy.control_env",
+    "make_control_env": "autonomy.control_env",
     "DuelingHead": "autonomy.q_network",
     "build_q_network": "autonomy.q_network",
     "IdleAgent": "autonomy.baselines",

@@ -79,7 +79,7 @@ def _number(value: float, signed: bool = False) -> str:
 def strip_lines(info: StepInfo) -> tuple[str, str]:
     """The strip's two text lines: step / action / reward, then return / speed."""
     first = f"step {info.step}"
-    if info.action is not None:
+    if info.action is not None or info.action_name:  # continuous actions: a name only
         first += f"   action {info.action_name or info.action}"
     if info.reward is not None:
         first += f"   reward {_number(info.reward, signed=True)}"

@@ -50,8 +50,9 @@ class ProgressBar(AgentCallback):
         if self.bar is not None and agent.num_timesteps - self._last >= self.every:
             self.bar.update(agent.num_timesteps - self._last)
             self._last = agent.num_timesteps
+            exploration = {k: f"{logs[k]:.2f}" for k in ("epsilon", "alpha") if k in logs}
             self.bar.set_postfix(
-                eps=f"{logs['epsilon']:.2f}",
+                **exploration,
                 loss=f"{logs.get('loss', float('nan')):.3f}",
                 ret=f"{logs.get('mean_return', float('nan')):.1f}",
             )

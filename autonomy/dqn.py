@@ -173,6 +173,10 @@ class DQNAgent(PolicyRollouts):
             self.num_timesteps, c.epsilon_start, c.epsilon_end, c.exploration_steps
         )
 
+    def exploration_logs(self) -> dict[str, float]:
+        """What ``learn``'s logs report about exploration: the current epsilon."""
+        return {"epsilon": self.epsilon}
+
     # ------------------------------------------------------------------ acting
     def _check_observations(self, observation: Any) -> tuple[np.ndarray, bool]:
         """Observations as a float32 batch ``[N, *obs_shape]``; raw Kinematics shapes accepted."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -19,6 +19,19 @@ from autonomy.annotate import (
 from autonomy.env import make_env
 
 Policy = Callable[[np.ndarray], int]
+EnvMaker = Callable[..., Any]  # make_env or autonomy.control_env.make_control_env
+
+
+def env_action(action: Any) -> Any:
+    """What ``env.step`` takes: an int for a discrete action, a float32 vector otherwise."""
+    if np.ndim(action) == 0:
+        return int(action)
+    return np.asarray(action, np.float32).reshape(-1)
+
+
+def continuous_label(action: np.ndarray) -> str:
+    """A short label of a continuous action for the episode strip: ``[+0.12 -0.50]``."""
+    return "[" + " ".join(f"{value:+.2f}" for value in np.reshape(action, -1)) + "]"
 
 
 def _bound(policy: Any, env: Any) -> Policy:
@@ -33,24 +46,27 @@ def evaluate_policy(
     env_config: Mapping[str, Any] | None = None,
     episodes: int = 10,
     seed: int = 10_000,
+    make: EnvMaker = make_env,
 ) -> dict[str, float]:
     """Run ``episodes`` full episodes (env seeds ``seed, seed+1, ...``) and summarise them.
 
     ``crash_rate`` is the share of episodes that ended with ``info["crashed"]``; ``mean_speed``
     averages ``info["speed"]`` over all steps (NaN for envs that report neither). ``policy`` maps
     an observation to an action, or has ``bind_env(env)`` returning such a map (a planner).
+    Goal-conditioned envs that report ``info["is_success"]`` add ``success_rate``; ``make``
+    builds the env (``make_env``; ``make_control_env`` for continuous control).
     """
     if int(episodes) < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes!r}")
-    env = make_env(env_name, **dict(env_config or {}))
+    env = make(env_name, **dict(env_config or {}))
     policy = _bound(policy, env)
-    returns, lengths, crashes, speeds = [], [], [], []
+    returns, lengths, crashes, speeds, successes = [], [], [], [], []
     try:
         for episode in range(int(episodes)):
             obs, info = env.reset(seed=int(seed) + episode)
             total, length, done = 0.0, 0, False
             while not done:
-                obs, reward, terminated, truncated, info = env.step(int(policy(obs)))
+                obs, reward, terminated, truncated, info = env.step(env_action(policy(obs)))
                 total += float(reward)
                 length += 1
                 if "speed" in info:
@@ -59,9 +75,13 @@ def evaluate_policy(
             returns.append(total)
             lengths.append(length)
             crashes.append(bool(info.get("crashed", False)))
+            if "is_success" in info:
+                successes.append(bool(info["is_success"]))
     finally:
         env.close()
+    success = {"success_rate": float(np.mean(successes))} if successes else {}
     return {
+        **success,
         "episodes": int(episodes),
         "mean_return": float(np.mean(returns)),
         "std_return": float(np.std(returns)),
@@ -81,6 +101,7 @@ def record_episode(
     fps: int = 5,
     annotate: bool = True,
     q_values: Callable[[np.ndarray], np.ndarray] | bool | None = None,
+    make: EnvMaker = make_env,
 ) -> dict[str, Any]:
     """Render one episode headless (``rgb_array``) as a GIF (Pillow) or MP4 (imageio) file.
 
@@ -101,7 +122,7 @@ def record_episode(
         q_values = found
     elif q_values is False:
         q_values = None
-    env = make_env(env_name, render_mode="rgb_array", **dict(env_config or {}))
+    env = make(env_name, render_mode="rgb_array", **dict(env_config or {}))
     labels = action_labels(env)
     policy = _bound(policy, env)
     frames: list[Any] = []
@@ -123,13 +144,14 @@ def record_episode(
                 if q_values is None or not annotate
                 else np.asarray(q_values(obs), float).reshape(-1).tolist()
             )
-            action = int(policy(obs))
+            action = env_action(policy(obs))
             obs, reward, terminated, truncated, info = env.step(action)
             total += float(reward)
-            actions.append(action_label(action, labels))
+            discrete = isinstance(action, int)
+            actions.append(action_label(action, labels) if discrete else continuous_label(action))
             shown = StepInfo(
                 step=step,
-                action=action,
+                action=action if discrete else None,
                 action_name=actions[-1],
                 reward=float(reward),
                 total=total,
@@ -164,6 +186,7 @@ def record_episode(
         "frames": len(frames),
         "return": total,
         "crashed": bool(info.get("crashed", False)),
+        **({"success": bool(info["is_success"])} if "is_success" in info else {}),
         "actions": actions,
         "frame_size": [int(width), int(height)],
         "annotated": bool(annotate),
@@ -184,6 +207,8 @@ class PolicyRollouts:
     their numbers compare): rollouts of ``policy`` in the env that ``rollout_env`` names."""
 
     act: Callable[..., Any]  # observation -> action
+    #: Builds the rollout env: ``make_env`` (discrete actions); SAC uses ``make_control_env``.
+    make_rollout_env: ClassVar[EnvMaker] = staticmethod(make_env)
 
     def rollout_env(self) -> tuple[str, Mapping[str, Any]]:
         """(env name, env config) the rollouts run in."""
@@ -196,7 +221,9 @@ class PolicyRollouts:
 
     def evaluate(self, episodes: int = 10, seed: int = 10_000) -> dict[str, float]:
         """Greedy rollouts: mean/std return, crash rate, mean speed and mean episode length."""
-        return evaluate_policy(self.policy, *self.rollout_env(), episodes, seed)
+        return evaluate_policy(
+            self.policy, *self.rollout_env(), episodes, seed, make=type(self).make_rollout_env
+        )
 
     def record(
         self,
@@ -213,5 +240,12 @@ class PolicyRollouts:
         """
         name, config = self.rollout_env()
         return record_episode(
-            self.policy, Path(path), name, config, seed, max_steps, annotate=annotate
+            self.policy,
+            Path(path),
+            name,
+            config,
+            seed,
+            max_steps,
+            annotate=annotate,
+            make=type(self).make_rollout_env,
         )

@@ -119,11 +119,14 @@ class EpisodeTracker:
         self.lengths += 1
         for i in np.flatnonzero(done):
             crashed = infos.get("final_info", {}).get("crashed")
+            success = infos.get("final_info", {}).get("is_success")  # goal envs (parking)
             logs = {
                 "return": float(self.returns[i]),
                 "length": float(self.lengths[i]),
                 "crashed": float(bool(crashed[i])) if crashed is not None else 0.0,
             }
+            if success is not None:
+                logs["success"] = float(bool(success[i]))
             agent.num_episodes += 1
             self.recent.append(logs["return"])
             agent.history["episode_return"].append(logs["return"])
@@ -198,7 +201,7 @@ class LearnReporter:
         if not (self.callbacks or log_now):
             return True
         logs = {
-            "epsilon": agent.epsilon,
+            **agent.exploration_logs(),  # DQN: epsilon; SAC: the entropy temperature alpha
             "loss": schedule.mean_loss(),
             "mean_return": episodes.mean_return(),
             "steps_per_second": self.steps_per_second(),
@@ -206,8 +209,9 @@ class LearnReporter:
         if log_now:
             self.write(
                 f"step {agent.num_timesteps}: episodes {agent.num_episodes}, "
-                f"mean return {logs['mean_return']:.2f}, epsilon {logs['epsilon']:.3f}, "
-                f"loss {logs['loss']:.4f}, {logs['steps_per_second']:.0f} steps/s"
+                f"mean return {logs['mean_return']:.2f}, "
+                + "".join(f"{k} {v:.3f}, " for k, v in agent.exploration_logs().items())
+                + f"loss {logs['loss']:.4f}, {logs['steps_per_second']:.0f} steps/s"
             )
             sys.stdout.flush()
         return not any(callback.on_step(agent, logs) is False for callback in self.callbacks)

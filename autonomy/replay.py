@@ -27,14 +27,24 @@ def n_step_return(rewards: Sequence[float], gamma: float) -> float:
 class ReplayBuffer:
     """Uniform replay over a fixed-capacity ring: the oldest transition is overwritten first."""
 
-    def __init__(self, capacity: int, obs_shape: Sequence[int], seed: int | None = None):
+    def __init__(
+        self,
+        capacity: int,
+        obs_shape: Sequence[int],
+        seed: int | None = None,
+        action_shape: Sequence[int] = (),
+        action_dtype: Any = np.int64,
+    ):
+        """``action_shape`` / ``action_dtype``: ``()`` int64 for discrete actions (DQN),
+        ``(A,)`` float32 for continuous ones (SAC)."""
         if int(capacity) < 1:
             raise ValueError(f"replay capacity must be >= 1, got {capacity!r}")
         self.capacity = int(capacity)
         self.obs_shape = tuple(int(d) for d in obs_shape)
         self.obs = np.zeros((self.capacity, *self.obs_shape), np.float32)
         self.next_obs = np.zeros((self.capacity, *self.obs_shape), np.float32)
-        self.action = np.zeros(self.capacity, np.int64)
+        self.action_shape = tuple(int(d) for d in action_shape)
+        self.action = np.zeros((self.capacity, *self.action_shape), action_dtype)
         self.reward = np.zeros(self.capacity, np.float32)
         self.discount = np.zeros(self.capacity, np.float32)
         self.position = 0  # next slot to write
@@ -51,7 +61,7 @@ class ReplayBuffer:
         slots = (self.position + np.arange(count)) % self.capacity
         self.obs[slots] = obs
         self.next_obs[slots] = np.asarray(next_obs, np.float32).reshape(-1, *self.obs_shape)
-        self.action[slots] = np.asarray(action).reshape(-1)
+        self.action[slots] = np.asarray(action).reshape(-1, *self.action_shape)
         self.reward[slots] = np.asarray(reward).reshape(-1)
         self.discount[slots] = np.asarray(discount).reshape(-1)
         self.position = int((self.position + count) % self.capacity)
