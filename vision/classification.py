@@ -6,6 +6,8 @@ file), or a backbone model passed in (``backbone=vision.pretrain_contrastive(ima
 fine-tuned and saved inside the task file. Augmentation lives inside the model and is only
 active while training; rescaling too (a passed-in backbone rescales itself), so the model takes
 float images in [0, 255] and the exported graph takes encoded image bytes.
+``backbone="capsnet"`` is a capsule network (``common.capsules``: dynamic routing, margin loss,
+reconstruction decoder); its scores are the class capsules' lengths, which need not sum to one.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from common import data as data_lib
+from common.capsules import MarginLoss, capsnet_head
 from common.config_checks import check_at_least, check_choice, check_interval, class_names
 from common.layers import ImageAugmentation, build_small_resnet
 from common.losses import LabelSmoothedCrossEntropy
@@ -30,7 +33,7 @@ from common.task_parts import FLIPS, ImageInputs, NamedClasses, config_optimizer
 from vision import images as images_lib
 from vision.data import load_image_folder
 
-BACKBONES = ("small_resnet", "mobilenet_v3_small", "efficientnet_v2_b0")
+BACKBONES = ("small_resnet", "mobilenet_v3_small", "efficientnet_v2_b0", "capsnet")
 #: ``config.backbone`` of a classifier built on a backbone model passed in (e.g. self-supervised).
 PRETRAINED = "pretrained"
 
@@ -150,8 +153,10 @@ class ImageClassifier(NamedClasses, ImageInputs, images_lib.ServesImageBytes, Ta
                 seed=c.seed,
                 name="augmentation",
             )(x)
-        if c.backbone == "small_resnet":
+        if c.backbone in ("small_resnet", "capsnet"):
             x = keras.layers.Rescaling(1.0 / 255.0, name="rescale")(x)
+        if c.backbone == "capsnet":  # class capsule lengths are the scores
+            return keras.Model(inputs, capsnet_head(x, self.num_classes), name="image_classifier")
         x = self._backbone(c.image_size)(x)
         x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
         if c.dropout:
@@ -166,7 +171,9 @@ class ImageClassifier(NamedClasses, ImageInputs, images_lib.ServesImageBytes, Ta
         k = min(c.top_k, self.num_classes)
         model.compile(
             optimizer=config_optimizer(c, total_steps),
-            loss=LabelSmoothedCrossEntropy(label_smoothing=c.label_smoothing, sparse=True),
+            loss=MarginLoss()
+            if c.backbone == "capsnet"
+            else LabelSmoothedCrossEntropy(label_smoothing=c.label_smoothing, sparse=True),
             metrics=[
                 keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
                 keras.metrics.SparseTopKCategoricalAccuracy(k=k, name=f"top_{k}_accuracy"),
