@@ -9,6 +9,7 @@ from common.lazy import lazy_exports
 
 _EXPORTS = {
     "EntityTagger": "nlp.ner.task",
+    "pretrain_masked_lm": "nlp.pretraining.masked_lm",
     "QuestionAnswerer": "nlp.qa.task",
     "TextGenerator": "nlp.generation.task",
     "TextClassifier": "nlp.classification.task",

@@ -12,6 +12,7 @@ _EXPORTS = {
     "load_image_folder": "vision.data",
     "load_tfds_images": "vision.data",
     "make_shapes": "vision.data",
+    "pretrain_contrastive": "vision.pretraining.contrastive",
     "ObjectDetector": "vision.detection.task",
     "ObjectDetectorConfig": "vision.detection.task",
     "DetectionSet": "vision.detection.data",

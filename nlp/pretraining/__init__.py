@@ -1,0 +1,1 @@
+"""Self-supervised pretraining of text encoders from unlabelled texts (``masked_lm``)."""

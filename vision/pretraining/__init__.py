@@ -1,0 +1,1 @@
+"""Self-supervised pretraining of image backbones from unlabelled images (``contrastive``)."""
