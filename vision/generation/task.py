@@ -209,7 +209,8 @@ class ImageGenerator(Task):
             extra.append(SampleGrids(samples_dir, draw))
         if log_dir is not None:
             extra += [keras.callbacks.TensorBoard(str(log_dir)), tensorboard_grids(log_dir, draw)]
-        return super().fit(data, *args, callbacks=extra, **kwargs)
+        kwargs["callbacks"] = extra
+        return super().fit(data, *args, **kwargs)
 
     # ------------------------------------------------------------------ sampling
     def _sampler(self) -> Any:
@@ -383,7 +384,7 @@ class ImageGenerator(Task):
             "num_images": len(real),
         }
         if train_data is not None:
-            train, _ = self.to_arrays(train_data)
+            train = self.to_arrays(train_data)[0]
             report.update(metrics_lib.nearest_neighbour_report(generated, train, real))
         if cas_epochs and self.classes:
             report["cas"] = metrics_lib.classification_accuracy_score(
