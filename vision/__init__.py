@@ -8,6 +8,8 @@ from common.lazy import lazy_exports
 _EXPORTS = {
     "ImageClassifier": "vision.classification",
     "ImageClassifierConfig": "vision.classification",
+    "DBNClassifier": "vision.dbn",
+    "DBNClassifierConfig": "vision.dbn",
     "load_digits": "vision.data",
     "load_image_folder": "vision.data",
     "load_tfds_images": "vision.data",
