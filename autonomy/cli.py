@@ -1,4 +1,4 @@
-"""``dlsuite autonomy dqn train|evaluate|record|export`` (an entry point).
+"""``dlsuite autonomy dqn|sac train|evaluate|record|export`` (an entry point; sac: ``sac_cli``).
 
 Train options come from ``DQNConfig`` through ``common.task_cli`` (``--env`` is kept as an
 alias of ``--env-name``; ``--config JSON`` still adds options, flags win). ``DQNAgent`` is not a
@@ -15,7 +15,7 @@ from common import task_cli as cli
 from common.task_cli_commands import add_export_command, load, print_json
 from common.task_cli_spec import add_train_command
 
-SUMMARY = "reinforcement learning for driving (highway-env)"
+SUMMARY = "reinforcement learning: driving (highway-env DQN), continuous control (SAC + HER)"
 AGENT = "autonomy.dqn:DQNAgent"
 
 
@@ -153,3 +153,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     record.set_defaults(func=_record)
 
     add_export_command(actions, AGENT, example="models/highway")
+
+    from autonomy.sac_cli import register_sac
+
+    register_sac(tasks)
