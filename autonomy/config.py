@@ -17,6 +17,7 @@ class DQNConfig(TaskConfig):
     env_config: dict[str, Any] = dataclasses.field(default_factory=dict)
     num_envs: int = 1  # > 1: AsyncVectorEnv worker processes
     hidden_units: list[int] = dataclasses.field(default_factory=lambda: [256, 256])
+    encoder: str = "mlp"  # "ego_attention": vehicles as a set, attended from the ego vehicle
     dueling: bool = True
     double: bool = True
     n_step: int = 3
@@ -60,6 +61,8 @@ class DQNConfig(TaskConfig):
             raise ValueError("tau must be > 0 (0 would freeze the target network)")
         if self.learning_rate <= 0 or self.max_grad_norm <= 0:
             raise ValueError("learning_rate and max_grad_norm must be > 0")
+        if self.encoder not in ("mlp", "ego_attention"):
+            raise ValueError(f"encoder must be 'mlp' or 'ego_attention', got {self.encoder!r}")
         if not self.hidden_units or min(self.hidden_units) < 1:
             raise ValueError(f"hidden_units must be positive widths, got {self.hidden_units!r}")
         if self.learning_starts < 0 or self.exploration_steps < 0:

@@ -79,6 +79,11 @@ class DQNAgent(PolicyRollouts):
         self.raw_obs_shape = raw_shape if len(self.obs_shape) == 1 else self.obs_shape
         self.num_actions = discrete_actions(probe)
         probe.close()
+        if self.config.encoder == "ego_attention" and len(self.raw_obs_shape) != 2:
+            raise ValueError(
+                f"encoder='ego_attention' needs (vehicles, features) observations such as "
+                f"highway-env Kinematics; {self.config.env_name} gives {self.raw_obs_shape}"
+            )
         keras.utils.set_random_seed(self.config.seed)
         self.q_network = self._build_network("q_network")
         self.target_network = self._build_network("target_network")
@@ -106,6 +111,7 @@ class DQNAgent(PolicyRollouts):
             self.config.hidden_units,
             self.config.dueling,
             name=name,
+            vehicles_shape=self.raw_obs_shape if self.config.encoder == "ego_attention" else None,
         )
 
     def _make_replay(self) -> ReplayBuffer:

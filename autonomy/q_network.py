@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import keras
+import numpy as np
 
 
 def dueling_aggregate(value, advantages):
@@ -69,15 +70,29 @@ def build_q_network(
     dueling: bool = True,
     conv_filters: Sequence[int] = (32, 64, 64),
     name: str = "q_network",
+    vehicles_shape: Sequence[int] | None = None,
 ) -> keras.Model:
     """A Q-network: MLP for flat observations (D,), Nature-DQN CNN for image stacks (H, W, C).
 
     Images are expected as floats in [0, 1]; no BatchNormalization (it destabilises TD targets).
+    With ``vehicles_shape`` ``(V, F)`` the flat input is read as V vehicles of F features and
+    encoded by ego attention (``autonomy.ego_attention``) before the MLP.
     """
     input_shape = tuple(int(d) for d in input_shape)
     inputs = keras.Input(shape=input_shape, name="observation")
     x = inputs
-    if len(input_shape) == 3:
+    if vehicles_shape is not None:
+        from autonomy.ego_attention import EgoAttention
+
+        vehicles = tuple(int(d) for d in vehicles_shape)
+        if len(vehicles) != 2 or vehicles[0] * vehicles[1] != int(np.prod(input_shape)):
+            raise ValueError(
+                f"ego attention needs (vehicles, features) observations, got {vehicles} "
+                f"for inputs of shape {input_shape}"
+            )
+        x = keras.layers.Reshape(vehicles, name="vehicles")(x)
+        x = EgoAttention(name="ego_attention")(x)
+    elif len(input_shape) == 3:
         kernels, strides = (8, 4, 3), (4, 2, 1)
         for i, filters in enumerate(conv_filters):
             x = keras.layers.Conv2D(
