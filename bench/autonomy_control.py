@@ -3,9 +3,10 @@
 Same envs, step budgets, seeds, networks ([256, 256]), batch size, learning rate, gamma, tau and
 updates per env step (1) for both libraries; SB3 learns in one env, dlsuite in two worker
 processes (``num_envs=2``, 2 gradient steps per vector step), so its env simulation overlaps the
-gradient steps. Both are evaluated with the same deterministic rollouts
-(``autonomy.evaluation.evaluate_policy``, env seeds 10_000 + 100 * seed + episode), and the
-dlsuite row also checks that its SavedModel export returns ``agent.act``'s actions.
+gradient steps. Every run trains in its own process, one at a time. Both are evaluated with the
+same deterministic rollouts (``autonomy.evaluation.evaluate_policy``, env seeds
+10_000 + 100 * seed + episode), and the dlsuite row also checks that its SavedModel export
+returns ``agent.act``'s actions.
 
     python -m bench.autonomy_control                       # defaults: the recorded run
     python -m bench.autonomy_control --envs Reacher-v5 --steps 2000 --seeds 0
@@ -17,7 +18,11 @@ after every run to ``bench/results/autonomy_control.json``. No dataset (simulato
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -133,6 +138,31 @@ def run_sb3(env_name: str, seed: int, steps: int, episodes: int) -> dict:
     }
 
 
+def run_one(method: str, env_name: str, seed: int, args: argparse.Namespace) -> dict:
+    if method == "dlsuite":
+        gif = None
+        if seed == args.seeds[0] and env_name == "parking-v0":
+            gif = args.output.with_name("autonomy_control_parking.gif")
+        return run_dlsuite(env_name, seed, args.steps, args.episodes, gif)
+    return run_sb3(env_name, seed, args.steps, args.episodes)
+
+
+def run_isolated(method: str, env_name: str, seed: int, args: argparse.Namespace) -> dict | None:
+    """Each run in its own interpreter: TF and torch in one process slowed SB3 ~10x here
+    (shared thread pools), and a fresh process keeps runs from sharing caches."""
+    with tempfile.TemporaryDirectory() as tmp:
+        result = Path(tmp) / "run.json"
+        command = [sys.executable, "-m", "bench.autonomy_control", "--steps", str(args.steps)]
+        command += ["--episodes", str(args.episodes), "--output", str(args.output)]
+        command += ["--seeds", *map(str, args.seeds)]
+        command += ["--single", method, env_name, str(seed), str(result)]
+        code = subprocess.run(command, cwd=ROOT).returncode
+        if code != 0 or not result.exists():
+            print(f"{method} {env_name} seed {seed} failed with exit code {code}", flush=True)
+            return None
+        return json.loads(result.read_text())
+
+
 def summarise(runs: list[dict]) -> list[dict]:
     """Mean and std over seeds per (env, method)."""
     keys = ("mean_return", "success_rate", "crash_rate", "env_steps_per_s", "train_s")
@@ -178,25 +208,26 @@ def print_table(table: list[dict]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = bench_parser(__doc__)
     parser.add_argument("--envs", nargs="+", default=list(RECIPES), choices=list(RECIPES))
-    parser.add_argument("--steps", type=int, default=4000, help="env steps per run")
+    parser.add_argument("--steps", type=int, default=1500, help="env steps per run")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--episodes", type=int, default=5, help="evaluation episodes per run")
     parser.add_argument("--methods", nargs="+", default=["dlsuite", "sb3"])
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    parser.add_argument("--single", nargs=4, help=argparse.SUPPRESS)  # METHOD ENV SEED JSON
     args = parser.parse_args(argv)
+    if args.single:
+        method, env_name, seed, path = args.single
+        Path(path).write_text(json.dumps(run_one(method, env_name, int(seed), args)))
+        return 0
     runs: list[dict] = []
     started = time.perf_counter()
     for seed in args.seeds:
         for env_name in args.envs:
             for method in args.methods:
                 load_before = os.getloadavg()[0]
-                if method == "dlsuite":
-                    gif = None
-                    if seed == args.seeds[0] and env_name == "parking-v0":
-                        gif = args.output.with_name("autonomy_control_parking.gif")
-                    row = run_dlsuite(env_name, seed, args.steps, args.episodes, gif)
-                else:
-                    row = run_sb3(env_name, seed, args.steps, args.episodes)
+                row = run_isolated(method, env_name, seed, args)
+                if row is None:
+                    continue
                 row["load_avg_1min_before"] = round(load_before, 2)
                 runs.append(row)
                 print({k: v for k, v in row.items() if k != "gif"}, flush=True)
