@@ -12,6 +12,7 @@ run, so an interrupted benchmark still leaves what finished in ``bench/results/a
     python -m bench.autonomy_dqn --steps 20000 --seeds 0 1 2          # everything, serially
     python -m bench.autonomy_dqn --agents dlsuite --seeds 1 --update  # one section, merged in
     python -m bench.autonomy_dqn --agents planner --planner-episodes 10 --update  # the ceiling
+    python -m bench.autonomy_dqn --agents dlsuite --encoder ego_attention --update
 
 No dataset: experience comes from the simulator (highway-env), so there is no --data option.
 """
@@ -148,7 +149,9 @@ def run_baseline(
     return {"method": kind, "seed": seed, **agent.evaluate(episodes, seed=eval_seed(seed))}
 
 
-def run_dlsuite(env_name: str, seed: int, steps: int, episodes: int, num_envs: int) -> dict:
+def run_dlsuite(
+    env_name: str, seed: int, steps: int, episodes: int, num_envs: int, encoder: str = "mlp"
+) -> dict:
     import tensorflow as tf
 
     from autonomy import DQNAgent
@@ -158,6 +161,7 @@ def run_dlsuite(env_name: str, seed: int, steps: int, episodes: int, num_envs: i
         num_envs=num_envs,
         seed=seed,
         exploration_steps=int(DLSUITE_EXPLORATION_FRACTION * steps),
+        encoder=encoder,
         **DLSUITE_RECIPE,
     )
     with LoadSampler() as load:
@@ -177,7 +181,7 @@ def run_dlsuite(env_name: str, seed: int, steps: int, episodes: int, num_envs: i
         tf_intra_op_threads=tf.config.threading.get_intra_op_parallelism_threads() or "default",
     )
     return {
-        "method": "dlsuite DQN",
+        "method": "dlsuite DQN" + (" (ego attention)" if encoder == "ego_attention" else ""),
         "seed": seed,
         "steps": steps,
         **report,
@@ -402,7 +406,7 @@ def run_one(kind: str, seed: int, args: argparse.Namespace) -> dict:
         episodes = args.planner_episodes if kind == "planner" else args.episodes
         return run_baseline(kind, args.env, seed, episodes or args.episodes, args.planner_depth)
     if kind == "dlsuite":
-        return run_dlsuite(args.env, seed, args.steps, args.episodes, args.num_envs)
+        return run_dlsuite(args.env, seed, args.steps, args.episodes, args.num_envs, args.encoder)
     return run_sb3(args.env, seed, args.steps, args.episodes, args.sb3_threads)
 
 
@@ -428,6 +432,8 @@ def run_isolated(kind: str, seed: int, args: argparse.Namespace) -> dict | None:
             str(args.planner_depth),
             "--planner-episodes",
             str(args.planner_episodes),
+            "--encoder",
+            args.encoder,
             "--single",
             kind,
             str(seed),
@@ -447,6 +453,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--episodes", type=int, default=20, help="evaluation episodes per run")
     parser.add_argument("--num-envs", type=int, default=2, help="dlsuite AsyncVectorEnv workers")
+    parser.add_argument(
+        "--encoder",
+        choices=["mlp", "ego_attention"],
+        default="mlp",
+        help="dlsuite Q-network encoder (ego_attention: rows 'dlsuite DQN (ego attention)')",
+    )
     parser.add_argument(
         "--sb3-threads",
         type=int,
