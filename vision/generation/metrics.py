@@ -49,6 +49,12 @@ def classifier_features(classifier: Any, batch_size: int = 256) -> FeatureFn:
     return features
 
 
+def _sqrtm(matrix: np.ndarray) -> np.ndarray:
+    """Matrix square root (SciPy's result, whichever return form its version uses)."""
+    result = linalg.sqrtm(matrix)
+    return np.asarray(result[0] if isinstance(result, tuple) else result)
+
+
 def frechet_distance(real: np.ndarray, fake: np.ndarray) -> float:
     """FID between two feature sets: ||mu_r - mu_f||^2 + Tr(S_r + S_f - 2 (S_r S_f)^(1/2))."""
     real, fake = np.asarray(real, np.float64), np.asarray(fake, np.float64)
@@ -57,10 +63,10 @@ def frechet_distance(real: np.ndarray, fake: np.ndarray) -> float:
     mu_r, mu_f = real.mean(0), fake.mean(0)
     cov_r, cov_f = np.cov(real, rowvar=False), np.cov(fake, rowvar=False)
     cov_r, cov_f = np.atleast_2d(cov_r), np.atleast_2d(cov_f)
-    root, _ = linalg.sqrtm(cov_r @ cov_f, disp=False)
+    root = _sqrtm(cov_r @ cov_f)
     if not np.isfinite(root).all():  # near-singular product: regularise as the reference code
         offset = np.eye(len(cov_r)) * 1e-6
-        root = linalg.sqrtm((cov_r + offset) @ (cov_f + offset))
+        root = _sqrtm((cov_r + offset) @ (cov_f + offset))
     root = np.real(root)
     distance = np.sum((mu_r - mu_f) ** 2) + np.trace(cov_r) + np.trace(cov_f) - 2 * np.trace(root)
     return float(max(distance, 0.0))

@@ -204,12 +204,12 @@ class ImageGenerator(Task):
         def draw() -> np.ndarray:
             return self.generate(n, seed=self.config.seed)["images"]
 
-        extra = list(kwargs.pop("callbacks", ()))
+        extra: list[keras.callbacks.Callback] = []
         if samples_dir is not None:
             extra.append(SampleGrids(samples_dir, draw))
         if log_dir is not None:
             extra += [keras.callbacks.TensorBoard(str(log_dir)), tensorboard_grids(log_dir, draw)]
-        kwargs["callbacks"] = extra
+        kwargs["callbacks"] = extra + list(kwargs.get("callbacks", ()))
         return super().fit(data, *args, **kwargs)
 
     # ------------------------------------------------------------------ sampling
