@@ -8,7 +8,7 @@ validation images (3000-3614, never trained on or tuned on) by the exported Save
 bytes (``accuracy_export_png``) beside the Python path. One pretraining run (seed 0) is shared by
 the fine-tuning seeds, since pretraining is the expensive part on the shared CPU.
 
-    python -m bench.vision_pretraining [--data ../shared/data] [--seeds 0,1] [--pretrain-epochs 30]
+    python -m bench.vision_pretraining [--data ../shared/data] [--seeds 0,1] [--pretrain-epochs 12]
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DATA_ROOT, help="the shared data folder")
     parser.add_argument("--seeds", default="0,1", help="label-subset / fine-tuning seeds")
     parser.add_argument("--label-fraction", type=float, default=0.1)
-    parser.add_argument("--pretrain-epochs", type=int, default=15)
+    parser.add_argument("--pretrain-epochs", type=int, default=12)
     parser.add_argument("--fine-tune-epochs", type=int, default=20)
     parser.add_argument("--output", type=Path, default=RESULTS_DIR / "vision_pretraining.json")
     args = parser.parse_args(argv)
