@@ -8,6 +8,14 @@ Python ``predict``/``evaluate`` path (batches of 32) measured in the same run. A
 row is added only if it is installed.
 
     python bench/speech_asr.py [--data ../shared/data/fsdd] [--epochs 30] [--max-minutes 20]
+
+``--speakers`` runs the leave-one-speaker-out protocol instead: train on 4 of the 5 speakers,
+test on all 500 recordings of the fifth, for each fold and each recipe of the augmentation
+curve (each recipe adds one change to the one before), plus the same-speaker split as the
+pseudo-fold ``same``. Results accumulate in bench/results/speech_asr_speakers.json, one fold
+at a time, so a budget-limited run can be continued.
+
+    python bench/speech_asr.py --speakers --recipes baseline,specaug --folds all,same
 """
 
 from __future__ import annotations
@@ -112,7 +120,15 @@ def main(argv: list[str] | None = None) -> dict:
         metavar="RESULTS_JSON",
         help="train and score again with the config and bench arguments recorded in RESULTS_JSON",
     )
+    parser.add_argument("--speakers", action="store_true", help="leave-one-speaker-out protocol")
+    parser.add_argument("--recipes", default=",".join(RECIPES), help="--speakers: recipes to run")
+    parser.add_argument(
+        "--folds", default="all", help="--speakers: held-out speakers, 'all' and/or 'same'"
+    )
+    parser.add_argument("--export-check", action="store_true", help="--speakers: score exports")
     args = parser.parse_args(argv)
+    if args.speakers:
+        return speakers_main(args)
     recorded_config = None
     if args.rerun:
         recorded = json.loads(Path(args.rerun).read_text())
@@ -237,6 +253,197 @@ def main(argv: list[str] | None = None) -> dict:
     Path(args.output).write_text(json.dumps(result, indent=2))
     print(f"wrote {args.output}")
     return result
+
+
+SPEAKERS = ("george", "jackson", "lucas", "nicolas", "theo")
+#: The recipe of the same-speaker benchmark above (its defaults).
+BASE_RECIPE = dict(
+    sample_rate=8000,
+    num_bins=40,
+    conv_filters=[16, 32],
+    rnn_units=96,
+    rnn_layers=2,
+    dropout=0.2,
+    learning_rate=3e-3,
+    batch_size=32,
+)
+_SPEED = {"speed_perturbation": 0.1}
+_VTLP = {**_SPEED, "vtlp": 0.1}
+_NOISE = {**_VTLP, "noise_snr_db": 10.0}
+#: The augmentation curve: each recipe adds one change to the previous one (features are
+#: normalised per utterance in all of them).
+RECIPES: dict[str, dict] = {
+    "baseline": {},
+    "speed": _SPEED,
+    "vtlp": _VTLP,
+    "noise": _NOISE,
+    "specaug": {**_NOISE, "spec_augment_masks": 3, "freq_mask_width": 10, "time_mask_width": 15},
+}
+SPEAKER_RESULTS = REPO / "bench" / "results" / "speech_asr_speakers.json"
+
+
+def fsdd_by_speaker(folder: Path) -> list[tuple[str, int, str]]:
+    """(path, recording index, speaker) of every FSDD recording, with its digit word."""
+    files = sorted((folder / "recordings").glob("*.wav"))
+    if not files:
+        raise SystemExit(f"no FSDD recordings in {folder / 'recordings'}")
+    return [(str(f), int(f.stem.split("_")[2]), f.stem.split("_")[1]) for f in files]
+
+
+def _fold_split(folder: Path, fold: str):
+    """(train, test) Utterances: fold a speaker (held out entirely) or 'same' (index 0-4)."""
+    from speech import Utterances
+
+    parts: dict[str, tuple[list[str], list[str]]] = {"train": ([], []), "test": ([], [])}
+    for path, index, speaker in fsdd_by_speaker(folder):
+        held_out = index < 5 if fold == "same" else speaker == fold
+        part = parts["test" if held_out else "train"]
+        part[0].append(path)
+        part[1].append(DIGITS[int(Path(path).stem.split("_")[0])])
+    return tuple(Utterances(a, t, [None] * len(a)) for a, t in (parts["train"], parts["test"]))
+
+
+def _export_scores(recognizer, test) -> dict:
+    """WER of the exported SavedModel (digit grammar) on the raw WAV bytes, fresh process."""
+    import jiwer
+
+    with tempfile.TemporaryDirectory() as tmp:
+        version_dir = recognizer.export(Path(tmp) / "fsdd")
+        probe = subprocess.run(
+            [sys.executable, "-c", RTF_PROBE, str(version_dir)],
+            input=json.dumps(test.audio),
+            capture_output=True,
+            text=True,
+            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+            check=True,
+        )
+    served = json.loads(probe.stdout.strip().splitlines()[-1])["transcripts"]
+    expected = [r["transcript"] for r in recognizer.predict(test.audio)]
+    return {
+        "export_grammar_wer": jiwer.wer(test.transcripts, served),
+        "export_agrees_with_predict": sum(a == b for a, b in zip(served, expected, strict=True))
+        / len(test),
+    }
+
+
+def run_fold(folder: Path, recipe: str, fold: str, args: argparse.Namespace) -> dict:
+    """Train one recipe on one fold's training speakers and score its held-out recordings."""
+    from bench._harness import EpochTimeBudget, load_average
+    from speech import SpeechRecognizer
+
+    train, test = _fold_split(folder, fold)
+    recognizer = SpeechRecognizer(**BASE_RECIPE, **RECIPES[recipe])
+    started = time.perf_counter()
+    budget = EpochTimeBudget(60 * args.max_minutes, announce=True)
+    recognizer.fit(train, epochs=args.epochs, callbacks=[budget], verbose=2)
+    row = {
+        "recipe": recipe,
+        "fold": fold,
+        "train_recordings": len(train),
+        "test_recordings": len(test),
+        "epochs": len(recognizer.history["loss"]),
+        "train_seconds": round(time.perf_counter() - started, 1),
+        "load_average": load_average(),
+    }
+    greedy = recognizer.evaluate(test)
+    recognizer.configure_decoder(phrases=list(DIGITS))
+    grammar = recognizer.evaluate(test)
+    row.update(
+        greedy_wer=greedy["wer"],
+        greedy_cer=greedy["cer"],
+        grammar_wer=grammar["wer"],
+        grammar_cer=grammar["cer"],
+    )
+    if args.export_check:
+        row.update(_export_scores(recognizer, test))
+    return row
+
+
+def summarize(runs: list[dict]) -> list[dict]:
+    """One row per recipe: mean over the held-out-speaker folds run, and the same-split row."""
+    import numpy as np
+
+    rows = []
+    for recipe in RECIPES:
+        mine = {r["fold"]: r for r in runs if r["recipe"] == recipe}
+        folds = [mine[s] for s in SPEAKERS if s in mine]
+        if folds:
+            rows.append(
+                {
+                    "recipe": recipe,
+                    "split": f"unseen speaker ({len(folds)} of 5 folds)",
+                    "folds": [r["fold"] for r in folds],
+                    **{
+                        k: float(np.mean([r[k] for r in folds]))
+                        for k in ("greedy_wer", "greedy_cer", "grammar_wer", "grammar_cer")
+                    },
+                    "per_speaker_grammar_wer": {r["fold"]: r["grammar_wer"] for r in folds},
+                    "per_speaker_greedy_wer": {r["fold"]: r["greedy_wer"] for r in folds},
+                    "max_train_minutes": max(r["train_seconds"] for r in folds) / 60,
+                }
+            )
+        if "same" in mine:
+            same = mine["same"]
+            rows.append(
+                {
+                    "recipe": recipe,
+                    "split": "same speakers (index 0-4 held out)",
+                    **{
+                        k: same[k]
+                        for k in ("greedy_wer", "greedy_cer", "grammar_wer", "grammar_cer")
+                    },
+                    "max_train_minutes": same["train_seconds"] / 60,
+                }
+            )
+    return rows
+
+
+def speakers_main(args: argparse.Namespace) -> dict:
+    """The leave-one-speaker-out protocol (see the module docstring)."""
+    output = Path(args.output) if args.output != parser_default_output() else SPEAKER_RESULTS
+    recorded = json.loads(output.read_text()) if output.is_file() else {}
+    runs: list[dict] = recorded.get("runs", [])
+    folds = [f for part in args.folds.split(",") for f in (SPEAKERS if part == "all" else (part,))]
+    recipes = args.recipes.split(",")
+    for name in (*folds, *recipes):
+        if name not in (*SPEAKERS, "same", *RECIPES):
+            raise SystemExit(f"unknown fold or recipe {name!r}")
+    for recipe in recipes:
+        for fold in folds:
+            print(f"\n== recipe {recipe}, held out: {fold}", flush=True)
+            row = run_fold(Path(args.data), recipe, fold, args)
+            print(json.dumps(row), flush=True)
+            runs = [r for r in runs if (r["recipe"], r["fold"]) != (recipe, fold)] + [row]
+            result = {
+                "dataset": "FSDD, 5 speakers x 500 recordings; leave-one-speaker-out",
+                "protocol": "train on all recordings of 4 speakers, test on the 5th (500); "
+                "'same': train index 5-49 of all, test index 0-4; fixed epochs, no tuning on "
+                "the held-out speaker",
+                "base_recipe": BASE_RECIPE,
+                "recipes": RECIPES,
+                "bench_args": {"epochs": args.epochs, "max_minutes": args.max_minutes},
+                "targets": {"unseen_greedy_wer": 0.05, "unseen_grammar_wer": 0.03},
+                "summary": summarize(runs),
+                "runs": runs,
+                "note": "2-core CPU shared with other jobs; training time per fold recorded",
+            }
+            output.parent.mkdir(parents=True, exist_ok=True)
+            output.write_text(json.dumps(result, indent=2) + "\n")
+    summary = summarize(runs)
+    print(
+        f"\n{'recipe':<10} {'split':<36} {'greedy WER':>10} {'CER':>6} "
+        f"{'grammar WER':>11} {'CER':>6}"
+    )
+    for row in summary:
+        print(
+            f"{row['recipe']:<10} {row['split']:<36} {row['greedy_wer']:>10.4f} "
+            f"{row['greedy_cer']:>6.4f} {row['grammar_wer']:>11.4f} {row['grammar_cer']:>6.4f}"
+        )
+    return {"summary": summary, "runs": runs}
+
+
+def parser_default_output() -> str:
+    return str(REPO / "bench" / "results" / "speech_asr.json")
 
 
 def _scores(report: dict) -> dict:

@@ -1,4 +1,5 @@
-"""CTC speech recognition: WAV files or waveforms in, transcripts out (``SpeechRecognizer``).
+"""CTC speech recognition: WAV files or waveforms in, transcripts out (``SpeechRecognizer``);
+speaker identification and verification (``SpeakerRecognizer``).
 
 Names are imported on first use, so ``import speech`` stays light.
 """
@@ -6,6 +7,8 @@ Names are imported on first use, so ``import speech`` stays light.
 from common.lazy import lazy_exports
 
 _EXPORTS = {
+    "SpeakerRecognizer": "speech.speakers.task",
+    "SpeakerRecognizerConfig": "speech.speakers.task",
     "SpeechRecognizer": "speech.asr",
     "SpeechRecognizerConfig": "speech.asr",
     "Utterances": "speech.data",

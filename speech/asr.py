@@ -29,10 +29,17 @@ import tensorflow as tf
 
 from common.task import Task, TaskConfig, as_list
 from common.task_parts import config_optimizer
+from speech import augment, decoding
 from speech import data as data_lib
-from speech import decoding
 from speech.ctc import PAD_LABEL, CTCLoss
-from speech.features import FEATURE_TYPES, encode_wav, read_audio, waveform_to_features
+from speech.features import (
+    FEATURE_TYPES,
+    encode_wav,
+    normalize_per_utterance,
+    read_audio,
+    resample,
+    waveform_to_features,
+)
 from speech.model import RNN_TYPES, TIME_STRIDES, build_acoustic_model
 
 
@@ -44,6 +51,11 @@ class SpeechRecognizerConfig(TaskConfig):
     output to a closed list of transcripts (a command grammar); ``words`` snaps each decoded word
     to the nearest listed word. ``chunk_seconds`` is the longest stretch the model sees at once;
     longer audio is cut into chunks overlapping by ``chunk_overlap_seconds`` on each side.
+
+    Training-only augmentation for unseen voices (``speech.augment``; 0 turns each off):
+    ``speed_perturbation`` (max relative speed change), ``vtlp`` (max relative frequency warp),
+    ``noise_snr_db`` (white noise at this to +20 dB SNR) and ``spec_augment_masks`` (time and
+    frequency masks per utterance). Features are always normalised per utterance (CMVN).
     """
 
     alphabet: str = ""
@@ -60,6 +72,10 @@ class SpeechRecognizerConfig(TaskConfig):
     spec_augment: bool = True
     time_mask_width: int = 10
     freq_mask_width: int = 8
+    spec_augment_masks: int = 2
+    speed_perturbation: float = 0.0
+    vtlp: float = 0.0
+    noise_snr_db: float = 0.0
     decoder: str = "greedy"
     beam_width: int = 8
     phrases: list[str] = dataclasses.field(default_factory=list)
@@ -97,8 +113,17 @@ class SpeechRecognizerConfig(TaskConfig):
                 f"time_stride must be one of {TIME_STRIDES} and at most 2 ** len(conv_filters), "
                 f"got {self.time_stride}"
             )
-        if self.time_mask_width < 0 or self.freq_mask_width < 0:
-            raise ValueError("time_mask_width and freq_mask_width must not be negative")
+        if self.time_mask_width < 0 or self.freq_mask_width < 0 or self.spec_augment_masks < 0:
+            raise ValueError(
+                "time_mask_width, freq_mask_width and spec_augment_masks must not be negative"
+            )
+        if not 0.0 <= self.speed_perturbation < 0.5 or not 0.0 <= self.vtlp < 0.5:
+            raise ValueError(
+                "speed_perturbation and vtlp must be in [0, 0.5), got "
+                f"{self.speed_perturbation} and {self.vtlp}"
+            )
+        if self.noise_snr_db < 0:
+            raise ValueError(f"noise_snr_db must not be negative, got {self.noise_snr_db}")
         if self.rnn_type not in RNN_TYPES:
             raise ValueError(f"rnn_type must be one of {RNN_TYPES}, got {self.rnn_type!r}")
         if self.rnn_units < 1 or self.rnn_layers < 1:
@@ -176,6 +201,7 @@ class SpeechRecognizer(Task):
             spec_augment=c.spec_augment,
             time_mask_width=c.time_mask_width,
             freq_mask_width=c.freq_mask_width,
+            masks=c.spec_augment_masks,
             time_stride=c.time_stride,
             seed=c.seed,
         )
@@ -254,18 +280,39 @@ class SpeechRecognizer(Task):
             )
             return {"features": features, "frames": tf.shape(features)[0]}, label
 
-        dataset = dataset.map(to_example, num_parallel_calls=tf.data.AUTOTUNE).cache()
+        perturb = training and (c.speed_perturbation or c.vtlp or c.noise_snr_db)
+        if perturb:  # cache waveforms at the model's rate; perturb them anew every epoch
+            dataset = dataset.map(
+                lambda waveform, rate, label: (resample(waveform, rate, c.sample_rate), label),
+                num_parallel_calls=tf.data.AUTOTUNE,
+            ).cache()
+        else:
+            dataset = dataset.map(to_example, num_parallel_calls=tf.data.AUTOTUNE).cache()
         dataset = dataset.apply(tf.data.experimental.assert_cardinality(len(utterances)))
         if training:
             dataset = dataset.shuffle(
                 min(len(utterances), 4096), seed=c.seed, reshuffle_each_iteration=True
             )
+        if perturb:
+            dataset = dataset.map(self._augmented_example, num_parallel_calls=tf.data.AUTOTUNE)
         dataset = dataset.padded_batch(
             batch_size,
             padded_shapes=({"features": [None, c.num_bins], "frames": []}, [None]),
             padding_values=({"features": 0.0, "frames": 0}, PAD_LABEL),
         )
         return dataset.prefetch(tf.data.AUTOTUNE)
+
+    def _augmented_example(self, waveform: tf.Tensor, label: tf.Tensor):
+        """A training waveform at the model's rate -> perturbed features (``speech.augment``)."""
+        c = self.config
+        waveform = augment.speed_perturb(waveform, c.sample_rate, c.speed_perturbation)
+        waveform = augment.add_noise(waveform, c.noise_snr_db)
+        features = waveform_to_features(
+            waveform, c.sample_rate, c.sample_rate, c.feature_type, c.num_bins
+        )
+        if c.vtlp:
+            features = normalize_per_utterance(augment.warp_frequency(features, c.vtlp))
+        return {"features": features, "frames": tf.shape(features)[0]}, label
 
     # ------------------------------------------------------------------ inference
     DECODER_OPTIONS = (

@@ -1,4 +1,5 @@
-"""``dlsuite speech asr train|evaluate|transcribe|export`` (an entry point).
+"""``dlsuite speech asr train|evaluate|transcribe|export`` and ``dlsuite speech speakers ...``
+(an entry point).
 
 Built on ``common.task_cli``; ``transcribe`` is the task's predict action (``predict`` is an
 alias of it).
@@ -12,7 +13,7 @@ from typing import Any
 from common import task_cli as cli
 from common.task_cli_spec import TaskCommands, TrainCommand, add_task_commands
 
-SUMMARY = "speech recognition"
+SUMMARY = "speech recognition and speaker recognition"
 TASK = "speech.asr:SpeechRecognizer"
 DECODERS = ("greedy", "beam")  # speech.decoding.DECODERS (a test keeps them equal)
 DATA_HELP = (
@@ -139,5 +140,8 @@ ASR = TaskCommands(
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add ``speech`` with its ``asr`` sub-commands to the top-level parser."""
+    from speech.speakers.cli import register as register_speakers
+
     _, tasks = cli.add_group(commands, "speech", SUMMARY, dest="speech_task")
     add_task_commands(tasks, ASR)
+    register_speakers(tasks)  # dlsuite speech speakers ... (speech/speakers/cli.py)

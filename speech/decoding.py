@@ -13,7 +13,7 @@ import keras
 import tensorflow as tf
 
 from speech import ctc
-from speech.features import waveform_to_features
+from speech.features import batch_features
 
 DECODERS = ("greedy", "beam")
 
@@ -38,14 +38,7 @@ class DecodeSettings:
 def features_batch(waveforms: tf.RaggedTensor, rates: tf.Tensor, s: DecodeSettings):
     """Ragged mono waveforms ``[batch, (samples)]`` + rates ``[batch]`` -> padded features,
     frames."""
-    features = tf.map_fn(
-        lambda item: waveform_to_features(
-            item[0], item[1], s.sample_rate, s.feature_type, s.num_bins
-        ),
-        (waveforms, tf.cast(rates, tf.int32)),
-        fn_output_signature=tf.RaggedTensorSpec([None, s.num_bins], tf.float32, ragged_rank=0),
-    )
-    return features.to_tensor(), tf.cast(features.row_lengths(), tf.int32)
+    return batch_features(waveforms, rates, s.sample_rate, s.feature_type, s.num_bins)
 
 
 def chunked_logits(model: keras.Model, features: tf.Tensor, frames: tf.Tensor, s: DecodeSettings):

@@ -164,6 +164,23 @@ def waveform_to_features(
     return normalize_per_utterance(features)
 
 
+def batch_features(
+    waveforms: tf.RaggedTensor,
+    rates: tf.Tensor,
+    sample_rate: int,
+    feature_type: str = "log_mel",
+    num_bins: int = 80,
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """Ragged mono waveforms ``[batch, (samples)]`` at ``rates`` ``[batch]`` -> zero-padded
+    features ``[batch, frames, bins]`` and each one's frame count (the graphs' front end)."""
+    features = tf.map_fn(
+        lambda item: waveform_to_features(item[0], item[1], sample_rate, feature_type, num_bins),
+        (waveforms, tf.cast(rates, tf.int32)),
+        fn_output_signature=tf.RaggedTensorSpec([None, num_bins], tf.float32, ragged_rank=0),
+    )
+    return features.to_tensor(), tf.cast(features.row_lengths(), tf.int32)
+
+
 def num_frames(num_samples: int, sample_rate: int) -> int:
     """How many feature frames ``log_mel_spectrogram`` gives for ``num_samples`` samples."""
     frame_length, frame_step, _ = frame_sizes(sample_rate)

@@ -70,6 +70,7 @@ def build_acoustic_model(
     freq_mask_width: int = 8,
     time_stride: int = 4,
     seed: int = 0,
+    masks: int = 2,
 ) -> keras.Model:
     """``{"features", "frames"} -> logits [batch, ceil(frames / stride), num_symbols + 1]``, blank
     last.
@@ -89,7 +90,12 @@ def build_acoustic_model(
     frames = keras.Input((), dtype="int32", name="frames")
     if spec_augment:
         augment = SpecAugment(
-            freq_width=freq_mask_width, time_width=time_mask_width, seed=seed, name="spec_augment"
+            freq_masks=masks,
+            freq_width=freq_mask_width,
+            time_masks=masks,
+            time_width=time_mask_width,
+            seed=seed,
+            name="spec_augment",
         )
         x = augment(features)
     else:
