@@ -199,3 +199,22 @@ def test_evaluate_reports_metrics(vae, modes):
     assert report["feature_extractor"] == "pixels" and report["num_images"] == 64
     assert report["fid"] >= 0 and np.isfinite(report["kid"])
     assert 0.0 <= report["memorised_fraction"] <= 1.0
+
+
+def test_cli_train_predict_export(tmp_path):
+    from tests.cli_helpers import check_train, domain_runner
+    from vision.cli import register
+
+    run = domain_runner(register)
+    model = tmp_path / "gen.keras"
+    check_train(
+        run, "vision generate", "--data builtin:two_modes --epochs 1 --image-size 16",
+        "--widths 8 16 --latent-dim 4", output=model,
+    )  # fmt: skip
+    out = tmp_path / "png"
+    assert (
+        run("vision generate predict --model", model, "--output-dir", out, "vertical random") == 0
+    )
+    assert len(list(out.glob("*.png"))) == 2
+    assert run("vision generate export --model", model, "--output", tmp_path / "models") == 0
+    assert (tmp_path / "models" / "1" / "saved_model.pb").is_file()
