@@ -35,6 +35,10 @@ _EXPORTS = {
     "load_mask_folder": "vision.segmentation.data",
     "load_tfds_segmentation": "vision.segmentation.data",
     "make_shape_masks": "vision.segmentation.data",
+    "ImageGenerator": "vision.generation.task",
+    "ImageGeneratorConfig": "vision.generation.task",
+    "ImageEnhancer": "vision.enhancement.task",
+    "ImageEnhancerConfig": "vision.enhancement.task",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

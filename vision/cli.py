@@ -12,9 +12,10 @@ from typing import Any
 from common import task_cli as cli
 from common.task_cli_spec import IMAGE_INPUTS, TaskCommands, TrainCommand, add_task_commands
 from vision.detection import cli as detection_cli
+from vision.generation import cli as generation_cli
 from vision.segmentation import cli as segmentation_cli
 
-SUMMARY = "image classification, object detection, segmentation"
+SUMMARY = "image classification, object detection, segmentation, generation"
 TASK = "vision.classification:ImageClassifier"
 BUILTINS = ("digits", "shapes")
 DATA_HELP = (
@@ -160,3 +161,4 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_task_commands(tasks, CLASSIFY)
     detection_cli.register(tasks)
     segmentation_cli.register(tasks)
+    generation_cli.register(tasks)
