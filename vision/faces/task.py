@@ -55,8 +55,6 @@ class FaceRecognizerConfig(ImageClassifierConfig):
         check_at_least(self, 2, "embedding_dim")
         check_interval("margin", self.margin, 0.0, 1.0)
         check_interval("threshold", self.threshold, -1.0, 1.0, "[]")
-        if len(self.classes) < 2:
-            raise ValueError("FaceRecognizer needs at least 2 training identities in classes")
 
 
 class FaceRecognizer(ImageClassifier):
