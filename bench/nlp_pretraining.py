@@ -6,7 +6,9 @@ encoder: 2 layers, 64 wide) on SST-2 *training* sentences without their labels, 
 per seed). The baseline is ``TextClassifier`` from scratch with the same sizes, vocabulary size,
 learning rate, batch and epochs. Scored on the SST-2 dev set (872 sentences, never trained or
 tuned on) by the exported SavedModel on the raw sentences (``accuracy_export_raw_text``) beside
-the Python path. One pretraining run (seed 0) is shared by the seeds.
+the Python path. One pretraining run (seed 0) is shared by the seeds. ``--control`` adds the rows
+``bert_random_init`` to the JSON: the same BERT and vocabulary without pretraining, which
+separates the effect of pretraining from that of the architecture.
 
     python -m bench.nlp_pretraining [--data ../shared/data/sst2] [--seeds 0,1]
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -76,7 +79,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--labelled", type=int, default=6700, help="labelled sentences (~10 %%)")
     parser.add_argument("--fine-tune-epochs", type=int, default=3)
     parser.add_argument("--output", type=Path, default=RESULTS_DIR / "nlp_pretraining.json")
+    parser.add_argument(
+        "--control", action="store_true", help="add the random-init BERT rows to --output"
+    )
     args = parser.parse_args(argv)
+    if args.control:
+        return control(args)
     train = read_sst2(args.data / "train.tsv.gz", "sentence")
     dev = read_sst2(args.data / "dev.tsv", "content")
     start = time.perf_counter()
@@ -139,6 +147,77 @@ def main(argv: list[str] | None = None) -> int:
         args={k: str(v) for k, v in vars(args).items()},
         seconds=round(time.perf_counter() - start, 1),
     )
+    write_json(args.output, payload)
+    return 0
+
+
+def random_init_preset(texts: list[str], folder: Path, seed: int = 0) -> str:
+    """The pretraining's BERT and vocabulary (the same options and texts), without training."""
+    import keras
+    import keras_hub
+
+    from nlp.tokenization import train_vocabulary
+
+    keras.utils.set_random_seed(seed)
+    vocabulary = train_vocabulary(texts[:: max(1, len(texts) // 20000)], 8000)
+    keras_hub.models.BertBackbone(
+        vocabulary_size=len(vocabulary),
+        num_layers=SIZES["num_layers"],
+        num_heads=SIZES["num_heads"],
+        hidden_dim=SIZES["embed_dim"],
+        intermediate_dim=SIZES["intermediate_dim"],
+        dropout=0.1,
+        max_sequence_length=SIZES["sequence_length"],
+    ).save_to_preset(str(folder))
+    keras_hub.models.BertTokenizer(vocabulary=vocabulary, lowercase=True).save_to_preset(
+        str(folder)
+    )
+    return str(folder)
+
+
+def control(args: Any) -> int:
+    """Fine-tune the untrained BERT with the recorded run's options; merge its rows."""
+    payload = json.loads(args.output.read_text())
+    recorded = payload["args"]
+    train = read_sst2(args.data / "train.tsv.gz", "sentence")
+    dev = read_sst2(args.data / "dev.tsv", "content")
+    rng = np.random.default_rng(0)
+    count, labelled = int(recorded["pretrain_texts"]), int(recorded["labelled"])
+    unlabelled = [train.texts[i] for i in rng.permutation(len(train.texts))[:count]]
+    rows = [r for r in payload["rows"] if r["model"] != "bert_random_init"]
+    with tempfile.TemporaryDirectory() as tmp:
+        preset = random_init_preset(unlabelled, Path(tmp) / "random")
+        for seed in [int(s) for s in recorded["seeds"].split(",")]:
+            chosen = np.random.default_rng(seed).permutation(len(train.texts))[:labelled]
+            subset = TextData(
+                [train.texts[i] for i in chosen], [train.labels[i] for i in chosen], CLASSES
+            )
+            began = time.perf_counter()
+            task = nlp.TextClassifier(classes=CLASSES, seed=seed, preset=preset, **FINE_TUNE)
+            task.fit(subset, epochs=int(recorded["fine_tune_epochs"]), verbose=0)
+            config = {**task.config.to_dict(), "preset": "random-init BERT (temporary folder)"}
+            row = {
+                "model": "bert_random_init",
+                "seed": seed,
+                "labelled_sentences": len(subset.texts),
+                **score(task, dev),
+                "fine_tune_seconds": round(time.perf_counter() - began, 1),
+                "config": config,
+                "load_average": load_average(),
+            }
+            print(row["model"], seed, row["accuracy"], flush=True)
+            rows.append(row)
+    accuracies = [r["accuracy_export_raw_text"] for r in rows if r["model"] == "bert_random_init"]
+    payload["rows"] = rows
+    payload["summary"]["bert_random_init"] = {
+        "mean": float(np.mean(accuracies)),
+        "std": float(np.std(accuracies)),
+    }
+    payload["pretrained_minus_random_init_bert_accuracy"] = payload["summary"]["mlm_pretrained"][
+        "mean"
+    ] - float(np.mean(accuracies))
+    for name, stats in payload["summary"].items():
+        print(f"{name:<18} {stats['mean']:>8.4f} {stats['std']:>8.4f}")
     write_json(args.output, payload)
     return 0
 
