@@ -74,9 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = bench_parser(__doc__)
     parser.add_argument("--data", type=Path, default=DATA_ROOT / "sst2")
     parser.add_argument("--seeds", default="0,1", help="label-subset / fine-tuning seeds")
-    parser.add_argument("--pretrain-texts", type=int, default=20000, help="unlabelled sentences")
+    parser.add_argument("--pretrain-texts", type=int, default=15000, help="unlabelled sentences")
     parser.add_argument("--pretrain-epochs", type=int, default=2)
-    parser.add_argument("--labelled", type=int, default=6700, help="labelled sentences (~10 %%)")
+    parser.add_argument("--labelled", type=int, default=4000, help="labelled sentences (~6 %%)")
     parser.add_argument("--fine-tune-epochs", type=int, default=3)
     parser.add_argument("--output", type=Path, default=RESULTS_DIR / "nlp_pretraining.json")
     parser.add_argument(
