@@ -78,7 +78,7 @@ def speakers(
     models_dir, reports_dir = Path(models_dir), Path(reports_dir) / "speech_speakers"
 
     # 1. Data: 6 synthetic voices; training takes, then new takes to enrol and to test.
-    train = synthetic_voices(6, 12 if quick else 30, sample_rate=8000, seed=0)
+    train = synthetic_voices(6, 16 if quick else 30, sample_rate=8000, seed=0)
     enroll = synthetic_voices(6, 4, sample_rate=8000, seed=1)
     test = synthetic_voices(6, 5, sample_rate=8000, seed=2)
 
@@ -94,7 +94,7 @@ def speakers(
         scale=16.0,
         batch_size=16,
     )
-    train_seconds = timed_fit(recognizer, reports_dir, train, epochs=12 if quick else 25, verbose=2)
+    train_seconds = timed_fit(recognizer, reports_dir, train, epochs=15 if quick else 25, verbose=2)
 
     # 3. Enrol every voice from its enrolment takes; score identification and verification.
     for name in dict.fromkeys(enroll[1]):
