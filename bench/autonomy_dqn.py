@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUT = ROOT / "bench" / "results" / "autonomy_dqn.json"
@@ -37,7 +38,7 @@ EVAL_SEED = 10_000  # evaluation episodes use env seeds 10_000 + 100 * seed + ep
 #                     resets use seed + worker index (then the envs' own RNG), so they never meet
 # highway-env's own SB3 DQN recipe (scripts/sb3_highway_dqn.py): vanilla DQN, 1 env, one
 # gradient step of batch 32 per env step.
-SB3_RECIPE = dict(
+SB3_RECIPE: dict[str, Any] = dict(
     net_arch=[256, 256],
     learning_rate=5e-4,
     buffer_size=15_000,
