@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
             subset = TextData(
                 [train.texts[i] for i in chosen], [train.labels[i] for i in chosen], CLASSES
             )
-            models = [
+            models: list[tuple[str, dict[str, Any]]] = [
                 ("scratch", {"vocabulary_size": 8000}),
                 ("mlm_pretrained", {"preset": preset}),
             ]
