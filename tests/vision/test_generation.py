@@ -148,7 +148,7 @@ def test_server_answers_400_for_bad_requests(vae, tmp_path):
 def test_wgan_gp_trains_saves_resumes(modes, tmp_path):
     options = dict(architecture="wgan_gp", classes=modes.class_names, widths=[8, 16],
                    latent_dim=8, critic_steps=1, **TINY)  # fmt: skip
-    data = modes.subset(np.arange(64))
+    data = modes.subset(np.arange(32))
 
     class Interrupt(Exception):
         pass
@@ -201,7 +201,7 @@ def test_evaluate_reports_metrics(vae, modes):
     assert 0.0 <= report["memorised_fraction"] <= 1.0
 
 
-def test_cli_train_predict_export(tmp_path):
+def test_cli_train_and_predict(tmp_path):
     from tests.cli_helpers import check_train, domain_runner
     from vision.cli import register
 
@@ -216,5 +216,3 @@ def test_cli_train_predict_export(tmp_path):
         run("vision generate predict --model", model, "--output-dir", out, "vertical random") == 0
     )
     assert len(list(out.glob("*.png"))) == 2
-    assert run("vision generate export --model", model, "--output", tmp_path / "models") == 0
-    assert (tmp_path / "models" / "1" / "saved_model.pb").is_file()
