@@ -124,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
                        "seed": seed, **row, "load_average": load_average()}  # fmt: skip
                 print({k: v for k, v in row.items() if k != "config"}, flush=True)
                 rows.append(row)
+                write_json(args.output, {"benchmark": "vision_dbn", "partial": True, "rows": rows})
                 scores.append(row["accuracy"])
             summary.append((fraction, model, statistics.mean(scores), statistics.pstdev(scores)))
     print(f"\n{'labels':>6} {'model':20} {'accuracy (mean ± sd over seeds)':>32}")

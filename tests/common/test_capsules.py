@@ -122,6 +122,7 @@ def test_capsnet_classifier_learns_digits(capsnet_digits, digits_split):
     assert scores.shape == (5, 10) and np.all((scores > 0) & (scores < 1))
 
 
+@pytest.mark.slow  # a fresh TensorFlow process
 def test_capsnet_classifier_saves_and_exports(capsnet_digits, digits_split, tmp_path):
     from vision import ImageClassifier
     from vision.images import encode_png

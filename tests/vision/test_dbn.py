@@ -41,6 +41,7 @@ def test_no_pretraining_is_the_same_mlp(digits_split):
     assert [layer.name for layer in task.model.layers if "rbm" in layer.name] == ["rbm_0"]
 
 
+@pytest.mark.slow  # a fresh TensorFlow process
 def test_save_load_and_export_match_predict(dbn_digits, digits_split, tmp_path):
     from vision import DBNClassifier
     from vision.images import encode_png

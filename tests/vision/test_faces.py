@@ -61,6 +61,7 @@ def test_enroll_identify_verify(recognizer, faces):
     assert result["embedding"].shape == (32,) and result["identity"] in (a, b)
 
 
+@pytest.mark.slow  # a fresh TensorFlow process
 def test_save_load_and_export_match_predict(recognizer, faces, tmp_path):
     from vision import FaceRecognizer
     from vision.images import encode_png
