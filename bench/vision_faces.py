@@ -33,7 +33,7 @@ from common.verification import Gallery, equal_error_rate, identification_accura
 from vision.images import encode_png
 
 RESULTS_PATH = RESULTS_DIR / "vision_faces.json"
-CONFIG = dict(image_size=32, widths=[16, 32, 64], flip="horizontal", rotation=0.0,
+CONFIG: dict[str, Any] = dict(image_size=32, widths=[16, 32, 64], flip="horizontal", rotation=0.0,
               embedding_dim=64, batch_size=32, learning_rate=3e-3)  # fmt: skip
 
 
