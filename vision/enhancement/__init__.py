@@ -1,5 +1,10 @@
 """Image enhancement: ``ImageEnhancer`` (denoising, x2 / x4 super-resolution)."""
 
-from vision.enhancement.task import ImageEnhancer, ImageEnhancerConfig
+from common.lazy import lazy_exports
 
-__all__ = ["ImageEnhancer", "ImageEnhancerConfig"]
+_EXPORTS = {
+    "ImageEnhancer": "vision.enhancement.task",
+    "ImageEnhancerConfig": "vision.enhancement.task",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
