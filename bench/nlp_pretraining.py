@@ -134,11 +134,16 @@ def main(argv: list[str] | None = None) -> int:
     for name in sorted({r["model"] for r in rows}):
         accuracies = [r["accuracy_export_raw_text"] for r in rows if r["model"] == name]
         summary[name] = {"mean": float(np.mean(accuracies)), "std": float(np.std(accuracies))}
-    gain = summary["mlm_pretrained"]["mean"] - summary.get("scratch", {"mean": np.nan})["mean"]
+    gain = (
+        summary["mlm_pretrained"]["mean"] - summary["scratch"]["mean"]
+        if "scratch" in summary
+        else None
+    )
     print(f"{'model':<16} {'export acc mean':>16} {'std':>8}")
     for name, stats in summary.items():
         print(f"{name:<16} {stats['mean']:>16.4f} {stats['std']:>8.4f}")
-    print(f"gain (pretrained - scratch): {gain:+.4f}")
+    if gain is not None:
+        print(f"gain (pretrained - scratch): {gain:+.4f}")
     payload = write_rows(args.output, "nlp_pretraining", TARGETS, rows)
     payload.update(
         summary=summary,
