@@ -121,6 +121,10 @@ class Task:
         """Raw inputs -> one result per input, in order (the work behind ``predict``)."""
         raise NotImplementedError
 
+    def before_fit(self, data: Any, resume: bool) -> None:
+        """Work ``fit`` does on the training data before Keras training starts (e.g.
+        unsupervised pretraining); nothing by default. ``resume`` is ``fit``'s."""
+
     def get_state(self) -> dict[str, Any]:
         """Task state beyond the config that a saved file must keep (e.g. vocabularies)."""
         return {}
@@ -177,6 +181,7 @@ class Task:
             raise ValueError(f"epochs must be at least 1, got {epochs}")
         batch_size = int(batch_size or getattr(self.config, "batch_size", 32))
         checkpoint_dir = self._check_work_dir(work_dir, resume)
+        self.before_fit(data, resume)
         strategy = resolve_strategy(strategy)
         train = self.make_dataset(data, batch_size, training=True)
         val = (

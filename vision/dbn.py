@@ -10,17 +10,14 @@ same MLP without pretraining, the baseline the pretraining is measured against.
 from __future__ import annotations
 
 import dataclasses
-import os
-from collections.abc import Sequence
 from typing import Any
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from common.config_checks import check_at_least, check_interval, class_names
 from common.rbm import BernoulliRBM, pretrain_dbn
-from common.task import TaskConfig, TrainingHistory
+from common.task import TaskConfig
 from common.task_parts import config_optimizer
 from vision.classification import ImageClassifier
 
@@ -130,37 +127,11 @@ class DBNClassifier(ImageClassifier):
         self.pretraining = histories
         return histories
 
-    def fit(
-        self,
-        data: Any,
-        validation_data: Any = None,
-        epochs: int = 10,
-        batch_size: int | None = None,
-        callbacks: Sequence[keras.callbacks.Callback] = (),
-        work_dir: str | os.PathLike | None = None,
-        resume: bool = False,
-        strategy: str | tf.distribute.Strategy | None = None,
-        patience: int | None = None,
-        checkpoint_every: int | None = None,
-        verbose: str | int = "auto",
-    ) -> TrainingHistory:
-        """Pretrain (first call only, unless ``pretrain_epochs=0`` or resuming), then fine-tune
-        with ``Task.fit`` (same arguments)."""
+    def before_fit(self, data: Any, resume: bool) -> None:
+        """Pretrain before ``Task.fit`` fine-tunes: on the first call only, unless
+        ``pretrain_epochs=0`` or resuming."""
         if self.config.pretrain_epochs and self.pretraining is None and not resume:
             self.pretrain(data)
-        return super().fit(
-            data,
-            validation_data,
-            epochs=epochs,
-            batch_size=batch_size,
-            callbacks=callbacks,
-            work_dir=work_dir,
-            resume=resume,
-            strategy=strategy,
-            patience=patience,
-            checkpoint_every=checkpoint_every,
-            verbose=verbose,
-        )
 
     def get_state(self) -> dict[str, Any]:
         return {"pretraining": self.pretraining}
