@@ -87,6 +87,9 @@ class TextGeneratorConfig(TaskConfig):
     def sampling(self, **overrides: Any) -> Sampling:
         """The config's sampling defaults with the non-None ``overrides`` applied."""
         fields = {f.name for f in dataclasses.fields(Sampling)}
+        unknown = sorted(set(overrides) - fields)
+        if unknown:
+            raise TypeError(f"unknown sampling option(s): {', '.join(unknown)}")
         values = {name: getattr(self, name) for name in fields}
         values["max_length"] = values["max_length"] or self.context_length // 2
         values.update({k: v for k, v in overrides.items() if v is not None})
@@ -358,22 +361,7 @@ class TextGenerator(Task):
         The same prompt, options and seed always give the same text, whichever prompts share
         its batch.
         """
-        return self._continue(
-            prompt, batch_size, max_length, temperature, top_k, top_p, seed, greedy
-        )["text"]
-
-    def _continue(
-        self,
-        prompt: Any,
-        batch_size: int,
-        max_length: int | None = None,
-        temperature: float | None = None,
-        top_k: int | None = None,
-        top_p: float | None = None,
-        seed: int | None = None,
-        greedy: bool | None = None,
-    ) -> dict[str, Any]:
-        options = self.config.sampling(
+        options = self._sampling(
             max_length=max_length,
             temperature=temperature,
             top_k=top_k,
@@ -381,7 +369,17 @@ class TextGenerator(Task):
             seed=seed,
             greedy=greedy,
         )
+        return self._continue(prompt, batch_size, options)["text"]
+
+    def _sampling(self, **overrides: Any) -> Sampling:
+        """The config's sampling options with the non-None ``overrides`` (``generate``'s
+        keyword options), checked against the context length."""
+        options = self.config.sampling(**overrides)
         options.validate(self.config.context_length)
+        return options
+
+    def _continue(self, prompt: Any, batch_size: int, options: Sampling) -> dict[str, Any]:
+        """Prompt(s) -> ``text`` and ``log_prob`` (one each, or lists), in batches."""
         items, single = self._check_prompts(prompt, options.max_length)
         fn, constants = self._generate(), self._graph_options(options)
         texts, log_probs = [], []
@@ -399,7 +397,8 @@ class TextGenerator(Task):
 
     def predict_batch(self, items: list[Any], **options: Any) -> list[dict[str, Any]]:
         """Prompts -> ``{"prompt", "text", "log_prob"}`` each (options as ``generate``)."""
-        outputs = self._continue(items, options.pop("batch_size", 64), **options)
+        batch_size = options.pop("batch_size", 64)
+        outputs = self._continue(items, batch_size, self._sampling(**options))
         return [
             {"prompt": p, "text": t, "log_prob": float(s)}
             for p, t, s in zip(items, outputs["text"], outputs["log_prob"], strict=True)
@@ -419,7 +418,7 @@ class TextGenerator(Task):
         the sampling options fixed (the config's unless given); ``sample``: the same with every
         option an input (scalars ``max_length``, ``greedy``, ``temperature``, ``top_k``,
         ``top_p``, ``seed``)."""
-        options = self.config.sampling(
+        options = self._sampling(
             max_length=max_length,
             temperature=temperature,
             top_k=top_k,
@@ -427,7 +426,6 @@ class TextGenerator(Task):
             seed=seed,
             greedy=greedy,
         )
-        options.validate(self.config.context_length)
         fn = self._generate()
 
         def serve(prompt: tf.Tensor) -> dict[str, tf.Tensor]:
