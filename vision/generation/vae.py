@@ -9,13 +9,14 @@ flattened features and the latent vector when ``num_classes`` > 0. ``encode`` / 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
 import keras
 import tensorflow as tf
 
-from vision.generation.base import GenerativeModel, seed_pair
+from vision.generation.latent import LatentGenerativeModel, latent_inputs, smallest_grid
 
 
 def _encoder(shape: tuple[int, ...], widths: Sequence[int], latent: int, classes: int):
@@ -37,28 +38,20 @@ def _encoder(shape: tuple[int, ...], widths: Sequence[int], latent: int, classes
 
 
 def _decoder(shape: tuple[int, ...], widths: Sequence[int], latent: int, classes: int):
-    height, width, channels = shape
-    factor = 2 ** len(widths)
-    z = keras.Input((latent,), name="z")
-    inputs, x = [z], z
-    if classes:
-        labels = keras.Input((), dtype="int32", name="labels")
-        inputs.append(labels)
-        x = keras.layers.Concatenate()([x, keras.layers.Embedding(classes, 16)(labels)])
+    inputs, x = latent_inputs(latent, classes, 16)
+    grid = smallest_grid(shape, widths)
     x = keras.layers.Dense(256, activation="relu", name="hidden")(x)
-    x = keras.layers.Dense((height // factor) * (width // factor) * widths[-1], activation="relu")(
-        x
-    )
-    x = keras.layers.Reshape((height // factor, width // factor, widths[-1]))(x)
+    x = keras.layers.Dense(math.prod(grid), activation="relu")(x)
+    x = keras.layers.Reshape(grid)(x)
     for i, w in enumerate(reversed(widths)):
         x = keras.layers.Conv2DTranspose(w, 3, strides=2, padding="same", name=f"deconv{i}")(x)
         x = keras.layers.LeakyReLU(0.2)(x)
-    logits = keras.layers.Conv2D(channels, 3, padding="same", dtype="float32", name="logits")(x)
+    logits = keras.layers.Conv2D(shape[-1], 3, padding="same", dtype="float32", name="logits")(x)
     return keras.Model(inputs, logits, name="decoder")
 
 
 @keras.saving.register_keras_serializable(package="dlsuite")
-class VAE(GenerativeModel):
+class VAE(LatentGenerativeModel):
     """Convolutional (conditional) VAE; ``sample`` decodes N(0, I) latents."""
 
     loss_names = ("loss", "reconstruction_loss", "kl_loss")
@@ -72,16 +65,11 @@ class VAE(GenerativeModel):
         kl_weight: float = 1.0,
         **kwargs: Any,
     ) -> None:
-        super().__init__(image_shape, num_classes, **kwargs)
-        self.widths = [int(w) for w in widths]
-        self.latent_dim = int(latent_dim)
+        super().__init__(image_shape, num_classes, widths, latent_dim, **kwargs)
         self.kl_weight = float(kl_weight)
         self.encoder = _encoder(self.image_shape, self.widths, self.latent_dim, self.num_classes)
         self.decoder = _decoder(self.image_shape, self.widths, self.latent_dim, self.num_classes)
         self.built = True  # every variable exists now
-
-    def _with_labels(self, x: tf.Tensor, labels: tf.Tensor) -> Any:
-        return [x, labels] if self.num_classes else x
 
     def encode(self, images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """Images in [0, 1] -> latent ``mean``, ``log_var``."""
@@ -126,14 +114,10 @@ class VAE(GenerativeModel):
         return self._record(self.losses_of(images, labels, training=False))
 
     def sample(self, labels, seed, steps=None, eta=None) -> tf.Tensor:
-        n = tf.shape(labels)[0]
-        z = tf.random.stateless_normal([n, self.latent_dim], seed=seed_pair(seed, 0))
-        return self.decode(z, labels)
+        return self.decode(self._latents(labels, seed), labels)
 
     def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),
-            "widths": self.widths,
-            "latent_dim": self.latent_dim,
             "kl_weight": self.kl_weight,
         }

@@ -9,35 +9,30 @@ mapped to [-1, 1] for the critic and back for the caller.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
 import keras
 import tensorflow as tf
 
-from vision.generation.base import GenerativeModel, seed_pair
+from vision.generation.latent import LatentGenerativeModel, latent_inputs, smallest_grid
 
 
 def _generator(shape: tuple[int, ...], widths: Sequence[int], latent: int, classes: int):
-    height, width, channels = shape
-    factor = 2 ** len(widths)
-    z = keras.Input((latent,), name="z")
-    inputs, x = [z], z
-    if classes:
-        labels = keras.Input((), dtype="int32", name="labels")
-        inputs.append(labels)
-        x = keras.layers.Concatenate()([x, keras.layers.Embedding(classes, latent)(labels)])
-    x = keras.layers.Dense((height // factor) * (width // factor) * widths[-1], use_bias=False)(x)
+    inputs, x = latent_inputs(latent, classes, latent)
+    grid = smallest_grid(shape, widths)
+    x = keras.layers.Dense(math.prod(grid), use_bias=False)(x)
     x = keras.layers.BatchNormalization()(x)
     x = keras.layers.LeakyReLU(0.2)(x)
-    x = keras.layers.Reshape((height // factor, width // factor, widths[-1]))(x)
+    x = keras.layers.Reshape(grid)(x)
     for i, w in enumerate(reversed(widths)):
         x = keras.layers.UpSampling2D(2, name=f"up{i}")(x)
         x = keras.layers.Conv2D(w, 3, padding="same", use_bias=False, name=f"conv{i}")(x)
         x = keras.layers.BatchNormalization()(x)
         x = keras.layers.LeakyReLU(0.2)(x)
     images = keras.layers.Conv2D(
-        channels, 3, padding="same", activation="tanh", dtype="float32", name="images"
+        shape[-1], 3, padding="same", activation="tanh", dtype="float32", name="images"
     )(x)
     return keras.Model(inputs, images, name="generator")
 
@@ -62,7 +57,7 @@ def _critic(shape: tuple[int, ...], widths: Sequence[int], classes: int, dropout
 
 
 @keras.saving.register_keras_serializable(package="dlsuite")
-class WGANGP(GenerativeModel):
+class WGANGP(LatentGenerativeModel):
     """Generator + critic; ``compile(optimizer=..., critic_optimizer=...)`` takes one optimizer
     for each."""
 
@@ -79,9 +74,7 @@ class WGANGP(GenerativeModel):
         dropout: float = 0.2,
         **kwargs: Any,
     ) -> None:
-        super().__init__(image_shape, num_classes, **kwargs)
-        self.widths = [int(w) for w in widths]
-        self.latent_dim = int(latent_dim)
+        super().__init__(image_shape, num_classes, widths, latent_dim, **kwargs)
         self.critic_steps = int(critic_steps)
         self.gradient_penalty = float(gradient_penalty)
         self.dropout = float(dropout)
@@ -98,12 +91,9 @@ class WGANGP(GenerativeModel):
         self.optimizer.build(self.generator.trainable_variables)
         self.critic_optimizer.build(self.critic.trainable_variables)
 
-    def _in(self, x: tf.Tensor, labels: tf.Tensor) -> Any:
-        return [x, labels] if self.num_classes else x
-
     def _fake(self, labels: tf.Tensor, training: bool) -> tf.Tensor:
         z = tf.random.normal([tf.shape(labels)[0], self.latent_dim])
-        return self.generator(self._in(z, labels), training=training)
+        return self.generator(self._with_labels(z, labels), training=training)
 
     def critic_losses(self, real: tf.Tensor, labels: tf.Tensor, training: bool) -> dict:
         """Critic loss E[D(fake)] - E[D(real)] + lambda * (||grad D(interpolate)|| - 1)^2."""
@@ -112,12 +102,12 @@ class WGANGP(GenerativeModel):
         mixed = real + alpha * (fake - real)
         with tf.GradientTape() as tape:
             tape.watch(mixed)
-            mixed_score = self.critic(self._in(mixed, labels), training=training)
+            mixed_score = self.critic(self._with_labels(mixed, labels), training=training)
         grads = tape.gradient(mixed_score, mixed)
         norm = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=[1, 2, 3]) + 1e-12)
         penalty = tf.reduce_mean(tf.square(norm - 1.0))
-        real_score = self.critic(self._in(real, labels), training=training)
-        fake_score = self.critic(self._in(fake, labels), training=training)
+        real_score = self.critic(self._with_labels(real, labels), training=training)
+        fake_score = self.critic(self._with_labels(fake, labels), training=training)
         wasserstein = tf.reduce_mean(real_score) - tf.reduce_mean(fake_score)
         return {
             "loss": -wasserstein + self.gradient_penalty * penalty,
@@ -138,7 +128,7 @@ class WGANGP(GenerativeModel):
             self.critic_optimizer.apply_gradients(zip(grads, variables, strict=True))
         with tf.GradientTape() as tape:
             fake = self._fake(labels, training=True)
-            g_loss = -tf.reduce_mean(self.critic(self._in(fake, labels), training=True))
+            g_loss = -tf.reduce_mean(self.critic(self._with_labels(fake, labels), training=True))
         variables = self.generator.trainable_variables
         self.optimizer.apply_gradients(
             zip(tape.gradient(g_loss, variables), variables, strict=True)
@@ -149,20 +139,17 @@ class WGANGP(GenerativeModel):
         images, labels = data
         losses = self.critic_losses(images * 2.0 - 1.0, labels, training=False)
         fake = self._fake(labels, training=False)
-        g_loss = -tf.reduce_mean(self.critic(self._in(fake, labels), training=False))
+        g_loss = -tf.reduce_mean(self.critic(self._with_labels(fake, labels), training=False))
         return self._record({**losses, "generator_loss": g_loss})
 
     def sample(self, labels, seed, steps=None, eta=None) -> tf.Tensor:
-        n = tf.shape(labels)[0]
-        z = tf.random.stateless_normal([n, self.latent_dim], seed=seed_pair(seed, 0))
-        images = self.generator(self._in(z, labels), training=False)
+        z = self._latents(labels, seed)
+        images = self.generator(self._with_labels(z, labels), training=False)
         return (images + 1.0) / 2.0
 
     def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),
-            "widths": self.widths,
-            "latent_dim": self.latent_dim,
             "critic_steps": self.critic_steps,
             "gradient_penalty": self.gradient_penalty,
             "dropout": self.dropout,
