@@ -1,7 +1,8 @@
 """SMILES in, for models that take molecular graphs (``health.MoleculePropertyPredictor``).
 
 TF Serving cannot run RDKit, so a molecule model's SavedModel takes padded graph tensors,
-the six inputs named in ``GRAPH_INPUTS``; a signature with exactly those inputs is the marker.
+the six inputs named in ``GRAPH_INPUTS`` (plus ``rdkit_2d_features`` for a model trained with
+RDKit 2D descriptors); a signature with exactly those inputs is the marker.
 For such a model the embedded server's REST API and both clients also accept SMILES and
 featurise them with ``health.molecules.featurize`` (RDKit) before calling the graph:
 
@@ -34,16 +35,23 @@ GRAPH_INPUTS = (
     "bond_mask",
     "molecule_features",
 )
+#: The optional seventh input: raw RDKit 2D descriptors (``molecule_features="rdkit_2d"``).
+RDKIT_2D_INPUT = "rdkit_2d_features"
 SMILES_INPUT = "smiles"
 
 
 def expects_graphs(input_names: Iterable[str]) -> bool:
-    """True when a signature's inputs are exactly the molecular-graph tensors."""
-    return set(input_names) == set(GRAPH_INPUTS)
+    """True when a signature's inputs are exactly the molecular-graph tensors (with or without
+    ``rdkit_2d_features``)."""
+    names = set(input_names)
+    return names in (set(GRAPH_INPUTS), {*GRAPH_INPUTS, RDKIT_2D_INPUT})
 
 
-def featurize_smiles(smiles: Any) -> dict[str, np.ndarray]:
-    """A list of SMILES -> the graph tensors (``InvalidArgument`` naming a bad SMILES)."""
+def featurize_smiles(
+    smiles: Any, input_names: Iterable[str] = GRAPH_INPUTS
+) -> dict[str, np.ndarray]:
+    """A list of SMILES -> the graph tensors the signature with ``input_names`` takes
+    (``InvalidArgument`` naming a bad SMILES)."""
     if isinstance(smiles, str):
         smiles = [smiles]
     if not isinstance(smiles, (list, tuple)) or not smiles:
@@ -55,7 +63,7 @@ def featurize_smiles(smiles: Any) -> dict[str, np.ndarray]:
     except ImportError as exc:  # RDKit or the health package is not installed here
         raise InvalidArgument(f"this server cannot featurise SMILES ({exc}); send graphs") from None
     try:
-        return featurize(list(smiles))
+        return featurize(list(smiles), rdkit_2d=RDKIT_2D_INPUT in set(input_names))
     except ValueError as exc:
         raise InvalidArgument(str(exc)) from None
 
@@ -77,13 +85,14 @@ def _smiles_of(value: Any) -> list[str] | None:
 def smiles_request(doc: Any, input_names: Iterable[str]) -> Any:
     """A REST predict body carrying SMILES -> the same body carrying graph tensors (same
     row / columnar format); any other body is returned unchanged."""
+    input_names = set(input_names)
     if not isinstance(doc, dict) or not expects_graphs(input_names):
         return doc
     key = "inputs" if "inputs" in doc else "instances"
     smiles = _smiles_of(doc.get(key))
     if smiles is None:
         return doc
-    arrays = featurize_smiles(smiles)
+    arrays = featurize_smiles(smiles, input_names)
     rest = {k: v for k, v in doc.items() if k not in ("inputs", "instances")}
     if key == "inputs":
         return {**rest, "inputs": {k: v.tolist() for k, v in arrays.items()}}
@@ -94,7 +103,8 @@ def smiles_request(doc: Any, input_names: Iterable[str]) -> Any:
 def client_inputs(inputs: Any, input_names: Iterable[str]) -> Any:
     """Client side: SMILES (a string, a list, or ``{"smiles": [...]}``) for a graph model ->
     graph tensors; anything else unchanged."""
+    input_names = set(input_names)
     if not expects_graphs(input_names):
         return inputs
     smiles = _smiles_of(inputs)
-    return inputs if smiles is None else featurize_smiles(smiles)
+    return inputs if smiles is None else featurize_smiles(smiles, input_names)

@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from common.atomic import staged
-from health.molecules.graphs import batch_graphs, molecule_graph, parse_smiles
+from health.molecules.graphs import batch_graphs, parse_smiles
 
 
 def atom_attributions(task: Any, smiles: str, target: str | int | None = None) -> dict[str, Any]:
@@ -33,7 +33,7 @@ def atom_attributions(task: Any, smiles: str, target: str | int | None = None) -
         index = int(target)
         if not 0 <= index < len(tasks):
             raise ValueError(f"task index {index} out of range for {len(tasks)} task(s)")
-    graph = molecule_graph(smiles, task.config.max_atoms)
+    graph = task.molecule_graph(smiles)
     inputs = {k: tf.constant(v) for k, v in batch_graphs([graph]).items()}
     with tf.GradientTape() as tape:
         tape.watch(inputs["atom_features"])

@@ -14,7 +14,12 @@ RDKit, so the export takes these tensors and ``featurize`` builds them):
   atoms / edges, 0 for padding.
 - ``molecule_features`` float32 ``[batch, MOLECULE_FEATURES]``: whole-molecule RDKit
   descriptors (weight, logP, polar surface area, H-bond donors / acceptors, ...; ``DESCRIPTORS``)
-  divided by fixed typical scales, the global context chemprop adds with ``rdkit_2d`` features.
+  divided by fixed typical scales, a small fixed-scale version of chemprop's ``rdkit_2d``.
+- ``rdkit_2d_features`` float32 ``[batch, RDKIT_2D_FEATURES]``, only for models configured with
+  ``molecule_features="rdkit_2d"`` (``featurize(..., rdkit_2d=True)``): every RDKit 2D
+  descriptor of ``rdkit.Chem.Descriptors`` (``RDKIT_2D_NAMES``), raw: non-finite values become 0
+  and magnitudes clip at 1e6. The model itself scales them with statistics fitted on its
+  training molecules (``health.molecules.model.DescriptorScaler``), so callers send raw values.
 
 Atoms are heavy atoms in the order RDKit parses the SMILES (hydrogens are a feature), so the
 same SMILES always gives the same arrays; the model is invariant to atom order anyway.
@@ -28,11 +33,12 @@ from typing import Any
 
 import numpy as np
 from rdkit import Chem, RDLogger
-from rdkit.Chem import rdMolDescriptors
+from rdkit.Chem import Descriptors, rdMolDescriptors
 
 # Input names of the exported signature, in this order: serving/molecules.py owns them (the
 # server and clients recognise a molecule model by them without importing RDKit).
 from serving.molecules import GRAPH_INPUTS as GRAPH_INPUTS
+from serving.molecules import RDKIT_2D_INPUT as RDKIT_2D_INPUT
 
 # Parse failures are reported by us, one clear sentence each, not on RDKit's stderr.
 RDLogger.DisableLog("rdApp.*")  # type: ignore[attr-defined]
@@ -98,6 +104,13 @@ DESCRIPTORS: tuple[tuple[str, Any, float], ...] = (
     ("fragments", lambda mol: len(Chem.GetMolFrags(mol)), 2.0),
 )
 MOLECULE_FEATURES = len(DESCRIPTORS)
+#: The RDKit 2D descriptors of ``rdkit_2d_features``, in order (this RDKit's full list; a
+#: model stores the names it was trained with and refuses an RDKit whose list differs).
+RDKIT_2D: tuple[tuple[str, Any], ...] = tuple(Descriptors._descList)
+RDKIT_2D_NAMES: tuple[str, ...] = tuple(name for name, _ in RDKIT_2D)
+RDKIT_2D_FEATURES = len(RDKIT_2D)
+#: Raw descriptor magnitudes clip here (a few, e.g. Ipc, reach 1e20 and would overflow).
+RDKIT_2D_CLIP = 1e6
 
 
 class InvalidSmilesError(ValueError):
@@ -107,14 +120,16 @@ class InvalidSmilesError(ValueError):
 @dataclass(frozen=True)
 class MoleculeGraph:
     """One molecule: ``atoms`` [N, ATOM_FEATURES], ``bonds`` [E, BOND_FEATURES], ``edges``
-    [E, 2] (E = 2 x bonds, reverse pairs adjacent), ``descriptors`` [MOLECULE_FEATURES] and
-    the canonical SMILES."""
+    [E, 2] (E = 2 x bonds, reverse pairs adjacent), ``descriptors`` [MOLECULE_FEATURES], the
+    canonical SMILES and, when asked for, the raw ``rdkit_2d`` descriptors
+    [RDKIT_2D_FEATURES]."""
 
     atoms: np.ndarray
     bonds: np.ndarray
     edges: np.ndarray
     descriptors: np.ndarray
     smiles: str
+    rdkit_2d: np.ndarray | None = None
 
     @property
     def num_atoms(self) -> int:
@@ -160,6 +175,19 @@ def molecule_features(mol: Chem.Mol) -> np.ndarray:
     )
 
 
+def rdkit_2d_features(mol: Chem.Mol) -> np.ndarray:
+    """Every RDKit 2D descriptor of a molecule (``RDKIT_2D_NAMES``), raw: a descriptor that
+    fails or is not finite becomes 0, magnitudes clip at ``RDKIT_2D_CLIP``."""
+    values = np.zeros(RDKIT_2D_FEATURES, np.float64)
+    for i, (_, fn) in enumerate(RDKIT_2D):
+        try:
+            values[i] = float(fn(mol))
+        except Exception:  # noqa: BLE001 - RDKit raises assorted errors on odd molecules
+            values[i] = 0.0
+    values = np.nan_to_num(values, nan=0.0, posinf=RDKIT_2D_CLIP, neginf=-RDKIT_2D_CLIP)
+    return np.clip(values, -RDKIT_2D_CLIP, RDKIT_2D_CLIP).astype(np.float32)
+
+
 def parse_smiles(smiles: object, max_atoms: int = DEFAULT_MAX_ATOMS) -> Chem.Mol:
     """An RDKit molecule, or ``InvalidSmilesError`` saying why not."""
     if not isinstance(smiles, str):
@@ -179,8 +207,11 @@ def parse_smiles(smiles: object, max_atoms: int = DEFAULT_MAX_ATOMS) -> Chem.Mol
     return mol
 
 
-def molecule_graph(smiles: object, max_atoms: int = DEFAULT_MAX_ATOMS) -> MoleculeGraph:
-    """One SMILES -> its ``MoleculeGraph`` (``InvalidSmilesError`` if it does not parse)."""
+def molecule_graph(
+    smiles: object, max_atoms: int = DEFAULT_MAX_ATOMS, rdkit_2d: bool = False
+) -> MoleculeGraph:
+    """One SMILES -> its ``MoleculeGraph`` (``InvalidSmilesError`` if it does not parse); with
+    ``rdkit_2d``, also its raw RDKit 2D descriptors."""
     mol = parse_smiles(smiles, max_atoms)
     atoms = np.array([atom_features(a) for a in mol.GetAtoms()], np.float32)
     bonds, edges = [], []
@@ -195,11 +226,13 @@ def molecule_graph(smiles: object, max_atoms: int = DEFAULT_MAX_ATOMS) -> Molecu
         edges=np.array(edges, np.int32).reshape(-1, 2),
         descriptors=molecule_features(mol),
         smiles=Chem.MolToSmiles(mol),
+        rdkit_2d=rdkit_2d_features(mol) if rdkit_2d else None,
     )
 
 
 def batch_graphs(graphs: Sequence[MoleculeGraph]) -> dict[str, np.ndarray]:
-    """Pad graphs to the batch's largest molecule -> the six GRAPH_INPUTS arrays."""
+    """Pad graphs to the batch's largest molecule -> the six GRAPH_INPUTS arrays, and
+    ``rdkit_2d_features`` when the graphs carry RDKit 2D descriptors."""
     if not graphs:
         raise ValueError("no molecules to batch")
     n = max(1, max(g.num_atoms for g in graphs))
@@ -212,6 +245,11 @@ def batch_graphs(graphs: Sequence[MoleculeGraph]) -> dict[str, np.ndarray]:
         "bond_mask": np.zeros((len(graphs), e), np.float32),
         "molecule_features": np.stack([g.descriptors for g in graphs]),
     }
+    with_2d = [g.rdkit_2d is not None for g in graphs]
+    if any(with_2d):
+        if not all(with_2d):
+            raise ValueError("either every graph of a batch carries RDKit 2D descriptors or none")
+        out[RDKIT_2D_INPUT] = np.stack([g.rdkit_2d for g in graphs])  # type: ignore[misc]
     for i, g in enumerate(graphs):
         out["atom_features"][i, : g.num_atoms] = g.atoms
         out["atom_mask"][i, : g.num_atoms] = 1.0
@@ -222,9 +260,12 @@ def batch_graphs(graphs: Sequence[MoleculeGraph]) -> dict[str, np.ndarray]:
 
 
 def featurize(
-    smiles: str | Sequence[str], max_atoms: int = DEFAULT_MAX_ATOMS
+    smiles: str | Sequence[str], max_atoms: int = DEFAULT_MAX_ATOMS, rdkit_2d: bool = False
 ) -> dict[str, np.ndarray]:
     """SMILES (one string or a list) -> the padded graph tensors the exported model takes.
+
+    ``rdkit_2d=True`` adds ``rdkit_2d_features`` (raw RDKit 2D descriptors), the seventh input
+    of a model configured with ``molecule_features="rdkit_2d"``.
 
     Every SMILES must parse: the first that does not raises ``InvalidSmilesError`` naming its
     position. Use ``featurize_valid`` to skip bad ones and get them reported instead.
@@ -235,7 +276,7 @@ def featurize(
     graphs = []
     for i, item in enumerate(items):
         try:
-            graphs.append(molecule_graph(item, max_atoms))
+            graphs.append(molecule_graph(item, max_atoms, rdkit_2d))
         except InvalidSmilesError as error:
             where = f"SMILES #{i}: " if len(items) > 1 else ""
             raise InvalidSmilesError(f"{where}{error}") from None
@@ -252,12 +293,14 @@ class Featurized:
     invalid: list[tuple[int, str, str]]
 
 
-def featurize_valid(smiles: Sequence[object], max_atoms: int = DEFAULT_MAX_ATOMS) -> Featurized:
+def featurize_valid(
+    smiles: Sequence[object], max_atoms: int = DEFAULT_MAX_ATOMS, rdkit_2d: bool = False
+) -> Featurized:
     """Featurise each SMILES, skipping (and listing) the ones that do not parse."""
     graphs, kept, invalid = [], [], []
     for i, item in enumerate(smiles):
         try:
-            graphs.append(molecule_graph(item, max_atoms))
+            graphs.append(molecule_graph(item, max_atoms, rdkit_2d))
             kept.append(i)
         except InvalidSmilesError as error:
             invalid.append((i, str(item), str(error)))

@@ -7,7 +7,9 @@ its source atom except the one coming back from its target,
 ``h(v->w) = relu(h0(v->w) + W_m m(v->w))``. Atoms then read their incoming messages,
 ``a_v = relu(W_o [x_v, sum_{k->v} h(k->v)])``, and a readout pools atoms into one molecule
 vector (mean, sum, or attention: the mean next to an attention-weighted sum), which is joined
-by the molecule's RDKit descriptors before the feed-forward head.
+by the molecule's RDKit descriptors before the feed-forward head: the 16 fixed-scale ones
+always, and optionally (``rdkit_2d_features``) all ~200 RDKit 2D descriptors, scaled in the
+model by ``DescriptorScaler`` with statistics fitted on the training molecules.
 
 Graphs are padded dense tensors (``health.molecules.graphs``); gathers and scatters are
 one-hot matrix products, so the graph uses only core TensorFlow ops (export-safe).
@@ -20,7 +22,14 @@ from typing import Any
 import keras
 from keras import ops
 
-from health.molecules.graphs import ATOM_FEATURES, BOND_FEATURES, GRAPH_INPUTS, MOLECULE_FEATURES
+from health.molecules.graphs import (
+    ATOM_FEATURES,
+    BOND_FEATURES,
+    GRAPH_INPUTS,
+    MOLECULE_FEATURES,
+    RDKIT_2D_CLIP,
+    RDKIT_2D_INPUT,
+)
 
 READOUTS = ("mean", "sum", "attention")
 
@@ -120,8 +129,50 @@ class GraphReadout(keras.layers.Layer):
         return {**super().get_config(), "mode": self.mode}
 
 
-def graph_inputs() -> dict[str, keras.KerasTensor]:
-    """Keras inputs for the six graph tensors (any batch, atom and edge count)."""
+@keras.saving.register_keras_serializable(package="dlsuite")
+class DescriptorScaler(keras.layers.Layer):
+    """Raw descriptors ``[B, D]`` -> ``(clip(x, low, high) - mean) / std``, per descriptor.
+
+    The four vectors are non-trainable weights (saved with the model, part of the export) set
+    by ``set_statistics`` from the training molecules; until then the layer clips at
+    ``RDKIT_2D_CLIP`` and leaves values unscaled.
+    """
+
+    def __init__(self, features: int, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.features = int(features)
+
+    def build(self, input_shape: Any) -> None:
+        def weight(name: str, value: float) -> Any:
+            return self.add_weight(
+                name=name,
+                shape=(self.features,),
+                initializer=keras.initializers.Constant(value),
+                trainable=False,
+            )
+
+        self.low, self.high = weight("low", -RDKIT_2D_CLIP), weight("high", RDKIT_2D_CLIP)
+        self.mean, self.std = weight("mean", 0.0), weight("std", 1.0)
+        self.built = True
+
+    def set_statistics(self, statistics: dict[str, Any]) -> None:
+        """Take ``low``, ``high``, ``mean`` and ``std`` (sequences of ``features`` floats)."""
+        for name in ("low", "high", "mean", "std"):
+            getattr(self, name).assign(ops.convert_to_tensor(statistics[name], "float32"))
+
+    def call(self, inputs: Any) -> Any:
+        return (ops.clip(inputs, self.low, self.high) - self.mean) / self.std
+
+    def compute_output_shape(self, input_shape: Any) -> tuple[Any, ...]:
+        return tuple(input_shape)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "features": self.features}
+
+
+def graph_inputs(rdkit_2d_features: int = 0) -> dict[str, keras.KerasTensor]:
+    """Keras inputs for the six graph tensors (any batch, atom and edge count), and the raw
+    RDKit 2D descriptors when ``rdkit_2d_features`` > 0."""
     shapes = {
         "atom_features": (None, ATOM_FEATURES),
         "bond_features": (None, BOND_FEATURES),
@@ -130,10 +181,14 @@ def graph_inputs() -> dict[str, keras.KerasTensor]:
         "bond_mask": (None,),
         "molecule_features": (MOLECULE_FEATURES,),
     }
+    names = list(GRAPH_INPUTS)
+    if rdkit_2d_features:
+        shapes[RDKIT_2D_INPUT] = (rdkit_2d_features,)
+        names.append(RDKIT_2D_INPUT)
     return {
         name: keras.Input(shapes[name], dtype="int32" if name == "edge_index" else "float32",
                           name=name)
-        for name in GRAPH_INPUTS
+        for name in names
     }  # fmt: skip
 
 
@@ -145,13 +200,23 @@ def build_mpnn(
     ffn_hidden: int = 128,
     dropout: float = 0.1,
     activation: str | None = "sigmoid",
+    rdkit_2d_features: int = 0,
 ) -> keras.Model:
-    """Graph tensors -> ``outputs`` values per molecule (sigmoid probabilities or raw values)."""
-    inputs = graph_inputs()
-    atoms = DirectedMessagePassing(hidden, depth, dropout, name="message_passing")(inputs)
+    """Graph tensors -> ``outputs`` values per molecule (sigmoid probabilities or raw values).
+
+    ``rdkit_2d_features`` > 0 adds the ``rdkit_2d_features`` input (raw RDKit 2D descriptors,
+    scaled by a ``DescriptorScaler`` named ``rdkit_2d_scaler``) to the readout's descriptors.
+    """
+    inputs = graph_inputs(rdkit_2d_features)
+    graph = {name: inputs[name] for name in GRAPH_INPUTS}
+    atoms = DirectedMessagePassing(hidden, depth, dropout, name="message_passing")(graph)
     x = GraphReadout(readout, name="readout")([atoms, inputs["atom_mask"]])
     # whole-molecule descriptors join the pooled atoms, as chemprop's extra features do
-    x = keras.layers.Concatenate(name="with_descriptors")([x, inputs["molecule_features"]])
+    extra = [inputs["molecule_features"]]
+    if rdkit_2d_features:
+        scaler = DescriptorScaler(rdkit_2d_features, name="rdkit_2d_scaler")
+        extra.append(scaler(inputs[RDKIT_2D_INPUT]))
+    x = keras.layers.Concatenate(name="with_descriptors")([x, *extra])
     x = keras.layers.Dropout(dropout, name="readout_dropout")(x)
     x = keras.layers.Dense(ffn_hidden, activation="relu", name="ffn")(x)
     x = keras.layers.Dropout(dropout, name="ffn_dropout")(x)

@@ -13,6 +13,12 @@ the metrics, and ``invalid_smiles`` holds what the last ``fit`` skipped. ``predi
 Export: TF Serving cannot run RDKit, so the SavedModel takes the padded graph tensors of
 ``health.molecules.featurize`` (see ``health.molecules.graphs``) and returns
 ``probabilities`` (classification) or ``values`` (regression), ``[batch, tasks]``.
+
+``molecule_features="rdkit_2d"`` adds chemprop-style whole-molecule features: every RDKit 2D
+descriptor (~200), clipped at the 0.5 / 99.5 percentiles and standardised with statistics
+fitted on the training molecules only (kept in the task state and as model weights), joined
+to the readout. Such a model's export takes a seventh input, ``rdkit_2d_features`` (raw
+descriptors: ``featurize(smiles, rdkit_2d=True)``); the server and clients add it for SMILES.
 """
 
 from __future__ import annotations
@@ -35,8 +41,10 @@ from health.molecules.data import MoleculeSet, read_molecule_csv
 from health.molecules.graphs import (
     ATOM_FEATURES,
     BOND_FEATURES,
-    GRAPH_INPUTS,
     MOLECULE_FEATURES,
+    RDKIT_2D_FEATURES,
+    RDKIT_2D_INPUT,
+    RDKIT_2D_NAMES,
     InvalidSmilesError,
     MoleculeGraph,
     batch_graphs,
@@ -54,6 +62,10 @@ from health.molecules.model import (
 
 log = logging.getLogger(__name__)
 TASK_TYPES = ("classification", "regression")
+#: ``basic``: the 16 fixed-scale descriptors only; ``rdkit_2d``: also every RDKit 2D one.
+MOLECULE_FEATURE_SETS = ("basic", "rdkit_2d")
+#: Training-set percentiles the RDKit 2D descriptors are clipped at before standardising.
+RDKIT_2D_PERCENTILES = (0.5, 99.5)
 
 
 @dataclasses.dataclass
@@ -74,6 +86,7 @@ class MoleculePropertyPredictorConfig(TaskConfig):
     weight_decay: float = 1e-5
     batch_size: int = 32
     seed: int = 0
+    molecule_features: str = "basic"
 
     def validate(self) -> None:
         if isinstance(self.tasks, str):
@@ -83,6 +96,7 @@ class MoleculePropertyPredictorConfig(TaskConfig):
             raise ValueError(f"tasks must be distinct label names (at least one), got {self.tasks}")
         check_choice("task_type", self.task_type, TASK_TYPES)
         check_choice("readout", self.readout, READOUTS)
+        check_choice("molecule_features", self.molecule_features, MOLECULE_FEATURE_SETS)
         check_at_least(self, 1, "hidden", "depth", "ffn_hidden", "max_atoms", "batch_size")
         check_interval("dropout", self.dropout, 0.0, 1.0, "[)")
         check_interval("threshold", self.threshold, 0.0, 1.0, "()")
@@ -98,6 +112,8 @@ class MoleculePropertyPredictor(Task):
         super().__init__(**options)
         self._mean = np.zeros(len(self.tasks), np.float32)
         self._std = np.ones(len(self.tasks), np.float32)
+        #: RDKit 2D descriptor statistics of the training molecules (``rdkit_2d`` only).
+        self._rdkit_2d: dict[str, Any] | None = None
         #: ``(position, smiles, reason)`` of each SMILES the last ``fit`` skipped.
         self.invalid_smiles: list[tuple[int, str, str]] = []
 
@@ -114,21 +130,65 @@ class MoleculePropertyPredictor(Task):
     def classification(self) -> bool:
         return self.config.task_type == "classification"
 
+    @property
+    def uses_rdkit_2d(self) -> bool:
+        return self.config.molecule_features == "rdkit_2d"
+
+    def molecule_graph(self, smiles: object) -> MoleculeGraph:
+        """One SMILES -> the graph this model takes (``InvalidSmilesError`` if it fails)."""
+        return molecule_graph(smiles, self.config.max_atoms, self.uses_rdkit_2d)
+
     # ------------------------------------------------------------------ state
     def get_state(self) -> dict[str, Any]:
-        return {"target_mean": self._mean.tolist(), "target_std": self._std.tolist()}
+        state: dict[str, Any] = {
+            "target_mean": self._mean.tolist(),
+            "target_std": self._std.tolist(),
+        }
+        if self._rdkit_2d is not None:
+            state["rdkit_2d"] = self._rdkit_2d
+        return state
 
     def set_state(self, state: Any) -> None:
         k = len(self.tasks)
         self._mean = np.asarray(state.get("target_mean", [0.0] * k), np.float32)
         self._std = np.asarray(state.get("target_std", [1.0] * k), np.float32)
+        self._rdkit_2d = state.get("rdkit_2d")
+        if self._rdkit_2d is not None and tuple(self._rdkit_2d["names"]) != RDKIT_2D_NAMES:
+            raise ValueError(
+                "this model was trained on another RDKit's 2D descriptor list "
+                f"({len(self._rdkit_2d['names'])} descriptors, this RDKit has "
+                f"{RDKIT_2D_FEATURES}); featurise with the RDKit it was trained with"
+            )
         self.invalid_smiles = []
+
+    def fit_rdkit_2d(self, graphs: Sequence[MoleculeGraph]) -> dict[str, Any]:
+        """Fit the RDKit 2D descriptor statistics on (training) graphs: per descriptor, clip
+        bounds at the RDKIT_2D_PERCENTILES and the mean / std of the clipped values; kept in
+        the state and set in the model."""
+        raw = np.stack([g.rdkit_2d for g in graphs]).astype(np.float64)  # type: ignore[misc]
+        low, high = np.percentile(raw, RDKIT_2D_PERCENTILES, axis=0)
+        clipped = np.clip(raw, low, high)
+        std = clipped.std(0)
+        self._rdkit_2d = {
+            "names": list(RDKIT_2D_NAMES),
+            "low": low.tolist(),
+            "high": high.tolist(),
+            "mean": clipped.mean(0).tolist(),
+            "std": np.where(std > 1e-6, std, 1.0).tolist(),
+        }
+        if self._model is not None:
+            self._set_scaler(self._model)
+        return self._rdkit_2d
+
+    def _set_scaler(self, model: keras.Model) -> None:
+        if self._rdkit_2d is not None:
+            model.get_layer("rdkit_2d_scaler").set_statistics(self._rdkit_2d)
 
     # ------------------------------------------------------------------ model
     def build_model(self) -> keras.Model:
         c = self.config
         keras.utils.set_random_seed(c.seed)
-        return build_mpnn(
+        model = build_mpnn(
             len(c.tasks),
             hidden=c.hidden,
             depth=c.depth,
@@ -136,7 +196,11 @@ class MoleculePropertyPredictor(Task):
             ffn_hidden=c.ffn_hidden,
             dropout=c.dropout,
             activation="sigmoid" if self.classification else None,
+            rdkit_2d_features=RDKIT_2D_FEATURES if self.uses_rdkit_2d else 0,
         )
+        if self.uses_rdkit_2d:
+            self._set_scaler(model)
+        return model
 
     def compile_model(self, model: keras.Model, total_steps: int) -> None:
         c = self.config
@@ -186,7 +250,7 @@ class MoleculePropertyPredictor(Task):
     def featurized(self, data: Any) -> tuple[list[MoleculeGraph], np.ndarray, list[Any]]:
         """Graphs of the molecules that parse, their labels and the invalid ones (reported)."""
         molecules = self.molecule_set(data)
-        result = featurize_valid(molecules.smiles, self.config.max_atoms)
+        result = featurize_valid(molecules.smiles, self.config.max_atoms, self.uses_rdkit_2d)
         if result.invalid:
             log.warning(
                 "skipping %d of %d SMILES that do not parse (first: %s)",
@@ -204,6 +268,8 @@ class MoleculePropertyPredictor(Task):
         graphs, labels, invalid = self.featurized(data)
         if training:
             self.invalid_smiles = invalid
+            if self.uses_rdkit_2d:
+                self.fit_rdkit_2d(graphs)
             if not self.classification:
                 self._mean = np.nan_to_num(np.nanmean(labels, 0)).astype(np.float32)
                 std = np.nan_to_num(np.nanstd(labels, 0), nan=1.0)
@@ -217,8 +283,9 @@ class MoleculePropertyPredictor(Task):
             for rows in _size_batches(graphs, batch_size, rng if training else None):
                 yield batch_graphs([graphs[i] for i in rows]), labels[rows]
 
+        specs = self._graph_specs()
         signature = (
-            dict(zip(GRAPH_INPUTS, _graph_specs(), strict=True)),
+            {spec.name: spec for spec in specs},
             tf.TensorSpec((None, len(self.tasks)), tf.float32),
         )
         dataset = tf.data.Dataset.from_generator(batches, output_signature=signature)
@@ -241,7 +308,7 @@ class MoleculePropertyPredictor(Task):
         graphs = []
         for i, item in enumerate(items):
             try:
-                graphs.append(molecule_graph(item, self.config.max_atoms))
+                graphs.append(self.molecule_graph(item))
             except InvalidSmilesError as error:
                 where = f"input #{i}: " if len(items) > 1 else ""
                 raise InvalidSmilesError(f"{where}{error}") from None
@@ -296,6 +363,13 @@ class MoleculePropertyPredictor(Task):
     # ------------------------------------------------------------------ export
     def serving_endpoints(self) -> dict[str, Any]:
         mean, std = tf.constant(self._mean), tf.constant(self._std)
+        specs = self._graph_specs()
+
+        def run(inputs: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+            out = self.model(inputs, training=False)
+            if self.classification:
+                return {"probabilities": out}
+            return {"values": out * std + mean}
 
         def serve(
             atom_features: tf.Tensor,
@@ -305,27 +379,55 @@ class MoleculePropertyPredictor(Task):
             bond_mask: tf.Tensor,
             molecule_features: tf.Tensor,
         ) -> dict[str, tf.Tensor]:
-            inputs = {
-                "atom_features": atom_features,
-                "bond_features": bond_features,
-                "edge_index": edge_index,
-                "atom_mask": atom_mask,
-                "bond_mask": bond_mask,
-                "molecule_features": molecule_features,
-            }
-            out = self.model(inputs, training=False)
-            if self.classification:
-                return {"probabilities": out}
-            return {"values": out * std + mean}
+            return run(
+                {
+                    "atom_features": atom_features,
+                    "bond_features": bond_features,
+                    "edge_index": edge_index,
+                    "atom_mask": atom_mask,
+                    "bond_mask": bond_mask,
+                    "molecule_features": molecule_features,
+                }
+            )
 
-        return {"serving_default": (serve, _graph_specs())}
+        def serve_with_rdkit_2d(
+            atom_features: tf.Tensor,
+            bond_features: tf.Tensor,
+            edge_index: tf.Tensor,
+            atom_mask: tf.Tensor,
+            bond_mask: tf.Tensor,
+            molecule_features: tf.Tensor,
+            rdkit_2d_features: tf.Tensor,
+        ) -> dict[str, tf.Tensor]:
+            return run(
+                {
+                    "atom_features": atom_features,
+                    "bond_features": bond_features,
+                    "edge_index": edge_index,
+                    "atom_mask": atom_mask,
+                    "bond_mask": bond_mask,
+                    "molecule_features": molecule_features,
+                    RDKIT_2D_INPUT: rdkit_2d_features,
+                }
+            )
+
+        fn = serve_with_rdkit_2d if self.uses_rdkit_2d else serve
+        return {"serving_default": (fn, specs)}
 
     def warmup_inputs(self) -> dict[str, Any]:
-        return featurize(["CC(=O)Oc1ccccc1C(=O)O"])  # aspirin
+        return featurize(["CC(=O)Oc1ccccc1C(=O)O"], rdkit_2d=self.uses_rdkit_2d)  # aspirin
+
+    def _graph_specs(self) -> list[tf.TensorSpec]:
+        """The exported signature's inputs: the six graph tensors, and the raw RDKit 2D
+        descriptors when the model uses them."""
+        specs = _graph_specs()
+        if self.uses_rdkit_2d:
+            specs.append(tf.TensorSpec([None, RDKIT_2D_FEATURES], tf.float32, name=RDKIT_2D_INPUT))
+        return specs
 
 
 def _graph_specs() -> list[tf.TensorSpec]:
-    """The exported signature's inputs (any batch size, atom count and edge count)."""
+    """The six graph inputs of every molecule model (any batch size, atom and edge count)."""
     return [
         tf.TensorSpec([None, None, ATOM_FEATURES], tf.float32, name="atom_features"),
         tf.TensorSpec([None, None, BOND_FEATURES], tf.float32, name="bond_features"),
