@@ -24,6 +24,7 @@ import tensorflow as tf
 from common.config_checks import check_at_least, check_choice, check_interval, class_names
 from common.export import Endpoint
 from common.task import Task, TaskConfig, TrainingHistory
+from common.task_parts import NamedClasses
 from vision.generation import metrics as metrics_lib
 from vision.generation.base import GenerativeModel
 from vision.generation.callbacks import SampleGrids, tensorboard_grids
@@ -89,20 +90,12 @@ class ImageGeneratorConfig(TaskConfig):
             raise ValueError("learning_rate, kl_weight and gradient_penalty must be >= 0")
 
 
-class ImageGenerator(Task):
+class ImageGenerator(NamedClasses, Task):
     """Image generation following the dlsuite task contract (see docs/design.md)."""
 
     config_class = ImageGeneratorConfig
     config: ImageGeneratorConfig
     monitor = "val_loss"
-
-    @property
-    def classes(self) -> list[str]:
-        return self.config.classes
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.config.classes)
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
