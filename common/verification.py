@@ -17,7 +17,9 @@ vector came from:
   ``to_state`` / ``from_state`` embed it in a task's saved state;
 - metrics: ``identification_accuracy``, ``equal_error_rate`` and ``min_dcf`` (the normalised
   minimum detection cost of the NIST speaker recognition evaluations, defaults
-  ``p_target=0.01, c_miss=1, c_fa=1``), both from ``sklearn.metrics.roc_curve``;
+  ``p_target=0.01, c_miss=1, c_fa=1``), both from ``sklearn.metrics.roc_curve``, and
+  ``verification_report`` (the two together, as a task's evaluation reports them);
+- tasks: ``EnrolledGallery``, a mix-in that keeps a task's ``gallery`` in its saved state;
 - export: ``best_match`` scores embeddings against a gallery baked into the graph as constants
   (core TensorFlow ops only), for a SavedModel signature embedding -> ``label``, ``score``.
 """
@@ -40,6 +42,7 @@ from common.atomic import staged
 __all__ = [
     "AdditiveMarginLoss",
     "CosineClassifier",
+    "EnrolledGallery",
     "Gallery",
     "best_match",
     "cosine_scores",
@@ -47,6 +50,7 @@ __all__ = [
     "identification_accuracy",
     "l2_normalize",
     "min_dcf",
+    "verification_report",
 ]
 
 
@@ -331,6 +335,34 @@ def min_dcf(
     cost /= min(c_miss * p_target, c_fa * (1.0 - p_target))
     best = int(np.argmin(cost))
     return float(cost[best]), float(thresholds[best])
+
+
+def verification_report(same: Any, scores: Any, p_target: float = 0.01) -> dict[str, float]:
+    """``eer``, ``eer_threshold`` and ``min_dcf`` (at ``p_target``) of verification trials."""
+    eer, threshold = equal_error_rate(same, scores)
+    return {
+        "eer": eer,
+        "eer_threshold": threshold,
+        "min_dcf": min_dcf(same, scores, p_target=p_target)[0],
+    }
+
+
+# --------------------------------------------------------------------------- tasks
+
+
+class EnrolledGallery:
+    """Mix-in (before ``Task``) for a task with a ``Gallery`` of enrolled identities: an empty
+    one on construction, kept in the task's saved state (``get_state`` / ``set_state``)."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.gallery = Gallery()
+
+    def get_state(self) -> dict[str, Any]:
+        return {"gallery": self.gallery.to_state()}
+
+    def set_state(self, state: Any) -> None:
+        self.gallery = Gallery.from_state(state["gallery"]) if "gallery" in state else Gallery()
 
 
 # --------------------------------------------------------------------------- export

@@ -29,11 +29,11 @@ from common.task import Task, TaskConfig
 from common.task_parts import config_optimizer
 from common.verification import (
     AdditiveMarginLoss,
+    EnrolledGallery,
     Gallery,
     best_match,
-    equal_error_rate,
     identification_accuracy,
-    min_dcf,
+    verification_report,
 )
 from speech.asr import audio_items, is_single_audio
 from speech.features import FEATURE_TYPES, batch_features, encode_wav, read_audio
@@ -82,16 +82,12 @@ class SpeakerRecognizerConfig(TaskConfig):
         AdditiveMarginLoss(self.margin, self.scale)  # validates margin and scale
 
 
-class SpeakerRecognizer(Task):
+class SpeakerRecognizer(EnrolledGallery, Task):
     """Speaker identification and verification (see the module docstring)."""
 
     config_class = SpeakerRecognizerConfig
     config: SpeakerRecognizerConfig
     monitor = "val_loss"
-
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        self.gallery = Gallery()
 
     # ------------------------------------------------------------------ model
     def build_model(self) -> keras.Model:
@@ -297,27 +293,16 @@ class SpeakerRecognizer(Task):
             raise ValueError("none of the test speakers is enrolled")
         predicted = [gallery.names[int(np.argmax(scores[i]))] for i in known]
         same = np.array([[n == g for g in gallery.names] for n in names])
-        eer, eer_threshold = equal_error_rate(same, scores)
-        dcf, _dcf_threshold = min_dcf(same, scores, p_target=p_target)
         return {
             "identification_accuracy": identification_accuracy(
                 [names[i] for i in known], predicted
             ),
-            "eer": eer,
-            "eer_threshold": eer_threshold,
-            "min_dcf": dcf,
+            **verification_report(same, scores, p_target),
             "p_target": p_target,
             "num_recordings": len(items),
             "num_enrolled": len(gallery),
             "num_trials": int(same.size),
         }
-
-    # ------------------------------------------------------------------ persistence
-    def get_state(self) -> dict[str, Any]:
-        return {"gallery": self.gallery.to_state()}
-
-    def set_state(self, state: Any) -> None:
-        self.gallery = Gallery.from_state(state["gallery"]) if "gallery" in state else Gallery()
 
     # ------------------------------------------------------------------ export
     def serving_endpoints(self) -> dict[str, Any]:

@@ -26,11 +26,11 @@ from common.task_parts import config_optimizer
 from common.verification import (
     AdditiveMarginLoss,
     CosineClassifier,
+    EnrolledGallery,
     Gallery,
     best_match,
-    equal_error_rate,
     identification_accuracy,
-    min_dcf,
+    verification_report,
 )
 from vision import images as images_lib
 from vision.classification import ImageClassifier, ImageClassifierConfig
@@ -57,15 +57,11 @@ class FaceRecognizerConfig(ImageClassifierConfig):
         check_interval("threshold", self.threshold, -1.0, 1.0, "[]")
 
 
-class FaceRecognizer(ImageClassifier):
+class FaceRecognizer(EnrolledGallery, ImageClassifier):
     """Face embeddings with a gallery of enrolled people (see the module docstring)."""
 
     config_class = FaceRecognizerConfig
     config: FaceRecognizerConfig
-
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        self.gallery = Gallery()
 
     # ------------------------------------------------------------------ model
     def build_model(self) -> keras.Model:
@@ -146,11 +142,8 @@ class FaceRecognizer(ImageClassifier):
         names = np.array(faces.names)
         same = names[pairs[:, 0]] == names[pairs[:, 1]]
         scores = np.sum(unit[pairs[:, 0]] * unit[pairs[:, 1]], axis=1)
-        eer, threshold = equal_error_rate(same, scores)
         report: dict[str, Any] = {
-            "eer": eer,
-            "eer_threshold": threshold,
-            "min_dcf": min_dcf(same, scores)[0],
+            **verification_report(same, scores),
             "trials": int(len(pairs)),
             "target_trials": int(same.sum()),
         }
@@ -200,12 +193,6 @@ class FaceRecognizer(ImageClassifier):
                 best = int(np.argmax(row))
                 result.update(identity=self.gallery.names[best], score=float(row[best]))
         return results
-
-    def get_state(self) -> dict[str, Any]:
-        return {"gallery": self.gallery.to_state()}
-
-    def set_state(self, state: Any) -> None:
-        self.gallery = Gallery.from_state(state["gallery"]) if "gallery" in state else Gallery()
 
     # ------------------------------------------------------------------ export
     def serving_endpoints(self) -> dict[str, Any]:
