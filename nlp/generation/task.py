@@ -23,6 +23,7 @@ import tensorflow as tf
 
 from common.task import Task, TaskConfig
 from common.task_parts import config_optimizer
+from nlp import inputs as inputs_lib
 from nlp.generation import data as data_lib
 from nlp.generation.model import CachedStep, build_language_model
 from nlp.generation.sampling import Sampling
@@ -325,13 +326,7 @@ class TextGenerator(Task):
         checked = []
         room = self.config.context_length - max_length
         for i, item in enumerate(items):
-            if isinstance(item, bytes):
-                try:
-                    item = item.decode("utf-8")
-                except UnicodeDecodeError as error:
-                    raise ValueError(f"prompt {i} is not valid UTF-8") from error
-            if not isinstance(item, str):
-                raise ValueError(f"prompt {i} is {type(item).__name__}, not a string")
+            item = inputs_lib.as_text(item, i, "prompt")
             if not item:
                 raise ValueError(f"prompt {i} is empty; give at least one character to continue")
             if len(item) > room:
