@@ -10,35 +10,33 @@ import keras
 import tensorflow as tf
 
 
-@keras.saving.register_keras_serializable(package="dlsuite")
-class BilinearUpsample(keras.layers.Layer):
-    """``[b, h, w, c]`` -> ``[b, scale*h, scale*w, c]`` by bilinear resizing (any input size)."""
+class ScaleLayer(keras.layers.Layer):
+    """Base of the two layers that enlarge a feature map by an integer ``scale`` (kept in the
+    layer config)."""
 
     def __init__(self, scale: int, **kwargs):
         super().__init__(**kwargs)
         self.scale = int(scale)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "scale": self.scale}
+
+
+@keras.saving.register_keras_serializable(package="dlsuite")
+class BilinearUpsample(ScaleLayer):
+    """``[b, h, w, c]`` -> ``[b, scale*h, scale*w, c]`` by bilinear resizing (any input size)."""
 
     def call(self, x):
         size = tf.shape(x)[1:3] * self.scale
         return tf.image.resize(x, size, method="bilinear")
 
-    def get_config(self) -> dict:
-        return {**super().get_config(), "scale": self.scale}
-
 
 @keras.saving.register_keras_serializable(package="dlsuite")
-class DepthToSpace(keras.layers.Layer):
+class DepthToSpace(ScaleLayer):
     """Sub-pixel convolution's rearrangement: ``[b, h, w, c*s*s]`` -> ``[b, s*h, s*w, c]``."""
-
-    def __init__(self, scale: int, **kwargs):
-        super().__init__(**kwargs)
-        self.scale = int(scale)
 
     def call(self, x):
         return tf.nn.depth_to_space(x, self.scale)
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "scale": self.scale}
 
 
 def build_enhancer(
