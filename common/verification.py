@@ -218,9 +218,13 @@ class Gallery:
 
     def identify(self, embedding: Any) -> tuple[str, float]:
         """The closest enrolled name and its cosine score."""
-        scores = self.scores(embedding)[0]
-        best = int(np.argmax(scores))
-        return self.names[best], float(scores[best])
+        return self.best_matches(embedding)[0]
+
+    def best_matches(self, embeddings: Any) -> list[tuple[str, float]]:
+        """For each embedding, the closest enrolled name and its cosine score."""
+        scores, names = self.scores(embeddings), self.names
+        best = np.argmax(scores, axis=1)
+        return [(names[int(b)], float(row[b])) for row, b in zip(scores, best, strict=True)]
 
     def verify(self, embedding: Any, name: str, threshold: float) -> tuple[bool, float]:
         """Whether ``embedding`` is ``name`` (cosine score >= ``threshold``), and the score."""

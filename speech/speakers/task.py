@@ -258,11 +258,10 @@ class SpeakerRecognizer(EnrolledGallery, Task):
         embeddings = self.embed(items, batch_size)
         if not len(self.gallery):
             return [{"embedding": e} for e in embeddings]
-        scores = self.gallery.scores(embeddings)
-        best = np.argmax(scores, axis=1)
+        matches = self.gallery.best_matches(embeddings)
         return [
-            {"embedding": e, "speaker": self.gallery.names[b], "score": float(s[b])}
-            for e, b, s in zip(embeddings, best, scores, strict=True)
+            {"embedding": e, "speaker": name, "score": score}
+            for e, (name, score) in zip(embeddings, matches, strict=True)
         ]
 
     # ------------------------------------------------------------------ evaluation

@@ -105,11 +105,8 @@ class FaceRecognizer(EnrolledGallery, ImageClassifier):
         """For each image, the closest enrolled ``identity`` and its cosine ``score``."""
         if not len(self.gallery):
             raise ValueError("the gallery is empty: enroll someone first")
-        results = []
-        for row in self.gallery.scores(self.embed(images)):
-            best = int(np.argmax(row))
-            results.append({"identity": self.gallery.names[best], "score": float(row[best])})
-        return results
+        matches = self.gallery.best_matches(self.embed(images))
+        return [{"identity": name, "score": score} for name, score in matches]
 
     def verify(self, image: Any, name: str, threshold: float | None = None) -> dict[str, Any]:
         """Whether ``image`` shows the enrolled ``name``: ``same`` and the cosine ``score``."""
@@ -154,9 +151,9 @@ class FaceRecognizer(EnrolledGallery, ImageClassifier):
                 gallery.enroll(name, embeddings[where[:enroll_per_identity]])
                 probes += list(where[enroll_per_identity:])
         if probes and len(gallery) > 1:
-            predicted = np.array(gallery.names)[np.argmax(gallery.scores(embeddings[probes]), 1)]
+            predicted = [name for name, _ in gallery.best_matches(embeddings[probes])]
             report["identification_accuracy"] = identification_accuracy(
-                list(names[probes]), list(predicted)
+                list(names[probes]), predicted
             )
         if report_dir is not None:
             write_evaluation_report(report_dir, report, overwrite=overwrite)
@@ -189,9 +186,9 @@ class FaceRecognizer(EnrolledGallery, ImageClassifier):
         embeddings = self.embed(items)
         results: list[dict[str, Any]] = [{"embedding": e} for e in embeddings]
         if len(self.gallery):
-            for result, row in zip(results, self.gallery.scores(embeddings), strict=True):
-                best = int(np.argmax(row))
-                result.update(identity=self.gallery.names[best], score=float(row[best]))
+            matches = self.gallery.best_matches(embeddings)
+            for result, (name, score) in zip(results, matches, strict=True):
+                result.update(identity=name, score=score)
         return results
 
     # ------------------------------------------------------------------ export
