@@ -6,7 +6,14 @@ import dataclasses
 from typing import Any
 
 from autonomy.env import DEFAULT_ENV, check_env_name
+from common.config_checks import check_at_least, check_interval
 from common.task import TaskConfig
+
+
+def check_hidden_units(hidden_units: list[int]) -> None:
+    """The widths of an agent's hidden layers: at least one, each positive."""
+    if not hidden_units or min(hidden_units) < 1:
+        raise ValueError(f"hidden_units must be positive widths, got {hidden_units!r}")
 
 
 @dataclasses.dataclass
@@ -42,7 +49,9 @@ class DQNConfig(TaskConfig):
 
     def validate(self) -> None:
         check_env_name(self.env_name)
-        positive = (
+        check_at_least(
+            self,
+            1,
             "num_envs",
             "n_step",
             "buffer_size",
@@ -51,19 +60,14 @@ class DQNConfig(TaskConfig):
             "gradient_steps",
             "target_update_interval",
         )
-        for name in positive:
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
         for name in ("gamma", "tau", "epsilon_start", "epsilon_end", "beta_start"):
-            if not 0.0 <= float(getattr(self, name)) <= 1.0:
-                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)!r}")
+            check_interval(name, float(getattr(self, name)), 0.0, 1.0, "[]")
         if self.tau == 0.0:
             raise ValueError("tau must be > 0 (0 would freeze the target network)")
         if self.learning_rate <= 0 or self.max_grad_norm <= 0:
             raise ValueError("learning_rate and max_grad_norm must be > 0")
         if self.encoder not in ("mlp", "ego_attention"):
             raise ValueError(f"encoder must be 'mlp' or 'ego_attention', got {self.encoder!r}")
-        if not self.hidden_units or min(self.hidden_units) < 1:
-            raise ValueError(f"hidden_units must be positive widths, got {self.hidden_units!r}")
+        check_hidden_units(self.hidden_units)
         if self.learning_starts < 0 or self.exploration_steps < 0:
             raise ValueError("learning_starts and exploration_steps must be >= 0")

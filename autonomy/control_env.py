@@ -108,21 +108,7 @@ def make_control_env(
             f"{name} has a {type(env.action_space).__name__} action space; SAC needs a "
             f"continuous (Box) one (use DQNAgent for discrete actions)"
         )
-    env = FiniteObservation(env)
-    if seed is not None:
-        env.reset(seed=int(seed))
-        env.action_space.seed(int(seed))
-    return env
-
-
-class _ControlEnvFactory:
-    """Picklable constructor for vector-env workers (lambdas do not survive ``spawn``)."""
-
-    def __init__(self, name: str, config: Mapping[str, Any]):
-        self.name, self.config = name, dict(config)
-
-    def __call__(self) -> gym.Env:
-        return make_control_env(self.name, **self.config)
+    return env_lib.seeded(FiniteObservation(env), seed)
 
 
 def make_control_vector_env(
@@ -131,13 +117,7 @@ def make_control_vector_env(
     """``num_envs`` copies, in worker processes when more than one (registered envs stay in
     process); episodes reset in the step they end, the last observation in ``final_obs``."""
     check_control_env_name(name)
-    if int(num_envs) < 1:
-        raise ValueError(f"num_envs must be >= 1, got {num_envs!r}")
-    fns = [_ControlEnvFactory(name, config) for _ in range(int(num_envs))]
-    mode = gym.vector.AutoresetMode.SAME_STEP
-    if num_envs > 1 and name not in env_lib._EXTRA_ENVS:
-        return gym.vector.AsyncVectorEnv(fns, autoreset_mode=mode, context="spawn")
-    return gym.vector.SyncVectorEnv(fns, autoreset_mode=mode)
+    return env_lib.vector_env(make_control_env, name, num_envs, True, config)
 
 
 def action_bounds(env: gym.Env) -> tuple[np.ndarray, np.ndarray]:

@@ -2,8 +2,9 @@
 
 Reads like CleanRL: collect with epsilon-greedy actions from (vectorised) envs, store n-step
 transitions in a NumPy ring buffer, and run a compiled ``tf.function`` update with Huber loss,
-global-norm gradient clipping and a hard or Polyak target network. The collection loop of
-``learn`` lives in ``autonomy.learning``, the agent file format in ``autonomy.agent_file``.
+global-norm gradient clipping and a hard or Polyak target network. What it shares with
+``SACAgent`` (``learn``'s options, counters, save / load, export, evaluate / record) is in
+``autonomy.agent_base``; its pieces of the ``learn`` loop are in ``autonomy.dqn_learning``.
 
     agent = DQNAgent(env_name="highway-fast-v0")
     agent.learn(20_000, log_dir="runs/dqn", checkpoint_dir="runs/dqn")  # + a progress bar
@@ -15,21 +16,18 @@ global-norm gradient clipping and a hard or Polyak target network. The collectio
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar, cast
+from typing import Any, cast
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from autonomy import agent_file
-from autonomy.callbacks import AgentCallback, ProgressBar, learn_callbacks
+from autonomy.agent_base import OffPolicyAgent, check_batch
 from autonomy.config import DQNConfig
+from autonomy.dqn_learning import Rollout, TrainingSchedule
 from autonomy.env import discrete_actions, make_env, space_shape
-from autonomy.evaluation import PolicyRollouts
-from autonomy.learning import run_learn
 from autonomy.numpy_q import NumpyQNetwork
 from autonomy.q_network import build_q_network
 from autonomy.replay import PrioritizedReplayBuffer, ReplayBuffer
@@ -62,13 +60,14 @@ def linear_epsilon(step: int, start: float, end: float, steps: int) -> float:
     return float(start + fraction * (end - start))
 
 
-class DQNAgent(PolicyRollouts):
+class DQNAgent(OffPolicyAgent):
     """A DQN agent for discrete-action envs: flat observations (highway-env Kinematics) get an
     MLP Q-network, grayscale image stacks ``(H, W, stack)`` a Nature-DQN CNN."""
 
+    config: DQNConfig
     config_class = DQNConfig
-    #: Marks a class whose own ``load`` reads its task file (``common.task.load_task`` calls it).
-    dlsuite_task_file: ClassVar[bool] = True
+    rollout_class = Rollout
+    schedule_class = TrainingSchedule
 
     def __init__(self, **options: Any) -> None:
         self.config = cast(DQNConfig, DQNConfig.from_dict(options))
@@ -93,14 +92,8 @@ class DQNAgent(PolicyRollouts):
         )
         self.q_network.compile(optimizer=self.optimizer)  # so .keras files carry optimizer state
         self.optimizer.build(self.q_network.trainable_variables)
-        self.num_timesteps = 0
-        self.num_updates = 0
-        self.num_episodes = 0
-        self.train_seconds = 0.0  # wall time and throughput of the last learn
-        self.train_steps_per_second = 0.0
-        self.rng = np.random.default_rng(self.config.seed)
+        self._init_counters()
         self.replay = self._make_replay()
-        self.history: dict[str, list[float]] = {"episode_return": [], "episode_length": []}
         self._compile_functions()
 
     # ------------------------------------------------------------------ networks and updates
@@ -197,11 +190,7 @@ class DQNAgent(PolicyRollouts):
                 f"observation has shape {array.shape}; {self.config.env_name} observations have "
                 f"shape {self.obs_shape} (or {self.raw_obs_shape}), optionally with a batch axis"
             )
-        if batch.shape[0] == 0:
-            raise ValueError("act needs at least one observation, got an empty batch")
-        if not np.all(np.isfinite(batch)):
-            raise ValueError("observation contains NaN or infinite values")
-        return batch, single
+        return check_batch(batch), single
 
     def _tf_q_values(self, batch: np.ndarray) -> np.ndarray:
         """Q-values ``[N, A]`` of a checked float32 batch through the traced TF function."""
@@ -231,42 +220,6 @@ class DQNAgent(PolicyRollouts):
         return int(actions[0]) if single else actions.astype(np.int64)
 
     # ------------------------------------------------------------------ learning
-    def learn(
-        self,
-        total_steps: int,
-        callbacks: Sequence[AgentCallback] = (),
-        log_every: int | None = None,
-        progress_bar: bool = True,
-        log_dir: str | os.PathLike | None = None,
-        checkpoint_dir: str | os.PathLike | None = None,
-        checkpoint_every: int = 5000,
-    ) -> dict[str, list[float]]:
-        """Collect ``total_steps`` more env steps (counted over all envs) and train as it goes.
-
-        Counters, epsilon, optimizer moments and the replay buffer continue from where a previous
-        ``learn`` (or a loaded checkpoint) stopped; a callback's ``on_step`` returning ``False``
-        stops early.
-
-        - ``progress_bar``: a tqdm bar over env steps, on by default (as SB3's
-          ``progress_bar=True``); not doubled when ``callbacks`` hold a ``ProgressBar``.
-        - ``log_dir``: TensorBoard scalars (loss, epsilon, episode return, length, crashes),
-          shown by ``tensorboard --logdir LOG_DIR``.
-        - ``checkpoint_dir``: the agent saved as ``agent.keras`` there every
-          ``checkpoint_every`` env steps and at the end; resume with
-          ``DQNAgent.load(checkpoint_dir / "agent.keras").learn(...)``.
-        - ``log_every``: a one-line summary that often (0 = none); by default 1000 without a
-          progress bar and 0 with one.
-        """
-        if int(total_steps) < 1:
-            raise ValueError(f"total_steps must be >= 1, got {total_steps!r}")
-        callbacks = learn_callbacks(
-            callbacks, progress_bar, log_dir, checkpoint_dir, checkpoint_every
-        )
-        if log_every is None:
-            log_every = 0 if any(isinstance(c, ProgressBar) for c in callbacks) else 1000
-        run_learn(self, int(total_steps), callbacks, log_every)
-        return self.history
-
     def _gradient_step(self) -> float:
         """One update of the online network on a replay batch (priorities updated, mirror too)."""
         c = self.config
@@ -289,71 +242,21 @@ class DQNAgent(PolicyRollouts):
         self.num_updates += 1
         return float(loss)
 
-    # ------------------------------------------------------------------ evaluation
-    def rollout_env(self) -> tuple[str, Mapping[str, Any]]:
-        """The env ``evaluate`` and ``record`` (``PolicyRollouts``) run the greedy policy in."""
-        return self.config.env_name, self.config.env_config
-
     # ------------------------------------------------------------------ persistence
-    @classmethod
-    def qualified_name(cls) -> str:
-        """The class name agent files record, as task files do (``autonomy.dqn.DQNAgent``)."""
-        return f"{cls.__module__}.{cls.__qualname__}"
+    def _file_model(self) -> keras.Model:
+        """The Q-network, compiled, so the file carries the optimizer state too."""
+        return self.q_network
 
-    def get_state(self) -> dict[str, Any]:
-        """Counters and episode history: what a saved agent keeps beyond config and weights."""
-        return {
-            "num_timesteps": self.num_timesteps,
-            "num_updates": self.num_updates,
-            "num_episodes": self.num_episodes,
-            "epsilon": self.epsilon,  # follows from num_timesteps; kept for people reading it
-            "history": self.history,
-        }
+    def _file_arrays(self) -> list[np.ndarray]:
+        """The target network's weights."""
+        return self.target_network.get_weights()
 
-    def set_state(self, state: Mapping[str, Any]) -> None:
-        """Restore what ``get_state`` returned."""
-        self.num_timesteps = int(state["num_timesteps"])
-        self.num_updates = int(state["num_updates"])
-        self.num_episodes = int(state["num_episodes"])
-        self.history = {k: list(v) for k, v in state.get("history", {}).items()}
-
-    def save(self, path: str | os.PathLike, include_buffer: bool = False) -> Path:
-        """One ``.keras`` file: Q-network + optimizer state, target weights, config and counters.
-
-        The file carries the task header (``dlsuite_task.json``), so ``common.task.load_task``
-        loads it too. With ``include_buffer`` the replay buffer goes to ``<path>.replay.npz``
-        beside it. Both are written under staging names and renamed into place when complete.
-        """
-        payload = {
-            "task": self.qualified_name(),
-            "config": self.config.to_dict(),
-            "state": self.get_state(),
-            "format": agent_file.FORMAT,
-        }
-        return agent_file.write_agent_file(
-            path,
-            self.q_network,
-            self.target_network.get_weights(),
-            payload,
-            replay_state=self.replay.state_dict() if include_buffer else None,
-        )
-
-    @classmethod
-    def load(cls, path: str | os.PathLike, load_buffer: bool = True) -> DQNAgent:
-        """Rebuild an agent saved with ``save`` (any format); training continues with ``learn``."""
-        payload, target_weights = agent_file.read_agent_file(path, cls.qualified_name())
-        agent = cls(**payload["config"])
-        loaded = keras.saving.load_model(path, safe_mode=True)
-        agent.q_network.set_weights(loaded.get_weights())
-        for mine, theirs in zip(agent.optimizer.variables, loaded.optimizer.variables, strict=True):
+    def _restore_file(self, loaded: keras.Model, arrays: list[np.ndarray], path: Path) -> None:
+        """Q-network weights and optimizer moments from ``loaded``; target weights: ``arrays``."""
+        self.q_network.set_weights(loaded.get_weights())
+        for mine, theirs in zip(self.optimizer.variables, loaded.optimizer.variables, strict=True):
             mine.assign(theirs)
-        agent.target_network.set_weights(target_weights)
-        agent.set_state(payload["state"])
-        buffer_path = agent_file.replay_path(path)
-        if load_buffer and buffer_path.is_file():
-            with np.load(buffer_path) as state:
-                agent.replay.load_state_dict(dict(state))
-        return agent
+        self.target_network.set_weights(arrays)
 
     # ------------------------------------------------------------------ export
     def serving_endpoints(self) -> dict[str, export_lib.Endpoint]:
@@ -373,15 +276,5 @@ class DQNAgent(PolicyRollouts):
     def warmup_inputs(self) -> dict[str, Any]:
         return {"observation": np.zeros((1, *self.obs_shape), np.float32)}
 
-    def export(self, base_dir: str | os.PathLike, version: int | None = None) -> Path:
-        """Write the Q-network as a TF Serving SavedModel version under ``base_dir`` (atomic)."""
-        return export_lib.export_saved_model(
-            base_dir,
-            self.q_network,
-            self.serving_endpoints(),
-            warmup_inputs=self.warmup_inputs(),
-            version=version,
-        )
-
-    def __repr__(self) -> str:
-        return f"DQNAgent(env_name={self.config.env_name!r}, steps={self.num_timesteps})"
+    def _served_model(self) -> keras.Model:
+        return self.q_network

@@ -210,21 +210,40 @@ def make_env(
         )
     if render_mode == "rgb_array":
         _use_offscreen_sdl()
-    env = ImageStackObservation(env) if images else FlatObservation(env)
-    if seed is not None:
-        env.reset(seed=int(seed))
-        env.action_space.seed(int(seed))
-    return env
+    return seeded(ImageStackObservation(env) if images else FlatObservation(env), seed)
 
 
-class _EnvFactory:
-    """Picklable constructor for vector-env workers (lambdas do not survive ``spawn``)."""
+class EnvFactory:
+    """Picklable constructor for vector-env workers (lambdas do not survive ``spawn``):
+    ``make(name, **config)`` with a module-level ``make`` (``make_env``, ``make_control_env``)."""
 
-    def __init__(self, name: str, config: Mapping[str, Any]):
-        self.name, self.config = name, dict(config)
+    def __init__(self, make: Callable[..., gym.Env], name: str, config: Mapping[str, Any]):
+        self.make, self.name, self.config = make, name, dict(config)
 
     def __call__(self) -> gym.Env:
-        return make_env(self.name, **self.config)
+        return self.make(self.name, **self.config)
+
+
+def vector_env(
+    make: Callable[..., gym.Env],
+    name: str,
+    num_envs: int,
+    asynchronous: bool,
+    config: Mapping[str, Any],
+) -> gym.vector.VectorEnv:
+    """``num_envs`` envs built by ``make(name, **config)``, stepped in worker processes when
+    ``asynchronous`` and more than one (registered envs stay in process).
+
+    Episodes reset in the same step they end (``AutoresetMode.SAME_STEP``); the true last
+    observation is in ``info["final_obs"]``.
+    """
+    if int(num_envs) < 1:
+        raise ValueError(f"num_envs must be >= 1, got {num_envs!r}")
+    fns = [EnvFactory(make, name, config) for _ in range(int(num_envs))]
+    mode = gym.vector.AutoresetMode.SAME_STEP
+    if asynchronous and num_envs > 1 and name not in _EXTRA_ENVS:
+        return gym.vector.AsyncVectorEnv(fns, autoreset_mode=mode, context="spawn")
+    return gym.vector.SyncVectorEnv(fns, autoreset_mode=mode)
 
 
 def make_vector_env(
@@ -236,13 +255,15 @@ def make_vector_env(
     observation is in ``info["final_obs"]``.
     """
     check_env_name(name)
-    if int(num_envs) < 1:
-        raise ValueError(f"num_envs must be >= 1, got {num_envs!r}")
-    fns = [_EnvFactory(name, config) for _ in range(int(num_envs))]
-    mode = gym.vector.AutoresetMode.SAME_STEP
-    if asynchronous and num_envs > 1 and name not in _EXTRA_ENVS:
-        return gym.vector.AsyncVectorEnv(fns, autoreset_mode=mode, context="spawn")
-    return gym.vector.SyncVectorEnv(fns, autoreset_mode=mode)
+    return vector_env(make_env, name, num_envs, asynchronous, config)
+
+
+def seeded(env: gym.Env, seed: int | None) -> gym.Env:
+    """``env``, reset with ``seed`` and its action space seeded alike (as it is for None)."""
+    if seed is not None:
+        env.reset(seed=int(seed))
+        env.action_space.seed(int(seed))
+    return env
 
 
 def action_names(env: gym.Env) -> list[str]:

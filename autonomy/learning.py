@@ -1,11 +1,13 @@
-"""The ``DQNAgent.learn`` loop, in the four pieces it is made of.
+"""The ``learn`` loop of the replay agents (``DQNAgent``, ``SACAgent``), in four pieces.
 
-    rollout   = Rollout(agent, end)          # act epsilon-greedy, step the envs, store n-step data
-    episodes  = EpisodeTracker(agent, ...)   # running returns; finished episodes -> history
-    schedule  = TrainingSchedule(agent)      # gradient steps and target-network syncs when due
-    reporter  = LearnReporter(agent, ...)    # the logs callbacks get and the printed summary
+    rollout   = agent.rollout_class(agent, end)  # act, step the envs, store transitions
+    episodes  = EpisodeTracker(agent, ...)       # running returns; finished episodes -> history
+    schedule  = agent.schedule_class(agent)      # gradient steps (and target syncs) when due
+    reporter  = LearnReporter(agent, ...)        # the logs callbacks get and the printed summary
 
-``run_learn`` wires them together; ``DQNAgent.learn`` adds the default callbacks and calls it.
+``VectorRollout`` and ``UpdateSchedule`` hold what both agents' pieces share (the agents' own
+are in ``autonomy.dqn_learning`` and ``autonomy.sac_learning``); ``run_learn`` wires them
+together, and ``OffPolicyAgent.learn`` adds the default callbacks and calls it.
 """
 
 from __future__ import annotations
@@ -13,61 +15,74 @@ from __future__ import annotations
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import gymnasium as gym
 import numpy as np
-import tensorflow as tf
 
 from autonomy.callbacks import AgentCallback, ProgressBar
-from autonomy.env import make_vector_env
-from autonomy.replay import NStepAccumulator
 
 if TYPE_CHECKING:
-    from autonomy.dqn import DQNAgent
+    from autonomy.agent_base import OffPolicyAgent
 
 
-class Rollout:
-    """Steps the (vectorised) envs with epsilon-greedy actions and stores n-step transitions.
+class VectorStep(NamedTuple):
+    """What one vector step returned (``done``: terminated or truncated), for storing."""
+
+    next_obs: Any
+    rewards: np.ndarray
+    terminated: np.ndarray
+    truncated: np.ndarray
+    done: np.ndarray
+    infos: dict[str, Any]
+
+
+class VectorRollout:
+    """Steps vectorised envs with the agent's actions; a subclass stores the transitions.
 
     With worker processes (``AsyncVectorEnv``) the next step is dispatched before the gradient
     step of this one, so the workers simulate while this process trains: only acting is on the
     critical path. ``close`` collects a step still in flight (after an early stop).
     """
 
-    def __init__(self, agent: DQNAgent, end: int) -> None:
+    def __init__(self, agent: OffPolicyAgent, end: int) -> None:
         c = agent.config
         self.agent, self.end = agent, end
         # typed Any: AsyncVectorEnv's step_async / step_wait are not on gymnasium's VectorEnv
-        self.envs: Any = cast(Any, make_vector_env(c.env_name, c.num_envs, **c.env_config))
-        self.nstep = NStepAccumulator(c.n_step, c.gamma, c.num_envs)
+        self.envs: Any = self._make_envs()
         seed = c.seed + 1000 * agent.num_episodes + agent.num_timesteps
         self.obs, _ = self.envs.reset(seed=[seed + i for i in range(c.num_envs)])
         self.overlap = isinstance(self.envs, gym.vector.AsyncVectorEnv)
         self.actions: np.ndarray | None = None
         self.pending = False  # a step dispatched to the worker processes and not yet collected
-        self.q_values: Callable[[np.ndarray], np.ndarray] = agent._tf_q_values
 
-    def start(self) -> None:
-        """Pick the acting network and, with workers, dispatch the first step."""
-        # act on the NumPy mirror of an MLP Q-network (TF dispatch would be on the critical
-        # path); weights may have been set since its last refresh (load, set_weights, callbacks)
-        mirror = self.agent._rollout_network
-        if mirror is not None:
-            mirror.refresh()
-            self.q_values = mirror
-        if self.overlap:
-            self.actions = self._dispatch(self.obs)
+    def _make_envs(self) -> Any:
+        """The agent's ``config.num_envs`` envs as one vector env."""
+        raise NotImplementedError
 
-    def _act(self, obs: np.ndarray) -> np.ndarray:
-        return cast(np.ndarray, self.agent._act(obs, self.agent.epsilon, self.q_values))
+    def _act(self, obs: Any) -> np.ndarray:
+        """The actions (as stored in replay) for a vector observation."""
+        raise NotImplementedError
 
-    def _dispatch(self, obs: np.ndarray) -> np.ndarray:
+    def _env_actions(self, actions: np.ndarray) -> np.ndarray:
+        """What the envs step with for stored ``actions`` (the same, unless rescaled)."""
+        return actions
+
+    def _store(self, step: VectorStep) -> None:
+        """Store the transitions from ``self.obs`` with ``self.actions`` (before they move on)."""
+        raise NotImplementedError
+
+    def _dispatch(self, obs: Any) -> np.ndarray:
         actions = self._act(obs)
-        self.envs.step_async(actions)
+        self.envs.step_async(self._env_actions(actions))
         self.pending = True
         return actions
+
+    def start(self) -> None:
+        """With workers, dispatch the first step (subclasses first pick the acting network)."""
+        if self.overlap:
+            self.actions = self._dispatch(self.obs)
 
     def step(self) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
         """One vector step: returns its rewards, which envs finished and the envs' infos."""
@@ -77,21 +92,17 @@ class Rollout:
             next_obs, rewards, terminated, truncated, infos = self.envs.step_wait()
         else:
             self.actions = self._act(self.obs)
-            next_obs, rewards, terminated, truncated, infos = self.envs.step(self.actions)
+            next_obs, rewards, terminated, truncated, infos = self.envs.step(
+                self._env_actions(self.actions)
+            )
         agent.num_timesteps += agent.config.num_envs
         next_actions = None
         if self.overlap and agent.num_timesteps < self.end:
             next_actions = self._dispatch(next_obs)
-        final_obs = np.array(next_obs, np.float32)
         done = np.logical_or(terminated, truncated)
-        for i in np.flatnonzero(done):
-            final_obs[i] = infos["final_obs"][i]
-        for transition in self.nstep.push(
-            self.obs, self.actions, rewards, final_obs, terminated, truncated
-        ):
-            agent.replay.add(*(np.asarray(part)[None] for part in transition))
+        self._store(VectorStep(next_obs, rewards, terminated, truncated, done, infos))
         self.obs, self.actions = next_obs, next_actions
-        return rewards, done, infos
+        return np.asarray(rewards), done, infos
 
     def close(self) -> None:
         """Collect a dispatched step (a callback stopped early) and close the envs."""
@@ -105,7 +116,7 @@ class Rollout:
 class EpisodeTracker:
     """Running return and length per env; finished episodes go to the history and callbacks."""
 
-    def __init__(self, agent: DQNAgent, callbacks: Sequence[AgentCallback]) -> None:
+    def __init__(self, agent: OffPolicyAgent, callbacks: Sequence[AgentCallback]) -> None:
         num_envs = agent.config.num_envs
         self.agent, self.callbacks = agent, callbacks
         self.returns = np.zeros(num_envs)
@@ -140,34 +151,30 @@ class EpisodeTracker:
         return float(np.mean(self.recent)) if self.recent else float("nan")
 
 
-class TrainingSchedule:
-    """``gradient_steps`` updates every ``train_freq`` vector steps once replay is ready, and a
-    target-network sync every ``target_update_interval`` env steps.
+class UpdateSchedule:
+    """``gradient_steps`` updates every ``train_freq`` vector steps once replay is ``ready``.
 
     With worker processes the updates run while they simulate the next step (already chosen by
     the network before this update), so they cost no wall time of their own.
     """
 
-    def __init__(self, agent: DQNAgent) -> None:
+    def __init__(self, agent: OffPolicyAgent) -> None:
         self.agent = agent
         self.vector_steps = 0
         self.losses: deque[float] = deque(maxlen=100)
 
     def ready(self) -> bool:
-        """Past ``learning_starts``, with enough replay (a resume without buffer refills first)."""
-        c = self.agent.config
-        needed = max(c.batch_size, min(c.learning_starts, c.buffer_size))
-        return self.agent.num_timesteps >= c.learning_starts and len(self.agent.replay) >= needed
+        """Past ``learning_starts``, with a batch's worth of replay."""
+        agent, c = self.agent, self.agent.config
+        return agent.num_timesteps >= c.learning_starts and len(agent.replay) >= c.batch_size
 
     def step(self) -> None:
-        """Run what is due after one vector step."""
+        """Run the gradient steps due after one vector step."""
         agent, c = self.agent, self.agent.config
         self.vector_steps += 1
         if self.ready() and self.vector_steps % c.train_freq == 0:
             for _ in range(c.gradient_steps):
                 self.losses.append(agent._gradient_step())
-        if agent.num_timesteps % c.target_update_interval < c.num_envs:
-            agent._sync_target(tf.constant(c.tau, tf.float32))
 
     def mean_loss(self) -> float:
         """Mean loss of the last 100 gradient steps (NaN before the first)."""
@@ -177,7 +184,7 @@ class TrainingSchedule:
 class LearnReporter:
     """Builds the logs ``on_step`` callbacks get and prints a summary every ``log_every`` steps."""
 
-    def __init__(self, agent: DQNAgent, callbacks: Sequence[AgentCallback], log_every: int):
+    def __init__(self, agent: OffPolicyAgent, callbacks: Sequence[AgentCallback], log_every: int):
         self.agent, self.callbacks, self.log_every = agent, callbacks, int(log_every)
         self.started = time.perf_counter()
         self.start_steps = agent.num_timesteps
@@ -192,7 +199,7 @@ class LearnReporter:
         elapsed = time.perf_counter() - self.started
         return (self.agent.num_timesteps - self.start_steps) / max(elapsed, 1e-9)
 
-    def step(self, episodes: EpisodeTracker, schedule: TrainingSchedule) -> bool:
+    def step(self, episodes: EpisodeTracker, schedule: UpdateSchedule) -> bool:
         """Log this step; ``False`` when a callback asks to stop."""
         agent = self.agent
         log_now = bool(self.log_every) and (
@@ -226,13 +233,13 @@ class LearnReporter:
 
 
 def run_learn(
-    agent: DQNAgent, total_steps: int, callbacks: Sequence[AgentCallback], log_every: int
+    agent: OffPolicyAgent, total_steps: int, callbacks: Sequence[AgentCallback], log_every: int
 ) -> None:
     """Collect ``total_steps`` more env steps with ``agent`` and train it as it goes."""
     end = agent.num_timesteps + int(total_steps)
-    rollout = Rollout(agent, end)
+    rollout = agent.rollout_class(agent, end)
     episodes = EpisodeTracker(agent, callbacks)
-    schedule = TrainingSchedule(agent)
+    schedule = agent.schedule_class(agent)
     reporter = LearnReporter(agent, callbacks, log_every)
     try:
         for callback in callbacks:

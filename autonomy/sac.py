@@ -3,7 +3,7 @@
 Twin critics with Polyak-averaged targets, a tanh-squashed Gaussian policy, an entropy
 temperature tuned towards ``-action_dim`` (the losses are in ``autonomy.sac_losses``), uniform
 replay from ``autonomy.replay`` and HER (``autonomy.her``) on goal-conditioned envs such as
-``parking-v0``. The API is ``DQNAgent``'s:
+``parking-v0``. The API is ``DQNAgent``'s (both are ``autonomy.agent_base.OffPolicyAgent``s):
 
     agent = SACAgent(env_name="parking-v0")           # HER on: the env is goal-conditioned
     agent.learn(20_000, checkpoint_dir="runs/sac")    # + a progress bar
@@ -15,22 +15,20 @@ replay from ``autonomy.replay`` and HER (``autonomy.her``) on goal-conditioned e
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, cast
+from typing import Any, cast
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from autonomy import agent_file
-from autonomy.callbacks import AgentCallback, ProgressBar, learn_callbacks
+from autonomy.agent_base import OffPolicyAgent, check_batch
 from autonomy.control_env import GOAL_KEYS, action_bounds, is_goal_space, make_control_env
-from autonomy.evaluation import PolicyRollouts
+from autonomy.learning import UpdateSchedule
 from autonomy.replay import ReplayBuffer
 from autonomy.sac_config import SACConfig
-from autonomy.sac_learning import run_sac_learn
+from autonomy.sac_learning import ControlRollout
 from autonomy.sac_losses import (
     actor_loss,
     critic_loss,
@@ -43,13 +41,15 @@ from autonomy.sac_networks import NumpyActor, build_actor, build_agent_model, bu
 from common import export as export_lib
 
 
-class SACAgent(PolicyRollouts):
+class SACAgent(OffPolicyAgent):
     """A SAC agent for ``Box``-action envs; goal-dict observations feed the networks as
     ``observation ++ desired_goal``."""
 
+    config: SACConfig
     config_class = SACConfig
-    dlsuite_task_file: ClassVar[bool] = True
     make_rollout_env = staticmethod(make_control_env)
+    rollout_class = ControlRollout
+    schedule_class = UpdateSchedule
 
     def __init__(self, **options: Any) -> None:
         self.config = cast(SACConfig, SACConfig.from_dict(options))
@@ -91,17 +91,11 @@ class SACAgent(PolicyRollouts):
         self.optimizers["actor"].build(self.actor.trainable_variables)
         self.optimizers["critic"].build(self.critic.trainable_variables)
         self.optimizers["alpha"].build([self.log_alpha])
-        self.num_timesteps = 0
-        self.num_updates = 0
-        self.num_episodes = 0
-        self.train_seconds = 0.0
-        self.train_steps_per_second = 0.0
-        self.rng = np.random.default_rng(c.seed)
+        self._init_counters()
         self.noise = tf.random.Generator.from_seed(c.seed)
         self.replay = ReplayBuffer(
             c.buffer_size, (self.obs_dim,), c.seed, (self.action_dim,), np.float32
         )
-        self.history: dict[str, list[float]] = {"episode_return": [], "episode_length": []}
         self._rollout_actor = NumpyActor(self.actor)
         self._compile_functions()
 
@@ -249,11 +243,7 @@ class SACAgent(PolicyRollouts):
             single = False
         else:
             single = np.ndim(observation) == 1
-        if batch.shape[0] == 0:
-            raise ValueError("act needs at least one observation, got an empty batch")
-        if not np.all(np.isfinite(batch)):
-            raise ValueError("observation contains NaN or infinite values")
-        return batch, single
+        return check_batch(batch), single
 
     def act(self, observation: Any, deterministic: bool = True) -> np.ndarray:
         """Action(s) in env units for one observation ``[A]`` or a batch ``[N, A]``: the
@@ -278,53 +268,7 @@ class SACAgent(PolicyRollouts):
         """``[-1, 1]`` actions to the env's ``[low, high]``."""
         return self.action_low + (normalised + 1.0) * 0.5 * (self.action_high - self.action_low)
 
-    # ------------------------------------------------------------------ learning
-    def learn(
-        self,
-        total_steps: int,
-        callbacks: Sequence[AgentCallback] = (),
-        log_every: int | None = None,
-        progress_bar: bool = True,
-        log_dir: str | os.PathLike | None = None,
-        checkpoint_dir: str | os.PathLike | None = None,
-        checkpoint_every: int = 5000,
-    ) -> dict[str, list[float]]:
-        """Collect ``total_steps`` more env steps (all envs together) and train as it goes;
-        the options are ``DQNAgent.learn``'s (progress bar, TensorBoard, checkpoints)."""
-        if int(total_steps) < 1:
-            raise ValueError(f"total_steps must be >= 1, got {total_steps!r}")
-        callbacks = learn_callbacks(
-            callbacks, progress_bar, log_dir, checkpoint_dir, checkpoint_every
-        )
-        if log_every is None:
-            log_every = 0 if any(isinstance(c, ProgressBar) for c in callbacks) else 1000
-        run_sac_learn(self, int(total_steps), callbacks, log_every)
-        return self.history
-
-    def rollout_env(self) -> tuple[str, Mapping[str, Any]]:
-        """The env ``evaluate`` and ``record`` run the deterministic policy in."""
-        return self.config.env_name, self.config.env_config
-
     # ------------------------------------------------------------------ persistence
-    @classmethod
-    def qualified_name(cls) -> str:
-        return f"{cls.__module__}.{cls.__qualname__}"
-
-    def get_state(self) -> dict[str, Any]:
-        return {
-            "num_timesteps": self.num_timesteps,
-            "num_updates": self.num_updates,
-            "num_episodes": self.num_episodes,
-            "alpha": self.alpha,  # also in the weights; kept for people reading the header
-            "history": self.history,
-        }
-
-    def set_state(self, state: Mapping[str, Any]) -> None:
-        self.num_timesteps = int(state["num_timesteps"])
-        self.num_updates = int(state["num_updates"])
-        self.num_episodes = int(state["num_episodes"])
-        self.history = {k: list(v) for k, v in state.get("history", {}).items()}
-
     def _extra_variables(self) -> list[Any]:
         """What the agent file keeps beside the model: target critics, log alpha, and the
         three optimizers' state, in this fixed order."""
@@ -336,44 +280,24 @@ class SACAgent(PolicyRollouts):
             *self.optimizers["alpha"].variables,
         ]
 
-    def save(self, path: str | os.PathLike, include_buffer: bool = False) -> Path:
-        """One ``.keras`` file: actor + twin critics, target critics, temperature, optimizer
-        state, config and counters (staged, renamed into place); the replay buffer beside it
-        with ``include_buffer``. ``common.task.load_task`` loads it too."""
-        payload = {
-            "task": self.qualified_name(),
-            "config": self.config.to_dict(),
-            "state": self.get_state(),
-            "format": agent_file.FORMAT,
-        }
-        return agent_file.write_agent_file(
-            path,
-            self.model,
-            [np.asarray(v.numpy()) for v in self._extra_variables()],
-            payload,
-            replay_state=self.replay.state_dict() if include_buffer else None,
-        )
+    def _file_model(self) -> keras.Model:
+        """Actor and twin critics as one model."""
+        return self.model
 
-    @classmethod
-    def load(cls, path: str | os.PathLike, load_buffer: bool = True) -> SACAgent:
-        """Rebuild an agent saved with ``save``; training continues with ``learn``."""
-        payload, extras = agent_file.read_agent_file(path, cls.qualified_name())
-        agent = cls(**payload["config"])
-        loaded = keras.saving.load_model(path, safe_mode=True)
-        agent.model.set_weights(loaded.get_weights())
-        variables = agent._extra_variables()
-        if len(variables) != len(extras):
+    def _file_arrays(self) -> list[np.ndarray]:
+        """``_extra_variables``' values."""
+        return [np.asarray(v.numpy()) for v in self._extra_variables()]
+
+    def _restore_file(self, loaded: keras.Model, arrays: list[np.ndarray], path: Path) -> None:
+        """Actor and critic weights from ``loaded``, ``_extra_variables`` from ``arrays``."""
+        self.model.set_weights(loaded.get_weights())
+        variables = self._extra_variables()
+        if len(variables) != len(arrays):
             raise ValueError(
-                f"{path} is damaged: {len(extras)} saved arrays, {len(variables)} needed"
+                f"{path} is damaged: {len(arrays)} saved arrays, {len(variables)} needed"
             )
-        for variable, value in zip(variables, extras, strict=True):
+        for variable, value in zip(variables, arrays, strict=True):
             variable.assign(value)
-        agent.set_state(payload["state"])
-        buffer_path = agent_file.replay_path(path)
-        if load_buffer and buffer_path.is_file():
-            with np.load(buffer_path) as state:
-                agent.replay.load_state_dict(dict(state))
-        return agent
 
     # ------------------------------------------------------------------ export
     def serving_endpoints(self) -> dict[str, export_lib.Endpoint]:
@@ -404,15 +328,5 @@ class SACAgent(PolicyRollouts):
             for key in ("observation", "desired_goal")
         }
 
-    def export(self, base_dir: str | os.PathLike, version: int | None = None) -> Path:
-        """Write the policy as a TF Serving SavedModel version under ``base_dir`` (atomic)."""
-        return export_lib.export_saved_model(
-            base_dir,
-            self.actor,
-            self.serving_endpoints(),
-            warmup_inputs=self.warmup_inputs(),
-            version=version,
-        )
-
-    def __repr__(self) -> str:
-        return f"SACAgent(env_name={self.config.env_name!r}, steps={self.num_timesteps})"
+    def _served_model(self) -> keras.Model:
+        return self.actor

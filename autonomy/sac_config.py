@@ -5,7 +5,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from autonomy.config import check_hidden_units
 from autonomy.control_env import DEFAULT_CONTROL_ENV, check_control_env_name
+from common.config_checks import check_at_least, check_interval
 from common.task import TaskConfig
 
 
@@ -34,23 +36,12 @@ class SACConfig(TaskConfig):
 
     def validate(self) -> None:
         check_control_env_name(self.env_name)
-        positive = (
-            "num_envs",
-            "buffer_size",
-            "batch_size",
-            "train_freq",
-            "gradient_steps",
-            "her_goals",
-        )
-        for name in positive:
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+        counts = ("num_envs", "buffer_size", "batch_size", "train_freq", "gradient_steps")
+        check_at_least(self, 1, *counts, "her_goals")
         for name in ("gamma", "tau"):
-            if not 0.0 < float(getattr(self, name)) <= 1.0:
-                raise ValueError(f"{name} must be in (0, 1], got {getattr(self, name)!r}")
+            check_interval(name, float(getattr(self, name)), 0.0, 1.0, "(]")
         if self.learning_rate <= 0 or self.initial_alpha <= 0:
             raise ValueError("learning_rate and initial_alpha must be > 0")
-        if not self.hidden_units or min(self.hidden_units) < 1:
-            raise ValueError(f"hidden_units must be positive widths, got {self.hidden_units!r}")
+        check_hidden_units(self.hidden_units)
         if self.learning_starts < 0:
             raise ValueError("learning_starts must be >= 0")
