@@ -201,6 +201,7 @@ def build_mpnn(
     dropout: float = 0.1,
     activation: str | None = "sigmoid",
     rdkit_2d_features: int = 0,
+    name: str = "mpnn",
 ) -> keras.Model:
     """Graph tensors -> ``outputs`` values per molecule (sigmoid probabilities or raw values).
 
@@ -221,7 +222,23 @@ def build_mpnn(
     x = keras.layers.Dense(ffn_hidden, activation="relu", name="ffn")(x)
     x = keras.layers.Dropout(dropout, name="ffn_dropout")(x)
     y = keras.layers.Dense(outputs, activation=activation, dtype="float32", name="head")(x)
-    return keras.Model(inputs, y, name="mpnn")
+    return keras.Model(inputs, y, name=name)
+
+
+def build_ensemble(members: list[keras.Model], rdkit_2d_features: int = 0) -> keras.Model:
+    """One model whose output is the mean of its members' outputs (``member_0``, ...), all
+    called on the same graph inputs: an ensemble in one graph (and one export)."""
+    inputs = graph_inputs(rdkit_2d_features)
+    outputs = [member(inputs) for member in members]
+    return keras.Model(inputs, keras.layers.Average(name="ensemble_mean")(outputs), name="ensemble")
+
+
+def descriptor_scalers(model: keras.Layer) -> list[DescriptorScaler]:
+    """Every DescriptorScaler in a model, members of an ensemble included."""
+    found = [model] if isinstance(model, DescriptorScaler) else []
+    for layer in getattr(model, "layers", []):
+        found += descriptor_scalers(layer)
+    return found
 
 
 @keras.saving.register_keras_serializable(package="dlsuite")

@@ -36,7 +36,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from common.config_checks import check_at_least, check_choice, check_interval
 from common.optimizers import make_optimizer
-from common.task import Task, TaskConfig
+from common.task import Task, TaskConfig, TrainingHistory
 from health.molecules.data import MoleculeSet, read_molecule_csv
 from health.molecules.graphs import (
     ATOM_FEATURES,
@@ -57,7 +57,9 @@ from health.molecules.model import (
     READOUTS,
     MaskedBinaryCrossentropy,
     MaskedMeanSquaredError,
+    build_ensemble,
     build_mpnn,
+    descriptor_scalers,
 )
 
 log = logging.getLogger(__name__)
@@ -87,6 +89,7 @@ class MoleculePropertyPredictorConfig(TaskConfig):
     batch_size: int = 32
     seed: int = 0
     molecule_features: str = "basic"
+    ensemble_size: int = 1
 
     def validate(self) -> None:
         if isinstance(self.tasks, str):
@@ -97,7 +100,9 @@ class MoleculePropertyPredictorConfig(TaskConfig):
         check_choice("task_type", self.task_type, TASK_TYPES)
         check_choice("readout", self.readout, READOUTS)
         check_choice("molecule_features", self.molecule_features, MOLECULE_FEATURE_SETS)
-        check_at_least(self, 1, "hidden", "depth", "ffn_hidden", "max_atoms", "batch_size")
+        check_at_least(
+            self, 1, "hidden", "depth", "ffn_hidden", "max_atoms", "batch_size", "ensemble_size"
+        )
         check_interval("dropout", self.dropout, 0.0, 1.0, "[)")
         check_interval("threshold", self.threshold, 0.0, 1.0, "()")
 
@@ -114,6 +119,8 @@ class MoleculePropertyPredictor(Task):
         self._std = np.ones(len(self.tasks), np.float32)
         #: RDKit 2D descriptor statistics of the training molecules (``rdkit_2d`` only).
         self._rdkit_2d: dict[str, Any] | None = None
+        #: Each ensemble member's training history (``ensemble_size`` > 1).
+        self.member_histories: list[dict[str, list[float]]] = []
         #: ``(position, smiles, reason)`` of each SMILES the last ``fit`` skipped.
         self.invalid_smiles: list[tuple[int, str, str]] = []
 
@@ -160,6 +167,7 @@ class MoleculePropertyPredictor(Task):
                 f"{RDKIT_2D_FEATURES}); featurise with the RDKit it was trained with"
             )
         self.invalid_smiles = []
+        self.member_histories = []
 
     def fit_rdkit_2d(self, graphs: Sequence[MoleculeGraph]) -> dict[str, Any]:
         """Fit the RDKit 2D descriptor statistics on (training) graphs: per descriptor, clip
@@ -182,25 +190,72 @@ class MoleculePropertyPredictor(Task):
 
     def _set_scaler(self, model: keras.Model) -> None:
         if self._rdkit_2d is not None:
-            model.get_layer("rdkit_2d_scaler").set_statistics(self._rdkit_2d)
+            for scaler in descriptor_scalers(model):
+                scaler.set_statistics(self._rdkit_2d)
 
     # ------------------------------------------------------------------ model
     def build_model(self) -> keras.Model:
         c = self.config
-        keras.utils.set_random_seed(c.seed)
-        model = build_mpnn(
-            len(c.tasks),
-            hidden=c.hidden,
-            depth=c.depth,
-            readout=c.readout,
-            ffn_hidden=c.ffn_hidden,
-            dropout=c.dropout,
-            activation="sigmoid" if self.classification else None,
-            rdkit_2d_features=RDKIT_2D_FEATURES if self.uses_rdkit_2d else 0,
-        )
-        if self.uses_rdkit_2d:
-            self._set_scaler(model)
+        features = RDKIT_2D_FEATURES if self.uses_rdkit_2d else 0
+
+        def member(k: int, name: str) -> keras.Model:
+            keras.utils.set_random_seed(c.seed + k)
+            return build_mpnn(
+                len(c.tasks),
+                hidden=c.hidden,
+                depth=c.depth,
+                readout=c.readout,
+                ffn_hidden=c.ffn_hidden,
+                dropout=c.dropout,
+                activation="sigmoid" if self.classification else None,
+                rdkit_2d_features=features,
+                name=name,
+            )
+
+        if c.ensemble_size == 1:
+            model = member(0, "mpnn")
+        else:
+            members = [member(k, f"member_{k}") for k in range(c.ensemble_size)]
+            model = build_ensemble(members, features)
+        self._set_scaler(model)
         return model
+
+    def fit(  # type: ignore[override]
+        self, data: Any, validation_data: Any = None, epochs: int = 10, **options: Any
+    ) -> TrainingHistory:
+        """``Task.fit``; with ``ensemble_size`` N > 1, N members (seeds ``seed``, ``seed + 1``,
+        ...: own initialisation and batch order) are trained one after another, each exactly
+        as a single model with its own early stopping, then joined into one model that
+        averages their outputs. ``member_histories`` keeps each member's history; the last
+        one is returned. Checkpointed training (``work_dir`` / ``resume``) needs N = 1."""
+        n = self.config.ensemble_size
+        if n == 1:
+            return super().fit(data, validation_data, epochs, **options)
+        if options.get("work_dir") is not None or options.get("resume"):
+            raise ValueError(
+                "work_dir / resume checkpoints are not supported with ensemble_size > 1 "
+                "(members train one after another in memory); train with ensemble_size=1"
+            )
+        members, histories = [], []
+        for k in range(n):
+            member = type(self)(
+                **{**self.config.to_dict(), "ensemble_size": 1, "seed": self.config.seed + k}
+            )
+            history = member.fit(data, validation_data, epochs, **options)
+            members.append(member)
+            histories.append(member.history)
+        self.set_state(members[0].get_state())  # the same training molecules: the same state
+        self.invalid_smiles, self.member_histories = members[0].invalid_smiles, histories
+        model = self.build_model()
+        for k, member in enumerate(members):
+            model.get_layer(f"member_{k}").set_weights(member.model.get_weights())
+        self._model, self._strategy = model, None
+        self.history = {
+            f"member_{k}_{key}": values
+            for k, member_history in enumerate(self.member_histories)
+            for key, values in member_history.items()
+        }
+        return history
 
     def compile_model(self, model: keras.Model, total_steps: int) -> None:
         c = self.config

@@ -163,3 +163,31 @@ def test_bad_descriptor_options_are_clear_errors(trained):
         other.set_state(stale)
     with pytest.raises(ValueError, match="input #1: empty SMILES"):
         task.predict(["CCO", ""])
+
+
+def test_ensemble_averages_independent_members_in_one_export(tmp_path):
+    train = make_molecules(60, seed=3)
+    options = {**TINY, "tasks": train.tasks, "molecule_features": "rdkit_2d"}
+    task = MoleculePropertyPredictor(**options, ensemble_size=2)
+    task.fit(train, epochs=2, verbose=0)
+    assert len(task.member_histories) == 2 and "member_1_loss" in task.history
+    smiles = train.smiles[:5]
+    members = [
+        task.model.get_layer(f"member_{k}")(featurize(smiles, rdkit_2d=True)) for k in (0, 1)
+    ]
+    assert not np.allclose(members[0], members[1])  # independently initialised and trained
+    np.testing.assert_allclose(task.predict_proba(smiles), np.mean(members, 0), atol=1e-6)
+    # member 0 is exactly the single model with the same seed
+    single = MoleculePropertyPredictor(**options)
+    single.fit(train, epochs=2, verbose=0)
+    np.testing.assert_allclose(members[0], single.predict_proba(smiles), atol=1e-5)
+    loaded = MoleculePropertyPredictor.load(task.save(tmp_path / "e.keras"))
+    np.testing.assert_allclose(loaded.predict_proba(smiles), task.predict_proba(smiles), atol=1e-6)
+    fn = tf.saved_model.load(str(loaded.export(tmp_path / "e"))).signatures["serving_default"]
+    graphs = {k: tf.constant(v) for k, v in featurize(smiles, rdkit_2d=True).items()}
+    served = fn(**graphs)["probabilities"].numpy()
+    np.testing.assert_allclose(served, task.predict_proba(smiles), atol=1e-5)
+    with pytest.raises(ValueError, match="ensemble_size must be at least 1"):
+        MoleculePropertyPredictor(ensemble_size=0)
+    with pytest.raises(ValueError, match="not supported with ensemble_size > 1"):
+        task.fit(train, epochs=1, work_dir=tmp_path / "w", verbose=0)
