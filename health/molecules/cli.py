@@ -120,10 +120,13 @@ MOLECULES = TaskCommands(
             "hidden": "message-passing width",
             "depth": "message-passing steps",
             "max_atoms": "refuse molecules with more heavy atoms than this",
+            "molecule_features": "rdkit_2d adds all RDKit 2D descriptors to the readout",
+            "ensemble_size": "average this many independently trained models",
         },
         choices={
             "task_type": ("classification", "regression"),
             "readout": ("mean", "sum", "attention"),
+            "molecule_features": ("basic", "rdkit_2d"),
         },
     ),
     evaluate={
