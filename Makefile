@@ -20,13 +20,18 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/dlsuite demo
 
+# Tests run on TEST_WORKERS processes (pytest-xdist; each test file stays on one worker, so a
+# file's module fixtures are built once). TEST_WORKERS=0 runs them in this process.
 # The 25 slowest tests are listed after every run, so the slow ones stay visible.
+TEST_WORKERS ?= 2
+PYTEST := $(PY) -m pytest tests -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
+
 test: $(STAMP)
-	$(PY) -m pytest tests -q -p no:cacheprovider --durations=25
+	$(PYTEST) --durations=25
 
 # The suite without the tests marked @pytest.mark.slow: the quick check while editing.
 test-fast: $(STAMP)
-	$(PY) -m pytest tests -q -p no:cacheprovider -m "not slow" --durations=25
+	$(PYTEST) -m "not slow" --durations=25
 
 bench: $(STAMP)
 	$(PY) -m bench
