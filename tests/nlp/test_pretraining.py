@@ -79,6 +79,13 @@ def test_pretraining_learns_to_fill_masks(pretrained):
     assert max(accuracy[-2:]) > accuracy[0] + 0.1, accuracy
 
 
+def backbone_of(model, backbone_class):
+    """The model's one backbone layer, found by type: Keras numbers layer names per process
+    ("bert_backbone_1" when another test built one first), so a name lookup is fragile."""
+    (backbone,) = [layer for layer in model.layers if isinstance(layer, backbone_class)]
+    return backbone
+
+
 def test_text_tasks_fine_tune_the_pretrained_encoder(pretrained, sentiment_data, tmp_path):
     folder, _ = pretrained
     train, val = sentiment_data
@@ -86,8 +93,9 @@ def test_text_tasks_fine_tune_the_pretrained_encoder(pretrained, sentiment_data,
     classifier = nlp.TextClassifier(
         classes=train.class_names, preset=str(folder), sequence_length=24, **options
     )
-    encoder = classifier.model.get_layer("bert_backbone")
     from keras_hub.models import BertBackbone
+
+    encoder = backbone_of(classifier.model, BertBackbone)
 
     reference = BertBackbone.from_preset(str(folder))
     for mine, theirs in zip(encoder.get_weights(), reference.get_weights(), strict=True):
@@ -109,7 +117,7 @@ def test_text_tasks_fine_tune_the_pretrained_encoder(pretrained, sentiment_data,
 
     # The other text tasks build on the same folder (its vocabulary and weights).
     tagger = nlp.EntityTagger(entity_types=["PER"], preset=str(folder), max_words=8)
-    assert tagger.model.get_layer("bert_backbone").count_params() == reference.count_params()
+    assert backbone_of(tagger.model, BertBackbone).count_params() == reference.count_params()
     reader = nlp.QuestionAnswerer(preset=str(folder), sequence_length=24)
     assert reader.model.count_params() > reference.count_params()
 
