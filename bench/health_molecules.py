@@ -246,15 +246,20 @@ def write_results(
     payload.update({"data": data_info, "summary": summary, "complete": final})
     if gnns:
         chosen = max(gnns, key=lambda m: summary[m]["val_auc_mean"])
-        best_baseline = max(
-            (s["roc_auc_mean"] for m, s in summary.items() if m not in GNN_VARIANTS),
-            default=float("nan"),
-        )
         test = summary[chosen]["roc_auc_mean"]
+
+        def best_of(models: list[str]) -> float:
+            return max((summary[m]["roc_auc_mean"] for m in models), default=float("nan"))
+
+        baselines = [m for m in summary if m not in GNN_VARIANTS]
+        # The target is the fingerprint baselines (Morgan bits); the forest on RDKit 2D
+        # descriptors is a stronger baseline added beside them and gets its own verdict.
+        fingerprints = [m for m in baselines if m.startswith("morgan_")]
         payload.update(
             {
                 "selected_by_validation": chosen,
-                "gnn_beats_fingerprints": bool(test >= best_baseline),
+                "gnn_beats_fingerprints": bool(test >= best_of(fingerprints)),
+                "gnn_beats_every_baseline": bool(test >= best_of(baselines)),
                 "gnn_reaches_target": bool(test >= TARGETS["gnn_test_roc_auc_mean"]),
             }
         )
